@@ -1,0 +1,62 @@
+/**
+ * @module The app factory: every dependency is passed in, nothing is read from the environment,
+ * so tests build the same app main.ts serves with a temp database and explicit config.
+ */
+import { Hono } from 'hono'
+import type { Config } from './config.ts'
+import type { Store } from './db/client.ts'
+import type { Writer } from './db/writer.ts'
+import { AppError, makeErrorHandler } from './errors.ts'
+import type { Hub } from './live/hub.ts'
+import { liveRoutes } from './live/routes.ts'
+import type { Logger } from './log.ts'
+import { staticRoutes } from './http/static.ts'
+
+export interface AppDeps {
+  config: Config
+  store: Store
+  writer: Writer
+  hub: Hub
+  log: Logger
+  version: string
+  startedAt: number
+  /** Extra sub-apps mounted by capabilities (CI hooks, metrics), in order. */
+  mounts?: [path: string, app: Hono][]
+}
+
+export function createApp(deps: AppDeps) {
+  const { store, writer, hub, version, startedAt } = deps
+  const app = new Hono()
+  app.onError(makeErrorHandler(deps.log))
+
+  app.get('/healthz', (c) => {
+    let db = 'ok'
+    try {
+      store.sqlite.prepare('SELECT 1').get()
+    } catch (e) {
+      db = e instanceof Error ? e.message : 'unusable'
+    }
+    const body = {
+      status: db === 'ok' ? 'ok' : 'unavailable',
+      version,
+      uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      db,
+      liveClients: hub.clientCount,
+      lastEventId: hub.head,
+      writes: writer.stats,
+    }
+    return c.json(body, db === 'ok' ? 200 : 503, { 'cache-control': 'no-store' })
+  })
+
+  app.route('/live', liveRoutes(deps))
+  for (const [path, sub] of deps.mounts ?? []) app.route(path, sub)
+
+  app.all('/api/*', () => {
+    throw new AppError('NOT_FOUND', 'no such API route')
+  })
+  app.route('/', staticRoutes())
+  app.notFound(() => {
+    throw new AppError('NOT_FOUND', 'not found')
+  })
+  return app
+}

@@ -1,0 +1,4 @@
+/** @module The capabilities main.ts starts with the server, in mount order. */
+import type { CapabilityFactory } from './server.ts'
+
+export const capabilities: CapabilityFactory[] = []

@@ -1,0 +1,111 @@
+/**
+ * @module All configuration, from environment variables, validated once at start-up. Every other
+ * module receives the parsed `Config`; nothing else reads `process.env`. The README table is
+ * checked against `CONFIG_DOCS` by a test, so a variable can't be added without documenting it.
+ */
+import { z } from 'zod'
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+/** Comma-separated list; empty entries dropped so a trailing comma is harmless. */
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+
+/** Variable → [schema, what it accepts (for errors and the README), default shown in docs]. */
+const vars = {
+  PORT: [int(0, 65535).default(8080), 'an integer 0–65535', '8080'],
+  HOST: [z.string().min(1).default('0.0.0.0'), 'a hostname or IP address to listen on', '0.0.0.0'],
+  PUBLIC_URL: [
+    z.url().optional(),
+    'an absolute http(s) URL under which Radiator is reached (used in printed URLs and cctray links)',
+    '(derived from HOST and PORT)',
+  ],
+  DATA_DIR: [z.string().min(1).default('./data'), 'a directory path (created if missing)', './data'],
+  LOG_LEVEL: [
+    z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    'one of debug, info, warn, error, silent',
+    'info',
+  ],
+  TRUST_PROXY: [
+    bool.default(false),
+    'true or false: believe X-Forwarded-For / X-Forwarded-Proto from a reverse proxy',
+    'false',
+  ],
+  // Live channel
+  LIVE_TRANSPORTS: [
+    list.pipe(z.array(z.enum(['ws', 'sse', 'poll'])).min(1)).default(['ws', 'sse', 'poll']),
+    'a comma-separated subset of ws, sse, poll (the transports served)',
+    'ws,sse,poll',
+  ],
+  LIVE_MAX_CLIENTS: [int(1, 100_000).default(1000), 'an integer 1–100000: open live connections, all transports', '1000'],
+  LIVE_CLIENT_BUFFER_BYTES: [
+    int(16_384, 64 * 1024 * 1024).default(1024 * 1024),
+    'an integer 16384–67108864: bytes queued for one live client before it is cut off (WebSocket code 1013)',
+    '1048576',
+  ],
+  LIVE_HEARTBEAT_MS: [int(1000, 300_000).default(15_000), 'an integer 1000–300000 (ms between heartbeats and WebSocket pings)', '15000'],
+  LIVE_POLL_TIMEOUT_MS: [int(100, 120_000).default(25_000), 'an integer 100–120000 (ms a long poll is held open)', '25000'],
+  LIVE_REPLAY_BUFFER: [int(100, 1_000_000).default(10_000), 'an integer 100–1000000: recent events kept in memory for resuming clients', '10000'],
+  EVENT_RETENTION_DAYS: [int(1, 3650).default(7), 'an integer 1–3650: days persisted live events are kept for replay', '7'],
+  // CI webhooks (each a comma-separated list so a secret can be rotated without a missed delivery)
+  GITHUB_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
+  GITEA_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
+  GITLAB_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset)'],
+  GITLAB_WEBHOOK_SIGNING_TOKEN: [list.default([]), 'comma-separated whsec_… signing tokens', '(unset)'],
+  CIRCLECI_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
+  BUILDKITE_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset: route answers 401)'],
+  BITBUCKET_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
+  AZURE_DEVOPS_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset: route answers 401)'],
+  DRONE_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
+  JENKINS_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset: route answers 401)'],
+  GENERIC_WEBHOOK_TOKEN: [list.default([]), 'comma-separated bearer tokens', '(unset: route answers 401)'],
+  RAW_RETENTION_DAYS: [int(1, 3650).default(30), 'an integer 1–3650: days raw webhook bodies and raw beacon samples are kept', '30'],
+  // Site metrics
+  SITES: [list.default([]), 'comma-separated site domains accepted by /api/collect', '(none)'],
+  SITES_ALLOW_SUBDOMAINS: [bool.default(true), 'true or false: accept beacons from subdomains of a site', 'true'],
+  ROLLUP_RETENTION_DAYS: [int(1, 3650).default(400), 'an integer 1–3650: days minute/hour rollups are kept', '400'],
+  METRICS_TOKEN: [list.default([]), 'comma-separated bearer tokens for POST /api/metrics', '(unset: 401)'],
+} as const
+
+export type ConfigVar = keyof typeof vars
+export const CONFIG_DOCS = Object.entries(vars).map(([name, [, accepts, def]]) => ({
+  name,
+  accepts,
+  default: def,
+}))
+
+const schema = z.object(
+  Object.fromEntries(Object.entries(vars).map(([k, [s]]) => [k, s])) as {
+    [K in ConfigVar]: (typeof vars)[K][0]
+  }
+)
+
+export type Config = z.infer<typeof schema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Parses the environment; throws a ConfigError with one line naming the variable and what it accepts. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const input: Record<string, string> = {}
+  for (const k of Object.keys(vars)) {
+    const v = env[k]
+    // An empty variable means "unset", as in most shells' `FOO= cmd` usage.
+    if (v !== undefined && v !== '') input[k] = v
+  }
+  const r = schema.safeParse(input)
+  if (r.success) return r.data
+  const issue = r.error.issues[0]!
+  const name = String(issue.path[0]) as ConfigVar
+  const shown = JSON.stringify(input[name] ?? '')
+  throw new ConfigError(`Invalid ${name}=${shown}: expected ${vars[name][1]}`)
+}
+
+/** Test and tool helper: the defaults with a few overrides, parsed the same way as at start-up. */
+export function configFrom(overrides: Partial<Record<ConfigVar, string>> = {}): Config {
+  return loadConfig(overrides)
+}

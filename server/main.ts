@@ -1,0 +1,58 @@
+/**
+ * @module The process entry: environment → config → dashboard build → server. The only module that
+ * reads process.env, prints to the console for humans, or handles signals.
+ */
+import { ConfigError, loadConfig } from './config.ts'
+import { createLogger } from './log.ts'
+import { ensureWebBuild } from './http/web-build.ts'
+import { startServer } from './server.ts'
+import { capabilities } from './capabilities.ts'
+
+const SHUTDOWN_LIMIT_MS = 5000
+
+let config
+try {
+  config = loadConfig(process.env)
+} catch (e) {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`radiator: ${e.message}\n`)
+    process.exit(1)
+  }
+  throw e
+}
+
+const log = createLogger(config.LOG_LEVEL)
+try {
+  await ensureWebBuild(log)
+} catch (e) {
+  log.error('dashboard build failed; serving the API without it', { err: String(e) })
+}
+const server = await startServer(config, log, capabilities)
+
+if (config.LOG_LEVEL !== 'silent') {
+  process.stdout.write(
+    `Radiator ${server.version} is running\n` +
+      `  Dashboard:      ${server.url}/\n` +
+      `  Webhooks:       ${server.url}/hooks/<provider>   (github, gitlab, circleci, …)\n` +
+      `  Live stream:    ${server.url.replace(/^http/, 'ws')}/live\n` +
+      `  Database:       ${server.store.path}\n`
+  )
+}
+
+const shutdown = (signal: string) => {
+  log.info('shutting down', { signal })
+  const force = setTimeout(() => {
+    log.error('shutdown took too long; exiting')
+    process.exit(1)
+  }, SHUTDOWN_LIMIT_MS)
+  force.unref()
+  server.close().then(
+    () => process.exit(0),
+    (e) => {
+      log.error('shutdown failed', { err: String(e) })
+      process.exit(1)
+    }
+  )
+}
+process.once('SIGTERM', () => shutdown('SIGTERM'))
+process.once('SIGINT', () => shutdown('SIGINT'))

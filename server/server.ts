@@ -1,0 +1,113 @@
+/**
+ * @module Starts and stops one Radiator: database, writer, hub, app, HTTP + WebSocket server and the
+ * background timers. Used by main.ts and by the integration tests (on port 0, temp data dir).
+ */
+import { serve } from '@hono/node-server'
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { WebSocketServer } from 'ws'
+import type { Hono } from 'hono'
+import type { Config } from './config.ts'
+import { createApp } from './app.ts'
+import { databasePath, openStore, type Store } from './db/client.ts'
+import { Writer } from './db/writer.ts'
+import { Hub } from './live/hub.ts'
+import type { Logger } from './log.ts'
+import { currentVersion } from './version.ts'
+
+export interface Capability {
+  /** Mount path and sub-app. */
+  mounts: [string, Hono][]
+  /** Background work started with the server (retention, coalescing); returns its stopper. */
+  start?(): () => void
+}
+
+export type CapabilityFactory = (ctx: {
+  config: Config
+  store: Store
+  writer: Writer
+  hub: Hub
+  log: Logger
+}) => Capability
+
+export interface RunningServer {
+  url: string
+  port: number
+  store: Store
+  writer: Writer
+  hub: Hub
+  version: string
+  /** Graceful stop: stop accepting, close live clients with 1001, finish writes, close the database. */
+  close(): Promise<void>
+}
+
+const DAY = 86_400_000
+
+export async function startServer(
+  config: Config,
+  log: Logger,
+  capabilities: CapabilityFactory[] = [],
+  opts: { version?: string } = {}
+): Promise<RunningServer> {
+  const startedAt = Date.now()
+  const version = opts.version ?? currentVersion()
+  const store = openStore(databasePath(config.DATA_DIR))
+  const writer = new Writer(store.sqlite)
+  const hub = new Hub(store, writer, {
+    version,
+    replayBuffer: config.LIVE_REPLAY_BUFFER,
+    retentionMs: config.EVENT_RETENTION_DAYS * DAY,
+  })
+  const caps = capabilities.map((f) => f({ config, store, writer, hub, log }))
+  const app = createApp({
+    config,
+    store,
+    writer,
+    hub,
+    log,
+    version,
+    startedAt,
+    mounts: caps.flatMap((c) => c.mounts),
+  })
+
+  // Inbound WebSocket messages are not used; a small cap keeps a hostile peer from sending big frames.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
+  const server = serve({ fetch: app.fetch, websocket: { server: wss }, port: config.PORT, hostname: config.HOST }) as Server
+  await new Promise<void>((resolve, reject) => {
+    if (server.listening) return resolve()
+    server.once('listening', resolve)
+    server.once('error', reject)
+  })
+  const port = (server.address() as AddressInfo).port
+
+  const heartbeat = setInterval(() => hub.tick(), config.LIVE_HEARTBEAT_MS)
+  const trim = () =>
+    hub.trim().catch((e) => log.warn('event trim failed', { err: String(e) }))
+  const trimTimer = setInterval(trim, 3600_000)
+  heartbeat.unref()
+  trimTimer.unref()
+  setImmediate(trim)
+  const stoppers = caps.map((c) => c.start?.()).filter((s): s is () => void => !!s)
+
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST
+  const url = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+
+  let closing: Promise<void> | undefined
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(heartbeat)
+      clearInterval(trimTimer)
+      for (const s of stoppers) s()
+      const closed = new Promise<void>((r) => server.close(() => r()))
+      hub.closeAll(1001, 'going away')
+      server.closeIdleConnections()
+      // In-flight requests (a webhook waiting for its COMMIT) get a moment to finish.
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2500).unref())])
+      server.closeAllConnections()
+      for (const ws of wss.clients) ws.terminate()
+      await writer.close()
+      store.close()
+    })())
+
+  return { url, port, store, writer, hub, version, close }
+}

@@ -1,0 +1,253 @@
+/**
+ * @module The live connection, framework-free: WebSocket first, then Server-Sent Events, then long
+ * polling — the same event stream, resumed by event id after every reconnect, with exponential
+ * backoff and jitter. A transport counts as open only once its snapshot arrived, so a proxy that
+ * accepts an upgrade but forwards nothing still falls through to the next one.
+ */
+
+export type Transport = 'ws' | 'sse' | 'poll'
+export const TRANSPORTS: Transport[] = ['ws', 'sse', 'poll']
+
+export interface WireEvent {
+  id: number
+  type: string
+  at: string
+  data: any
+}
+
+export type ConnState = 'connecting' | 'live' | 'reconnecting'
+
+export interface ConnectionStatus {
+  state: ConnState
+  transport: Transport | null
+  /** Reconnection attempts since the last time the stream was live. */
+  attempt: number
+  lastEventId: number | null
+  /** Local ms time of the last message of any kind (event or heartbeat). */
+  lastMessageAt: number | null
+  /** Local ms time since which the screen has not been known to be current; null while fresh. */
+  staleSince: number | null
+  /** Server clock minus local clock, from the snapshot (ms). */
+  clockOffsetMs: number
+}
+
+export interface ConnectionOptions {
+  base: string
+  transports?: Transport[]
+  topics?: string[]
+  /** Disconnected this long → stale. */
+  staleAfterDisconnectMs?: number
+  /** Connected but silent this long (no heartbeat) → stale. */
+  staleAfterSilenceMs?: number
+  /** No snapshot within this time → the transport is treated as failed. */
+  openTimeoutMs?: number
+  maxBackoffMs?: number
+  onEvent(ev: WireEvent, replayed: boolean): void
+  onStatus(s: ConnectionStatus): void
+}
+
+interface Channel {
+  close(): void
+}
+
+export class LiveConnection {
+  private status: ConnectionStatus = {
+    state: 'connecting',
+    transport: null,
+    attempt: 0,
+    lastEventId: null,
+    lastMessageAt: null,
+    staleSince: null,
+    clockOffsetMs: 0,
+  }
+  private order: Transport[]
+  private index = 0
+  /** The transport that last worked; reconnects start there. */
+  private preferred = 0
+  private channel: Channel | null = null
+  private opened = false
+  private disconnectedAt: number | null = null
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private openTimer: ReturnType<typeof setTimeout> | undefined
+  private watchdog: ReturnType<typeof setInterval> | undefined
+  private stopped = false
+  private generation = 0
+  /** Ids at or below this came in a replay after the snapshot that started the connection. */
+  private replayThrough = 0
+
+  constructor(private o: ConnectionOptions) {
+    this.order = o.transports?.length ? o.transports : TRANSPORTS
+  }
+
+  start(): void {
+    this.stopped = false
+    this.watchdog = setInterval(() => this.checkStale(), 1000)
+    this.connect()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearInterval(this.watchdog)
+    clearTimeout(this.retryTimer)
+    clearTimeout(this.openTimer)
+    this.channel?.close()
+    this.channel = null
+  }
+
+  get current(): ConnectionStatus {
+    return this.status
+  }
+
+  private update(patch: Partial<ConnectionStatus>): void {
+    this.status = { ...this.status, ...patch }
+    this.o.onStatus(this.status)
+  }
+
+  private url(path: string, extra: Record<string, string> = {}): string {
+    const u = new URL(path, this.o.base)
+    if (this.status.lastEventId !== null) u.searchParams.set('since', String(this.status.lastEventId))
+    if (this.o.topics?.length) u.searchParams.set('topics', this.o.topics.join(','))
+    for (const [k, v] of Object.entries(extra)) u.searchParams.set(k, v)
+    return u.toString()
+  }
+
+  private connect(): void {
+    if (this.stopped) return
+    const gen = ++this.generation
+    const t = this.order[this.index]!
+    this.opened = false
+    this.update({ transport: t })
+    const handlers = {
+      message: (raw: string) => gen === this.generation && this.onMessage(raw),
+      closed: () => gen === this.generation && this.onClosed(),
+    }
+    clearTimeout(this.openTimer)
+    this.openTimer = setTimeout(() => {
+      if (gen === this.generation && !this.opened) this.onClosed()
+    }, this.o.openTimeoutMs ?? 10_000)
+    try {
+      this.channel = t === 'ws' ? this.openWs(handlers) : t === 'sse' ? this.openSse(handlers) : this.openPoll(handlers, gen)
+    } catch {
+      handlers.closed()
+    }
+  }
+
+  private openWs(h: Handlers): Channel {
+    const ws = new WebSocket(this.url('live').replace(/^http/, 'ws'))
+    ws.onmessage = (e) => h.message(String(e.data))
+    ws.onclose = () => h.closed()
+    ws.onerror = () => ws.close()
+    return { close: () => ((ws.onclose = null), ws.close()) }
+  }
+
+  private openSse(h: Handlers): Channel {
+    const es = new EventSource(this.url('live/sse'))
+    es.onmessage = (e) => h.message(e.data)
+    // EventSource would retry by itself with its own Last-Event-ID; our backoff and fallback decide instead.
+    es.onerror = () => {
+      es.close()
+      h.closed()
+    }
+    return { close: () => es.close() }
+  }
+
+  private openPoll(h: Handlers, gen: number): Channel {
+    const ctrl = new AbortController()
+    let first = true
+    const loop = async () => {
+      while (gen === this.generation && !ctrl.signal.aborted) {
+        const res = await fetch(this.url('live/poll', first ? { snapshot: '1' } : {}), {
+          signal: ctrl.signal,
+          cache: 'no-store',
+        })
+        if (!res.ok) throw new Error(`poll ${res.status}`)
+        const body = (await res.json()) as { events: WireEvent[] }
+        first = false
+        // An empty answer is the poll's heartbeat: the server is there, nothing happened.
+        if (body.events.length === 0) h.message('{"type":"heartbeat"}')
+        for (const ev of body.events) h.message(JSON.stringify(ev))
+      }
+    }
+    loop().catch(() => {
+      if (!ctrl.signal.aborted) h.closed()
+    })
+    return { close: () => ctrl.abort() }
+  }
+
+  private onMessage(raw: string): void {
+    let ev: WireEvent
+    try {
+      ev = JSON.parse(raw)
+    } catch {
+      return
+    }
+    const now = Date.now()
+    this.status.lastMessageAt = now
+    if (ev.type === 'heartbeat') {
+      if (this.status.staleSince !== null && this.opened) this.update({ staleSince: null })
+      return
+    }
+    if (ev.type === 'snapshot') {
+      this.opened = true
+      this.preferred = this.index
+      this.disconnectedAt = null
+      clearTimeout(this.openTimer)
+      const d = ev.data as { serverTime: string; reset: boolean; head: number }
+      const offset = Date.parse(d.serverTime) - now
+      // A reset means our last id is no longer meaningful (trimmed, or another database).
+      const lastEventId = d.reset || this.status.lastEventId === null ? ev.id : this.status.lastEventId
+      this.replayThrough = d.head
+      this.update({ state: 'live', attempt: 0, staleSince: null, clockOffsetMs: offset, lastEventId })
+      this.o.onEvent(ev, false)
+      return
+    }
+    const last = this.status.lastEventId
+    if (last !== null && ev.id <= last) return // already applied (overlapping replay)
+    this.status.lastEventId = ev.id
+    this.o.onEvent(ev, ev.id <= this.replayThrough)
+  }
+
+  private onClosed(): void {
+    if (this.stopped) return
+    clearTimeout(this.openTimer)
+    this.channel?.close()
+    this.channel = null
+    const wasOpen = this.opened
+    this.opened = false
+    this.disconnectedAt ??= Date.now()
+    if (!wasOpen && this.index + 1 < this.order.length) {
+      // This transport did not get through: fall back to the next one at once.
+      this.index++
+      this.update({ state: this.status.state === 'live' ? 'reconnecting' : this.status.state })
+      return this.connect()
+    }
+    const attempt = this.status.attempt + 1
+    this.update({ state: 'reconnecting', attempt })
+    this.index = wasOpen ? this.preferred : 0
+    const base = Math.min(this.o.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(attempt - 1, 10))
+    // Jitter spreads a room of screens so a restarted server is not hit by all of them at once.
+    const delay = base / 2 + Math.random() * (base / 2)
+    clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(() => this.connect(), delay)
+    this.checkStale()
+  }
+
+  private checkStale(): void {
+    if (this.stopped || this.status.staleSince !== null) return
+    const now = Date.now()
+    const last = this.status.lastMessageAt
+    const silentTooLong = last !== null && now - last > (this.o.staleAfterSilenceMs ?? 40_000)
+    const downTooLong =
+      this.disconnectedAt !== null && now - this.disconnectedAt > (this.o.staleAfterDisconnectMs ?? 5_000)
+    if (silentTooLong || downTooLong) {
+      this.update({ staleSince: Math.min(last ?? now, this.disconnectedAt ?? now) })
+      // A silent stream may be a dead TCP connection the browser has not noticed: start over.
+      if (silentTooLong && this.opened) this.onClosed()
+    }
+  }
+}
+
+interface Handlers {
+  message(raw: string): void
+  closed(): void
+}
