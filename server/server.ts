@@ -100,9 +100,12 @@ export async function startServer(
       for (const s of stoppers) s()
       const closed = new Promise<void>((r) => server.close(() => r()))
       hub.closeAll(1001, 'going away')
+      // In-flight requests (a webhook waiting for its COMMIT) get a moment to finish; connections
+      // that turn idle meanwhile (ended live streams) are closed as they do.
+      const reap = setInterval(() => server.closeIdleConnections(), 20)
       server.closeIdleConnections()
-      // In-flight requests (a webhook waiting for its COMMIT) get a moment to finish.
       await Promise.race([closed, new Promise((r) => setTimeout(r, 2500).unref())])
+      clearInterval(reap)
       server.closeAllConnections()
       for (const ws of wss.clients) ws.terminate()
       await writer.close()

@@ -54,9 +54,11 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
       return {
         onOpen(_evt, ws) {
           const raw = ws.raw as WebSocket
-          client = new WsClient(raw, topics, config.LIVE_CLIENT_BUFFER_BYTES, (reason) =>
+          client = new WsClient(raw, topics, config.LIVE_CLIENT_BUFFER_BYTES, (reason) => {
+            // Stop fanning out to it at once; the socket itself closes after the close handshake.
+            hub.disconnect(client!)
             log.warn('live client cut off', { transport: 'ws', reason })
-          )
+          })
           const conn = hub.connect(client, since)
           client.send(conn.snapshot)
           for (const f of conn.replay) client.send(f)

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { CONFIG_DOCS, ConfigError, loadConfig } from './config.ts'
+import { ROOT } from './http/web-build.ts'
+
+describe('config', () => {
+  it('has working defaults for an empty environment', () => {
+    const c = loadConfig({})
+    expect(c.PORT).toBe(8080)
+    expect(c.DATA_DIR).toBe('./data')
+    expect(c.LIVE_TRANSPORTS).toEqual(['ws', 'sse', 'poll'])
+    expect(c.GITHUB_WEBHOOK_SECRET).toEqual([])
+  })
+
+  it('splits secret lists so secrets can be rotated', () => {
+    expect(loadConfig({ GITHUB_WEBHOOK_SECRET: 'old, new,' }).GITHUB_WEBHOOK_SECRET).toEqual(['old', 'new'])
+  })
+
+  it.each([
+    ['PORT', '70000', 'Invalid PORT="70000": expected an integer 0–65535'],
+    ['LOG_LEVEL', 'loud', 'Invalid LOG_LEVEL="loud": expected one of debug, info, warn, error, silent'],
+    ['LIVE_TRANSPORTS', 'ws,carrier-pigeon', 'Invalid LIVE_TRANSPORTS="ws,carrier-pigeon": expected a comma-separated subset of ws, sse, poll (the transports served)'],
+    ['TRUST_PROXY', 'maybe', 'Invalid TRUST_PROXY="maybe": expected true or false: believe X-Forwarded-For / X-Forwarded-Proto from a reverse proxy'],
+  ])('rejects %s=%s with one line naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError)
+    expect(() => loadConfig({ [name]: value })).toThrow(message)
+  })
+
+  it('documents every variable in the README table', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    for (const d of CONFIG_DOCS) expect(readme).toContain(`| \`${d.name}\` |`)
+  })
+})

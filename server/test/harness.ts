@@ -1,0 +1,163 @@
+/**
+ * @module Integration-test helpers: a real Radiator on an ephemeral loopback port with a temp SQLite
+ * file, and real live clients (ws, SSE over fetch, long polling).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import WebSocket from 'ws'
+import { configFrom, type ConfigVar } from '../config.ts'
+import { createLogger } from '../log.ts'
+import { startServer, type RunningServer } from '../server.ts'
+import { capabilities } from '../capabilities.ts'
+
+export interface TestServer extends RunningServer {
+  dataDir: string
+  /** Stops the server and deletes its data directory. */
+  destroy(): Promise<void>
+}
+
+export function tempDir(prefix = 'radiator-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export async function startTestServer(
+  env: Partial<Record<ConfigVar, string>> = {},
+  dataDir = tempDir()
+): Promise<TestServer> {
+  const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir })
+  const s = await startServer(config, createLogger(config.LOG_LEVEL), capabilities, { version: env.PUBLIC_URL ?? 'test' })
+  return {
+    ...s,
+    dataDir,
+    async destroy() {
+      await s.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface LiveMessage {
+  id?: number
+  type: string
+  at?: string
+  data?: any
+}
+
+/** Waits until `pred` holds, polling every 10 ms; fails with `what` after `ms`. */
+export async function until<T>(pred: () => T | undefined | null | false, what: string, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = pred()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+export class WsTestClient {
+  messages: LiveMessage[] = []
+  closeCode: number | null = null
+  readonly ws: WebSocket
+  readonly opened: Promise<void>
+  constructor(url: string) {
+    this.ws = new WebSocket(url)
+    this.ws.on('message', (d) => this.messages.push(JSON.parse(String(d))))
+    this.ws.on('close', (code) => (this.closeCode = code))
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve())
+      this.ws.once('error', reject)
+    })
+  }
+  events(): LiveMessage[] {
+    return this.messages.filter((m) => m.type !== 'heartbeat')
+  }
+  close(): void {
+    this.ws.close()
+  }
+}
+
+export class SseTestClient {
+  messages: LiveMessage[] = []
+  ids: (number | null)[] = []
+  done: Promise<void>
+  private ctrl = new AbortController()
+  status = 0
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.done = (async () => {
+      const res = await fetch(url, { headers, signal: this.ctrl.signal })
+      this.status = res.status
+      if (!res.body) return
+      const dec = new TextDecoder()
+      let buf = ''
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += dec.decode(chunk, { stream: true })
+        let i: number
+        while ((i = buf.indexOf('\n\n')) !== -1) {
+          const block = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          let id: number | null = null
+          let data = ''
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id: ')) id = Number(line.slice(4))
+            else if (line.startsWith('data: ')) data += line.slice(6)
+          }
+          if (data) {
+            this.messages.push(JSON.parse(data))
+            this.ids.push(id)
+          }
+        }
+      }
+    })().catch(() => {})
+  }
+  events(): LiveMessage[] {
+    return this.messages.filter((m) => m.type !== 'heartbeat')
+  }
+  close(): void {
+    this.ctrl.abort()
+  }
+}
+
+/** A long-polling client that loops like the page does, resuming from its last id. */
+export class PollTestClient {
+  messages: LiveMessage[] = []
+  private stopped = false
+  lastId: number | null
+  constructor(private base: string, since: number | null = null, private topics?: string) {
+    this.lastId = since
+    void this.loop()
+  }
+  private async loop() {
+    let first = true
+    while (!this.stopped) {
+      const u = new URL('/live/poll', this.base)
+      if (this.lastId !== null) u.searchParams.set('since', String(this.lastId))
+      if (first) u.searchParams.set('snapshot', '1')
+      if (this.topics) u.searchParams.set('topics', this.topics)
+      first = false
+      try {
+        const res = await fetch(u)
+        const body = (await res.json()) as { events: LiveMessage[] }
+        for (const e of body.events) {
+          this.messages.push(e)
+          if (typeof e.id === 'number') this.lastId = Math.max(this.lastId ?? 0, e.id)
+          if (e.type === 'snapshot' && e.data?.reset) this.lastId = e.id!
+        }
+      } catch {
+        if (this.stopped) return
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+  }
+  events(): LiveMessage[] {
+    return this.messages
+  }
+  close(): void {
+    this.stopped = true
+  }
+}
+
+/** Persists one event through the real writer, as a webhook would. */
+export function persistEvent(s: RunningServer, type: string, data: unknown) {
+  return s.writer.write((sqlite) => s.hub.persist(sqlite, type, data))
+}
