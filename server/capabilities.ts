@@ -1,4 +1,5 @@
 /** @module The capabilities main.ts starts with the server, in mount order. */
 import type { CapabilityFactory } from './server.ts'
+import { ciCapability } from './ci/index.ts'
 
-export const capabilities: CapabilityFactory[] = []
+export const capabilities: CapabilityFactory[] = [ciCapability]

@@ -141,3 +141,38 @@ export function emptyUpdate(
     eventTime: null,
   }
 }
+
+const DEFAULT_BRANCHES = new Set(['main', 'master', 'trunk', 'default', 'develop', 'development'])
+/** Providers rarely say which branch is the default; these names are, almost everywhere. */
+export function isDefaultBranchName(branch: string): boolean {
+  return DEFAULT_BRANCHES.has(branch)
+}
+
+/** One board tile: a (provider, project, pipeline, branch) and what the board shows about it. */
+export const pipelineTileSchema = z.object({
+  id: z.string(),
+  provider: providerName,
+  project: z.string(),
+  pipeline: z.string(),
+  branch: z.string(),
+  isDefaultBranch: z.boolean(),
+  /** The newest build (by creation), whatever its state. */
+  latest: buildSchema.nullable(),
+  /** The newest build still queued or running, if any. */
+  running: buildSchema.nullable(),
+  lastSuccessAt: z.string().nullable(),
+  lastFailureAt: z.string().nullable(),
+  /** While failing: since when, by whom (the actor or commit author of the first failing build). */
+  brokenSince: z.string().nullable(),
+  brokenBy: z.string().nullable(),
+  /** After a recovery: who fixed it. */
+  fixedBy: z.string().nullable(),
+  /** Median duration of the last 10 successful builds: the estimate a running build is measured against. */
+  medianDurationMs: z.number().nullable(),
+  /** Share of successes among the last 20 finished (success/failure) builds; null with none. */
+  successRate: z.number().nullable(),
+  /** Statuses of the last 10 builds, newest first: for streaks and flakiness hints. */
+  recent: z.array(buildStatus),
+  updatedAt: z.string(),
+})
+export type PipelineTile = z.infer<typeof pipelineTileSchema>

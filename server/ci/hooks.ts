@@ -1,0 +1,94 @@
+/**
+ * @module POST /hooks/<provider>: read the raw bytes, verify, parse, normalize, then one writer
+ * transaction. 2xx only after COMMIT; 401/400/413 with a reason a provider's delivery log shows.
+ */
+import { Hono, type Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import type { Config } from '../config.ts'
+import type { Writer } from '../db/writer.ts'
+import { AppError, errorBody } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { buildUpdateSchema, PROVIDERS, type ProviderName } from './model.ts'
+import { BadPayload, type Delivery } from './provider.ts'
+import { providers } from './registry.ts'
+import type { DeliveryInfo, Ingest } from './ingest.ts'
+import { zodMessage } from '../errors.ts'
+
+export const MAX_HOOK_BYTES = 5 * 1024 * 1024
+
+/** Event name headers, for the delivery log of deliveries rejected before normalizing. */
+const EVENT_HEADERS = ['x-github-event', 'x-gitea-event', 'x-forgejo-event', 'x-gitlab-event', 'circleci-event-type', 'x-buildkite-event', 'x-event-key', 'x-drone-event']
+
+function secretsFor(config: Config, vars: readonly string[]): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {}
+  for (const v of vars) out[v] = (config as unknown as Record<string, string[]>)[v] ?? []
+  return out
+}
+
+export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Ingest; log: Logger }) {
+  const { config, writer, ingest, log } = deps
+  const app = new Hono()
+
+  app.post(
+    '/:provider',
+    bodyLimit({
+      maxSize: MAX_HOOK_BYTES,
+      onError: (c) => c.json(errorBody('PAYLOAD_TOO_LARGE', `body over ${MAX_HOOK_BYTES} bytes`), 413),
+    }),
+    async (c) => {
+      const name = c.req.param('provider') as ProviderName
+      const provider = (PROVIDERS as readonly string[]).includes(name) ? providers[name] : undefined
+      if (!provider) throw new AppError('NOT_FOUND', `no such provider; one of ${PROVIDERS.join(', ')}`)
+      const raw = Buffer.from(await c.req.arrayBuffer())
+      const delivery: Delivery = { headers: c.req.raw.headers, raw, url: new URL(c.req.url), receivedAt: Date.now() }
+      const info: DeliveryInfo = {
+        provider: name,
+        event: EVENT_HEADERS.map((h) => delivery.headers.get(h)).find(Boolean) ?? null,
+        deliveryId: null,
+        receivedAt: delivery.receivedAt,
+        size: raw.length,
+      }
+      const reject = async (code: 'UNAUTHORIZED' | 'BAD_REQUEST', message: string) => {
+        await writer.write(() => ingest.log(info, 'rejected', message))
+        log.info('webhook rejected', { provider: name, reason: message })
+        return c.json(errorBody(code, message), code === 'UNAUTHORIZED' ? 401 : 400)
+      }
+
+      const verdict = provider.verify(delivery, secretsFor(config, provider.secretVars))
+      if (!verdict.ok) return reject('UNAUTHORIZED', verdict.reason)
+      let body: unknown
+      try {
+        body = JSON.parse(raw.toString('utf8'))
+      } catch {
+        return reject('BAD_REQUEST', 'body is not valid JSON')
+      }
+      let result
+      try {
+        result = provider.normalize(delivery, body)
+      } catch (e) {
+        if (e instanceof BadPayload) return reject('BAD_REQUEST', e.message)
+        throw e
+      }
+      info.event = result.event
+      if (result.kind === 'ping') {
+        await writer.write(() => ingest.log(info, 'ping', null))
+        return c.json({ ok: true, event: result.event })
+      }
+      if (result.kind === 'ignored') {
+        info.deliveryId = result.deliveryId ?? null
+        await writer.write(() => ingest.log(info, 'ignored', result.reason))
+        return c.json({ ignored: result.reason }, 202)
+      }
+      const parsed = buildUpdateSchema.safeParse(result.update)
+      if (!parsed.success) return reject('BAD_REQUEST', `normalized build is invalid: ${zodMessage(parsed.error)}`)
+      const withId = { ...info, deliveryId: result.deliveryId }
+      const r = await writer.write((sqlite) => ingest.applyBuild(sqlite, withId, parsed.data, delivery))
+      if (r.outcome === 'duplicate') return c.json({ duplicate: true })
+      return c.json({ stored: true, outcome: r.outcome, build: r.buildId, status: r.status, transition: r.transition })
+    }
+  )
+  app.all('/:provider', (c: Context) => {
+    throw new AppError('METHOD_NOT_ALLOWED', `webhooks are POSTed; ${c.req.method} is not accepted here`)
+  })
+  return app
+}

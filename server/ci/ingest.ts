@@ -1,0 +1,74 @@
+/**
+ * @module What happens to a verified, normalized delivery inside the writer's transaction: dedup by
+ * delivery id, merge into the build, log the delivery, keep the raw body, persist the live events.
+ * All or nothing: the 2xx the provider gets means every one of these is committed.
+ */
+import type { Sqlite } from '../db/client.ts'
+import type { Hub } from '../live/hub.ts'
+import type { Delivery } from './provider.ts'
+import type { BuildUpdate, Transition } from './model.ts'
+import { BuildStore } from './store.ts'
+
+export type Outcome = 'stored' | 'duplicate' | 'ignored' | 'ping' | 'rejected' | 'superseded'
+
+export interface DeliveryInfo {
+  provider: string
+  event: string | null
+  deliveryId: string | null
+  receivedAt: number
+  size: number
+}
+
+/** Header names never written to disk: credentials and signatures. */
+const SECRET_HEADER = /auth|sign|token|secret|cookie|digest|key/i
+
+export function storableHeaders(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {}
+  h.forEach((v, k) => {
+    if (!SECRET_HEADER.test(k)) out[k] = v
+  })
+  return out
+}
+
+export class Ingest {
+  readonly builds: BuildStore
+  private s
+
+  constructor(sqlite: Sqlite, private hub: Hub) {
+    this.builds = new BuildStore(sqlite)
+    this.s = {
+      log: sqlite.prepare(`INSERT INTO deliveries (provider, event, delivery_id, received_at, outcome, reason, size, build_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      seen: sqlite.prepare<[string, string], { n: number }>('SELECT 1 AS n FROM delivery_keys WHERE provider = ? AND delivery_id = ?'),
+      remember: sqlite.prepare('INSERT INTO delivery_keys (provider, delivery_id, received_at) VALUES (?, ?, ?)'),
+      raw: sqlite.prepare('INSERT INTO raw_bodies (delivery_row_id, headers, body, received_at) VALUES (?, ?, ?, ?)'),
+    }
+  }
+
+  log(info: DeliveryInfo, outcome: Outcome, reason: string | null, buildId: string | null = null): number {
+    const r = this.s.log.run(info.provider, info.event, info.deliveryId, info.receivedAt, outcome, reason, info.size, buildId)
+    return Number(r.lastInsertRowid)
+  }
+
+  /** Applies a build update exactly once per delivery id. Runs inside a writer transaction. */
+  applyBuild(
+    sqlite: Sqlite,
+    info: DeliveryInfo & { deliveryId: string },
+    update: BuildUpdate,
+    delivery: Delivery
+  ): { outcome: Outcome; buildId: string | null; status: string | null; transition: Transition | null } {
+    if (this.s.seen.get(info.provider, info.deliveryId)) {
+      this.log(info, 'duplicate', 'delivery id already applied')
+      return { outcome: 'duplicate', buildId: null, status: null, transition: null }
+    }
+    this.s.remember.run(info.provider, info.deliveryId, info.receivedAt)
+    const r = this.builds.apply(update, info.receivedAt)
+    const outcome: Outcome = r.superseded ? 'superseded' : 'stored'
+    const reason = r.superseded ? `attempt ${update.attempt} is older than the stored attempt` : r.changed ? null : 'no change'
+    const row = this.log(info, outcome, reason, r.build.id)
+    this.s.raw.run(row, JSON.stringify(storableHeaders(delivery.headers)), delivery.raw, info.receivedAt)
+    if (r.changed) this.hub.persist(sqlite, 'build.updated', { build: r.build, pipeline: r.tile })
+    if (r.transition) this.hub.persist(sqlite, 'build.finished', { build: r.build, transition: r.transition, pipeline: r.tile })
+    return { outcome, buildId: r.build.id, status: r.build.status, transition: r.transition }
+  }
+}
