@@ -235,14 +235,19 @@ export class BuildStore {
     const row = old ? this.merge(old, u, now) : this.fresh(id, u, now)
     const statusChanged = !old || old.status !== row.status || old.attempt !== row.attempt
     const fieldsChanged = !old || JSON.stringify({ ...old, updated_at: 0 }) !== JSON.stringify({ ...row, updated_at: 0 })
-    const jobsChanged = this.applyJobs(id, u, old !== undefined && u.attempt > old.attempt)
-    const changed = fieldsChanged || jobsChanged
-    if (changed) {
-      row.updated_at = now
+    row.updated_at = fieldsChanged ? now : old!.updated_at
+    if (fieldsChanged) {
       this.s.insertTile.run(row.pipeline_id, row.provider, row.project, row.pipeline, row.branch, now)
       if (old) this.s.updateBuild.run(row)
       else this.s.insertBuild.run(row)
     }
+    // Jobs after the build row exists (they reference it); a job change alone still counts as news.
+    const jobsChanged = this.applyJobs(id, u, old !== undefined && u.attempt > old.attempt)
+    if (jobsChanged && !fieldsChanged) {
+      row.updated_at = now
+      this.s.updateBuild.run(row)
+    }
+    const changed = fieldsChanged || jobsChanged
     const becameTerminal = isTerminal(row.status) && statusChanged
     const transition = becameTerminal ? this.finish(row, now) : null
     if (changed && !becameTerminal) this.touchTile(row.pipeline_id, now)

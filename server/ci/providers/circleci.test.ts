@@ -1,0 +1,397 @@
+import { describe, expect, it } from 'vitest'
+import { buildUpdateSchema, type BuildUpdate } from '../model.ts'
+import { BadPayload, type Delivery } from '../provider.ts'
+import { fixtureNames, loadFixture } from '../../test/fixtures.ts'
+import { sign } from '../../test/sign/circleci.ts'
+import { circleci } from './circleci.ts'
+
+const SECRET = 'circle-secret'
+const secrets = { CIRCLECI_WEBHOOK_SECRET: [SECRET] }
+/** Unset, empty, and only an empty string: each means nothing is configured. */
+const noSecrets = (v: string): Record<string, string[]>[] => [{}, { [v]: [] }, { [v]: [''] }]
+
+function delivery(raw: Buffer, headers: Record<string, string> = {}, auth = sign(raw, SECRET)) {
+  const d: Delivery = {
+    headers: new Headers({ ...headers, ...auth }),
+    raw,
+    url: new URL('http://x/hooks/circleci'),
+    receivedAt: Date.now(),
+  }
+  return d
+}
+
+function build(raw: Buffer | string, headers: Record<string, string> = {}) {
+  const bytes = Buffer.from(raw)
+  const r = circleci.normalize(delivery(bytes, headers), JSON.parse(bytes.toString('utf8')))
+  if (r.kind !== 'build') throw new Error(`expected a build, got ${r.kind}`)
+  return r
+}
+
+const oauthCommit = {
+  sha: '1dc6aa69429bff4806ad6afe58d3d8f57e25973e',
+  subject: 'Description of change',
+  author: 'Author Name',
+}
+const gitlabCommit = {
+  sha: '850a1519f25d14e968649cc420d1bd381715c05c',
+  subject: 'Update README.md',
+  author: 'Commit Author',
+}
+const appCommit = {
+  sha: '9e2e4bed59d2e6c51d00e0e0b49f1b79ff146ab1',
+  subject: 'CircleCI Commit',
+  author: null,
+}
+// The GitHub App fixture blanks every repo name and URL: only the opaque slug identifies it.
+const appProject = '9z8PamRuKaKWrW91o7Kqvn/AHWysFUuUfBgs6VeUqm6tg'
+
+const base = {
+  provider: 'circleci' as const,
+  attempt: 1,
+  tag: null,
+  pullRequest: null,
+  queuedAt: null,
+}
+
+const expected: Record<string, { deliveryId: string; update: BuildUpdate }> = {
+  'workflow-completed-success-github-oauth': {
+    deliveryId: '3888f21b-eaa7-38e3-8f3d-75a63bba8895',
+    update: {
+      ...base,
+      externalId: 'fda08377-fe7e-46b1-8992-3a7aaecac9c3',
+      project: 'circleci/webhook-service',
+      pipeline: 'build-test-deploy',
+      branch: 'main',
+      number: 130,
+      status: 'success',
+      commit: oauthCommit,
+      actor: 'Author Name',
+      url: 'https://app.circleci.com/pipelines/github/circleci/webhook-service/130/workflows/fda08377-fe7e-46b1-8992-3a7aaecac9c3',
+      trigger: 'webhook',
+      startedAt: '2021-09-01T22:49:03.616Z',
+      finishedAt: '2021-09-01T22:49:34.170Z',
+      durationMs: 30_554,
+      jobs: [],
+      fromJob: false,
+      eventTime: '2021-09-01T22:49:34.317Z',
+    },
+  },
+  'job-completed-success-github-oauth': {
+    deliveryId: '8bd71c28-4969-3677-8940-3e3a61c46660',
+    update: {
+      ...base,
+      externalId: 'fda08377-fe7e-46b1-8992-3a7aaecac9c3',
+      project: 'circleci/webhook-service',
+      // The docs sample names the same workflow id 'welcome' here and 'build-test-deploy' above.
+      pipeline: 'welcome',
+      branch: 'main',
+      number: 130,
+      status: 'running',
+      commit: oauthCommit,
+      actor: 'Author Name',
+      url: 'https://app.circleci.com/pipelines/github/circleci/webhook-service/130/workflows/fda08377-fe7e-46b1-8992-3a7aaecac9c3',
+      trigger: 'webhook',
+      startedAt: '2021-09-01T22:49:03.616Z',
+      finishedAt: null,
+      durationMs: null,
+      jobs: [
+        {
+          id: '8b91f9a8-7975-4e60-916c-f0152ccbc937',
+          name: 'test',
+          status: 'success',
+          startedAt: '2021-09-01T22:49:28.841Z',
+          finishedAt: '2021-09-01T22:49:34.170Z',
+          url: null,
+        },
+      ],
+      fromJob: true,
+      eventTime: '2021-09-01T22:49:34.279Z',
+    },
+  },
+  'workflow-completed-failed-gitlab-trigger': {
+    deliveryId: 'cbabbb40-6084-4f91-8311-a326c0f4963a',
+    update: {
+      ...base,
+      externalId: 'c2006ece-778d-49fc-9e6e-b9965f72bee9',
+      project: 'circleci/hello-world',
+      pipeline: 'build',
+      branch: 'main',
+      number: 1,
+      status: 'failure',
+      commit: gitlabCommit,
+      actor: 'username',
+      url: 'https://app.circleci.com/pipelines/circleci/DdaVtNusHqi24D4YT3X4eu/6EkDPZoN4ZdMKKZtBkRodt/1/workflows/c2006ece-778d-49fc-9e6e-b9965f72bee9',
+      trigger: 'gitlab',
+      startedAt: '2022-05-27T16:20:07.631Z',
+      finishedAt: '2022-05-27T16:20:13.812Z',
+      durationMs: 6181,
+      jobs: [],
+      fromJob: false,
+      eventTime: '2022-05-27T16:20:13.954Z',
+    },
+  },
+  'job-completed-success-gitlab-trigger': {
+    deliveryId: '47a497be-4498-4da0-a4e8-2dabd889af0f',
+    update: {
+      ...base,
+      // No workflow object in this shape: the pipeline id is the only build identity.
+      externalId: '37c74cb7-d64d-4032-8731-1cb95bfef921',
+      project: 'circleci/hello-world',
+      pipeline: '',
+      branch: 'main',
+      number: 1,
+      status: 'running',
+      commit: gitlabCommit,
+      actor: 'username',
+      url: null,
+      trigger: 'gitlab',
+      startedAt: null,
+      finishedAt: null,
+      durationMs: null,
+      jobs: [
+        {
+          id: '2fc6977d-7e45-4271-b355-0ea894d82017',
+          name: 'say-hello',
+          status: 'success',
+          startedAt: '2022-07-11T12:16:37.435Z',
+          finishedAt: '2022-07-11T12:16:59.982Z',
+          url: null,
+        },
+      ],
+      fromJob: true,
+      eventTime: '2022-05-27T16:20:13.954Z',
+    },
+  },
+  'workflow-completed-success-github-app': {
+    deliveryId: 'ab1491fb-c4ae-3496-a958-c248b4732020',
+    update: {
+      ...base,
+      externalId: '7acc6aa9-aac0-40ac-8cf1-48fca8d8455d',
+      project: appProject,
+      pipeline: 'say-hello-workflow',
+      branch: 'circleci-project-setup',
+      number: 5,
+      status: 'success',
+      commit: appCommit,
+      actor: null,
+      url: null,
+      trigger: 'api',
+      startedAt: '2024-12-18T18:44:20.682Z',
+      finishedAt: '2024-12-18T18:44:37.867Z',
+      durationMs: 17_185,
+      jobs: [],
+      fromJob: false,
+      eventTime: '2024-12-18T18:44:38.000Z',
+    },
+  },
+  'job-completed-success-github-app': {
+    deliveryId: '1c457f7f-5b15-341b-9b86-6370d1357f61',
+    update: {
+      ...base,
+      externalId: 'c5aa9edf-4de9-43fd-b50e-2bfd75e32cb1',
+      project: appProject,
+      pipeline: 'say-hello-workflow',
+      branch: 'circleci-project-setup',
+      number: 5,
+      status: 'running',
+      commit: appCommit,
+      actor: null,
+      url: 'https://app.circleci.com/pipelines/circleci/9z8PamRuKaKWrW91o7Kqvn/AHWysFUuUfBgs6VeUqm6tg/5/workflows/c5aa9edf-4de9-43fd-b50e-2bfd75e32cb1',
+      trigger: 'api',
+      startedAt: '2024-12-18T18:51:06.137Z',
+      finishedAt: null,
+      durationMs: null,
+      jobs: [
+        {
+          id: '00f06c85-7476-4a75-ba64-7daa608dc61e',
+          name: 'say-hello',
+          status: 'success',
+          startedAt: '2024-12-18T18:51:09.357Z',
+          finishedAt: '2024-12-18T18:51:31.300Z',
+          url: null,
+        },
+      ],
+      fromJob: true,
+      eventTime: '2024-12-18T18:51:31.379Z',
+    },
+  },
+}
+
+describe('circleci provider', () => {
+  it('has an expectation for every CircleCI fixture', () => {
+    expect(fixtureNames('circleci').sort()).toEqual(Object.keys(expected).sort())
+  })
+
+  describe.each(fixtureNames('circleci'))('fixture %s', (name) => {
+    const f = loadFixture('circleci', name)
+    const want = expected[name]!
+
+    it('verifies when signed with the configured secret', () => {
+      expect(circleci.verify(delivery(f.raw, f.headers), secrets)).toEqual({ ok: true })
+    })
+
+    it('normalizes to the expected build update, field by field', () => {
+      const d = delivery(f.raw, f.headers)
+      const r = circleci.normalize(d, f.body)
+      expect(r.kind).toBe('build')
+      if (r.kind !== 'build') return
+      expect(r.event).toBe(f.headers['circleci-event-type'])
+      expect(r.deliveryId).toBe(want.deliveryId)
+      for (const key of Object.keys(want.update) as (keyof BuildUpdate)[]) {
+        expect({ [key]: r.update[key] }).toEqual({ [key]: want.update[key] })
+      }
+      expect(Object.keys(r.update).sort()).toEqual(Object.keys(want.update).sort())
+      expect(() => buildUpdateSchema.parse(r.update)).not.toThrow()
+    })
+  })
+
+  describe('verify', () => {
+    const f = loadFixture('circleci', 'workflow-completed-success-github-oauth')
+
+    it('accepts the documented test vectors', () => {
+      const cases = [
+        ['hello world', '734cc62f32841568f45715aeb9f4d7891324e6d948e4c6c60c0621cdac48623a'],
+        ['foo', '773ba44693c7553d6ee20f61ea5d2757a9a4f4a44d2841ae4e95b52e4cd62db4'],
+      ]
+      for (const [body, hex] of cases) {
+        const d = delivery(Buffer.from(body!), {}, { 'circleci-signature': `v1=${hex}` })
+        expect(circleci.verify(d, { CIRCLECI_WEBHOOK_SECRET: ['secret'] })).toEqual({ ok: true })
+      }
+    })
+
+    it('rejects a signature made with the wrong secret', () => {
+      const d = delivery(f.raw, f.headers, sign(f.raw, 'not-the-secret'))
+      expect(circleci.verify(d, secrets).ok).toBe(false)
+    })
+
+    it('rejects a body changed by one byte after signing', () => {
+      const tampered = Buffer.from(f.raw)
+      tampered[10] = tampered[10]! ^ 1
+      const d = delivery(tampered, f.headers, sign(f.raw, SECRET))
+      expect(circleci.verify(d, secrets).ok).toBe(false)
+    })
+
+    it('rejects a delivery without the circleci-signature header', () => {
+      const r = circleci.verify(delivery(f.raw, f.headers, {}), secrets)
+      expect(r).toEqual({ ok: false, reason: expect.stringContaining('circleci-signature') })
+    })
+
+    it('names the variable to set when no secret is configured', () => {
+      for (const s of noSecrets('CIRCLECI_WEBHOOK_SECRET')) {
+        const r = circleci.verify(delivery(f.raw, f.headers), s)
+        expect(r).toEqual({ ok: false, reason: expect.stringContaining('CIRCLECI_WEBHOOK_SECRET') })
+      }
+    })
+
+    it('accepts both the old and the new secret during rotation', () => {
+      const rotating = { CIRCLECI_WEBHOOK_SECRET: ['old-secret', 'new-secret'] }
+      for (const s of ['old-secret', 'new-secret']) {
+        const d = delivery(f.raw, f.headers, sign(f.raw, s))
+        expect(circleci.verify(d, rotating)).toEqual({ ok: true })
+      }
+    })
+
+    it('checks v1 among several versioned signatures and ignores the others', () => {
+      const v1 = sign(f.raw, SECRET)['circleci-signature']!
+      const d = delivery(f.raw, f.headers, { 'circleci-signature': `v0=abc, ${v1},v2=def` })
+      expect(circleci.verify(d, secrets)).toEqual({ ok: true })
+    })
+
+    it('rejects a header that carries only an unknown version', () => {
+      const hex = sign(f.raw, SECRET)['circleci-signature']!.slice(3)
+      const d = delivery(f.raw, f.headers, { 'circleci-signature': `v2=${hex}` })
+      expect(circleci.verify(d, secrets).ok).toBe(false)
+    })
+  })
+
+  describe('normalize', () => {
+    const wf = () => loadFixture('circleci', 'workflow-completed-success-github-oauth').body
+
+    it('answers the test ping as a ping', () => {
+      const r = circleci.normalize(delivery(Buffer.from('{}')), { type: 'ping', id: 'x' })
+      expect(r).toEqual({ kind: 'ping', event: 'ping' })
+    })
+
+    it('ignores an event type it does not know', () => {
+      const r = circleci.normalize(delivery(Buffer.from('{}')), { type: 'deploy-started' })
+      expect(r.kind).toBe('ignored')
+    })
+
+    it('ignores a workflow status it does not know instead of guessing', () => {
+      const body = wf()
+      body.workflow.status = 'on_hold'
+      const r = circleci.normalize(delivery(Buffer.from('{}')), body)
+      expect(r).toMatchObject({ kind: 'ignored', reason: expect.stringContaining('on_hold') })
+    })
+
+    it('maps error and unauthorized to failure and canceled to canceled', () => {
+      const cases = { error: 'failure', unauthorized: 'failure', canceled: 'canceled' } as const
+      for (const [given, status] of Object.entries(cases)) {
+        const body = wf()
+        body.workflow.status = given
+        expect(build(JSON.stringify(body)).update.status).toBe(status)
+      }
+    })
+
+    it('does not read a status from the object prototype', () => {
+      const body = wf()
+      body.workflow.status = 'constructor'
+      expect(circleci.normalize(delivery(Buffer.from('{}')), body).kind).toBe('ignored')
+    })
+
+    it('throws BadPayload when a workflow-completed body has no workflow', () => {
+      const body = wf()
+      delete body.workflow
+      expect(() => circleci.normalize(delivery(Buffer.from('{}')), body)).toThrow(BadPayload)
+    })
+
+    it('throws BadPayload when the pipeline or the event id is missing', () => {
+      const noPipeline = wf()
+      delete noPipeline.pipeline
+      const noId = wf()
+      delete noId.id
+      for (const body of [noPipeline, noId, null, [], 'text']) {
+        expect(() => circleci.normalize(delivery(Buffer.from('{}')), body)).toThrow(BadPayload)
+      }
+    })
+
+    it('takes a tag from the OAuth shape and keeps the branch empty', () => {
+      const body = wf()
+      delete body.pipeline.vcs.branch
+      body.pipeline.vcs.tag = 'v1.2.0'
+      const { update } = build(JSON.stringify(body))
+      expect(update.branch).toBe('')
+      expect(update.tag).toBe('v1.2.0')
+    })
+
+    it('uses only the first line of a multi-line commit message', () => {
+      const body = loadFixture('circleci', 'workflow-completed-failed-gitlab-trigger').body
+      body.pipeline.trigger_parameters.gitlab.commit_message = '  Fix the thing  \n\nLong body'
+      expect(build(JSON.stringify(body)).update.commit.subject).toBe('Fix the thing')
+    })
+
+    it('derives the project from the GitHub App repo URL when CircleCI sends one', () => {
+      const body = loadFixture('circleci', 'workflow-completed-success-github-app').body
+      body.pipeline.trigger_parameters.github_app.repo_url = 'https://github.com/acme/web'
+      expect(build(JSON.stringify(body)).update.project).toBe('acme/web')
+    })
+
+    it('survives odd types and oversized text in optional fields', () => {
+      const body = wf()
+      body.pipeline.number = '130'
+      body.pipeline.vcs.branch = 42
+      body.pipeline.vcs.commit = 'not an object'
+      body.workflow.name = 'w'.repeat(5000)
+      body.workflow.url = { href: 'x' }
+      body.happened_at = 'yesterday'
+      const { update } = build(JSON.stringify(body))
+      expect(update.number).toBeNull()
+      expect(update.branch).toBe('')
+      expect(update.commit).toEqual({ sha: oauthCommit.sha, subject: null, author: null })
+      expect(update.pipeline).toHaveLength(300)
+      expect(update.url).toBeNull()
+      expect(update.eventTime).toBeNull()
+      expect(() => buildUpdateSchema.parse(update)).not.toThrow()
+    })
+  })
+})

@@ -1,0 +1,120 @@
+/**
+ * @module Jenkins Notification plugin (JSON format). No event header and no signature: the phase is
+ * in the body, and the only credential Jenkins can send is the one put in the endpoint URL.
+ * `build.timestamp` (ms epoch) means a different moment in each phase.
+ */
+import { emptyUpdate, type BuildStatus } from '../model.ts'
+import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { toIso } from '../time.ts'
+import { credentialFrom, fail, matchesAny, OK } from '../verify.ts'
+
+const SECRET_VAR = 'JENKINS_WEBHOOK_TOKEN'
+
+/** hudson.model.Result, sent as `build.status` from COMPLETED on. */
+const RESULT: Record<string, BuildStatus> = {
+  SUCCESS: 'success',
+  // Tests failed but the build ran: still red on a radiator.
+  UNSTABLE: 'failure',
+  FAILURE: 'failure',
+  NOT_BUILT: 'skipped',
+  ABORTED: 'canceled',
+}
+/** FINISHED is what older plugin versions sent for FINALIZED. */
+const TERMINAL_PHASES = ['COMPLETED', 'FINALIZED', 'FINISHED']
+
+type Obj = Record<string, unknown>
+const obj = (v: unknown): Obj | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
+/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
+const str = (v: unknown, max = 300): string | null =>
+  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
+const int = (v: unknown): number | null =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null
+
+function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
+  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
+  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  // `?token=` too, because some Jenkins setups can only configure a plain URL (no credentials);
+  // it ends up in access logs, so user:token in the URL (HTTP Basic) is the better choice.
+  const given = [credentialFrom(d.headers), d.url.searchParams.get('token')].filter(
+    (c): c is string => c !== null && c !== ''
+  )
+  if (given.length === 0) {
+    return fail('missing credentials: put user:token in the endpoint URL or add ?token=')
+  }
+  let ok = false
+  for (const g of given) ok = matchesAny(keys, g, (k) => k) || ok
+  return ok ? OK : fail('Jenkins token does not match')
+}
+
+/** `origin/main` (GIT_BRANCH) → `main`; a tag ref becomes a tag. */
+function fromGitBranch(v: unknown): { branch: string; tag: string | null } {
+  const ref = str(v, 1000) ?? ''
+  if (ref.startsWith('refs/tags/')) return { branch: '', tag: ref.slice(10, 310) || null }
+  const branch = ref.replace(/^refs\/(heads|remotes\/origin)\//, '').replace(/^origin\//, '')
+  return { branch: branch.slice(0, 300), tag: null }
+}
+
+function normalize(_d: Delivery, body: unknown): NormalizeResult {
+  const b = obj(body)
+  if (!b) throw new BadPayload('body is not a JSON object')
+  const build = obj(b.build)
+  const name = str(b.name)
+  if (!build) throw new BadPayload('missing build')
+  if (!name) throw new BadPayload('missing name')
+  const number = int(build.number)
+  const phase = str(build.phase, 50)?.toUpperCase()
+  if (number === null) throw new BadPayload('missing build.number')
+  if (!phase) throw new BadPayload('missing build.phase')
+  const event = phase
+  const result = str(build.status, 50)
+  const terminal = TERMINAL_PHASES.includes(phase)
+  const status: BuildStatus | undefined =
+    phase === 'QUEUED'
+      ? 'queued'
+      : phase === 'STARTED'
+        ? 'running'
+        : terminal && result && Object.hasOwn(RESULT, result)
+          ? RESULT[result]
+          : undefined
+  if (!status) {
+    return { kind: 'ignored', event, reason: `unknown phase/status: ${phase}/${result ?? '-'}` }
+  }
+
+  const job = str(b.url, 150) ?? name.slice(0, 150)
+  const u = emptyUpdate('jenkins', `${job}#${number}`, name)
+  const scm = obj(build.scm)
+  const ref = fromGitBranch(scm?.branch)
+  const culprits = Array.isArray(scm?.culprits) ? scm.culprits.filter((c) => str(c)) : []
+  u.pipeline = str(b.display_name) ?? name
+  u.branch = ref.branch
+  u.tag = ref.tag
+  u.number = number
+  u.status = status
+  u.commit.sha = str(scm?.commit, 80)
+  // Culprits are the committers since the last build; Jenkins sends no triggering user.
+  u.actor = str(culprits.join(', '), 200)
+  u.url = str(build.full_url, 2000)
+
+  // The plugin stamps QUEUED with the enqueue time, STARTED with the start, COMPLETED with
+  // start + duration, and FINALIZED with the send time (after post-build steps): not a finish.
+  const at = toIso(build.timestamp)
+  const duration = terminal ? int(build.duration) : null
+  if (phase === 'QUEUED') u.queuedAt = at
+  if (phase === 'STARTED') u.startedAt = at
+  if (phase === 'COMPLETED') {
+    u.finishedAt = at
+    u.startedAt = at && duration !== null ? toIso(Date.parse(at) - duration) : null
+  }
+  u.durationMs = duration
+  u.eventTime = at
+  const deliveryId = ['jenkins', job, number, phase, result].filter((p) => p !== null).join(':')
+  return { kind: 'build', event, deliveryId, update: u }
+}
+
+export const jenkins: Provider = {
+  name: 'jenkins',
+  secretVars: [SECRET_VAR],
+  verify,
+  normalize,
+}
