@@ -47,7 +47,7 @@ beforeAll(async () => {
 afterAll(() => s.destroy())
 
 function post(provider: string, raw: Buffer | string, headers: Record<string, string>) {
-  return fetch(`${s.url}/hooks/${provider}`, { method: 'POST', headers, body: raw })
+  return fetch(`${s.url}/hooks/${provider}`, { method: 'POST', headers, body: typeof raw === 'string' ? raw : new Uint8Array(raw) })
 }
 
 function signed(provider: string, f: { raw: Buffer; headers: Record<string, string> }, secret = SECRET) {
