@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest'
+import { startTestServer } from '../test/harness.ts'
+import { loadFixture } from '../test/fixtures.ts'
+import { sign } from '../test/sign/github.ts'
+import { reprocess } from './reprocess.ts'
+
+describe('reprocess', () => {
+  it('rebuilds builds from the stored raw bodies, correcting what a parser got wrong', async () => {
+    const s = await startTestServer({ GITHUB_WEBHOOK_SECRET: 'k' })
+    try {
+      for (const name of ['workflow_run-requested-queued-real', 'workflow_run-completed-success-real']) {
+        const f = loadFixture('github', name)
+        const res = await fetch(`${s.url}/hooks/github`, { method: 'POST', headers: { ...f.headers, ...sign(f.raw, 'k') }, body: new Uint8Array(f.raw) })
+        expect(res.status).toBe(200)
+      }
+      const before = s.store.sqlite.prepare('SELECT id, status, pipeline FROM builds').all()
+      // Simulate what an old parser bug left behind: a wrong status and a wrong pipeline name.
+      s.store.sqlite.prepare("UPDATE builds SET status = 'failure', pipeline = 'oops'").run()
+      const r = reprocess(s.store.sqlite)
+      expect(r).toEqual({ deliveries: 2, applied: 2, ignored: 0, failed: 0 })
+      expect(s.store.sqlite.prepare('SELECT id, status, pipeline FROM builds').all()).toEqual(before)
+    } finally {
+      await s.destroy()
+    }
+  })
+})
