@@ -62,6 +62,11 @@ const vars = {
   DRONE_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
   JENKINS_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset: route answers 401)'],
   GENERIC_WEBHOOK_TOKEN: [list.default([]), 'comma-separated bearer tokens', '(unset: route answers 401)'],
+  HOOK_AUTH_FAILURES_PER_MINUTE: [
+    int(1, 100_000).default(30),
+    'an integer 1–100000: failed webhook authentications accepted per client address per minute before 429 (valid deliveries are never limited)',
+    '30',
+  ],
   RAW_RETENTION_DAYS: [int(1, 3650).default(30), 'an integer 1–3650: days raw webhook bodies and raw beacon samples are kept', '30'],
   // Site metrics
   SITES: [list.default([]), 'comma-separated site domains accepted by /api/collect', '(none)'],

@@ -134,6 +134,27 @@ describe('rejected deliveries change nothing', () => {
     }
   })
 
+  it('answers repeated failed authentications from one address with 429, never a valid delivery', async () => {
+    const limited = await startTestServer({ GITHUB_WEBHOOK_SECRET: SECRET, HOOK_AUTH_FAILURES_PER_MINUTE: '2' })
+    try {
+      const fx = f()
+      const send = (secret: string, id: string) =>
+        fetch(`${limited.url}/hooks/github`, {
+          method: 'POST',
+          headers: { ...fx.headers, 'x-github-delivery': id, ...github.sign(fx.raw, secret) },
+          body: new Uint8Array(fx.raw),
+        })
+      expect((await send('guess-1', 'a')).status).toBe(401)
+      expect((await send('guess-2', 'b')).status).toBe(401)
+      const third = await send('guess-3', 'c')
+      expect(third.status).toBe(429)
+      expect(third.headers.get('retry-after')).toBe('60')
+      expect((await send(SECRET, 'd')).status).toBe(200)
+    } finally {
+      await limited.destroy()
+    }
+  })
+
   it('answers a signed body that is not JSON with 400', async () => {
     const raw = Buffer.from('this is not json')
     const res = await post('github', raw, { 'x-github-event': 'workflow_run', ...github.sign(raw, SECRET) })

@@ -13,6 +13,8 @@ import { BadPayload, type Delivery } from './provider.ts'
 import { providers } from './registry.ts'
 import type { DeliveryInfo, Ingest } from './ingest.ts'
 import { zodMessage } from '../errors.ts'
+import { clientIp } from '../http/client-ip.ts'
+import { RateLimiter } from '../http/rate-limit.ts'
 
 export const MAX_HOOK_BYTES = 5 * 1024 * 1024
 
@@ -28,6 +30,9 @@ function secretsFor(config: Config, vars: readonly string[]): Record<string, rea
 export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Ingest; log: Logger }) {
   const { config, writer, ingest, log } = deps
   const app = new Hono()
+  // Only failed authentications are limited: a provider with the right secret is never refused
+  // (GitHub does not retry), while guessing secrets or filling the delivery log is cut short.
+  const authFailures = new RateLimiter(config.HOOK_AUTH_FAILURES_PER_MINUTE)
 
   app.post(
     '/:provider',
@@ -55,7 +60,11 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
       }
 
       const verdict = provider.verify(delivery, secretsFor(config, provider.secretVars))
-      if (!verdict.ok) return reject('UNAUTHORIZED', verdict.reason)
+      if (!verdict.ok) {
+        if (!authFailures.take(clientIp(c, config.TRUST_PROXY)))
+          return c.json(errorBody('TOO_MANY_REQUESTS', 'too many failed authentications; try again in a minute'), 429, { 'retry-after': '60' })
+        return reject('UNAUTHORIZED', verdict.reason)
+      }
       let body: unknown
       try {
         body = JSON.parse(raw.toString('utf8'))
