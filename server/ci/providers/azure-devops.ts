@@ -7,6 +7,7 @@ import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { credentialFrom, fail, matchesAny, OK } from '../verify.ts'
+import { arr, branchOf, firstLine, lookup, obj, str, tagOf, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'AZURE_DEVOPS_WEBHOOK_TOKEN'
 const TOKEN_HEADER = 'x-radiator-token'
@@ -27,24 +28,17 @@ const STATUS: Record<string, BuildStatus> = {
   stopped: 'canceled',
 }
 
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
-/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
-const str = (v: unknown, max = 300): string | null =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
+/** As `idOf`, except that a negative number still reads as an id. */
 const id = (v: unknown): string | null =>
   typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : str(v, 200)
 const digits = (v: unknown): number | null =>
   typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : null
-const firstLine = (v: unknown): string | null =>
-  typeof v === 'string' ? str(v.trim().split('\n')[0], 1000) : null
 const href = (links: unknown, name: string) => str(obj(obj(links)?.[name])?.href, 2000)
 
 /** `result` once there is one (`none`/`unknown` mean not yet), else the state. */
 function statusOf(result: unknown, state: unknown): BuildStatus | undefined {
   const pick = result === 'none' || result === 'unknown' || !str(result) ? state : result
-  return typeof pick === 'string' && Object.hasOwn(STATUS, pick) ? STATUS[pick] : undefined
+  return lookup(STATUS, pick)
 }
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
@@ -65,8 +59,9 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
 function fromRef(ref: string | null) {
   const none = { branch: '', tag: null as string | null, pr: null as number | null }
   if (!ref) return none
-  if (ref.startsWith('refs/heads/')) return { ...none, branch: ref.slice('refs/heads/'.length) }
-  if (ref.startsWith('refs/tags/')) return { ...none, tag: ref.slice('refs/tags/'.length) || null }
+  const branch = branchOf(ref)
+  if (branch !== null) return { ...none, branch }
+  if (ref.startsWith('refs/tags/')) return { ...none, tag: tagOf(ref) }
   const pr = /^refs\/pull\/(\d{1,9})\//.exec(ref)
   // Anything else (a TFVC path, a bare name) is the best branch-like label there is.
   return pr ? { ...none, pr: Number(pr[1]) } : { ...none, branch: ref }
@@ -89,10 +84,10 @@ function fromBuild(b: Obj, r: Obj): BuildUpdate | string {
   const legacy = /^LG:(.+):([0-9a-f]{40})$/i.exec(str(r.sourceGetVersion, 2000) ?? '')
   const ref = fromRef(str(r.sourceBranch, 1000) ?? legacy?.[1] ?? null)
   const prSource = str(obj(r.triggerInfo)?.['pr.sourceBranch'], 1000)
-  const requests = Array.isArray(r.requests) ? r.requests : []
+  const requests = arr(r.requests)
   u.pipeline = str(obj(r.definition)?.name) ?? ''
   u.branch = (ref.pr !== null && prSource ? fromRef(prSource).branch : ref.branch).slice(0, 300)
-  u.tag = ref.tag ? ref.tag.slice(0, 300) : null
+  u.tag = ref.tag
   u.pullRequest = ref.pr
   u.number = digits(r.buildNumber)
   u.status = status
@@ -126,7 +121,7 @@ function fromRun(b: Obj, r: Obj): BuildUpdate | string {
   if (!status) return `unknown run result/state: ${str(run.result) ?? str(run.state)}`
   const u = emptyUpdate('azure-devops', externalId, projectName(b, r))
   // The run payload has no branch and no sha (only GET builds/{id} would); message and author only.
-  const repos = Array.isArray(r.repositories) ? r.repositories : []
+  const repos = arr(r.repositories)
   const change = obj(obj(repos[0])?.change)
   u.pipeline = str(obj(r.pipeline)?.name) ?? str(obj(run.pipeline)?.name) ?? ''
   u.number = digits(run.name)

@@ -7,6 +7,7 @@ import { emptyUpdate, isTerminal, type BuildStatus } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { lookup, obj, str } from '../payload.ts'
 
 const SECRET_VAR = 'BITBUCKET_WEBHOOK_SECRET'
 const EVENTS = ['repo:commit_status_created', 'repo:commit_status_updated']
@@ -17,13 +18,6 @@ const STATE: Record<string, BuildStatus> = {
   FAILED: 'failure',
   STOPPED: 'canceled',
 }
-
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
-/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
-const str = (v: unknown, max = 300): string | null =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
@@ -58,7 +52,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   const project = str(obj(b.repository)?.full_name)
   if (!project) throw new BadPayload('missing repository.full_name')
   const state = str(cs.state, 50)
-  const status = state !== null && Object.hasOwn(STATE, state) ? STATE[state] : undefined
+  const status = lookup(STATE, state)
   if (!status) return { kind: 'ignored', event, reason: `unknown commit status state: ${state}` }
 
   const commitHref = str(obj(obj(cs.links)?.commit)?.href, 2000)

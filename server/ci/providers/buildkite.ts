@@ -7,6 +7,7 @@ import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { firstLine, int, lookup, obj, str, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'BUILDKITE_WEBHOOK_TOKEN'
 const WINDOW_S = 5 * 60
@@ -55,18 +56,6 @@ const JOB_STATE: Record<string, BuildStatus> = {
 
 const JOB_EVENTS = ['job.scheduled', 'job.started', 'job.finished']
 
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
-/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
-const str = (v: unknown, max = 300): string | null =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
-const int = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null
-const firstLine = (v: unknown): string | null =>
-  typeof v === 'string' ? str(v.trim().split('\n')[0], 1000) : null
-const lookup = (table: Record<string, BuildStatus>, v: unknown): BuildStatus | undefined =>
-  typeof v === 'string' && Object.hasOwn(table, v) ? table[v] : undefined
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')

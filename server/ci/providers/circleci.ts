@@ -7,6 +7,7 @@ import { emptyUpdate, type BuildStatus, type BuildUpdate } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { first, firstLine, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'CIRCLECI_WEBHOOK_SECRET'
 
@@ -18,20 +19,7 @@ const STATUS: Record<string, BuildStatus> = {
   canceled: 'canceled',
 }
 
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
-/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
-const str = (v: unknown, max = 300): string | null =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
-const statusOf = (v: unknown): BuildStatus | undefined =>
-  typeof v === 'string' && Object.hasOwn(STATUS, v) ? STATUS[v] : undefined
-const int = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null
-const firstLine = (v: unknown): string | null =>
-  typeof v === 'string' ? str(v.trim().split('\n')[0], 1000) : null
-const first = (max: number, ...vs: unknown[]): string | null =>
-  vs.map((v) => str(v, max)).find((s) => s !== null) ?? null
+const statusOf = (v: unknown): BuildStatus | undefined => lookup(STATUS, v)
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
@@ -54,16 +42,8 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
 function repoPath(v: unknown): string | null {
   const s = str(v, 2000)
   if (!s) return null
-  const path = /^[\w.-]+@[\w.-]+:/.test(s) ? s.slice(s.indexOf(':') + 1) : safePath(s)
+  const path = /^[\w.-]+@[\w.-]+:/.test(s) ? s.slice(s.indexOf(':') + 1) : urlPath(s)
   return str(path?.replace(/^\/+|\/+$/g, '').replace(/\.git$/, ''))
-}
-
-function safePath(s: string): string | null {
-  try {
-    return new URL(s).pathname
-  } catch {
-    return null
-  }
 }
 
 /** Commit and repository facts, from whichever of the two payload shapes this pipeline has. */
@@ -133,26 +113,31 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   const job = obj(b.job)
   if (!deliveryId) throw new BadPayload('missing id')
   if (!pipeline) throw new BadPayload('missing pipeline')
-  if (event === 'workflow-completed' && !workflow) throw new BadPayload('missing workflow')
   if (event === 'job-completed' && !job) throw new BadPayload('missing job')
+  if (!workflow) {
+    if (event === 'workflow-completed') throw new BadPayload('missing workflow')
+    // The GitLab-shape job-completed has no workflow: keyed on anything else, the job would open
+    // a build that no workflow-completed ever finishes, left showing as running for hours.
+    const reason = 'job-completed without a workflow: cannot attach the job to its build'
+    return { kind: 'ignored', event, deliveryId, reason }
+  }
 
-  // Re-runs get a new workflow id, which is right: each is its own build. The GitLab-shape
-  // job-completed has no workflow at all, so the pipeline is the closest identity left.
-  const fallbackId = [str(pipeline.id), str(workflow?.name)].filter(Boolean).join(':')
-  const externalId = str(workflow?.id, 200) ?? fallbackId.slice(0, 200)
+  // Re-runs get a new workflow id, which is right: each is its own build.
+  const fallbackId = [str(pipeline.id), str(workflow.name)].filter(Boolean).join(':')
+  const externalId = str(workflow.id, 200) ?? fallbackId.slice(0, 200)
   if (!externalId) throw new BadPayload('missing workflow.id and pipeline.id')
 
   const src = source(pipeline)
   const u: BuildUpdate = emptyUpdate('circleci', externalId, projectName(b, src.repo))
-  u.pipeline = str(workflow?.name) ?? ''
+  u.pipeline = str(workflow.name) ?? ''
   u.branch = src.branch
   u.tag = src.tag
   u.number = int(pipeline.number)
   u.commit = { sha: src.sha, subject: src.subject, author: src.author }
   u.actor = src.actor
-  u.url = str(workflow?.url, 2000)
+  u.url = str(workflow.url, 2000)
   u.trigger = str(obj(pipeline.trigger)?.type, 100)
-  u.startedAt = toIso(workflow?.created_at)
+  u.startedAt = toIso(workflow.created_at)
   u.eventTime = toIso(b.happened_at)
 
   if (job) {
@@ -179,13 +164,13 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
     return { kind: 'build', event, deliveryId, update: u }
   }
 
-  const status = statusOf(workflow?.status)
+  const status = statusOf(workflow.status)
   if (!status) {
-    const reason = `unknown workflow status: ${str(workflow?.status)}`
+    const reason = `unknown workflow status: ${str(workflow.status)}`
     return { kind: 'ignored', event, deliveryId, reason }
   }
   u.status = status
-  u.finishedAt = toIso(workflow?.stopped_at)
+  u.finishedAt = toIso(workflow.stopped_at)
   u.durationMs = spanMs(u.startedAt, u.finishedAt)
   return { kind: 'build', event, deliveryId, update: u }
 }

@@ -8,6 +8,7 @@ import { emptyUpdate, isTerminal, type BuildStatus, type Job } from '../model.ts
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { fail, hmacBase64, matchesAny, OK, safeEqual } from '../verify.ts'
+import { arr, branchOf, firstLine, int, lookup, obj, str, tagOf } from '../payload.ts'
 
 const SECRET_VAR = 'DRONE_WEBHOOK_SECRET'
 const WINDOW_MS = 5 * 60_000
@@ -27,18 +28,7 @@ const STATUS: Record<string, BuildStatus> = {
   skipped: 'skipped',
 }
 
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
-/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
-const str = (v: unknown, max = 300): string | null =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
-const int = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null
-const firstLine = (v: unknown): string | null =>
-  typeof v === 'string' ? str(v.trim().split('\n')[0], 1000) : null
-const statusOf = (v: unknown): BuildStatus | undefined =>
-  typeof v === 'string' && Object.hasOwn(STATUS, v) ? STATUS[v] : undefined
+const statusOf = (v: unknown): BuildStatus | undefined => lookup(STATUS, v)
 
 /** `keyId="…",algorithm="…",signature="…",headers="…"` into a map. */
 function signatureParams(header: string): Map<string, string> {
@@ -96,8 +86,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
 }
 
 function stageJobs(stages: unknown): (Job & { id: string })[] {
-  if (!Array.isArray(stages)) return []
-  return stages.slice(0, 500).flatMap((s) => {
+  return arr(stages).slice(0, 500).flatMap((s) => {
     const stage = obj(s)
     const status = statusOf(stage?.status)
     const id = int(stage?.id) ?? int(stage?.number)
@@ -134,13 +123,13 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   const ref = str(build.ref, 1000) ?? ''
   const pr = /^refs\/(?:pull|merge-requests)\/(\d{1,9})\//.exec(ref)
   const isPr = pr !== null || build.event === 'pull_request'
-  const heads = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null
+  const heads = str(branchOf(ref))
   u.pipeline = 'drone'
-  u.tag = ref.startsWith('refs/tags/') ? ref.slice('refs/tags/'.length).slice(0, 300) || null : null
+  u.tag = tagOf(ref)
   // A pull request builds its source branch (as GitHub's head_branch); the docs example even
   // pairs a pull_request event with refs/heads/master, so `source` wins over the ref there.
   const branch = isPr ? str(build.source) : null
-  u.branch = u.tag ? '' : (branch ?? str(heads) ?? str(build.target) ?? str(build.source) ?? '')
+  u.branch = u.tag ? '' : (branch ?? heads ?? str(build.target) ?? str(build.source) ?? '')
   u.pullRequest = pr ? Number(pr[1]) : null
   u.number = number
   u.status = status

@@ -7,18 +7,8 @@ import { emptyUpdate, isTerminal, type BuildStatus } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
-import {
-  firstLine,
-  idOf,
-  int,
-  lookup,
-  naturalKey,
-  obj,
-  str,
-  workflowJobUpdate,
-  workflowRunUpdate,
-  type Obj,
-} from './github.ts'
+import { first, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
+import { naturalKey, workflowJobUpdate, workflowRunUpdate } from './github.ts'
 
 const SECRET_VAR = 'GITEA_WEBHOOK_SECRET'
 
@@ -34,7 +24,7 @@ const RUN_STATUS: Record<string, BuildStatus> = {
 }
 
 const header = (d: Delivery, ...names: string[]): string | null =>
-  names.map((n) => str(d.headers.get(n), 200)).find((v) => v !== null) ?? null
+  first(200, ...names.map((n) => d.headers.get(n)))
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')

@@ -13,24 +13,10 @@ import {
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { arr, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'GITHUB_WEBHOOK_SECRET'
 
-export type Obj = Record<string, unknown>
-export const obj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
-/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
-export const str = (v: unknown, max = 300): string | null =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
-export const int = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null
-/** An id sent as a number or a string, as text. */
-export const idOf = (v: unknown): string | null => (int(v) !== null ? String(v) : str(v, 200))
-export const firstLine = (v: unknown): string | null =>
-  typeof v === 'string' ? str(v.trim().split(/\r?\n/)[0], 1000) : null
-/** Own keys only, so a hostile `"constructor"` status never finds an inherited property. */
-export const lookup = <T>(table: Record<string, T>, key: string | null): T | undefined =>
-  key !== null && Object.hasOwn(table, key) ? table[key] : undefined
 const login = (v: unknown): string | null => str(obj(v)?.login, 200)
 const attemptOf = (v: unknown): number => {
   const n = int(v)
@@ -90,7 +76,7 @@ export function workflowRunUpdate(provider: ProviderName, b: Obj): BuildUpdate |
   u.attempt = attemptOf(wr.run_attempt)
   u.pipeline = str(obj(b.workflow)?.name) ?? str(wr.name) ?? fileName(wr.path) ?? ''
   u.branch = str(wr.head_branch) ?? ''
-  u.pullRequest = Array.isArray(wr.pull_requests) ? int(obj(wr.pull_requests[0])?.number) : null
+  u.pullRequest = int(obj(arr(wr.pull_requests)[0])?.number)
   u.number = int(wr.run_number)
   u.status = status
   const head = obj(wr.head_commit)

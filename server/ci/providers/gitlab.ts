@@ -13,6 +13,7 @@ import {
 } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { fail, hmacBase64, matchesAny, OK } from '../verify.ts'
+import { arr, firstLine, idOf, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
 const TOKEN_VAR = 'GITLAB_WEBHOOK_TOKEN'
 const SIGNING_VAR = 'GITLAB_WEBHOOK_SIGNING_TOKEN'
@@ -35,21 +36,7 @@ const STATUS: Record<string, BuildStatus> = {
   skipped: 'skipped',
 }
 
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
-/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
-const str = (v: unknown, max = 300): string | null =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
-const int = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null
-const idOf = (v: unknown): string | null => (int(v) !== null ? String(v) : str(v, 200))
-const firstLine = (v: unknown): string | null =>
-  typeof v === 'string' ? str(v.trim().split(/\r?\n/)[0], 1000) : null
-const statusOf = (v: unknown): BuildStatus | undefined => {
-  const s = str(v)
-  return s !== null && Object.hasOwn(STATUS, s) ? STATUS[s] : undefined
-}
+const statusOf = (v: unknown): BuildStatus | undefined => lookup(STATUS, str(v))
 const seconds = (v: unknown): number | null =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : null
 /** Newer job payloads add ISO `<name>_iso` twins of the GitLab-format times. */
@@ -114,7 +101,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>): Verify
 /** Pipeline hooks list every attempt of a retried job (2017 payloads); keep the latest. */
 function latestJobs(builds: unknown, webUrl: string | null): BuildUpdate['jobs'] {
   const latest = new Map<string, { n: number; job: BuildUpdate['jobs'][number] }>()
-  for (const raw of Array.isArray(builds) ? builds : []) {
+  for (const raw of arr(builds)) {
     const b = obj(raw)
     const id = int(b?.id)
     const status = statusOf(b?.status)
@@ -187,13 +174,7 @@ function pipelineUpdate(b: Obj): BuildUpdate | string {
 
 /** The project path a Job Hook lacks in older payloads; `project_name` is "Group / Project". */
 function jobProject(b: Obj): string {
-  const fromUrl = (v: unknown) => {
-    try {
-      return str(new URL(String(v)).pathname.replace(/^\/+|\/+$/g, ''))
-    } catch {
-      return null
-    }
-  }
+  const fromUrl = (v: unknown) => str(urlPath(v)?.replace(/^\/+|\/+$/g, ''))
   const path =
     str(obj(b.project)?.path_with_namespace) ??
     fromUrl(obj(b.repository)?.homepage) ??

@@ -7,6 +7,7 @@ import { emptyUpdate, type BuildStatus } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { toIso } from '../time.ts'
 import { credentialFrom, fail, matchesAny, OK } from '../verify.ts'
+import { arr, int, lookup, obj, str, tagOf } from '../payload.ts'
 
 const SECRET_VAR = 'JENKINS_WEBHOOK_TOKEN'
 
@@ -21,15 +22,6 @@ const RESULT: Record<string, BuildStatus> = {
 }
 /** FINISHED is what older plugin versions sent for FINALIZED. */
 const TERMINAL_PHASES = ['COMPLETED', 'FINALIZED', 'FINISHED']
-
-type Obj = Record<string, unknown>
-const obj = (v: unknown): Obj | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined
-/** Trimmed non-empty text cut to `max`, else null: payload text is untrusted. */
-const str = (v: unknown, max = 300): string | null =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : null
-const int = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
@@ -50,7 +42,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
 /** `origin/main` (GIT_BRANCH) → `main`; a tag ref becomes a tag. */
 function fromGitBranch(v: unknown): { branch: string; tag: string | null } {
   const ref = str(v, 1000) ?? ''
-  if (ref.startsWith('refs/tags/')) return { branch: '', tag: ref.slice(10, 310) || null }
+  if (ref.startsWith('refs/tags/')) return { branch: '', tag: tagOf(ref) }
   const branch = ref.replace(/^refs\/(heads|remotes\/origin)\//, '').replace(/^origin\//, '')
   return { branch: branch.slice(0, 300), tag: null }
 }
@@ -74,9 +66,7 @@ function normalize(_d: Delivery, body: unknown): NormalizeResult {
       ? 'queued'
       : phase === 'STARTED'
         ? 'running'
-        : terminal && result && Object.hasOwn(RESULT, result)
-          ? RESULT[result]
-          : undefined
+        : terminal ? lookup(RESULT, result) : undefined
   if (!status) {
     return { kind: 'ignored', event, reason: `unknown phase/status: ${phase}/${result ?? '-'}` }
   }
@@ -85,7 +75,7 @@ function normalize(_d: Delivery, body: unknown): NormalizeResult {
   const u = emptyUpdate('jenkins', `${job}#${number}`, name)
   const scm = obj(build.scm)
   const ref = fromGitBranch(scm?.branch)
-  const culprits = Array.isArray(scm?.culprits) ? scm.culprits.filter((c) => str(c)) : []
+  const culprits = arr(scm?.culprits).filter((c) => str(c))
   u.pipeline = str(b.display_name) ?? name
   u.branch = ref.branch
   u.tag = ref.tag
