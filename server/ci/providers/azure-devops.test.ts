@@ -1,39 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { buildUpdateSchema, type BuildUpdate } from '../model.ts'
-import { BadPayload, type Delivery } from '../provider.ts'
-import { fixtureNames, loadFixture } from '../../test/fixtures.ts'
+import { loadFixture } from '../../test/fixtures.ts'
+import { providerCases, without, type Expected } from '../../test/provider-cases.ts'
 import { sign, signHeader } from '../../test/sign/azure-devops.ts'
 import { azureDevops } from './azure-devops.ts'
 
-const SECRET = 'ado-token'
-const secrets = { AZURE_DEVOPS_WEBHOOK_TOKEN: [SECRET] }
-/** Unset, empty, and only an empty string: each means nothing is configured. */
-const noSecrets = (v: string): Record<string, string[]>[] => [{}, { [v]: [] }, { [v]: [''] }]
-
-function delivery(raw: Buffer, headers: Record<string, string> = {}, auth = sign(raw, SECRET)) {
-  const d: Delivery = {
-    headers: new Headers({ ...headers, ...auth }),
-    raw,
-    url: new URL('http://x/hooks/azure-devops'),
-    receivedAt: Date.now(),
-  }
-  return d
-}
-
-function normalize(body: unknown) {
-  return azureDevops.normalize(delivery(Buffer.from('{}')), body)
-}
-
-function update(body: unknown) {
-  const r = normalize(body)
-  if (r.kind !== 'build') throw new Error(`expected a build, got ${r.kind}`)
-  expect(() => buildUpdateSchema.parse(r.update)).not.toThrow()
-  return r.update
-}
+const ado = providerCases(azureDevops, sign, { AZURE_DEVOPS_WEBHOOK_TOKEN: 'ado-token' })
 
 const PROJECT_ID = 'be9b3917-87e6-42a4-a549-2bc06a7a878f'
 
-const expected: Record<string, { event: string; deliveryId: string; update: BuildUpdate }> = {
+const expected: Record<string, Expected> = {
   'build.complete-succeeded-docs-example': {
     event: 'build.complete',
     deliveryId: '4a5d99d6-1c75-4e53-91b9-ee80057d4ce3',
@@ -117,89 +92,48 @@ function modernBuild(overrides: Record<string, unknown> = {}) {
 }
 
 describe('azure-devops provider', () => {
-  it('has an expectation for every Azure DevOps fixture', () => {
-    expect(fixtureNames('azure-devops').sort()).toEqual(Object.keys(expected).sort())
-  })
-
-  describe.each(fixtureNames('azure-devops'))('fixture %s', (name) => {
-    const f = loadFixture('azure-devops', name)
-    const want = expected[name]!
-
-    it('verifies with the token as the Basic password', () => {
-      expect(azureDevops.verify(delivery(f.raw, f.headers), secrets)).toEqual({ ok: true })
-    })
-
-    it('normalizes to the expected build update, field by field', () => {
-      const r = azureDevops.normalize(delivery(f.raw, f.headers), f.body)
-      expect(r.kind).toBe('build')
-      if (r.kind !== 'build') return
-      expect(r.event).toBe(want.event)
-      expect(r.deliveryId).toBe(want.deliveryId)
-      for (const key of Object.keys(want.update) as (keyof BuildUpdate)[]) {
-        expect({ [key]: r.update[key] }).toEqual({ [key]: want.update[key] })
-      }
-      expect(Object.keys(r.update).sort()).toEqual(Object.keys(want.update).sort())
-      expect(() => buildUpdateSchema.parse(r.update)).not.toThrow()
-    })
-  })
+  ado.fixtureCases({ expected, how: 'sent with the token as the Basic password' })
 
   describe('verify', () => {
     const f = loadFixture('azure-devops', 'run-state-changed-succeeded-docs-example')
 
+    ado.verifyCases({
+      sample: f,
+      tamperable: false,
+      noun: 'token',
+      reasons: {
+        wrongSecret: 'Azure DevOps token does not match',
+        missing: 'missing credentials: send HTTP Basic (password = token) or X-Radiator-Token',
+      },
+    })
+
     it('accepts the token in the X-Radiator-Token header', () => {
-      const d = delivery(f.raw, f.headers, signHeader(f.raw, SECRET))
-      expect(azureDevops.verify(d, secrets)).toEqual({ ok: true })
+      const d = ado.withAuth(f, signHeader(f.raw, ado.secret))
+      expect(azureDevops.verify(d, ado.secrets)).toEqual({ ok: true })
     })
 
     it('accepts the token as a Bearer credential', () => {
-      const d = delivery(f.raw, f.headers, { authorization: `Bearer ${SECRET}` })
-      expect(azureDevops.verify(d, secrets)).toEqual({ ok: true })
+      const d = ado.withAuth(f, { authorization: `Bearer ${ado.secret}` })
+      expect(azureDevops.verify(d, ado.secrets)).toEqual({ ok: true })
     })
 
-    it('rejects a wrong token in either place', () => {
-      for (const auth of [sign(f.raw, 'nope'), signHeader(f.raw, 'nope')]) {
-        expect(azureDevops.verify(delivery(f.raw, f.headers, auth), secrets).ok).toBe(false)
-      }
-    })
-
-    it('rejects a delivery without any credential', () => {
-      const r = azureDevops.verify(delivery(f.raw, f.headers, {}), secrets)
-      expect(r).toEqual({ ok: false, reason: expect.stringContaining('X-Radiator-Token') })
+    it('rejects a wrong token in the X-Radiator-Token header', () => {
+      const d = ado.withAuth(f, signHeader(f.raw, 'nope'))
+      expect(azureDevops.verify(d, ado.secrets)).toEqual({
+        ok: false,
+        reason: 'Azure DevOps token does not match',
+      })
     })
 
     it('rejects an empty Basic password even if an empty secret slipped into the list', () => {
-      const d = delivery(f.raw, f.headers, sign(f.raw, ''))
-      expect(azureDevops.verify(d, { AZURE_DEVOPS_WEBHOOK_TOKEN: ['', SECRET] }).ok).toBe(false)
-    })
-
-    it('names the variable to set when no token is configured', () => {
-      for (const s of noSecrets('AZURE_DEVOPS_WEBHOOK_TOKEN')) {
-        expect(azureDevops.verify(delivery(f.raw, f.headers), s)).toEqual({
-          ok: false,
-          reason: expect.stringContaining('AZURE_DEVOPS_WEBHOOK_TOKEN'),
-        })
-      }
-    })
-
-    it('accepts both the old and the new token during rotation', () => {
-      const rotating = { AZURE_DEVOPS_WEBHOOK_TOKEN: ['old-token', 'new-token'] }
-      for (const t of ['old-token', 'new-token']) {
-        const d = delivery(f.raw, f.headers, sign(f.raw, t))
-        expect(azureDevops.verify(d, rotating).ok).toBe(true)
-      }
-    })
-
-    it('does not protect the body: Azure signs nothing, so a changed body still passes', () => {
-      const tampered = Buffer.from(f.raw)
-      tampered[10] = tampered[10]! ^ 1
-      const d = delivery(tampered, f.headers, sign(f.raw, SECRET))
-      expect(azureDevops.verify(d, secrets).ok).toBe(true)
+      const d = ado.withAuth(f, sign(f.raw, ''))
+      expect(azureDevops.verify(d, { AZURE_DEVOPS_WEBHOOK_TOKEN: ['', ado.secret] }).ok).toBe(false)
     })
   })
 
   describe('normalize', () => {
     it('reads a current build.complete: result over status, branch, sha, requester, links', () => {
-      const u = update(modernBuild())
+      const u = ado.build(modernBuild()).update
       expect(u).toMatchObject({
         externalId: '2',
         project: 'Fabrikam',
@@ -219,31 +153,29 @@ describe('azure-devops provider', () => {
 
     it('maps build results: succeeded, failed, canceled', () => {
       const cases = { succeeded: 'success', failed: 'failure', canceled: 'canceled' }
-      for (const [result, status] of Object.entries(cases)) {
-        expect(update(modernBuild({ result })).status).toBe(status)
-      }
+      ado.expectStatuses(cases, (result) => modernBuild({ result }))
     })
 
     it('falls back to status when result is none and leaves finishedAt unset while running', () => {
-      const u = update(modernBuild({ result: 'none', status: 'inProgress' }))
+      const u = ado.build(modernBuild({ result: 'none', status: 'inProgress' })).update
       expect(u.status).toBe('running')
       expect(u.finishedAt).toBeNull()
       expect(u.durationMs).toBeNull()
     })
 
     it('reads a PR number and source branch from a pull-request build', () => {
-      const u = update(
+      const u = ado.build(
         modernBuild({
           sourceBranch: 'refs/pull/7/merge',
           triggerInfo: { 'pr.sourceBranch': 'refs/heads/feature/x' },
         })
-      )
+      ).update
       expect(u.pullRequest).toBe(7)
       expect(u.branch).toBe('feature/x')
     })
 
     it('reads a tag build as a tag with no branch', () => {
-      const u = update(modernBuild({ sourceBranch: 'refs/tags/v2.0.0' }))
+      const u = ado.build(modernBuild({ sourceBranch: 'refs/tags/v2.0.0' })).update
       expect(u.tag).toBe('v2.0.0')
       expect(u.branch).toBe('')
     })
@@ -252,7 +184,7 @@ describe('azure-devops provider', () => {
       const body = loadFixture('azure-devops', 'run-state-changed-succeeded-docs-example').body
       body.resource.run.state = 'inProgress'
       delete body.resource.run.result
-      const u = update(body)
+      const u = ado.build(body).update
       expect(u.status).toBe('running')
       expect(u.finishedAt).toBeNull()
     })
@@ -261,10 +193,10 @@ describe('azure-devops provider', () => {
       const body = loadFixture('azure-devops', 'run-state-changed-succeeded-docs-example').body
       body.resource.run.state = 'canceling'
       body.resource.run.result = 'unknown'
-      expect(update(body).status).toBe('running')
+      expect(ado.build(body).update.status).toBe('running')
       body.resource.run.state = 'completed'
       body.resource.run.result = 'canceled'
-      expect(update(body).status).toBe('canceled')
+      expect(ado.build(body).update.status).toBe('canceled')
     })
 
     it('ignores stage and job state events', () => {
@@ -273,35 +205,27 @@ describe('azure-devops provider', () => {
         'ms.vss-pipelines.job-state-changed-event',
         'git.push',
       ]) {
-        expect(normalize({ id: 'x', eventType, resource: {} }).kind).toBe('ignored')
+        ado.expectIgnored({ id: 'x', eventType, resource: {} })
       }
     })
 
     it('ignores a status it does not know, including prototype names', () => {
-      for (const result of ['exploded', 'constructor']) {
-        expect(normalize(modernBuild({ result })).kind).toBe('ignored')
-      }
+      for (const result of ['exploded', 'constructor']) ado.expectIgnored(modernBuild({ result }))
     })
 
-    it('throws BadPayload when the resource, its id or the event id is missing', () => {
-      const noResource = modernBuild()
-      delete noResource.resource
-      const noId = modernBuild()
-      delete noId.resource.id
-      const noEventId = modernBuild()
-      delete noEventId.id
-      const noRun = loadFixture('azure-devops', 'run-state-changed-succeeded-docs-example').body
-      delete noRun.resource.run
-      for (const body of [noResource, noId, noEventId, noRun, null, 'x']) {
-        expect(() => normalize(body)).toThrow(BadPayload)
-      }
-    })
-
-    it('throws BadPayload when there is no project at all', () => {
-      const body = modernBuild()
-      delete body.resource.project
-      delete body.resourceContainers
-      expect(() => normalize(body)).toThrow(BadPayload)
+    const run = loadFixture('azure-devops', 'run-state-changed-succeeded-docs-example').body
+    ado.badPayloadCases({
+      'throws BadPayload when the resource, its id or the event id is missing': [
+        without(modernBuild(), 'resource'),
+        without(modernBuild(), 'resource.id'),
+        without(modernBuild(), 'id'),
+        without(run, 'resource.run'),
+        null,
+        'x',
+      ],
+      'throws BadPayload when there is no project at all': [
+        without(modernBuild(), 'resource.project', 'resourceContainers'),
+      ],
     })
 
     it('survives odd types and oversized text in optional fields', () => {
@@ -314,7 +238,7 @@ describe('azure-devops provider', () => {
         finishTime: 'later',
       })
       body.message = { html: 'Build <a href="javascript:alert(1)">x</a>' }
-      const u = update(body)
+      const u = ado.build(body).update
       expect(u.branch).toBe('')
       expect(u.pipeline).toHaveLength(300)
       expect(u.actor).toBeNull()

@@ -1,28 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { buildUpdateSchema, type BuildUpdate } from '../model.ts'
-import { BadPayload, type Delivery } from '../provider.ts'
-import { fixtureNames, loadFixture } from '../../test/fixtures.ts'
+import type { BuildUpdate } from '../model.ts'
+import { loadFixture } from '../../test/fixtures.ts'
+import { delivery, providerCases, withField, type Expected } from '../../test/provider-cases.ts'
 import { sign } from '../../test/sign/bitbucket.ts'
 import { bitbucket } from './bitbucket.ts'
 
-const SECRET = 's3cret-bitbucket'
-const secrets = { BITBUCKET_WEBHOOK_SECRET: [SECRET] }
+const bb = providerCases(bitbucket, sign, { BITBUCKET_WEBHOOK_SECRET: 's3cret-bitbucket' })
 const SHA = '9fec847784abb10b2fa567ee63b85bd238955d0e'
 const COMMIT_HREF = `http://api.bitbucket.org/2.0/repositories/tk/test/commit/${SHA}`
-
-function delivery(headers: Record<string, string>, raw: Buffer): Delivery {
-  return {
-    headers: new Headers(headers),
-    raw,
-    url: new URL('http://x/hooks/bitbucket'),
-    receivedAt: Date.now(),
-  }
-}
-
-function signed(name: string, secret = SECRET): Delivery {
-  const f = loadFixture('bitbucket', name)
-  return delivery({ ...f.headers, ...sign(f.raw, secret) }, f.raw)
-}
 
 const inProgress: BuildUpdate = {
   provider: 'bitbucket',
@@ -50,7 +35,7 @@ const inProgress: BuildUpdate = {
   eventTime: '2015-11-19T20:37:35.547Z',
 }
 
-const expected: Record<string, { event: string; deliveryId: string; update: BuildUpdate }> = {
+const expected: Record<string, Expected> = {
   'repo-commit_status_created-inprogress': {
     event: 'repo:commit_status_created',
     deliveryId: `bitbucket:mybuildtool:${COMMIT_HREF}:INPROGRESS:2015-11-19T20:37:35.547563+00:00`,
@@ -72,97 +57,39 @@ const expected: Record<string, { event: string; deliveryId: string; update: Buil
 }
 
 describe('bitbucket verify', () => {
-  it('accepts every fixture signed with the configured secret', () => {
-    for (const name of fixtureNames('bitbucket')) {
-      expect(bitbucket.verify(signed(name), secrets), name).toEqual({ ok: true })
-    }
-  })
-
-  it('rejects a signature made with another secret', () => {
-    const d = signed('repo-commit_status_updated-successful', 'wrong')
-    expect(bitbucket.verify(d, secrets)).toEqual({
-      ok: false,
-      reason: 'X-Hub-Signature does not match the body',
-    })
-  })
-
-  it('rejects a body changed by one byte after signing', () => {
-    const d = signed('repo-commit_status_updated-successful')
-    const raw = Buffer.from(d.raw)
-    raw[5] = raw[5]! ^ 1
-    expect(bitbucket.verify({ ...d, raw }, secrets).ok).toBe(false)
-  })
-
-  it('rejects a delivery without X-Hub-Signature', () => {
-    const f = loadFixture('bitbucket', 'repo-commit_status_updated-successful')
-    expect(bitbucket.verify(delivery(f.headers, f.raw), secrets)).toEqual({
-      ok: false,
-      reason: 'missing X-Hub-Signature header',
-    })
+  bb.verifyCases({
+    sample: 'repo-commit_status_updated-successful',
+    tamperable: true,
+    reasons: {
+      wrongSecret: 'X-Hub-Signature does not match the body',
+      missing: 'missing X-Hub-Signature header',
+    },
   })
 
   it('rejects a GitHub-style SHA-1 signature under the same header', () => {
-    const d = signed('repo-commit_status_updated-successful')
+    const d = bb.signed('repo-commit_status_updated-successful')
     d.headers.set('x-hub-signature', d.headers.get('x-hub-signature')!.replace('sha256=', 'sha1='))
-    expect(bitbucket.verify(d, secrets).ok).toBe(false)
-  })
-
-  it('names the variable to set when no secret is configured', () => {
-    expect(bitbucket.verify(signed('repo-commit_status_updated-successful'), {})).toEqual({
+    expect(bitbucket.verify(d, bb.secrets)).toEqual({
       ok: false,
-      reason: 'no secret configured: set BITBUCKET_WEBHOOK_SECRET',
+      reason: 'X-Hub-Signature is not sha256=<hex>',
     })
-  })
-
-  it('accepts both the old and the new secret during a rotation', () => {
-    const rotation = { BITBUCKET_WEBHOOK_SECRET: ['old-secret', 'new-secret'] }
-    const name = 'repo-commit_status_created-inprogress'
-    expect(bitbucket.verify(signed(name, 'old-secret'), rotation).ok).toBe(true)
-    expect(bitbucket.verify(signed(name, 'new-secret'), rotation).ok).toBe(true)
-    expect(bitbucket.verify(signed(name, 'other'), rotation).ok).toBe(false)
   })
 })
 
 describe('bitbucket normalize', () => {
-  it('has an expectation for every fixture', () => {
-    expect(Object.keys(expected).sort()).toEqual(fixtureNames('bitbucket'))
-  })
-
-  for (const name of fixtureNames('bitbucket')) {
-    it(`normalizes ${name}`, () => {
-      const d = signed(name)
-      expect(bitbucket.verify(d, secrets).ok).toBe(true)
-      const r = bitbucket.normalize(d, JSON.parse(d.raw.toString('utf8')))
-      const want = expected[name]!
-      if (r.kind !== 'build') throw new Error(`${name}: expected a build, got ${r.kind}`)
-      expect(r.event, `${name}: event`).toBe(want.event)
-      expect(r.deliveryId, `${name}: deliveryId`).toBe(want.deliveryId)
-      expect(Object.keys(r.update).sort()).toEqual(Object.keys(want.update).sort())
-      for (const [field, value] of Object.entries(want.update)) {
-        expect(r.update[field as keyof BuildUpdate], `${name}: ${field}`).toEqual(value)
-      }
-      expect(() => buildUpdateSchema.parse(r.update)).not.toThrow()
-    })
-  }
+  bb.fixtureCases({ expected })
 
   it('maps FAILED and STOPPED per the doc', () => {
     const f = loadFixture('bitbucket', 'repo-commit_status_updated-successful')
-    for (const [state, status] of [
-      ['FAILED', 'failure'],
-      ['STOPPED', 'canceled'],
-    ]) {
-      f.body.commit_status.state = state
-      const r = bitbucket.normalize(signed(f.name), f.body)
-      expect(r.kind === 'build' && r.update.status, state).toBe(status)
-    }
+    const withState = (state: string) => withField(f.body, 'commit_status.state', state)
+    bb.expectStatuses({ FAILED: 'failure', STOPPED: 'canceled' }, withState, f)
   })
 
   it('treats a new commit as a new build of the same pipeline', () => {
     const f = loadFixture('bitbucket', 'repo-commit_status_created-inprogress')
     f.body.commit_status.links.commit.href = COMMIT_HREF.replace(SHA, 'a'.repeat(40))
     f.body.commit_status.refname = 'feature/x'
-    const r = bitbucket.normalize(signed(f.name), f.body)
-    expect(r.kind === 'build' && r.update).toMatchObject({
+    expect(bb.build(f.body, f).update).toMatchObject({
       externalId: `mybuildtool@${'a'.repeat(40)}`,
       pipeline: 'Unit Tests (Python)',
       branch: 'feature/x',
@@ -170,7 +97,7 @@ describe('bitbucket normalize', () => {
   })
 
   it('ignores other event keys', () => {
-    const d = delivery({ 'X-Event-Key': 'repo:push' }, Buffer.from('{}'))
+    const d = delivery({ raw: '{}', headers: { 'X-Event-Key': 'repo:push' } })
     expect(bitbucket.normalize(d, {})).toEqual({
       kind: 'ignored',
       event: 'repo:push',
@@ -180,33 +107,23 @@ describe('bitbucket normalize', () => {
 
   it('ignores an unknown state instead of guessing', () => {
     const f = loadFixture('bitbucket', 'repo-commit_status_created-inprogress')
-    f.body.commit_status.state = 'toString'
-    expect(bitbucket.normalize(signed(f.name), f.body)).toMatchObject({
-      kind: 'ignored',
-      reason: 'unknown commit status state: toString',
-    })
+    const body = withField(f.body, 'commit_status.state', 'toString')
+    bb.expectIgnored(body, 'unknown commit status state: toString', f)
   })
 
-  it('rejects a commit status event without commit_status', () => {
-    const f = loadFixture('bitbucket', 'repo-commit_status_updated-successful')
-    const { commit_status: _, ...body } = f.body
-    expect(() => bitbucket.normalize(signed(f.name), body)).toThrow(BadPayload)
-    expect(() => bitbucket.normalize(signed(f.name), body)).toThrow('missing commit_status')
-  })
-
-  it('rejects a commit status event without a repository', () => {
-    const f = loadFixture('bitbucket', 'repo-commit_status_updated-successful')
-    const { repository: _, ...body } = f.body
-    expect(() => bitbucket.normalize(signed(f.name), body)).toThrow('missing repository.full_name')
+  bb.requiredCases('repo-commit_status_updated-successful', {
+    'rejects a commit status event without commit_status': ['commit_status'],
+    'rejects a commit status event without a repository': [
+      'repository',
+      'missing repository.full_name',
+    ],
   })
 
   it('treats wrong-typed fields as missing instead of throwing', () => {
     const f = loadFixture('bitbucket', 'repo-commit_status_updated-successful')
     Object.assign(f.body.commit_status, { name: 5, url: ['x'], links: 'none', updated_on: {} })
     f.body.actor = 'someone'
-    const r = bitbucket.normalize(signed(f.name), f.body)
-    if (r.kind !== 'build') throw new Error('expected a build')
-    expect(r.update).toMatchObject({
+    expect(bb.build(f.body, f).update).toMatchObject({
       externalId: 'mybuildtool@',
       pipeline: 'mybuildtool',
       url: null,
@@ -214,6 +131,5 @@ describe('bitbucket normalize', () => {
       commit: { sha: null },
       finishedAt: null,
     })
-    expect(() => buildUpdateSchema.parse(r.update)).not.toThrow()
   })
 })

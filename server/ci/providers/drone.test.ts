@@ -1,35 +1,18 @@
 import { createHash, createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { buildUpdateSchema, type BuildUpdate } from '../model.ts'
-import { BadPayload, type Delivery } from '../provider.ts'
-import { fixtureNames, loadFixture } from '../../test/fixtures.ts'
+import type { BuildUpdate } from '../model.ts'
+import { loadFixture } from '../../test/fixtures.ts'
+import { flipByte, providerCases, withField, without } from '../../test/provider-cases.ts'
+import type { Expected } from '../../test/provider-cases.ts'
 import { sign } from '../../test/sign/drone.ts'
 import { drone } from './drone.ts'
 
-const SECRET = 'drone-secret'
-const secrets = { DRONE_WEBHOOK_SECRET: [SECRET] }
-/** Unset, empty, and only an empty string: each means nothing is configured. */
-const noSecrets = (v: string): Record<string, string[]>[] => [{}, { [v]: [] }, { [v]: [''] }]
 const NOW = Date.parse('2024-05-02T10:00:00Z')
+const dr = providerCases(drone, sign, { DRONE_WEBHOOK_SECRET: 'drone-secret' }, { now: NOW })
 
-function delivery(raw: Buffer, headers: Record<string, string>, auth = sign(raw, SECRET, NOW)) {
-  const d: Delivery = {
-    headers: new Headers({ ...headers, ...auth }),
-    raw,
-    url: new URL('http://x/hooks/drone'),
-    receivedAt: NOW,
-  }
-  return d
-}
-
-const BUILD = { 'content-type': 'application/json', 'x-drone-event': 'build' }
-
-function update(body: unknown) {
-  const r = drone.normalize(delivery(Buffer.from('{}'), BUILD), body)
-  if (r.kind !== 'build') throw new Error(`expected a build, got ${r.kind}`)
-  expect(() => buildUpdateSchema.parse(r.update)).not.toThrow()
-  return r.update
-}
+/** An empty body sent as a build event; tests pass the parsed body separately. */
+const BUILD = { raw: '{}', headers: { 'x-drone-event': 'build' } }
+const update = (body: unknown) => dr.build(body, BUILD).update
 
 const T0 = '2019-07-25T20:17:54.000Z'
 const T1 = '2019-07-25T20:25:43.000Z'
@@ -65,13 +48,15 @@ const base: BuildUpdate = {
 
 const stage = { id: '199937', name: 'default', startedAt: T0, url: null }
 
-const expected: Record<string, { deliveryId: string; update: BuildUpdate }> = {
+const expected: Record<string, Expected> = {
   'build-created': {
+    event: 'build',
     deliveryId: 'drone:100207:created:pending:1',
     // started/finished are filled in this pending example; they must not leak through.
     update: base,
   },
   'build-updated': {
+    event: 'build',
     deliveryId: 'drone:100207:updated:started:3',
     update: {
       ...base,
@@ -81,6 +66,7 @@ const expected: Record<string, { deliveryId: string; update: BuildUpdate }> = {
     },
   },
   'build-completed': {
+    event: 'build',
     deliveryId: 'drone:100207:completed:success:3',
     update: {
       ...base,
@@ -95,86 +81,60 @@ const expected: Record<string, { deliveryId: string; update: BuildUpdate }> = {
 }
 
 describe('drone provider', () => {
-  it('has an expectation for every Drone fixture', () => {
-    expect(fixtureNames('drone').sort()).toEqual(Object.keys(expected).sort())
-  })
-
-  describe.each(fixtureNames('drone'))('fixture %s', (name) => {
-    const f = loadFixture('drone', name)
-    const want = expected[name]!
-
-    it('verifies when signed with the configured secret', () => {
-      expect(drone.verify(delivery(f.raw, f.headers), secrets)).toEqual({ ok: true })
-    })
-
-    it('normalizes to the expected build update, field by field', () => {
-      const r = drone.normalize(delivery(f.raw, f.headers), f.body)
-      expect(r.kind).toBe('build')
-      if (r.kind !== 'build') return
-      expect(r.event).toBe('build')
-      expect(r.deliveryId).toBe(want.deliveryId)
-      for (const key of Object.keys(want.update) as (keyof BuildUpdate)[]) {
-        expect({ [key]: r.update[key] }).toEqual({ [key]: want.update[key] })
-      }
-      expect(Object.keys(r.update).sort()).toEqual(Object.keys(want.update).sort())
-      expect(() => buildUpdateSchema.parse(r.update)).not.toThrow()
-    })
-  })
+  dr.fixtureCases({ expected })
 
   describe('verify', () => {
     const f = loadFixture('drone', 'build-completed')
+    const send = (auth: Record<string, string>) => dr.withAuth(f, auth)
 
-    it('rejects a signature made with the wrong secret', () => {
-      const d = delivery(f.raw, f.headers, sign(f.raw, 'nope', NOW))
-      expect(drone.verify(d, secrets).ok).toBe(false)
-    })
-
-    it('rejects a body changed by one byte after signing', () => {
-      const tampered = Buffer.from(f.raw)
-      tampered[20] = tampered[20]! ^ 1
-      const r = drone.verify(delivery(tampered, f.headers, sign(f.raw, SECRET, NOW)), secrets)
-      expect(r).toEqual({ ok: false, reason: expect.stringContaining('Digest') })
+    dr.verifyCases({
+      sample: f,
+      tamperable: true,
+      reasons: {
+        wrongSecret: 'Signature does not match',
+        tampered: 'Digest does not match the body',
+        missing: 'missing Signature header',
+      },
     })
 
     it('rejects a changed body whose Digest was recomputed but not re-signed', () => {
-      const tampered = Buffer.from(f.raw)
-      tampered[20] = tampered[20]! ^ 1
-      const auth = sign(f.raw, SECRET, NOW)
+      const tampered = flipByte(f.raw, 20)
+      const auth = sign(f.raw, dr.secret, NOW)
       auth.digest = `SHA-256=${createHash('sha256').update(tampered).digest('base64')}`
-      const r = drone.verify(delivery(tampered, f.headers, auth), secrets)
+      const r = drone.verify(dr.withAuth({ ...f, raw: tampered }, auth), dr.secrets)
       expect(r).toEqual({ ok: false, reason: 'Signature does not match' })
     })
 
     it('rejects a Digest computed over another body, even when correctly signed', () => {
-      const auth = sign(Buffer.from('{"other":"body"}'), SECRET, NOW)
-      expect(drone.verify(delivery(f.raw, f.headers, auth), secrets).ok).toBe(false)
+      const auth = sign(Buffer.from('{"other":"body"}'), dr.secret, NOW)
+      expect(drone.verify(send(auth), dr.secrets).ok).toBe(false)
     })
 
     it('rejects a Date six minutes old or six minutes ahead', () => {
       for (const at of [NOW - 6 * 60_000, NOW + 6 * 60_000]) {
-        const r = drone.verify(delivery(f.raw, f.headers, sign(f.raw, SECRET, at)), secrets)
+        const r = drone.verify(send(sign(f.raw, dr.secret, at)), dr.secrets)
         expect(r).toEqual({ ok: false, reason: expect.stringContaining('Date') })
       }
     })
 
     it('accepts a Date four minutes old', () => {
-      const auth = sign(f.raw, SECRET, NOW - 4 * 60_000)
-      expect(drone.verify(delivery(f.raw, f.headers, auth), secrets)).toEqual({ ok: true })
+      const auth = sign(f.raw, dr.secret, NOW - 4 * 60_000)
+      expect(drone.verify(send(auth), dr.secrets)).toEqual({ ok: true })
     })
 
     it('rejects a delivery missing the Signature, Digest or Date header', () => {
       for (const header of ['signature', 'digest', 'date']) {
-        const auth = sign(f.raw, SECRET, NOW)
+        const auth = sign(f.raw, dr.secret, NOW)
         delete auth[header]
-        expect(drone.verify(delivery(f.raw, f.headers, auth), secrets).ok).toBe(false)
+        expect(drone.verify(send(auth), dr.secrets).ok).toBe(false)
       }
     })
 
     it('rejects a signature that does not cover the digest', () => {
-      const auth = sign(f.raw, SECRET, NOW)
-      const mac = createHmac('sha256', SECRET).update(`date: ${auth.date}`).digest('base64')
+      const auth = sign(f.raw, dr.secret, NOW)
+      const mac = createHmac('sha256', dr.secret).update(`date: ${auth.date}`).digest('base64')
       auth.signature = `keyId="hmac-key",algorithm="hmac-sha256",signature="${mac}",headers="date"`
-      const r = drone.verify(delivery(f.raw, f.headers, auth), secrets)
+      const r = drone.verify(send(auth), dr.secrets)
       expect(r).toEqual({ ok: false, reason: expect.stringContaining('digest') })
     })
 
@@ -184,35 +144,18 @@ describe('drone provider', () => {
         'keyId="k",algorithm="hmac-sha256",signature="abc",headers="date digest b@d(x"',
         'keyId="k",algorithm="hmac-sha256",headers="date digest"',
       ]) {
-        const auth = { ...sign(f.raw, SECRET, NOW), signature }
-        expect(drone.verify(delivery(f.raw, f.headers, auth), secrets).ok).toBe(false)
+        const auth = { ...sign(f.raw, dr.secret, NOW), signature }
+        expect(drone.verify(send(auth), dr.secrets).ok).toBe(false)
       }
     })
 
     it('builds the signing string from the listed headers in their order', () => {
-      const auth = sign(f.raw, SECRET, NOW)
+      const auth = sign(f.raw, dr.secret, NOW)
       const text = `digest: ${auth.digest}\n(request-target): post /hooks/drone\ndate: ${auth.date}`
-      const mac = createHmac('sha256', SECRET).update(text).digest('base64')
+      const mac = createHmac('sha256', dr.secret).update(text).digest('base64')
       const listed = 'headers="digest (request-target) date"'
       auth.signature = `keyId="k",algorithm="hmac-sha256",signature="${mac}",${listed}`
-      expect(drone.verify(delivery(f.raw, f.headers, auth), secrets)).toEqual({ ok: true })
-    })
-
-    it('names the variable to set when no secret is configured', () => {
-      for (const s of noSecrets('DRONE_WEBHOOK_SECRET')) {
-        expect(drone.verify(delivery(f.raw, f.headers), s)).toEqual({
-          ok: false,
-          reason: expect.stringContaining('DRONE_WEBHOOK_SECRET'),
-        })
-      }
-    })
-
-    it('accepts both the old and the new secret during rotation', () => {
-      const rotating = { DRONE_WEBHOOK_SECRET: ['old-secret', 'new-secret'] }
-      for (const s of ['old-secret', 'new-secret']) {
-        const d = delivery(f.raw, f.headers, sign(f.raw, s, NOW))
-        expect(drone.verify(d, rotating).ok).toBe(true)
-      }
+      expect(drone.verify(send(auth), dr.secrets)).toEqual({ ok: true })
     })
   })
 
@@ -221,37 +164,33 @@ describe('drone provider', () => {
 
     it('ignores user and repo events', () => {
       for (const event of ['user', 'repo']) {
-        const d = delivery(Buffer.from('{}'), { 'x-drone-event': event })
+        const d = dr.signed({ raw: '{}', headers: { 'x-drone-event': event } })
         const r = drone.normalize(d, { action: 'created', repo: body().repo })
         expect(r).toMatchObject({ kind: 'ignored', event })
       }
     })
 
-    it('throws BadPayload when a build event lacks the build or the repo', () => {
-      const noBuild = body()
-      delete noBuild.build
-      const noRepo = body()
-      delete noRepo.repo
-      const d = delivery(Buffer.from('{}'), BUILD)
-      for (const b of [noBuild, noRepo, null, 'x']) {
-        expect(() => drone.normalize(d, b)).toThrow(BadPayload)
-      }
-    })
+    dr.badPayloadCases(
+      {
+        'throws BadPayload when a build event lacks the build or the repo': [
+          without(body(), 'build'),
+          without(body(), 'repo'),
+          null,
+          'x',
+        ],
+      },
+      BUILD
+    )
 
     it('maps killed to canceled, error to failure and skipped to skipped', () => {
       const cases = { killed: 'canceled', error: 'failure', skipped: 'skipped', blocked: 'queued' }
-      for (const [given, status] of Object.entries(cases)) {
-        const b = body()
-        b.build.status = given
-        expect(update(b).status).toBe(status)
-      }
+      dr.expectStatuses(cases, (status) => withField(body(), 'build.status', status), BUILD)
     })
 
     it('ignores a status it does not know, including prototype names', () => {
       for (const status of ['exploded', 'constructor']) {
-        const b = body()
-        b.build.status = status
-        expect(drone.normalize(delivery(Buffer.from('{}'), BUILD), b).kind).toBe('ignored')
+        const b = withField(body(), 'build.status', status)
+        dr.expectIgnored(b, `unknown build status: ${status}`, BUILD)
       }
     })
 

@@ -1,25 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { buildUpdateSchema, type BuildUpdate } from '../model.ts'
-import { BadPayload, type Delivery } from '../provider.ts'
+import type { BuildUpdate } from '../model.ts'
+import { BadPayload } from '../provider.ts'
 import { loadFixture } from '../../test/fixtures.ts'
+import { delivery, providerCases, type Sendable } from '../../test/provider-cases.ts'
 import { sign, signForgejo } from '../../test/sign/gitea.ts'
 import { gitea } from './gitea.ts'
 import { github } from './github.ts'
 
 // No Gitea or Forgejo capture exists: Gitea bodies are the GitHub fixtures (Gitea copies their
 // shape) sent with Gitea's headers, and the Forgejo body follows its `ActionPayload` struct.
-const SECRET = 's3cret-gitea'
-const secrets = { GITEA_WEBHOOK_SECRET: [SECRET] }
+const gt = providerCases(gitea, sign, { GITEA_WEBHOOK_SECRET: 's3cret-gitea' })
 const GITEA_DELIVERY = '5b0c2b59-86a0-4a8e-9a4c-1b2f8a7e3d10'
-
-function delivery(headers: Record<string, string>, raw: Buffer): Delivery {
-  return {
-    headers: new Headers(headers),
-    raw,
-    url: new URL('http://x/hooks/gitea'),
-    receivedAt: Date.now(),
-  }
-}
 
 /** Gitea's header set: its own, plus the GitHub- and Gogs-compatible copies. */
 function giteaHeaders(event: string): Record<string, string> {
@@ -37,20 +28,18 @@ function giteaHeaders(event: string): Record<string, string> {
   }
 }
 
-function fromGithub(name: string, mutate?: (body: any) => void, secret = SECRET) {
+/** A body with the headers it is sent with. */
+type Sent = Sendable & { body: any }
+
+/** A GitHub fixture (changed by `mutate`) as Gitea sends it. */
+function asGitea(name: string, mutate?: (body: any) => void): Sent {
   const f = loadFixture('github', name)
   mutate?.(f.body)
   const raw = mutate ? Buffer.from(JSON.stringify(f.body)) : f.raw
-  const event = name.split('-')[0]!
-  return { d: delivery({ ...giteaHeaders(event), ...sign(raw, secret) }, raw), body: f.body }
+  return { raw, headers: giteaHeaders(name.split('-')[0]!), body: f.body }
 }
 
-function build(d: Delivery, body: unknown): { deliveryId: string; update: BuildUpdate } {
-  const r = gitea.normalize(d, body)
-  if (r.kind !== 'build') throw new Error(`expected a build, got ${JSON.stringify(r)}`)
-  expect(() => buildUpdateSchema.parse(r.update)).not.toThrow()
-  return r
-}
+const build = (sent: Sent) => gt.build(sent.body, sent)
 
 const FORGEJO_DELIVERY = 'b8c3d6e9-f0a1-5b6c-ad8f-2e3f4a5b6c7d'
 
@@ -89,8 +78,8 @@ function forgejoRun(run: Record<string, unknown> = {}) {
   }
 }
 
-function forgejo(body: unknown, event = 'action_run_failure', secret = SECRET): Delivery {
-  const raw = Buffer.from(JSON.stringify(body))
+/** A Forgejo body as Forgejo sends it. */
+function forgejo(body: unknown, event = 'action_run_failure'): Sent {
   const headers = {
     ...giteaHeaders(event),
     'X-Forgejo-Event': event,
@@ -98,65 +87,45 @@ function forgejo(body: unknown, event = 'action_run_failure', secret = SECRET): 
     'X-Forgejo-Delivery': FORGEJO_DELIVERY,
     'X-Gitea-Delivery': FORGEJO_DELIVERY,
   }
-  return delivery({ ...headers, ...signForgejo(raw, secret) }, raw)
+  return { raw: JSON.stringify(body), headers, body }
 }
 
 describe('gitea verify', () => {
   it('accepts X-Gitea-Signature made with the configured secret', () => {
-    const { d } = fromGithub('workflow_run-completed-success')
-    expect(gitea.verify(d, secrets)).toEqual({ ok: true })
+    const d = gt.signed(asGitea('workflow_run-completed-success'))
+    expect(gitea.verify(d, gt.secrets)).toEqual({ ok: true })
   })
 
   it('accepts X-Forgejo-Signature made with the configured secret', () => {
-    expect(gitea.verify(forgejo(forgejoRun()), secrets)).toEqual({ ok: true })
+    const sent = forgejo(forgejoRun())
+    const d = gt.withAuth(sent, signForgejo(Buffer.from(sent.raw), gt.secret))
+    expect(gitea.verify(d, gt.secrets)).toEqual({ ok: true })
   })
 
-  it('rejects a signature made with another secret', () => {
-    const { d } = fromGithub('workflow_run-completed-success', undefined, 'wrong')
-    expect(gitea.verify(d, secrets)).toEqual({
-      ok: false,
-      reason: 'X-Gitea-Signature does not match the body',
-    })
-  })
-
-  it('rejects a body changed by one byte after signing', () => {
-    const { d } = fromGithub('workflow_job-completed-success')
-    const raw = Buffer.from(d.raw)
-    raw[raw.length - 3] = raw[raw.length - 3]! ^ 1
-    expect(gitea.verify({ ...d, raw }, secrets).ok).toBe(false)
+  gt.verifyCases({
+    sample: asGitea('workflow_job-completed-success'),
+    tamperable: true,
+    reasons: {
+      wrongSecret: 'X-Gitea-Signature does not match the body',
+      missing: 'missing X-Gitea-Signature or X-Forgejo-Signature header',
+    },
   })
 
   it('does not accept the GitHub-compatible signature alone', () => {
-    const { d } = fromGithub('workflow_run-completed-success')
+    const d = gt.signed(asGitea('workflow_run-completed-success'))
     d.headers.delete('x-gitea-signature')
     expect(d.headers.has('x-hub-signature-256')).toBe(true)
-    expect(gitea.verify(d, secrets)).toEqual({
+    expect(gitea.verify(d, gt.secrets)).toEqual({
       ok: false,
       reason: 'missing X-Gitea-Signature or X-Forgejo-Signature header',
     })
-  })
-
-  it('names the variable to set when no secret is configured', () => {
-    const { d } = fromGithub('workflow_run-completed-success')
-    expect(gitea.verify(d, {})).toEqual({
-      ok: false,
-      reason: 'no secret configured: set GITEA_WEBHOOK_SECRET',
-    })
-  })
-
-  it('accepts both the old and the new secret during a rotation', () => {
-    const rotation = { GITEA_WEBHOOK_SECRET: ['old-secret', 'new-secret'] }
-    const name = 'workflow_run-completed-success'
-    expect(gitea.verify(fromGithub(name, undefined, 'old-secret').d, rotation).ok).toBe(true)
-    expect(gitea.verify(fromGithub(name, undefined, 'new-secret').d, rotation).ok).toBe(true)
-    expect(gitea.verify(fromGithub(name, undefined, 'other').d, rotation).ok).toBe(false)
   })
 })
 
 describe('gitea normalize', () => {
   it('normalizes a workflow_run exactly as GitHub does, reported as gitea', () => {
-    const { d, body } = fromGithub('workflow_run-completed-success-with-pull-requests')
-    const { deliveryId, update } = build(d, body)
+    const sent = asGitea('workflow_run-completed-success-with-pull-requests')
+    const { deliveryId, update } = build(sent)
     expect(deliveryId).toBe(GITEA_DELIVERY)
     expect(update.provider).toBe('gitea')
     expect(update.externalId).toBe('289782451')
@@ -180,16 +149,15 @@ describe('gitea normalize', () => {
     expect(update.fromJob).toBe(false)
     expect(update.jobs).toHaveLength(0)
 
-    const gh = github.normalize(d, body)
+    const gh = github.normalize(gt.signed(sent), sent.body)
     expect(gh.kind).toBe('ignored')
     const plain = loadFixture('github', 'workflow_run-completed-success-with-pull-requests')
-    const fromGh = github.normalize(delivery(plain.headers, plain.raw), plain.body)
+    const fromGh = github.normalize(delivery(plain), plain.body)
     expect(fromGh.kind === 'build' && { ...fromGh.update, provider: 'gitea' }).toEqual(update)
   })
 
   it('normalizes a workflow_job as a job update of its run', () => {
-    const { d, body } = fromGithub('workflow_job-completed-failure')
-    const { deliveryId, update } = build(d, body)
+    const { deliveryId, update } = build(asGitea('workflow_job-completed-failure'))
     expect(deliveryId).toBe(GITEA_DELIVERY)
     expect(update).toMatchObject({
       provider: 'gitea',
@@ -215,7 +183,7 @@ describe('gitea normalize', () => {
   })
 
   it('handles what Gitea sends differently: "" conclusion, path@ref, attempt 0, zero times', () => {
-    const { d, body } = fromGithub('workflow_run-completed-success', (b) => {
+    const sent = asGitea('workflow_run-completed-success', (b) => {
       delete b.workflow
       Object.assign(b.workflow_run, {
         name: '',
@@ -228,8 +196,7 @@ describe('gitea normalize', () => {
         completed_at: '0001-01-01T00:00:00Z',
       })
     })
-    const { update } = build(d, body)
-    expect(update).toMatchObject({
+    expect(build(sent).update).toMatchObject({
       pipeline: 'build.yml',
       status: 'running',
       attempt: 1,
@@ -240,11 +207,11 @@ describe('gitea normalize', () => {
 
   it('maps Gitea job states: pending and waiting are queued', () => {
     for (const status of ['pending', 'waiting', 'requested', 'queued']) {
-      const { d, body } = fromGithub('workflow_job-queued', (b) => {
+      const sent = asGitea('workflow_job-queued', (b) => {
         const zero = '0001-01-01T00:00:00Z'
         Object.assign(b.workflow_job, { status, conclusion: '', started_at: zero })
       })
-      const { update } = build(d, body)
+      const { update } = build(sent)
       expect(update.status, status).toBe('queued')
       expect(update.jobs[0]?.startedAt, status).toBeNull()
       expect(update.eventTime, status).toBe('2021-09-13T02:21:13.000Z')
@@ -252,7 +219,7 @@ describe('gitea normalize', () => {
   })
 
   it('normalizes a Forgejo action_run_failure', () => {
-    const { deliveryId, update } = build(forgejo(forgejoRun()), forgejoRun())
+    const { deliveryId, update } = build(forgejo(forgejoRun()))
     expect(deliveryId).toBe(FORGEJO_DELIVERY)
     const want: BuildUpdate = {
       provider: 'gitea',
@@ -288,13 +255,13 @@ describe('gitea normalize', () => {
 
   it('reads a Forgejo pull request run and a run canceled before it started', () => {
     const pr = forgejoRun({ prettyref: '#7', status: 'success' })
-    expect(build(forgejo(pr, 'action_run_recover'), pr).update).toMatchObject({
+    expect(build(forgejo(pr, 'action_run_recover')).update).toMatchObject({
       status: 'success',
       branch: '',
       pullRequest: 7,
     })
     const canceled = forgejoRun({ status: 'cancelled', started: '0001-01-01T00:00:00Z' })
-    expect(build(forgejo(canceled), canceled).update).toMatchObject({
+    expect(build(forgejo(canceled)).update).toMatchObject({
       status: 'canceled',
       startedAt: null,
       finishedAt: '2025-04-14T11:25:00.000Z',
@@ -303,7 +270,7 @@ describe('gitea normalize', () => {
   })
 
   it('ignores events that are not about builds', () => {
-    const d = delivery(giteaHeaders('push'), Buffer.from('{}'))
+    const d = delivery({ raw: '{}', headers: giteaHeaders('push') })
     expect(gitea.normalize(d, {})).toEqual({
       kind: 'ignored',
       event: 'push',
@@ -312,15 +279,13 @@ describe('gitea normalize', () => {
   })
 
   it('rejects a workflow_run event without a workflow_run object', () => {
-    const { d } = fromGithub('workflow_run-completed-success')
-    expect(() => gitea.normalize(d, { repository: { full_name: 'a/b' } })).toThrow(BadPayload)
-    expect(() => gitea.normalize(d, { repository: { full_name: 'a/b' } })).toThrow(
-      'missing workflow_run'
-    )
+    const d = gt.signed(asGitea('workflow_run-completed-success'))
+    const body = { repository: { full_name: 'a/b' } }
+    expect(() => gitea.normalize(d, body)).toThrow(BadPayload)
+    expect(() => gitea.normalize(d, body)).toThrow('missing workflow_run')
   })
 
-  it('rejects a Forgejo action_run event without a run object', () => {
-    const { run: _, ...body } = forgejoRun()
-    expect(() => gitea.normalize(forgejo(body), body)).toThrow('missing run')
+  gt.requiredCases(forgejo(forgejoRun()), {
+    'rejects a Forgejo action_run event without a run object': ['run'],
   })
 })
