@@ -1,29 +1,146 @@
-import { For, Show } from 'solid-js'
-import { createLive, transportsFromUrl } from './lib/live.ts'
-import { ConnectionBadge } from './components/connection-badge.tsx'
+/**
+ * @module The app root: the live store and display options provided to every view, the chrome
+ * (laptop header or TV strip), the routes (lazy except the board), rotation, toasts, keys,
+ * and on a TV the slow pixel shift against burn-in.
+ */
+import { Show, Suspense, createEffect, createMemo, createSignal, lazy, onCleanup } from 'solid-js'
+import { createAlerts } from './lib/alerts.ts'
+import { LiveContext, createLive, transportsFromUrl, useLive } from './lib/live.ts'
+import { createPrefs } from './lib/prefs.ts'
+import { A, Router, useLocation, type RouteDef } from './lib/router.tsx'
+import { counts as countTiles, type BoardCounts } from './lib/status.ts'
+import { createTabSummary } from './lib/summary.ts'
+import { createNow } from './lib/time.ts'
+import { ViewContext, useView, type PageInfo, type ViewCtx } from './lib/view.ts'
+import { Header, TvHeader } from './components/chrome.tsx'
+import { StaleBanner } from './components/connection-badge.tsx'
+import { Rotation } from './components/rotation.tsx'
+import { Toasts } from './components/toasts.tsx'
+import Board, { useScopedTiles } from './routes/board.tsx'
+
+const Pipeline = lazy(() => import('./routes/pipeline.tsx'))
+const Sites = lazy(() => import('./routes/sites.tsx'))
+const Site = lazy(() => import('./routes/site.tsx'))
+const Metrics = lazy(() => import('./routes/metrics.tsx'))
+
+const ROUTES: RouteDef[] = [
+  { path: '/', component: Board },
+  { path: '/tv', component: Board },
+  { path: '/pipelines/:id', component: Pipeline },
+  { path: '/sites', component: Sites },
+  { path: '/sites/:site', component: Site },
+  { path: '/metrics', component: Metrics },
+]
+
+/** Offsets (in 0.1 vw) visited one by one against burn-in: small enough that nobody notices. */
+const SHIFTS: [number, number][] = [
+  [0, 0],
+  [1, 0],
+  [1, 1],
+  [0, 1],
+  [-1, 1],
+  [-1, 0],
+  [-1, -1],
+  [0, -1],
+  [1, -1],
+]
+const SHIFT_EVERY_MS = 120_000
+
+function NotFound() {
+  return (
+    <div class="empty">
+      <p>No such page.</p>
+      <A href="/">Go to the builds board</A>
+    </div>
+  )
+}
 
 export function App() {
   const live = createLive({ transports: transportsFromUrl() })
+  const prefs = createPrefs()
+  const alerts = createAlerts({ quiet: prefs.quiet, soundParam: prefs.soundParam })
+  const [paging, setPaging] = createSignal<PageInfo | null>(null)
+  const view: ViewCtx = { now: createNow(live.offset), prefs, alerts, paging, setPaging }
+  live.onFinished((e, news) => news && alerts.announce(e))
+
   return (
-    <main class="shell">
-      <header class="topbar">
-        <h1>Radiator</h1>
-        <ConnectionBadge status={live.status()} />
-      </header>
-      <section class="events" aria-live="polite">
-        <Show when={live.events().length > 0} fallback={<p class="muted">Waiting for events…</p>}>
-          <ol>
-            <For each={live.events()}>
-              {(ev) => (
-                <li>
-                  <span class="id">#{ev.id}</span> <span class="type">{ev.type}</span>{' '}
-                  <time>{new Date(ev.at).toLocaleTimeString()}</time>
-                </li>
-              )}
-            </For>
-          </ol>
+    <LiveContext.Provider value={live}>
+      <ViewContext.Provider value={view}>
+        <Shell />
+      </ViewContext.Provider>
+    </LiveContext.Provider>
+  )
+}
+
+function Shell() {
+  const live = useLive()
+  const { prefs, alerts } = useView()
+  const loc = useLocation()
+  const tv = prefs.tv
+
+  // Counted in the URL's scope, so a TV showing one project summarises that project.
+  const tiles = useScopedTiles()
+  const counts = createMemo<BoardCounts | null>(() => (tiles() ? countTiles(tiles()!) : null))
+  const viewName = () => {
+    const p = loc().pathname
+    return p.startsWith('/pipelines/') ? 'pipeline' : p.startsWith('/sites') ? 'sites' : p.startsWith('/metrics') ? 'metrics' : ''
+  }
+  createTabSummary({ counts, stale: live.stale, view: viewName })
+
+  createEffect(() => {
+    const d = document.documentElement
+    d.dataset.theme = prefs.theme()
+    d.dataset.motion = prefs.motion() ? 'on' : 'off'
+    if (tv()) d.dataset.tv = ''
+    else delete d.dataset.tv
+  })
+
+  const [shift, setShift] = createSignal(0)
+  createEffect(() => {
+    if (!tv()) return setShift(0)
+    const t = setInterval(() => setShift((i) => (i + 1) % SHIFTS.length), SHIFT_EVERY_MS)
+    onCleanup(() => clearInterval(t))
+  })
+
+  const onKey = (e: KeyboardEvent) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return
+    const el = e.target as HTMLElement | null
+    if (el && (el.tagName === 'INPUT' || el.tagName === 'SELECT' || el.tagName === 'TEXTAREA' || el.isContentEditable)) return
+    if (e.key === 'm') alerts.toggleSound()
+    else if (e.key === 'f') {
+      if (document.fullscreenElement) void document.exitFullscreen().catch(() => {})
+      else void document.documentElement.requestFullscreen?.().catch(() => {})
+    }
+  }
+  addEventListener('keydown', onKey)
+  onCleanup(() => removeEventListener('keydown', onKey))
+
+  // Lazy views load while idle, so a TV that later loses the server still has every view it rotates to.
+  const idle = setTimeout(() => {
+    for (const c of [Pipeline, Sites, Site, Metrics]) void c.preload().catch(() => {})
+  }, 2000)
+  onCleanup(() => clearTimeout(idle))
+
+  return (
+    <div class="app" classList={{ tv: tv() }} data-stale={live.stale() ? '' : undefined}>
+      <StaleBanner status={live.status()} />
+      <div class="frame" style={tv() ? { '--sx': SHIFTS[shift()]![0], '--sy': SHIFTS[shift()]![1] } : undefined}>
+        <Show when={tv()} fallback={<Header counts={counts()} />}>
+          <TvHeader counts={counts()} />
         </Show>
-      </section>
-    </main>
+        <main id="main" tabIndex={-1}>
+          <Suspense fallback={<p class="empty">Loading…</p>}>
+            <Show when={tv() && prefs.rotate().length} fallback={<Router routes={ROUTES} fallback={NotFound} />}>
+              <Rotation
+                views={prefs.rotate()}
+                every={prefs.every()}
+                render={{ builds: Board, sites: Sites, metrics: Metrics, site: Site }}
+              />
+            </Show>
+          </Suspense>
+        </main>
+      </div>
+      <Toasts toasts={alerts.toasts()} dismiss={alerts.dismiss} tv={tv()} />
+    </div>
   )
 }

@@ -1,31 +1,45 @@
 import { Show } from 'solid-js'
 import type { ConnectionStatus } from '../lib/connection.ts'
+import { hhmm } from '../lib/time.ts'
 
-function hhmm(ms: number): string {
-  const d = new Date(ms)
-  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
-}
+const TRANSPORT: Record<string, string> = { ws: 'WebSocket', sse: 'SSE', poll: 'long polling' }
 
-/** Always says the truth about the data on screen: live, reconnecting, or stale since when. */
+/** Always says the truth about the data on screen: live, reconnecting (attempt n), or connecting. */
 export function ConnectionBadge(props: { status: ConnectionStatus | null }) {
+  const state = () => props.status?.state ?? 'connecting'
   const label = () => {
     const s = props.status
     if (!s || s.state === 'connecting') return 'connecting…'
-    if (s.state === 'live') return `live (${s.transport})`
+    if (s.state === 'live') return 'live'
     return `reconnecting (attempt ${s.attempt})`
   }
   return (
-    <div class="conn">
-      <span class="badge" data-state={props.status?.state ?? 'connecting'} data-testid="connection">
-        {label()}
-      </span>
-      <Show when={props.status?.staleSince}>
-        {(since) => (
-          <div class="stale-banner" role="alert" data-testid="stale-banner">
-            Stale since {hhmm(since())} — not receiving updates
-          </div>
-        )}
-      </Show>
-    </div>
+    <span
+      class="badge"
+      data-state={state()}
+      data-transport={props.status?.transport ?? ''}
+      data-testid="connection"
+      role="status"
+      title={props.status?.transport ? `via ${TRANSPORT[props.status.transport]}` : undefined}
+    >
+      <span class="dot" aria-hidden="true" />
+      {label()}
+    </span>
+  )
+}
+
+/** Shown once the screen is no longer known to be current: data may be old, and it says since when. */
+export function StaleBanner(props: { status: ConnectionStatus | null }) {
+  return (
+    <Show when={props.status?.staleSince}>
+      {(since) => (
+        <div class="stale-banner" role="alert" data-testid="stale-banner">
+          <strong>Stale since {hhmm(since())}</strong>{' '}
+          <span>
+            {`— not receiving updates${props.status?.state === 'reconnecting' ? `, reconnecting (attempt ${props.status.attempt})` : ''}`}
+          </span>
+        </div>
+      )}
+    </Show>
   )
 }

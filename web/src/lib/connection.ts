@@ -74,24 +74,39 @@ export class LiveConnection {
   private generation = 0
   /** Ids at or below this came in a replay after the snapshot that started the connection. */
   private replayThrough = 0
+  /** Silence longer than this means the stream is dead (see the snapshot's heartbeat settings). */
+  private silenceMs: number
 
   constructor(private o: ConnectionOptions) {
     this.order = o.transports?.length ? o.transports : TRANSPORTS
+    this.silenceMs = o.staleAfterSilenceMs ?? 40_000
   }
 
   start(): void {
     this.stopped = false
     this.watchdog = setInterval(() => this.checkStale(), 1000)
+    // Back on the network or back on screen: don't sit out the rest of a long backoff.
+    addEventListener('online', this.retryNow)
+    document.addEventListener('visibilitychange', this.retryNow)
     this.connect()
   }
 
   stop(): void {
     this.stopped = true
+    removeEventListener('online', this.retryNow)
+    document.removeEventListener('visibilitychange', this.retryNow)
     clearInterval(this.watchdog)
     clearTimeout(this.retryTimer)
     clearTimeout(this.openTimer)
     this.channel?.close()
     this.channel = null
+  }
+
+  /** Reconnects at once if a retry is pending (not while a connection is being made or is open). */
+  readonly retryNow = (): void => {
+    if (this.stopped || this.channel || document.visibilityState === 'hidden') return
+    clearTimeout(this.retryTimer)
+    this.connect()
   }
 
   get current(): ConnectionStatus {
@@ -192,8 +207,12 @@ export class LiveConnection {
       this.preferred = this.index
       this.disconnectedAt = null
       clearTimeout(this.openTimer)
-      const d = ev.data as { serverTime: string; reset: boolean; head: number }
+      const d = ev.data as { serverTime: string; reset: boolean; head: number; heartbeatMs?: unknown; pollTimeoutMs?: unknown }
       const offset = Date.parse(d.serverTime) - now
+      // A server configured with slower heartbeats or longer polls must not look dead between them.
+      const hb = typeof d.heartbeatMs === 'number' ? d.heartbeatMs * 2.5 : 0
+      const poll = this.status.transport === 'poll' && typeof d.pollTimeoutMs === 'number' ? d.pollTimeoutMs + 15_000 : 0
+      this.silenceMs = Math.max(this.o.staleAfterSilenceMs ?? 40_000, hb, poll)
       // A reset means our last id is no longer meaningful (trimmed, or another database).
       const lastEventId = d.reset || this.status.lastEventId === null ? ev.id : this.status.lastEventId
       this.replayThrough = d.head
@@ -228,7 +247,10 @@ export class LiveConnection {
     // Jitter spreads a room of screens so a restarted server is not hit by all of them at once.
     const delay = base / 2 + Math.random() * (base / 2)
     clearTimeout(this.retryTimer)
-    this.retryTimer = setTimeout(() => this.connect(), delay)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.connect()
+    }, delay)
     this.checkStale()
   }
 
@@ -236,7 +258,7 @@ export class LiveConnection {
     if (this.stopped || this.status.staleSince !== null) return
     const now = Date.now()
     const last = this.status.lastMessageAt
-    const silentTooLong = last !== null && now - last > (this.o.staleAfterSilenceMs ?? 40_000)
+    const silentTooLong = last !== null && now - last > this.silenceMs
     const downTooLong =
       this.disconnectedAt !== null && now - this.disconnectedAt > (this.o.staleAfterDisconnectMs ?? 5_000)
     if (silentTooLong || downTooLong) {

@@ -1,0 +1,200 @@
+/**
+ * @module Browser-test helpers: Debian's Chromium through playwright-core, a real Radiator with the
+ * generic hook enabled, builds posted through that hook, and site figures published on the live
+ * channel.
+ */
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { startTestServer, type TestServer } from '../../server/test/harness.ts'
+import { ROOT } from '../../server/http/web-build.ts'
+import type { Build, BuildStatus } from '../src/types.ts'
+import type { Summary, VitalName } from '../../server/metrics/wire.ts'
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+export const hasChromium = existsSync(CHROMIUM)
+export const SCREENSHOTS = join(ROOT, '.artifacts', 'screenshots')
+export const TOKEN = 't0ken'
+
+if (!hasChromium)
+  console.warn(
+    `\n*** Radiator browser tests SKIPPED: ${CHROMIUM} not found. Install Chromium with \`apt-get install chromium\` to run them. ***\n`
+  )
+
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--js-flags=--expose-gc'],
+  })
+}
+
+export function screenshotPath(name: string): string {
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  return join(SCREENSHOTS, name)
+}
+
+export function startServer(env: Parameters<typeof startTestServer>[0] = {}, dataDir?: string): Promise<TestServer> {
+  return startTestServer({ GENERIC_WEBHOOK_TOKEN: TOKEN, LIVE_POLL_TIMEOUT_MS: '5000', ...env }, dataDir)
+}
+
+export interface BuildInput {
+  id?: string
+  project: string
+  status: BuildStatus
+  pipeline?: string
+  branch?: string
+  number?: number
+  commit?: { sha?: string | null; subject?: string | null; author?: string | null }
+  actor?: string | null
+  url?: string | null
+  queuedAt?: string
+  startedAt?: string
+  finishedAt?: string
+  durationMs?: number
+}
+
+/** POSTs a build to the generic hook (signed with the bearer token) and returns the answer's JSON. */
+export async function postBuild(server: { url: string }, b: BuildInput): Promise<unknown> {
+  const res = await fetch(`${server.url}/hooks/generic`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(b),
+  })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`POST /hooks/generic → ${res.status}: ${text}`)
+  return text ? JSON.parse(text) : null
+}
+
+export const iso = (msAgo: number) => new Date(Date.now() - msAgo).toISOString()
+const MIN = 60_000
+
+const PEOPLE = ['octocat', 'ada', 'grace', 'linus', 'margaret', 'ken', 'barbara', 'dennis']
+const SUBJECTS = [
+  'Fix login redirect loop on expired sessions',
+  'Bump dependencies',
+  'Add retry to the payment webhook handler',
+  'Refactor the search index builder for incremental updates',
+  'Translate checkout page',
+  'Speed up image thumbnails',
+  'Remove the legacy feature flag for the new navigation bar that shipped last quarter',
+  '<img src=x onerror=alert(1)> sanitize me',
+]
+
+/**
+ * Posts a history for `n` pipelines: mostly passing, some failing, some running (with an estimate
+ * from earlier successes), one queued, one canceled; branches mixed. Returns the projects.
+ */
+export async function seedPipelines(server: { url: string }, n: number, opts: { prefix?: string } = {}) {
+  const projects: string[] = []
+  for (let i = 0; i < n; i++) {
+    const project = `${opts.prefix ?? 'acme'}/${['web', 'api', 'mobile', 'infra', 'docs', 'billing', 'search', 'auth'][i % 8]}${i >= 8 ? `-${Math.floor(i / 8)}` : ''}`
+    const branch = i % 5 === 4 ? `feature/long-branch-name-${i}-with-words` : 'main'
+    projects.push(project)
+    const who = PEOPLE[i % PEOPLE.length]!
+    const kind = i % 10 === 1 || i === 7 ? 'failing' : i % 10 === 3 ? 'running' : i === 5 ? 'queued' : i === 9 ? 'canceled' : 'passing'
+    // Three finished builds first (the last success sets the estimate), then the current one.
+    for (let k = 0; k < 3; k++) {
+      const status: BuildStatus = kind === 'failing' && k === 2 ? 'failure' : i % 7 === 0 && k === 1 ? 'failure' : 'success'
+      const end = (4 - k) * 20 * MIN + i * 1000
+      await postBuild(server, {
+        id: `${project}:${branch}:${k}`,
+        project,
+        branch,
+        pipeline: 'CI',
+        number: 100 + k,
+        status,
+        actor: PEOPLE[(i + k) % PEOPLE.length],
+        commit: { sha: `${(i * 7919 + k).toString(16).padStart(7, '0')}abcdef`, subject: SUBJECTS[(i + k) % SUBJECTS.length], author: who },
+        url: `https://ci.example.com/${project}/${100 + k}`,
+        startedAt: iso(end + (4 + (i % 5)) * MIN),
+        finishedAt: iso(end),
+      })
+    }
+    if (kind === 'running' || kind === 'queued' || kind === 'canceled') {
+      await postBuild(server, {
+        id: `${project}:${branch}:3`,
+        project,
+        branch,
+        pipeline: 'CI',
+        number: 103,
+        status: kind === 'canceled' ? 'canceled' : kind,
+        actor: who,
+        commit: { sha: 'feedbeef', subject: SUBJECTS[i % SUBJECTS.length], author: who },
+        url: `https://ci.example.com/${project}/103`,
+        queuedAt: iso(3 * MIN),
+        ...(kind === 'running' ? { startedAt: iso((2 + (i % 4)) * MIN) } : {}),
+        ...(kind === 'canceled' ? { startedAt: iso(6 * MIN), finishedAt: iso(5 * MIN) } : {}),
+      })
+    }
+  }
+  return projects
+}
+
+/** A plausible 24 h summary for a site, with a full hour of per-minute figures. */
+export function fakeSummary(site: string, opts: { live?: number; slow?: boolean } = {}): Summary {
+  const now = Date.now()
+  const minute = Math.floor(now / MIN) * MIN
+  const series = Array.from({ length: 60 }, (_, i) => {
+    const t = minute - (59 - i) * MIN
+    const wave = Math.round(20 + 12 * Math.sin(i / 7) + (i > 40 ? 10 : 0))
+    return { t: new Date(t).toISOString(), visitors: wave, pageviews: Math.round(wave * 2.6 + (i % 3)) }
+  })
+  const v = (p75: number, rating: Summary['vitals']['LCP']['rating'], good: number, ni: number): Summary['vitals']['LCP'] => ({
+    p50: p75 * 0.7,
+    p75,
+    p95: p75 * 1.9,
+    rating,
+    shares: { good, ni, poor: Math.max(0, 1 - good - ni) },
+    samples: 1234,
+  })
+  const vitals: Record<VitalName, Summary['vitals']['LCP']> = {
+    LCP: opts.slow ? v(4300, 'poor', 0.41, 0.3) : v(2100, 'good', 0.81, 0.12),
+    INP: v(240, 'needs-improvement', 0.68, 0.25),
+    CLS: v(0.04, 'good', 0.93, 0.05),
+    FCP: v(1500, 'good', 0.79, 0.15),
+    TTFB: v(950, 'needs-improvement', 0.62, 0.3),
+  }
+  return {
+    site,
+    window: '24h',
+    device: 'all',
+    from: new Date(now - 24 * 60 * MIN).toISOString(),
+    visitors: { live: opts.live ?? 17, last5m: (opts.live ?? 17) + 9 },
+    pageviews: 4821,
+    vitals,
+    topPages: {
+      byViews: [
+        { path: '/', views: 1820 },
+        { path: '/pricing', views: 640 },
+        { path: '/blog/a-very-long-article-title-that-keeps-going-and-going', views: 410 },
+        { path: '/docs/getting-started', views: 380 },
+      ],
+      byLcp: [
+        { path: '/gallery', p75: 5200, samples: 88 },
+        { path: '/', p75: 2300, samples: 900 },
+      ],
+      byInp: [
+        { path: '/search', p75: 520, samples: 120 },
+        { path: '/checkout', p75: 260, samples: 64 },
+      ],
+    },
+    series,
+  }
+}
+
+/** Publishes a site's figures on the live channel the way the metrics capability does. */
+export function publishSite(server: TestServer, site: string, opts: { live?: number; slow?: boolean } = {}) {
+  const s = fakeSummary(site, opts)
+  server.hub.publish('vitals', s, 'vitals:' + site)
+  server.hub.publish('visitors', { site, live: s.visitors.live, last5m: s.visitors.last5m }, 'visitors:' + site)
+}
+
+/** Waits until the page has applied every event the server handed out (the store's counter). */
+export async function waitForHead(page: Page, server: TestServer, timeout = 20_000) {
+  await page.waitForFunction((head) => ((globalThis as any).__radiator?.lastId ?? 0) >= head, server.hub.head, {
+    timeout,
+    polling: 50,
+  })
+}
+
+export type { Build }

@@ -1,0 +1,103 @@
+/** @module The chrome around the views: the laptop header and the TV strip (counts, pages, status, clock). */
+import { For, Show } from 'solid-js'
+import { useLive } from '../lib/live.ts'
+import { A, useLocation } from '../lib/router.tsx'
+import type { BoardCounts } from '../lib/status.ts'
+import { hhmm } from '../lib/time.ts'
+import { useView } from '../lib/view.ts'
+import { ConnectionBadge } from './connection-badge.tsx'
+import { StatusIcon } from './status-icon.tsx'
+
+export function Counts(props: { counts: BoardCounts | null }) {
+  return (
+    <Show when={props.counts && props.counts.total > 0}>
+      <span class="counts" data-testid="counts">
+        <Show when={props.counts!.failing}>
+          <span class="count" data-status="failing">
+            <StatusIcon status="failing" /> {props.counts!.failing} failing
+          </span>
+        </Show>
+        <Show when={props.counts!.running}>
+          <span class="count" data-status="running">
+            <StatusIcon status="running" /> {props.counts!.running} running
+          </span>
+        </Show>
+        <span class="count" data-status="passing">
+          <StatusIcon status="passing" /> {props.counts!.passing} passing
+        </span>
+      </span>
+    </Show>
+  )
+}
+
+export function Header(props: { counts: BoardCounts | null }) {
+  const live = useLive()
+  const { alerts } = useView()
+  const loc = useLocation()
+  const path = () => loc().pathname
+  return (
+    <header class="topbar">
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <span class="brand">Radiator</span>
+      <nav aria-label="Views">
+        <A href="/" aria-current={path() === '/' || path().startsWith('/pipelines') ? 'page' : undefined}>
+          Builds
+        </A>
+        <A href="/sites" aria-current={path().startsWith('/sites') ? 'page' : undefined}>
+          Sites
+        </A>
+        <A href="/metrics" aria-current={path() === '/metrics' ? 'page' : undefined}>
+          Metrics
+        </A>
+        <a href={`${path() === '/' ? '/tv' : path()}?tv`} target="_blank" rel="noopener">
+          TV ↗
+        </a>
+      </nav>
+      <Counts counts={props.counts} />
+      <span class="spacer" />
+      <button
+        type="button"
+        class="tool"
+        aria-pressed={alerts.soundOn()}
+        title="Sounds for broken, fixed and still failing builds (key: m)"
+        onClick={() => alerts.toggleSound()}
+      >
+        {alerts.soundOn() ? 'Sound on' : 'Sound off'}
+      </button>
+      <Show when={alerts.permission() === 'default'}>
+        <button type="button" class="tool" onClick={() => void alerts.askPermission()}>
+          Enable notifications
+        </button>
+      </Show>
+      <ConnectionBadge status={live.status()} />
+    </header>
+  )
+}
+
+export function TvHeader(props: { counts: BoardCounts | null }) {
+  const live = useLive()
+  const view = useView()
+  const paging = () => view.paging()
+  return (
+    <header class="tvbar">
+      <Counts counts={props.counts} />
+      <span class="spacer" />
+      <Show when={paging() && paging()!.pages > 1}>
+        <span class="pages" data-testid="pages" aria-label={`page ${paging()!.page + 1} of ${paging()!.pages}`}>
+          <For each={Array.from({ length: paging()!.pages })}>
+            {(_, i) => <i data-on={i() === paging()!.page ? '' : undefined} />}
+          </For>
+          <span>
+            {paging()!.page + 1}/{paging()!.pages}
+          </span>
+        </span>
+      </Show>
+      <ConnectionBadge status={live.status()} />
+      <time class="clock" data-testid="clock">
+        {hhmm(view.now())}
+      </time>
+    </header>
+  )
+}

@@ -1,0 +1,147 @@
+import { For, Show } from 'solid-js'
+import type { Rating, SiteSummary, VitalName, VitalSummary } from '../types.ts'
+import { VITALS } from '../types.ts'
+import { A } from '../lib/router.tsx'
+import type { Deploy, SiteLive } from '../lib/live.ts'
+import { TimeChart, type Marker } from './chart.tsx'
+import { ago } from '../lib/time.ts'
+
+export function formatVital(name: VitalName, v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—'
+  if (name === 'CLS') return v.toFixed(v < 1 ? 2 : 1)
+  return v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(v < 10_000 ? 1 : 0)} s`
+}
+
+const RATING_WORD: Record<Rating, string> = { good: 'good', 'needs-improvement': 'needs improvement', poor: 'poor' }
+const RATING_ICON: Record<Rating, string> = { good: '●', 'needs-improvement': '▲', poor: '■' }
+
+export function ratingWord(r: Rating | null | undefined): string {
+  return r ? RATING_WORD[r] : 'no data'
+}
+
+/** Shares as fractions summing to 1 (accepts fractions or percentages). */
+export function normShares(s: VitalSummary['shares'] | undefined): { good: number; ni: number; poor: number } {
+  const g = Math.max(0, s?.good ?? 0)
+  const n = Math.max(0, s?.ni ?? 0)
+  const p = Math.max(0, s?.poor ?? 0)
+  const sum = g + n + p
+  return sum > 0 ? { good: g / sum, ni: n / sum, poor: p / sum } : { good: 0, ni: 0, poor: 0 }
+}
+
+const pct = (f: number) => `${Math.round(f * 100)}%`
+
+export function ShareBar(props: { shares: VitalSummary['shares'] | undefined; label: string }) {
+  const s = () => normShares(props.shares)
+  return (
+    <div
+      class="share"
+      role="img"
+      aria-label={`${props.label}: ${pct(s().good)} good, ${pct(s().ni)} needs improvement, ${pct(s().poor)} poor`}
+    >
+      <span data-r="good" style={{ width: pct(s().good) }} />
+      <span data-r="needs-improvement" style={{ width: pct(s().ni) }} />
+      <span data-r="poor" style={{ width: pct(s().poor) }} />
+    </div>
+  )
+}
+
+export function VitalCard(props: { name: VitalName; v: VitalSummary | undefined }) {
+  const r = () => props.v?.rating ?? null
+  return (
+    <div class="vital" data-rating={r() ?? 'none'} data-testid={`vital-${props.name}`}>
+      <div class="v-name">
+        {props.name} <span class="muted">p75</span>
+      </div>
+      <div class="v-value">{formatVital(props.name, props.v?.p75)}</div>
+      <div class="v-rating">
+        <span aria-hidden="true">{r() ? RATING_ICON[r()!] : '○'}</span> {ratingWord(r())}
+      </div>
+      <ShareBar shares={props.v?.shares} label={`${props.name} shares`} />
+      <div class="v-foot muted">
+        <span>{props.v?.samples ?? 0} samples</span>
+        <span>
+          p50 {formatVital(props.name, props.v?.p50)} · p95 {formatVital(props.name, props.v?.p95)}
+        </span>
+      </div>
+    </div>
+  )
+}
+
+export function Vitals(props: { summary: SiteSummary | null | undefined; compact?: boolean }) {
+  return (
+    <Show
+      when={props.compact}
+      fallback={
+        <div class="vitals">
+          <For each={VITALS}>{(n) => <VitalCard name={n} v={props.summary?.vitals?.[n]} />}</For>
+        </div>
+      }
+    >
+      <div class="vitals-compact">
+        <For each={VITALS}>
+          {(n) => {
+            const v = () => props.summary?.vitals?.[n]
+            const r = () => v()?.rating ?? null
+            return (
+              <div class="vc" data-rating={r() ?? 'none'}>
+                <span class="vc-name">{n}</span>
+                <span class="vc-value">{formatVital(n, v()?.p75)}</span>
+                <span class="vc-rating">
+                  <span aria-hidden="true">{r() ? RATING_ICON[r()!] : '○'}</span> {ratingWord(r())}
+                </span>
+              </div>
+            )
+          }}
+        </For>
+      </div>
+    </Show>
+  )
+}
+
+export function seriesPoints(s: SiteSummary | null | undefined, field: 'visitors' | 'pageviews') {
+  return (s?.series ?? [])
+    .map((p) => ({ t: Date.parse(p.t), v: Number(p[field]) || 0 }))
+    .filter((p) => Number.isFinite(p.t))
+}
+
+export function deployMarkers(deploys: readonly Deploy[]): Marker[] {
+  return deploys.map((d) => ({
+    t: d.at,
+    kind: d.status,
+    label: `${d.status === 'success' ? 'deploy' : 'failed build'}: ${d.project} ${d.branch}${d.number != null ? ` #${d.number}` : ''}`,
+  }))
+}
+
+export function SiteCard(props: { site: SiteLive; now: number; deploys: readonly Deploy[]; tv?: boolean }) {
+  return (
+    <A
+      class="site-card"
+      href={`/sites/${encodeURIComponent(props.site.site)}${props.tv ? '?tv' : ''}`}
+      data-testid="site-card"
+      aria-label={`${props.site.site}: ${props.site.live} live visitors, ${props.site.last5m} in the last 5 minutes`}
+    >
+      <div class="sc-name">{props.site.site}</div>
+      <div class="sc-figures">
+        <span class="sc-live">{props.site.live}</span>
+        <span class="sc-label">live</span>
+        <span class="sc-5m">{props.site.last5m}</span>
+        <span class="sc-label">last 5 min</span>
+        <Show when={props.site.summary}>
+          <span class="sc-5m">{props.site.summary!.pageviews}</span>
+          <span class="sc-label">views 24h</span>
+        </Show>
+      </div>
+      <TimeChart
+        series={[seriesPoints(props.site.summary, 'visitors')]}
+        from={props.now - 3_600_000}
+        to={props.now}
+        markers={deployMarkers(props.deploys)}
+        height="3.6em"
+        axis={false}
+        label={`${props.site.site}: visitors per minute, last 60 minutes`}
+      />
+      <Vitals summary={props.site.summary} compact />
+      <div class="sc-age muted">updated {ago(props.now - props.site.at)}</div>
+    </A>
+  )
+}

@@ -1,0 +1,205 @@
+import { For, Show, createEffect, createMemo, createSignal, on, onCleanup } from 'solid-js'
+import type { Build, SiteSummary } from '../types.ts'
+import { TimeChart } from '../components/chart.tsx'
+import { Vitals, deployMarkers, seriesPoints } from '../components/site-parts.tsx'
+import { api } from '../lib/api.ts'
+import { useLive, type Deploy } from '../lib/live.ts'
+import { A, search, setSearch } from '../lib/router.tsx'
+import { useView } from '../lib/view.ts'
+
+const WINDOWS = ['5m', '1h', '24h', '7d', '28d'] as const
+const DEVICES = [
+  ['', 'all devices'],
+  ['mobile', 'mobile'],
+  ['desktop', 'desktop'],
+  ['tablet', 'tablet'],
+] as const
+/** A site page re-reads its summary at most this often when live `vitals` say it changed. */
+const REFETCH_MIN_MS = 10_000
+
+export default function SitePage(props: { params: Record<string, string> }) {
+  const live = useLive()
+  const view = useView()
+  const site = () => props.params.site!
+  const win = () => (WINDOWS as readonly string[]).includes(search().get('window') ?? '') ? search().get('window')! : '24h'
+  const device = () => search().get('device') ?? ''
+  const liveRow = () => live.state.sites?.[site()]
+  const [fetched, setFetched] = createSignal<SiteSummary | null>(null)
+  const [error, setError] = createSignal<string | null>(null)
+  const [pastBuilds, setPastBuilds] = createSignal<Deploy[]>([])
+  let disposed = false
+  let lastFetch = 0
+  let pending: ReturnType<typeof setTimeout> | undefined
+  onCleanup(() => {
+    disposed = true
+    clearTimeout(pending)
+  })
+
+  // The live `vitals` event is the 24 h, all-device summary: other selections come from the API.
+  const usesLive = () => win() === '24h' && !device() && !!liveRow()?.summary
+  const summary = () => (usesLive() ? liveRow()!.summary : fetched())
+
+  async function fetchSummary() {
+    lastFetch = Date.now()
+    const key = `${site()}|${win()}|${device()}`
+    try {
+      const s = await api.siteSummary(site(), { window: win(), device: device() || null })
+      if (!disposed && key === `${site()}|${win()}|${device()}`) {
+        setFetched(s)
+        setError(null)
+      }
+    } catch (e) {
+      if (!disposed) setError(e instanceof Error ? e.message : String(e))
+    }
+  }
+  const refetchSoon = () => {
+    if (pending) return
+    const wait = Math.max(0, lastFetch + REFETCH_MIN_MS - Date.now())
+    pending = setTimeout(() => {
+      pending = undefined
+      void fetchSummary()
+    }, wait)
+  }
+  createEffect(on([site, win, device], () => {
+    setFetched(null)
+    if (!usesLive()) void fetchSummary()
+  }))
+  createEffect(on(() => liveRow()?.summary, () => !usesLive() && refetchSoon(), { defer: true }))
+  const periodic = setInterval(() => !usesLive() && refetchSoon(), 60_000)
+  onCleanup(() => clearInterval(periodic))
+
+  // Deploy markers from before the page opened: recent builds on default branches.
+  api
+    .builds({ limit: 100 })
+    .then((r) => {
+      if (disposed) return
+      const tiles = Object.values(live.state.pipelines ?? {})
+      const isDefault = (b: Build) =>
+        tiles.some((t) => t && t.isDefaultBranch && t.project === b.project && t.branch === b.branch && t.provider === b.provider)
+      setPastBuilds(
+        r.builds
+          .filter((b) => b.finishedAt && (b.status === 'success' || b.status === 'failure') && isDefault(b))
+          .map((b) => ({
+            buildId: b.id,
+            at: Date.parse(b.finishedAt!),
+            project: b.project,
+            pipeline: b.pipeline,
+            branch: b.branch,
+            number: b.number,
+            status: b.status,
+          }))
+      )
+    })
+    .catch(() => {})
+
+  const deploys = createMemo(() => {
+    const seen = new Set<string>()
+    return [...live.deploys(), ...pastBuilds()].filter((d) => !seen.has(d.buildId) && seen.add(d.buildId))
+  })
+  const figures = () => ({
+    live: liveRow()?.live ?? summary()?.visitors?.live ?? 0,
+    last5m: liveRow()?.last5m ?? summary()?.visitors?.last5m ?? 0,
+  })
+
+  return (
+    <section class="site" aria-label={`Site ${site()}`}>
+      <Show when={!view.prefs.tv()}>
+        <p class="crumbs">
+          <A href="/sites">← Sites</A>
+        </p>
+      </Show>
+      <h1 class="page-title">{site()}</h1>
+      <Show when={!view.prefs.tv()}>
+        <div class="switches">
+          <div class="seg" role="group" aria-label="Time window">
+            <For each={WINDOWS}>
+              {(w) => (
+                <button type="button" aria-pressed={win() === w} onClick={() => setSearch({ window: w === '24h' ? null : w })}>
+                  {w}
+                </button>
+              )}
+            </For>
+          </div>
+          <div class="seg" role="group" aria-label="Device">
+            <For each={DEVICES}>
+              {([d, label]) => (
+                <button type="button" aria-pressed={device() === d} onClick={() => setSearch({ device: d || null })}>
+                  {label}
+                </button>
+              )}
+            </For>
+          </div>
+        </div>
+      </Show>
+      <div class="figures">
+        <div class="fig fig-live" data-testid="site-live">
+          <span class="fig-n">{figures().live}</span>
+          <span class="fig-l">live now</span>
+        </div>
+        <div class="fig">
+          <span class="fig-n">{figures().last5m}</span>
+          <span class="fig-l">visitors, last 5 min</span>
+        </div>
+        <div class="fig">
+          <span class="fig-n">{summary()?.pageviews ?? '—'}</span>
+          <span class="fig-l">page views, {win()}</span>
+        </div>
+      </div>
+      <Show when={error()}>
+        <p class="error" role="alert">
+          Could not load the summary: {error()}
+        </p>
+      </Show>
+      <div class="chart-box">
+        <div class="legend" aria-hidden="true">
+          <span class="l-vis">visitors / min</span> <span class="l-pv">page views / min</span>{' '}
+          <span class="l-dep">▼ deploy (default branch build)</span>
+        </div>
+        <TimeChart
+          series={[seriesPoints(summary(), 'visitors'), seriesPoints(summary(), 'pageviews')]}
+          from={view.now() - 3_600_000}
+          to={view.now()}
+          markers={deployMarkers(deploys())}
+          label={`${site()}: visitors and page views per minute over the last 60 minutes, with deploys`}
+        />
+      </div>
+      <h2>Web Vitals at p75 {device() ? `(${device()})` : ''}</h2>
+      <Vitals summary={summary()} />
+      <Show when={!view.prefs.tv()}>
+        <div class="top-pages">
+          <TopList title="Top pages by views" rows={(summary()?.topPages?.byViews ?? []).map((r) => [r.path, `${r.views}`])} />
+          <TopList
+            title="Slowest LCP (p75)"
+            rows={(summary()?.topPages?.byLcp ?? []).map((r) => [r.path, `${(r.p75 / 1000).toFixed(1)} s · ${r.samples}`])}
+          />
+          <TopList
+            title="Slowest INP (p75)"
+            rows={(summary()?.topPages?.byInp ?? []).map((r) => [r.path, `${Math.round(r.p75)} ms · ${r.samples}`])}
+          />
+        </div>
+      </Show>
+    </section>
+  )
+}
+
+function TopList(props: { title: string; rows: [string, string][] }) {
+  return (
+    <div class="top-list">
+      <h3>{props.title}</h3>
+      <Show when={props.rows.length} fallback={<p class="muted">No data in this window.</p>}>
+        <ol>
+          <For each={props.rows.slice(0, 10)}>
+            {([path, v]) => (
+              <li>
+                <span class="path" title={path}>
+                  {path}
+                </span>
+                <span class="n">{v}</span>
+              </li>
+            )}
+          </For>
+        </ol>
+      </Show>
+    </div>
+  )
+}
