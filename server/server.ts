@@ -57,6 +57,8 @@ export async function startServer(
     version,
     replayBuffer: config.LIVE_REPLAY_BUFFER,
     retentionMs: config.EVENT_RETENTION_DAYS * DAY,
+    heartbeatMs: config.LIVE_HEARTBEAT_MS,
+    pollTimeoutMs: config.LIVE_POLL_TIMEOUT_MS,
   })
   const caps = capabilities.map((f) => f({ config, store, writer, hub, log }))
   const app = createApp({

@@ -75,6 +75,9 @@ export interface HubOptions {
   version: string
   replayBuffer: number
   retentionMs: number
+  /** Sent in the snapshot so a screen knows how much silence means trouble. */
+  heartbeatMs: number
+  pollTimeoutMs: number
   now?: () => number
 }
 
@@ -215,6 +218,8 @@ export class Hub {
         serverTime: this.iso(),
         head: this.head,
         reset,
+        heartbeatMs: this.opts.heartbeatMs,
+        pollTimeoutMs: this.opts.pollTimeoutMs,
         ...state,
       },
     })

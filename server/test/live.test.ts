@@ -50,6 +50,8 @@ describe('live channel', () => {
       expect(first.data.version).toBe('test')
       expect(Math.abs(Date.parse(first.data.serverTime) - Date.now())).toBeLessThan(5000)
       expect(first.data.head).toBe(s.hub.head)
+      expect(first.data.heartbeatMs).toBe(15_000)
+      expect(first.data.pollTimeoutMs).toBe(2000)
     }
   })
 
