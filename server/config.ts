@@ -69,9 +69,16 @@ const vars = {
   ],
   RAW_RETENTION_DAYS: [int(1, 3650).default(30), 'an integer 1–3650: days raw webhook bodies and raw beacon samples are kept', '30'],
   // Site metrics
-  SITES: [list.default([]), 'comma-separated site domains accepted by /api/collect', '(none)'],
+  SITES: [
+    list
+      .transform((l) => l.map((d) => d.toLowerCase()))
+      .pipe(z.array(z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/)))
+      .default([]),
+    'comma-separated site domains accepted by /api/collect (e.g. shop.example.com, no scheme or port)',
+    '(none)',
+  ],
   SITES_ALLOW_SUBDOMAINS: [bool.default(true), 'true or false: accept beacons from subdomains of a site', 'true'],
-  ROLLUP_RETENTION_DAYS: [int(1, 3650).default(400), 'an integer 1–3650: days minute/hour rollups are kept', '400'],
+  ROLLUP_RETENTION_DAYS: [int(1, 3650).default(400), 'an integer 1–3650: days minute/hour/day rollups and custom metric points are kept', '400'],
   METRICS_TOKEN: [list.default([]), 'comma-separated bearer tokens for POST /api/metrics', '(unset: 401)'],
 } as const
 

@@ -2,7 +2,7 @@
  * @module The whole database schema. Migrations in /migrations are generated from this file with
  * `npm run db:generate`; times are integer ms since the epoch (UTC) unless a name says otherwise.
  */
-import { sqliteTable, text, integer, index, primaryKey, blob } from 'drizzle-orm/sqlite-core'
+import { sqliteTable, text, integer, index, primaryKey, blob, real } from 'drizzle-orm/sqlite-core'
 
 /** Small named values that must survive restarts (the event id high-water mark, trim marks). */
 export const meta = sqliteTable('meta', {
@@ -152,4 +152,109 @@ export const rawBodies = sqliteTable(
     receivedAt: integer('received_at').notNull(),
   },
   (t) => [index('raw_bodies_received_idx').on(t.receivedAt)]
+)
+
+// ---------------------------------------------------------------------------------------------
+// Site metrics (server/metrics)
+
+export const HIT_KINDS = ['pageview', 'heartbeat', 'leave'] as const
+export const DEVICE_VALUES = ['mobile', 'tablet', 'desktop'] as const
+export const RATING_VALUES = ['good', 'needs-improvement', 'poor'] as const
+export const ROLLUP_GRANS = ['m', 'h', 'd'] as const
+
+/** Sites accepted by /api/collect; `source = 'config'` rows follow SITES at every start. */
+export const sites = sqliteTable('sites', {
+  domain: text('domain').primaryKey(),
+  source: text('source', { enum: ['config'] }).notNull(),
+  createdAt: integer('created_at').notNull(),
+})
+
+/** Daily random salts for visitor ids; the previous day's is kept, older ones deleted (48 h). */
+export const siteSalts = sqliteTable('site_salts', {
+  /** Start of the UTC day the salt is for. */
+  day: integer('day').primaryKey(),
+  salt: blob('salt', { mode: 'buffer' }).notNull(),
+})
+
+/**
+ * Page views, heartbeats and leaves, kept RAW_RETENTION_DAYS. `visitor` is the salted hash, never
+ * an IP. AUTOINCREMENT because the rollup job reads by id watermark: ids must never be reused.
+ */
+export const siteHits = sqliteTable(
+  'site_hits',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    site: text('site').notNull(),
+    visitor: text('visitor').notNull(),
+    kind: text('kind', { enum: HIT_KINDS }).notNull(),
+    path: text('path').notNull(),
+    device: text('device', { enum: DEVICE_VALUES }).notNull(),
+    at: integer('at').notNull(),
+  },
+  // Retention deletes by age and presence is rebuilt from the last hour at start.
+  (t) => [index('site_hits_at_idx').on(t.at)]
+)
+
+/** Raw Web Vitals samples, kept RAW_RETENTION_DAYS; the latest report per web-vitals id wins. */
+export const siteSamples = sqliteTable(
+  'site_samples',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    site: text('site').notNull(),
+    path: text('path').notNull(),
+    metric: text('metric').notNull(),
+    value: real('value').notNull(),
+    rating: text('rating', { enum: RATING_VALUES }).notNull(),
+    nav: text('nav'),
+    device: text('device', { enum: DEVICE_VALUES }).notNull(),
+    /** web-vitals' metric id. */
+    vid: text('vid').notNull(),
+    /** The value the rollups counted for this id before it was replaced (null: none). */
+    prev: real('prev'),
+    at: integer('at').notNull(),
+  },
+  (t) => [
+    index('site_samples_at_idx').on(t.at),
+    // A repeated report (CLS, INP grow after the first flush) finds the row it replaces.
+    index('site_samples_vid_idx').on(t.vid),
+  ]
+)
+
+/**
+ * Minute, hour and day rollups of samples and page views, kept ROLLUP_RETENTION_DAYS. `path = '*'`
+ * is the whole site; `metric = 'PV'` counts page views (no histogram). `hist` is the sparse
+ * histogram of server/metrics/histogram.ts.
+ */
+export const siteRollups = sqliteTable(
+  'site_rollups',
+  {
+    site: text('site').notNull(),
+    gran: text('gran', { enum: ROLLUP_GRANS }).notNull(),
+    period: integer('period').notNull(),
+    path: text('path').notNull(),
+    metric: text('metric').notNull(),
+    device: text('device', { enum: DEVICE_VALUES }).notNull(),
+    n: integer('n').notNull(),
+    good: integer('good').notNull(),
+    ni: integer('ni').notNull(),
+    poor: integer('poor').notNull(),
+    hist: blob('hist', { mode: 'buffer' }),
+  },
+  // Period before path: a summary reads one period range of one site, every path at once.
+  (t) => [primaryKey({ columns: [t.site, t.gran, t.period, t.path, t.metric, t.device] })]
+)
+
+/** Numbers teams push to the wall (POST /api/metrics), kept ROLLUP_RETENTION_DAYS. */
+export const customMetrics = sqliteTable(
+  'custom_metrics',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    value: real('value').notNull(),
+    unit: text('unit'),
+    /** JSON object of string tags, or null. */
+    tags: text('tags'),
+    at: integer('at').notNull(),
+  },
+  (t) => [index('custom_metrics_name_at_idx').on(t.name, t.at), index('custom_metrics_at_idx').on(t.at)]
 )

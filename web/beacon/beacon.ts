@@ -95,6 +95,12 @@ safe(() => {
     })
   )
 
-  view()
-  if (document.visibilityState === 'visible') visible()
+  // A page opened in a background tab is a view but not live; a prerendered one counts only once
+  // it is shown.
+  const start = () => {
+    view()
+    document.visibilityState === 'visible' ? visible() : hide()
+  }
+  if ((document as { prerendering?: boolean }).prerendering) addEventListener('prerenderingchange', start, { once: true })
+  else start()
 })()

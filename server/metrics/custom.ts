@@ -1,0 +1,83 @@
+/**
+ * @module Custom metrics teams push to the wall (deploys today, error rate, queue depth): stored as a
+ * time series, the latest value per name kept in memory (loaded at start) for the snapshot and
+ * GET /api/metrics, and pushed as a `metric` event after COMMIT.
+ */
+import type { Sqlite } from '../db/client.ts'
+import type { Writer } from '../db/writer.ts'
+import type { Hub } from '../live/hub.ts'
+import type { CustomMetricInput, CustomMetricPoint } from './wire.ts'
+
+/** A series answer is bounded; the newest points are kept. */
+const MAX_POINTS = 10_000
+
+interface Row {
+  name: string
+  value: number
+  unit: string | null
+  tags: string | null
+  at: number
+}
+
+const toPoint = (r: Row): CustomMetricPoint => ({
+  name: r.name,
+  value: r.value,
+  unit: r.unit,
+  tags: r.tags ? (JSON.parse(r.tags) as Record<string, string>) : null,
+  at: new Date(r.at).toISOString(),
+})
+
+export class CustomMetrics {
+  private latest = new Map<string, CustomMetricPoint>()
+  private stmts
+
+  constructor(
+    sqlite: Sqlite,
+    private writer: Writer,
+    private hub: Hub,
+    private now: () => number
+  ) {
+    this.stmts = {
+      insert: sqlite.prepare('INSERT INTO custom_metrics (name, value, unit, tags, at) VALUES (?, ?, ?, ?, ?)'),
+      series: sqlite.prepare<[string, number, number], Row>(
+        'SELECT name, value, unit, tags, at FROM custom_metrics WHERE name = ? AND at >= ? ORDER BY at DESC, id DESC LIMIT ?'
+      ),
+    }
+    const rows = sqlite
+      .prepare<[], Row>(
+        'SELECT name, value, unit, tags, at FROM custom_metrics WHERE id IN (SELECT max(id) FROM custom_metrics GROUP BY name)'
+      )
+      .all()
+    for (const r of rows) this.latest.set(r.name, toPoint(r))
+  }
+
+  async push(items: CustomMetricInput[]): Promise<CustomMetricPoint[]> {
+    const at = this.now()
+    const rows: Row[] = items.map((m) => ({
+      name: m.name,
+      value: m.value,
+      unit: m.unit ?? null,
+      tags: m.tags && Object.keys(m.tags).length ? JSON.stringify(m.tags) : null,
+      at,
+    }))
+    await this.writer.write(() => {
+      for (const r of rows) this.stmts.insert.run(r.name, r.value, r.unit, r.tags, r.at)
+    })
+    const points = rows.map(toPoint)
+    for (const p of points) {
+      this.latest.set(p.name, p)
+      this.hub.publish('metric', p, 'metric:' + p.name)
+    }
+    return points
+  }
+
+  /** Latest point per name, by name. */
+  latestByName(): Record<string, CustomMetricPoint> {
+    return Object.fromEntries([...this.latest.entries()].sort(([a], [b]) => a.localeCompare(b)))
+  }
+
+  /** Points of one name since `since` (ms), oldest first. */
+  series(name: string, since: number): CustomMetricPoint[] {
+    return this.stmts.series.all(name, since, MAX_POINTS).reverse().map(toPoint)
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * @module The site-metrics capability: /beacon.js, /api/collect, sites and their summaries, custom
+ * metrics, live `visitors`/`vitals`/`metric` events, and the background rollup and retention jobs.
+ * Time comes from one `now` so tests can move the clock (midnight, retention) without mocks.
+ */
+import type { CapabilityFactory } from '../server.ts'
+import { beaconRoutes } from './beacon-file.ts'
+import { CustomMetrics } from './custom.ts'
+import { LIVE_PUSH_DEFAULTS, LivePush, type LivePushOptions } from './live-push.ts'
+import { createIngest } from './pipeline.ts'
+import { loadPresence, Presence } from './presence.ts'
+import { RawWrites } from './raw.ts'
+import { Retention } from './retention.ts'
+import { registerHistogramFunctions, Roller } from './rollups.ts'
+import { metricsRoutes } from './routes.ts'
+import { Sites } from './sites.ts'
+import { Summaries } from './summary.ts'
+import { VisitorIds } from './visitor-hash.ts'
+
+export interface MetricsOptions extends Partial<LivePushOptions> {
+  now?: () => number
+  /** How often new raw rows are rolled up. */
+  rollEveryMs?: number
+  retentionEveryMs?: number
+  /** Delay of the first retention run after start. */
+  retentionFirstAfterMs?: number
+  /** Where the built beacon is served from. */
+  beaconPath?: string
+}
+
+export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFactory {
+  return ({ config, store, writer, hub, log }) => {
+    const now = opts.now ?? Date.now
+    const sqlite = store.sqlite
+    const onError = (what: string) => (e: unknown) => log.warn(`metrics: ${what} failed`, { err: String(e) })
+    registerHistogramFunctions(sqlite)
+
+    const sites = new Sites(config.SITES, config.SITES_ALLOW_SUBDOMAINS)
+    const presence = new Presence(now)
+    loadPresence(sqlite, presence)
+    const visitors = new VisitorIds(sqlite, writer, now)
+    const roller = new Roller(sqlite, writer)
+    const summaries = new Summaries(sqlite, presence, now)
+    const custom = new CustomMetrics(sqlite, writer, hub, now)
+    const retention = new Retention(sqlite, writer, visitors, {
+      rawDays: config.RAW_RETENTION_DAYS,
+      rollupDays: config.ROLLUP_RETENTION_DAYS,
+      now,
+    })
+    const pushEvery: LivePushOptions = {
+      visitorsEveryMs: opts.visitorsEveryMs ?? LIVE_PUSH_DEFAULTS.visitorsEveryMs,
+      vitalsEveryMs: opts.vitalsEveryMs ?? LIVE_PUSH_DEFAULTS.vitalsEveryMs,
+      sweepEveryMs: opts.sweepEveryMs ?? LIVE_PUSH_DEFAULTS.sweepEveryMs,
+    }
+    const live = new LivePush(hub, sites, presence, summaries, now, pushEvery, onError('live push'))
+    const ingest = createIngest({
+      sites,
+      visitors,
+      presence,
+      raw: new RawWrites(sqlite, () => roller.rolledSamplesThrough()),
+      writer,
+      now,
+      onAccepted: (site) => live.visited(site),
+    })
+    hub.addSnapshot('sites', () => live.snapshot())
+    hub.addSnapshot('metrics', () => custom.latestByName())
+
+    return {
+      mounts: [
+        ['/api', metricsRoutes({ config, ingest, sites, presence, summaries, custom, now })],
+        ['/', beaconRoutes(opts.beaconPath)],
+      ],
+      start() {
+        writer.write((s) => sites.sync(s, now())).catch(onError('sites sync'))
+        const stops = [
+          visitors.start(onError('salt rotation')),
+          roller.start(opts.rollEveryMs ?? 1000, (s) => live.rolled(s), onError('rollup')),
+          retention.start(opts.retentionEveryMs ?? 3_600_000, onError('retention'), opts.retentionFirstAfterMs),
+          live.start(),
+        ]
+        return () => stops.forEach((s) => s())
+      },
+    }
+  }
+}
+
+export const metricsCapability = createMetricsCapability()

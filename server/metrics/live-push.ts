@@ -1,0 +1,103 @@
+/**
+ * @module What the metrics capability puts on the live channel: `visitors` {site, live, last5m} at
+ * most once per site per second and `vitals` (the 24h summary) at most every 10 s per site, each
+ * only when it changed; and the snapshot's `sites` list. Both are transient (latest per key).
+ */
+import type { Hub } from '../live/hub.ts'
+import { Coalescer } from './coalescer.ts'
+import type { Presence } from './presence.ts'
+import type { Sites } from './sites.ts'
+import type { Summaries } from './summary.ts'
+import type { SiteEntry, Summary } from './wire.ts'
+
+export interface LivePushOptions {
+  visitorsEveryMs: number
+  vitalsEveryMs: number
+  /** How often figures are re-checked without beacons (visitors age out of `live`). */
+  sweepEveryMs: number
+}
+
+export const LIVE_PUSH_DEFAULTS: LivePushOptions = { visitorsEveryMs: 1000, vitalsEveryMs: 10_000, sweepEveryMs: 5000 }
+
+export class LivePush {
+  private lastVisitors = new Map<string, string>()
+  private lastVitals = new Map<string, string>()
+  private latestSummary = new Map<string, Summary>()
+  private visitors: Coalescer
+  private vitals: Coalescer
+
+  constructor(
+    private hub: Hub,
+    private sites: Sites,
+    private presence: Presence,
+    private summaries: Summaries,
+    now: () => number,
+    private opts: LivePushOptions,
+    onError: (e: unknown) => void
+  ) {
+    this.visitors = new Coalescer(opts.visitorsEveryMs, now, (site) => this.pushVisitors(site), onError)
+    this.vitals = new Coalescer(opts.vitalsEveryMs, now, (site) => this.pushVitals(site), onError)
+  }
+
+  private pushVisitors(site: string): boolean {
+    const data = { site, ...this.presence.counts(site) }
+    const json = JSON.stringify(data)
+    if (this.lastVisitors.get(site) === json) return false
+    this.lastVisitors.set(site, json)
+    this.hub.publish('visitors', data, 'visitors:' + site)
+    return true
+  }
+
+  private pushVitals(site: string): boolean {
+    const summary = this.summaries.summary(site, '24h', null)
+    this.latestSummary.set(site, summary)
+    const json = JSON.stringify(summary)
+    if (this.lastVitals.get(site) === json) return false
+    this.lastVitals.set(site, json)
+    this.hub.publish('vitals', summary, 'vitals:' + site)
+    return true
+  }
+
+  /** Presence of `site` changed (a beacon was accepted). */
+  visited(site: string): void {
+    this.visitors.touch(site)
+    this.vitals.touch(site)
+  }
+
+  /** New samples or page views were rolled up for these sites. */
+  rolled(sites: Iterable<string>): void {
+    for (const s of sites) if (this.sites.has(s)) this.vitals.touch(s)
+  }
+
+  /** The snapshot's `sites`: every configured site with its figures now and its last 24h summary. */
+  snapshot(): SiteEntry[] {
+    return this.sites.list.map((site) => {
+      let summary = this.latestSummary.get(site) ?? null
+      if (!summary) {
+        try {
+          summary = this.summaries.summary(site, '24h', null)
+          this.latestSummary.set(site, summary)
+        } catch {
+          summary = null
+        }
+      }
+      return { site, ...this.presence.counts(site), summary }
+    })
+  }
+
+  start(): () => void {
+    const sweep = setInterval(() => {
+      this.presence.prune()
+      for (const s of this.sites.list) {
+        this.visitors.touch(s)
+        this.vitals.touch(s)
+      }
+    }, this.opts.sweepEveryMs)
+    sweep.unref()
+    return () => {
+      clearInterval(sweep)
+      this.visitors.stop()
+      this.vitals.stop()
+    }
+  }
+}

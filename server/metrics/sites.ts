@@ -1,0 +1,60 @@
+/**
+ * @module The sites /api/collect accepts: SITES from the config, mirrored into the `sites` table at
+ * start (rows from SITES follow it; the data of a removed site stays). Also the Origin rule: the
+ * site's domain itself, or one of its subdomains when SITES_ALLOW_SUBDOMAINS is on.
+ */
+import type { Sqlite } from '../db/client.ts'
+
+export class Sites {
+  private set: ReadonlySet<string>
+
+  constructor(
+    readonly list: readonly string[],
+    private allowSubdomains: boolean
+  ) {
+    this.set = new Set(list)
+  }
+
+  has(site: string): boolean {
+    return this.set.has(site)
+  }
+
+  /** Whether a page at `origin` (an Origin header value) may report for `site`. */
+  originAllowed(origin: string | undefined, site: string): boolean {
+    const host = hostOf(origin)
+    if (!host) return false
+    return host === site || (this.allowSubdomains && host.endsWith('.' + site))
+  }
+
+  /** Whether `origin` may report for any site (CORS preflight, which names no site). */
+  originAllowedForAny(origin: string | undefined): boolean {
+    return this.list.some((s) => this.originAllowed(origin, s))
+  }
+
+  /** Writes SITES into the `sites` table; run inside a writer op. */
+  sync(sqlite: Sqlite, now: number): void {
+    const insert = sqlite.prepare("INSERT OR IGNORE INTO sites (domain, source, created_at) VALUES (?, 'config', ?)")
+    for (const s of this.list) insert.run(s, now)
+    const placeholders = this.list.map(() => '?').join(',')
+    sqlite.prepare(`DELETE FROM sites WHERE source = 'config'${this.list.length ? ` AND domain NOT IN (${placeholders})` : ''}`).run(...this.list)
+  }
+}
+
+/** Origins repeat on every beacon of a site; parsing each once keeps URL parsing off the hot path. */
+const hosts = new Map<string, string | null>()
+const HOSTS_MAX = 1000
+
+function hostOf(origin: string | undefined): string | null {
+  if (!origin || origin === 'null') return null
+  let host = hosts.get(origin)
+  if (host === undefined) {
+    try {
+      host = new URL(origin).hostname.toLowerCase()
+    } catch {
+      host = null
+    }
+    if (hosts.size >= HOSTS_MAX) hosts.clear()
+    hosts.set(origin, host)
+  }
+  return host
+}

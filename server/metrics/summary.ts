@@ -1,0 +1,137 @@
+/**
+ * @module The per-site summary behind GET /api/sites/:site/summary, the `vitals` live event and the
+ * snapshot: visitors now (memory), page views and vitals over a window (rollups, one grouped read
+ * over the window's periods), top pages and the last hour per minute (memory).
+ *
+ * Windows are whole periods ending with the current one (Plausible does the same): 5m and 1h are
+ * minutes, 24h is the current hour and the 23 before it, 7d and 28d are UTC days including today.
+ * `from` in the answer says where the window starts.
+ */
+import type { Sqlite } from '../db/client.ts'
+import { addInto, MAX_BUCKETS, quantile } from './histogram.ts'
+import type { Presence } from './presence.ts'
+import { ALL_PATHS, periodOf, type Gran, GRAN_MS } from './rollups.ts'
+import { VITAL_NAMES, type Device, type Rating, type Summary, type SummaryWindow, type VitalName, type VitalSummary } from './wire.ts'
+
+const WINDOW_PERIODS: Record<SummaryWindow, [Gran, number]> = {
+  '5m': ['m', 5],
+  '1h': ['m', 60],
+  '24h': ['h', 24],
+  '7d': ['d', 7],
+  '28d': ['d', 28],
+}
+
+const TOP_PAGES = 10
+
+interface Row {
+  path: string
+  metric: string
+  n: number
+  good: number
+  ni: number
+  poor: number
+  hist: Buffer | null
+}
+
+export class Summaries {
+  private stmt
+
+  constructor(
+    sqlite: Sqlite,
+    private presence: Presence,
+    private now: () => number
+  ) {
+    // Served by the primary key (site, gran, period, …): one range of periods, every path at once.
+    this.stmt = sqlite.prepare<{ site: string; gran: Gran; from: number; device: Device | null }, Row>(
+      `SELECT path, metric, sum(n) AS n, sum(good) AS good, sum(ni) AS ni, sum(poor) AS poor, hist_sum(hist) AS hist
+       FROM site_rollups
+       WHERE site = @site AND gran = @gran AND period >= @from AND (@device IS NULL OR device = @device)
+       GROUP BY path, metric`
+    )
+  }
+
+  summary(site: string, window: SummaryWindow, device: Device | null): Summary {
+    const now = this.now()
+    const [gran, count] = WINDOW_PERIODS[window]
+    const from = periodOf(gran, now) - (count - 1) * GRAN_MS[gran]
+    const rows = this.stmt.all({ site, gran, from, device })
+
+    let pageviews = 0
+    const vitals = {} as Record<VitalName, VitalSummary>
+    for (const name of VITAL_NAMES) vitals[name] = vitalSummary(name, undefined)
+    const views: { path: string; views: number }[] = []
+    const byLcp: { path: string; p75: number; samples: number }[] = []
+    const byInp: typeof byLcp = []
+    for (const r of rows) {
+      if (r.path === ALL_PATHS) {
+        if (r.metric === 'PV') pageviews = r.n
+        else if (isVital(r.metric)) vitals[r.metric] = vitalSummary(r.metric, r)
+        continue
+      }
+      if (r.metric === 'PV') views.push({ path: r.path, views: r.n })
+      else if ((r.metric === 'LCP' || r.metric === 'INP') && r.n > 0) {
+        const p75 = round(r.metric, quantile(r.metric, decode(r.hist), 0.75) ?? 0)
+        ;(r.metric === 'LCP' ? byLcp : byInp).push({ path: r.path, p75, samples: r.n })
+      }
+    }
+    const worstFirst = (a: { p75: number; samples: number }, b: { p75: number; samples: number }) =>
+      b.p75 - a.p75 || b.samples - a.samples
+    return {
+      site,
+      window,
+      device: device ?? 'all',
+      from: new Date(from).toISOString(),
+      visitors: this.presence.counts(site, device ?? undefined),
+      pageviews,
+      vitals,
+      topPages: {
+        byViews: views.sort((a, b) => b.views - a.views || a.path.localeCompare(b.path)).slice(0, TOP_PAGES),
+        byLcp: byLcp.sort(worstFirst).slice(0, TOP_PAGES),
+        byInp: byInp.sort(worstFirst).slice(0, TOP_PAGES),
+      },
+      series: this.presence.series(site, device ?? undefined),
+    }
+  }
+}
+
+const isVital = (m: string): m is VitalName => (VITAL_NAMES as readonly string[]).includes(m)
+
+function decode(hist: Buffer | null): Int32Array {
+  const counts = new Int32Array(MAX_BUCKETS)
+  addInto(counts, hist)
+  return counts
+}
+
+function round(name: VitalName, v: number): number {
+  return name === 'CLS' ? Math.round(v * 10_000) / 10_000 : Math.round(v)
+}
+
+function vitalSummary(name: VitalName, r: Row | undefined): VitalSummary {
+  const n = r?.n ?? 0
+  if (!r || n <= 0) return { p50: null, p75: null, p95: null, rating: null, shares: { good: 0, ni: 0, poor: 0 }, samples: 0 }
+  const counts = decode(r.hist)
+  const q = (p: number) => {
+    const v = quantile(name, counts, p)
+    return v === null ? null : round(name, v)
+  }
+  return {
+    p50: q(0.5),
+    p75: q(0.75),
+    p95: q(0.95),
+    rating: ratingAtP75(n, r.good, r.ni),
+    shares: { good: share(r.good, n), ni: share(r.ni, n), poor: share(r.poor, n) },
+    samples: n,
+  }
+}
+
+/**
+ * The rating of the exact p75, from the counts rather than the histogram: the nearest-rank p75 is
+ * good exactly when at least 75 % of samples are good, and poor when fewer than 75 % are at most
+ * needs-improvement.
+ */
+function ratingAtP75(n: number, good: number, ni: number): Rating {
+  const rank = Math.ceil(0.75 * n)
+  return good >= rank ? 'good' : good + ni >= rank ? 'needs-improvement' : 'poor'
+}
+
+const share = (k: number, n: number) => Math.round((k / n) * 10_000) / 10_000

@@ -1,0 +1,82 @@
+/**
+ * @module Test helpers for the metrics capability: a real server with a movable clock and short
+ * push intervals, and a beacon poster that looks like the snippet in a browser.
+ */
+import { configFrom, type ConfigVar } from '../config.ts'
+import { createLogger } from '../log.ts'
+import { startServer } from '../server.ts'
+import { tempDir, type TestServer } from '../test/harness.ts'
+import { rmSync } from 'node:fs'
+import { createMetricsCapability, type MetricsOptions } from './index.ts'
+import type { BeaconEvent } from './wire.ts'
+
+export const SITE = 'shop.example.com'
+export const ORIGIN = `https://${SITE}`
+export const BROWSER_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
+
+/** A clock tests move by hand; starts at `start` (ms). */
+export function testClock(start: number) {
+  let t = start
+  return {
+    now: () => t,
+    set: (ms: number) => void (t = ms),
+    advance: (ms: number) => void (t += ms),
+  }
+}
+
+/** A real Radiator with only the metrics capability, its clock and intervals under the test's control. */
+export async function startMetricsServer(
+  env: Partial<Record<ConfigVar, string>> = {},
+  opts: MetricsOptions = {},
+  dataDir = tempDir()
+): Promise<TestServer> {
+  const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', SITES: SITE, ...env, DATA_DIR: dataDir })
+  const s = await startServer(config, createLogger(config.LOG_LEVEL), [createMetricsCapability({ rollEveryMs: 50, ...opts })], {
+    version: 'test',
+  })
+  return {
+    ...s,
+    dataDir,
+    async destroy() {
+      await s.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface PostOptions {
+  site?: string
+  width?: number
+  origin?: string | null
+  ua?: string | null
+  ip?: string
+  contentType?: string
+}
+
+/** POSTs a beacon body to /api/collect as the snippet does (text/plain, the page's Origin). */
+export function postBeacon(base: string, events: BeaconEvent[], o: PostOptions = {}): Promise<Response> {
+  const body = JSON.stringify({ site: o.site ?? SITE, width: o.width ?? 1280, events })
+  return postRaw(base, body, o)
+}
+
+export function postRaw(base: string, body: string, o: PostOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': o.contentType ?? 'text/plain;charset=UTF-8' }
+  if (o.origin !== null) headers.origin = o.origin ?? ORIGIN
+  if (o.ua !== null) headers['user-agent'] = o.ua ?? BROWSER_UA
+  if (o.ip) headers['x-forwarded-for'] = o.ip
+  return fetch(`${base}/api/collect`, { method: 'POST', body, headers })
+}
+
+export async function json<T = any>(res: Response | Promise<Response>): Promise<T> {
+  return (await (await res).json()) as T
+}
+
+/** Like the harness's `until`, for a predicate that needs to await (an HTTP read). */
+export async function eventually(pred: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * @module What the beacon sends and what teams push: zod schemas that are also the types (the
+ * snippet imports its event type from here, type-only). Every string and number is bounded.
+ */
+import { z } from 'zod'
+
+export const VITAL_NAMES = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'] as const
+export type VitalName = (typeof VITAL_NAMES)[number]
+
+/** web-vitals' thresholds: good ≤ [0], needs improvement ≤ [1], poor above. */
+export const THRESHOLDS: Record<VitalName, readonly [number, number]> = {
+  LCP: [2500, 4000],
+  INP: [200, 500],
+  CLS: [0.1, 0.25],
+  FCP: [1800, 3000],
+  TTFB: [800, 1800],
+}
+
+/** Sanity caps (Umami uses 60 s for timings): anything above is a broken client, not a slow page. */
+const MAX_VALUE: Record<VitalName, number> = { LCP: 60_000, INP: 60_000, CLS: 100, FCP: 60_000, TTFB: 60_000 }
+
+export const RATINGS = ['good', 'needs-improvement', 'poor'] as const
+export type Rating = (typeof RATINGS)[number]
+
+export function rate(name: VitalName, value: number): Rating {
+  const [good, ni] = THRESHOLDS[name]
+  return value <= good ? 'good' : value <= ni ? 'needs-improvement' : 'poor'
+}
+
+export const NAVIGATION_TYPES = [
+  'navigate',
+  'reload',
+  'back-forward',
+  'back-forward-cache',
+  'prerender',
+  'restore',
+  'soft-navigation',
+] as const
+
+export const DEVICES = ['mobile', 'tablet', 'desktop'] as const
+export type Device = (typeof DEVICES)[number]
+
+/** A page path as sent (location.pathname); the query string and fragment are never kept. */
+const path = z
+  .string()
+  .min(1)
+  .max(1024)
+  .transform((p) => p.split(/[?#]/, 1)[0]!.slice(0, 512) || '/')
+
+const vital = z
+  .object({
+    type: z.literal('vital'),
+    path,
+    name: z.enum(VITAL_NAMES),
+    value: z.number().min(0),
+    /** web-vitals' metric id: a later report with the same id replaces the earlier one. */
+    id: z.string().min(1).max(100),
+    nav: z.enum(NAVIGATION_TYPES).optional(),
+  })
+  .refine((v) => v.value <= MAX_VALUE[v.name], { message: 'value out of range for its metric', path: ['value'] })
+
+export const beaconEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('pageview'), path }),
+  z.object({ type: z.literal('heartbeat'), path }),
+  z.object({ type: z.literal('leave'), path }),
+  vital,
+])
+export type BeaconEvent = z.input<typeof beaconEvent>
+export type CollectEvent = z.output<typeof beaconEvent>
+
+export const collectBody = z.object({
+  site: z.string().min(1).max(253),
+  /** The viewport width in CSS pixels: the device class is derived from it. */
+  width: z.number().int().min(0).max(100_000).optional(),
+  events: z.array(beaconEvent).min(1).max(50),
+})
+export type CollectBody = z.output<typeof collectBody>
+
+export const WINDOWS = ['5m', '1h', '24h', '7d', '28d'] as const
+export type SummaryWindow = (typeof WINDOWS)[number]
+
+// ---------------------------------------------------------------------------------------------
+// Custom metrics (POST /api/metrics)
+
+const printable = /^[^\u0000-\u001f\u007f]+$/u
+
+export const customMetric = z.object({
+  name: z.string().min(1).max(100).regex(printable, 'must be printable text'),
+  value: z.number().min(-1e15).max(1e15),
+  unit: z.string().min(1).max(32).regex(printable, 'must be printable text').optional(),
+  tags: z
+    .record(z.string().min(1).max(64), z.string().max(256))
+    .refine((t) => Object.keys(t).length <= 20, 'at most 20 tags')
+    .optional(),
+})
+export const customMetricsBody = z.union([customMetric, z.array(customMetric).min(1).max(100)])
+export type CustomMetricInput = z.output<typeof customMetric>
+
+export interface CustomMetricPoint {
+  name: string
+  value: number
+  unit: string | null
+  tags: Record<string, string> | null
+  at: string
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers (GET /api/sites/:site/summary, the `vitals` event, the snapshot's `sites`)
+
+const vitalSummary = z.object({
+  p50: z.number().nullable(),
+  p75: z.number().nullable(),
+  p95: z.number().nullable(),
+  /** The rating of p75 (null without samples). */
+  rating: z.enum(RATINGS).nullable(),
+  /** Fractions 0–1 of samples rated good / needs improvement / poor. */
+  shares: z.object({ good: z.number(), ni: z.number(), poor: z.number() }),
+  samples: z.number().int(),
+})
+export type VitalSummary = z.infer<typeof vitalSummary>
+
+const visitorCounts = z.object({ live: z.number().int(), last5m: z.number().int() })
+const pageP75 = z.object({ path: z.string(), p75: z.number(), samples: z.number().int() })
+
+export const summarySchema = z.object({
+  site: z.string(),
+  window: z.enum(WINDOWS),
+  device: z.enum([...DEVICES, 'all']),
+  /** Start of the window (ISO): whole periods ending with the current one. */
+  from: z.string(),
+  visitors: visitorCounts,
+  pageviews: z.number().int(),
+  vitals: z.object(Object.fromEntries(VITAL_NAMES.map((n) => [n, vitalSummary])) as Record<VitalName, typeof vitalSummary>),
+  topPages: z.object({
+    byViews: z.array(z.object({ path: z.string(), views: z.number().int() })),
+    byLcp: z.array(pageP75),
+    byInp: z.array(pageP75),
+  }),
+  /** Per minute, the last 60 minutes, oldest first; `t` is the minute's start (ISO). */
+  series: z.array(z.object({ t: z.string(), visitors: z.number().int(), pageviews: z.number().int() })),
+})
+export type Summary = z.infer<typeof summarySchema>
+
+export const siteEntry = z.object({
+  site: z.string(),
+  live: z.number().int(),
+  last5m: z.number().int(),
+  /** The 24h summary over all devices, as last pushed (null until one could be made). */
+  summary: summarySchema.nullable(),
+})
+export type SiteEntry = z.infer<typeof siteEntry>
