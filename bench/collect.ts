@@ -16,17 +16,17 @@
  * Child mode (internal): `tsx bench/collect.ts --serve bare|radiator <dataDir>`.
  */
 import { fork } from 'node:child_process'
-import http from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Pool } from 'undici'
 
 const SITE = 'shop.example.com'
 const ORIGIN = `https://${SITE}`
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 10_000_000)
 const SELF = fileURLToPath(import.meta.url)
 
@@ -122,45 +122,41 @@ interface LoadResult {
 }
 
 /**
- * Closed loop: `connections` keep-alive connections, each sending its next request when the answer
- * arrives. Bodies come from `body(i)` so every vitals id is distinct (a repeated id would be an
- * update, not a new sample).
+ * Closed loop: `connections` keep-alive connections (an undici Pool, lighter on the shared CPU
+ * than node:http's client), each sending its next request when the answer arrives. Bodies come
+ * from `body(i)` so every vitals id is distinct (a repeated id would be an update, not a new sample).
  */
 async function load(url: string, body: (i: number) => string, seconds: number): Promise<LoadResult> {
   const u = new URL(url)
   if (u.hostname !== '127.0.0.1') throw new Error('benchmarks only target loopback')
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+  const pool = new Pool(u.origin, { connections: CONNECTIONS, pipelining: 1 })
   const statuses: Record<number, number> = {}
   let requests = 0
   let errors = 0
   let n = 0
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const b = Buffer.from(body(n++))
-      const headers = { 'content-type': 'text/plain;charset=UTF-8', 'content-length': String(b.length), origin: ORIGIN, 'user-agent': UA }
-      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers, agent }, (res) => {
-        statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1
-        res.resume()
-        res.on('end', () => {
-          requests++
-          resolve()
-        })
-      })
-      req.on('error', () => {
-        errors++
-        resolve()
-      })
-      req.end(b)
-    })
   const end = Date.now() + seconds * 1000
   const t0 = Date.now()
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
-      while (Date.now() < end) await one()
+      while (Date.now() < end) {
+        try {
+          const res = await pool.request({
+            path: u.pathname,
+            method: 'POST',
+            headers: { 'content-type': 'text/plain;charset=UTF-8', origin: ORIGIN, 'user-agent': UA },
+            body: body(n++),
+          })
+          await res.body.dump()
+          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1
+          requests++
+        } catch {
+          errors++
+        }
+      }
     })
   )
   const elapsed = (Date.now() - t0) / 1000
-  agent.destroy()
+  await pool.close()
   return { requests, seconds: elapsed, rps: requests / elapsed, statuses, errors }
 }
 
@@ -194,8 +190,33 @@ const VARIANTS: Variant[] = [
   { name: 'Radiator /api/collect: 3 vitals + leave', server: 'radiator', body: flush, rows: { hits: 1, samples: 3 } },
 ]
 
+/**
+ * What one durable COMMIT costs on this disk right now (median of 200, synchronous=FULL). On a
+ * shared VM it swings with the neighbours' I/O, and Radiator's throughput with it.
+ */
+async function commitMs(): Promise<number> {
+  const { openStore } = await import('../server/db/client.ts')
+  const dir = mkdtempSync(join(tmpdir(), 'radiator-bench-fsync-'))
+  const store = openStore(join(dir, 'radiator.db'))
+  try {
+    const set = store.sqlite.prepare("INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    const commit = store.sqlite.transaction((i: number) => set.run(String(i)))
+    const times: number[] = []
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now()
+      commit(i)
+      times.push(performance.now() - t0)
+    }
+    return times.sort((a, b) => a - b)[100]!
+  } finally {
+    store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function measure(v: Variant) {
   const dir = mkdtempSync(join(tmpdir(), 'radiator-bench-'))
+  const fsyncMs = v.server === 'radiator' ? await commitMs() : 0
   const c = await child(v.server, dir)
   try {
     await load(`${c.url}/api/collect`, (i) => v.body(i + 1e9), 1) // warm-up, distinct ids
@@ -212,7 +233,7 @@ async function measure(v: Variant) {
           ? `rows ok (${hits} hits, ${samples} samples)`
           : `ROW COUNT MISMATCH: ${hits} hits, ${samples} samples for ${ok} 202s`
     const commits = after.batches - before.batches
-    return { ...r, cpuUs: ((after.cpu - before.cpu) * 1000) / r.requests, perCommit: commits ? ok / commits : 0, check }
+    return { ...r, cpuUs: ((after.cpu - before.cpu) * 1000) / r.requests, perCommit: commits ? ok / commits : 0, check, fsyncMs }
   } finally {
     await c.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -252,7 +273,7 @@ export async function benchCollect(): Promise<string> {
         `${c.toFixed(0)} µs`.padStart(8),
         `${(baseCpu / c).toFixed(2)}×`.padStart(6),
         (commits.length ? (commits.reduce((a, x) => a + x, 0) / commits.length).toFixed(1) : '-').padStart(10),
-        ` ${r.all.map((x) => x.rps.toFixed(0)).join(' / ')} req/s${r.all.some((x) => x.errors) ? ' (errors)' : ''}; ${[...new Set(r.all.map((x) => x.check).filter(Boolean).map((x) => x.replace(/\(.*\)/, '').trim()))].join(', ') || `${r.all.reduce((a, x) => a + (x.statuses[202] ?? 0), 0)} × 202`}`,
+        ` ${r.all.map((x) => x.rps.toFixed(0) + (x.fsyncMs ? ` (COMMIT ${x.fsyncMs.toFixed(2)} ms)` : '')).join(' / ')} req/s${r.all.some((x) => x.errors) ? ' (errors)' : ''}; ${[...new Set(r.all.map((x) => x.check).filter(Boolean).map((x) => x.replace(/\(.*\)/, '').trim()))].join(', ') || `${r.all.reduce((a, x) => a + (x.statuses[202] ?? 0), 0)} × 202`}`,
       ].join(' ')
     )
   }

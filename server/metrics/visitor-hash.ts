@@ -4,7 +4,7 @@
  * across midnight keeps its id, and salts 48 h old are deleted, so an id can't be linked to the
  * same person on a later day. The IP is hashed, never stored.
  */
-import { createHmac, randomBytes } from 'node:crypto'
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
 import type { Sqlite } from '../db/client.ts'
 import type { Writer } from '../db/writer.ts'
 
@@ -15,8 +15,8 @@ const KEEP_MS = 2 * DAY_MS
 export const utcDay = (t: number) => Math.floor(t / DAY_MS) * DAY_MS
 
 export class VisitorIds {
-  /** Day start → salt; at most today's and yesterday's once `rotate()` has run. */
-  private salts = new Map<number, Buffer>()
+  /** Day start → salt (as a KeyObject: HMAC then skips preparing the key on every call). */
+  private salts = new Map<number, KeyObject>()
   private stmts
 
   constructor(
@@ -29,17 +29,16 @@ export class VisitorIds {
       prune: sqlite.prepare('DELETE FROM site_salts WHERE day <= ?'),
     }
     const rows = sqlite.prepare<[], { day: number; salt: Buffer }>('SELECT day, salt FROM site_salts').all()
-    for (const r of rows) this.salts.set(r.day, r.salt)
+    for (const r of rows) this.salts.set(r.day, createSecretKey(r.salt))
   }
 
   /** Today's salt, made on first use after midnight; its write is queued ahead of the caller's. */
-  private saltFor(day: number): Buffer {
+  private saltFor(day: number): KeyObject {
     let salt = this.salts.get(day)
     if (!salt) {
-      salt = randomBytes(SALT_BYTES)
-      this.salts.set(day, salt)
-      const s = salt
-      this.writer.write(() => this.stmts.insert.run(day, s)).catch(() => {})
+      const bytes = randomBytes(SALT_BYTES)
+      this.salts.set(day, (salt = createSecretKey(bytes)))
+      this.writer.write(() => this.stmts.insert.run(day, bytes)).catch(() => {})
     }
     return salt
   }
@@ -91,7 +90,7 @@ export class VisitorIds {
   }
 }
 
-function hash(salt: Buffer, site: string, ip: string, ua: string): string {
+function hash(salt: KeyObject, site: string, ip: string, ua: string): string {
   // NUL separators: no (site, ip, ua) triple can be shifted into another.
   return createHmac('sha256', salt).update(`${site}\0${ip}\0${ua}`).digest().subarray(0, 16).toString('base64url')
 }
