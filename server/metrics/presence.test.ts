@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { tempDir, until, WsTestClient, type LiveMessage, type TestServer } from '../test/harness.ts'
 import { json, postBeacon, SITE, startMetricsServer, testClock } from './testing.ts'
+import { Presence } from './presence.ts'
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0)
 const servers: TestServer[] = []
@@ -105,5 +106,21 @@ describe('live visitors', () => {
     await first.close()
     const second = await server({}, {}, dir)
     expect(await figures(second)).toMatchObject({ live: 1, last5m: 1 })
+  })
+})
+
+describe('presence order within one instant', () => {
+  it('counts a visitor whose page view follows a leave in the same millisecond as live', () => {
+    const p = new Presence(() => T0)
+    p.record(SITE, 'v1', 'desktop', 'leave', T0)
+    p.record(SITE, 'v1', 'desktop', 'pageview', T0)
+    expect(p.counts(SITE).live).toBe(1)
+  })
+
+  it('counts a visitor whose leave follows the page view in the same millisecond as gone', () => {
+    const p = new Presence(() => T0)
+    p.record(SITE, 'v1', 'desktop', 'pageview', T0)
+    p.record(SITE, 'v1', 'desktop', 'leave', T0)
+    expect(p.counts(SITE)).toEqual({ live: 0, last5m: 1 })
   })
 })

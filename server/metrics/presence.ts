@@ -64,6 +64,9 @@ export class Presence {
       return
     }
     v.seen = Math.max(v.seen, at)
+    // A page view or heartbeat after a leave (even in the same millisecond, as on an SPA
+    // navigation that hides one view and shows the next) means the visitor is back.
+    if (at >= v.left) v.left = 0
     const t = at - (at % MINUTE)
     let m = s.minutes.get(t)
     if (!m) s.minutes.set(t, (m = { visitors: new Map(), pageviews: { mobile: 0, tablet: 0, desktop: 0 } }))
