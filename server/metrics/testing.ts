@@ -2,11 +2,8 @@
  * @module Test helpers for the metrics capability: a real server with a movable clock and short
  * push intervals, and a beacon poster that looks like the snippet in a browser.
  */
-import { configFrom, type ConfigVar } from '../config.ts'
-import { createLogger } from '../log.ts'
-import { startServer } from '../server.ts'
-import { tempDir, type TestServer } from '../test/harness.ts'
-import { rmSync } from 'node:fs'
+import type { ConfigVar } from '../config.ts'
+import { startTestServer, tempDir, type TestServer } from '../test/harness.ts'
 import { createMetricsCapability, type MetricsOptions } from './index.ts'
 import type { BeaconEvent } from './wire.ts'
 
@@ -31,18 +28,7 @@ export async function startMetricsServer(
   opts: MetricsOptions = {},
   dataDir = tempDir()
 ): Promise<TestServer> {
-  const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', SITES: SITE, ...env, DATA_DIR: dataDir })
-  const s = await startServer(config, createLogger(config.LOG_LEVEL), [createMetricsCapability({ rollEveryMs: 50, ...opts })], {
-    version: 'test',
-  })
-  return {
-    ...s,
-    dataDir,
-    async destroy() {
-      await s.close()
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
+  return startTestServer({ SITES: SITE, ...env }, dataDir, [createMetricsCapability({ rollEveryMs: 50, ...opts })])
 }
 
 export interface PostOptions {

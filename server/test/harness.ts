@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import WebSocket from 'ws'
 import { configFrom, type ConfigVar } from '../config.ts'
 import { createLogger } from '../log.ts'
-import { startServer, type RunningServer } from '../server.ts'
+import { startServer, type CapabilityFactory, type RunningServer } from '../server.ts'
 import { capabilities } from '../capabilities.ts'
 
 export interface TestServer extends RunningServer {
@@ -23,10 +23,13 @@ export function tempDir(prefix = 'radiator-test-'): string {
 
 export async function startTestServer(
   env: Partial<Record<ConfigVar, string>> = {},
-  dataDir = tempDir()
+  dataDir = tempDir(),
+  caps: CapabilityFactory[] = capabilities
 ): Promise<TestServer> {
   const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir })
-  const s = await startServer(config, createLogger(config.LOG_LEVEL), capabilities, { version: env.PUBLIC_URL ?? 'test' })
+  // The version is 'test', or the PUBLIC_URL when one is given: a restart with another URL then
+  // reads as an upgrade to open pages (the reload-on-upgrade browser test relies on it).
+  const s = await startServer(config, createLogger(config.LOG_LEVEL), caps, { version: env.PUBLIC_URL ?? 'test' })
   return {
     ...s,
     dataDir,
