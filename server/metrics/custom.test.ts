@@ -1,20 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { until, WsTestClient, type TestServer } from '../test/harness.ts'
-import { json, startMetricsServer, testClock } from './testing.ts'
+import { describe, expect, it } from 'vitest'
+import { until, type TestServer } from '../test/harness.ts'
+import { json, testClock, metricsFixtures } from './testing.ts'
 
 const T0 = Date.UTC(2026, 3, 2, 9, 0, 0)
-const servers: TestServer[] = []
-const clients: WsTestClient[] = []
-afterEach(async () => {
-  clients.splice(0).forEach((c) => c.close())
-  await Promise.all(servers.splice(0).map((s) => s.destroy()))
-})
-
-async function server(...args: Parameters<typeof startMetricsServer>) {
-  const s = await startMetricsServer(...args)
-  servers.push(s)
-  return s
-}
+const { server, ws } = metricsFixtures()
 
 const push = (s: TestServer, body: unknown, token: string | null = 'team-token') =>
   fetch(`${s.url}/api/metrics`, {
@@ -96,15 +85,13 @@ describe('custom metrics', () => {
 
   it('pushes the latest value as a metric event and keeps it in the snapshot, also after a restart', async () => {
     const s = await server({ METRICS_TOKEN: 'team-token' })
-    const c = new WsTestClient(`${s.url.replace('http', 'ws')}/live?topics=metrics`)
-    clients.push(c)
+    const c = ws(s, '?topics=metrics')
     await until(() => c.events()[0], 'snapshot')
     await push(s, { name: 'deploys today', value: 7, tags: { team: 'web' } })
     const ev = await until(() => c.events().find((e) => e.type === 'metric'), 'metric event')
     expect(ev.data).toMatchObject({ name: 'deploys today', value: 7, unit: null, tags: { team: 'web' } })
 
-    const late = new WsTestClient(`${s.url.replace('http', 'ws')}/live`)
-    clients.push(late)
+    const late = ws(s)
     const snap = await until(() => late.events()[0], 'snapshot')
     expect(snap.data.metrics['deploys today']).toMatchObject({ value: 7 })
 

@@ -1,27 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { tempDir, until, WsTestClient, type LiveMessage, type TestServer } from '../test/harness.ts'
-import { json, postBeacon, SITE, startMetricsServer, testClock } from './testing.ts'
+import { describe, expect, it } from 'vitest'
+import { tempDir, until, type LiveMessage, type TestServer } from '../test/harness.ts'
+import { json, postBeacon, SITE, testClock, metricsFixtures, startMetricsServer } from './testing.ts'
 import { Presence } from './presence.ts'
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0)
-const servers: TestServer[] = []
-const clients: WsTestClient[] = []
-afterEach(async () => {
-  clients.splice(0).forEach((c) => c.close())
-  await Promise.all(servers.splice(0).map((s) => s.destroy()))
-})
-
-async function server(...args: Parameters<typeof startMetricsServer>) {
-  const s = await startMetricsServer(...args)
-  servers.push(s)
-  return s
-}
-
-function ws(s: TestServer, q = '') {
-  const c = new WsTestClient(`${s.url.replace('http', 'ws')}/live${q}`)
-  clients.push(c)
-  return c
-}
+const { server, ws } = metricsFixtures()
 
 const figures = async (s: TestServer, site = SITE) =>
   (await json(fetch(`${s.url}/api/sites`))).sites.find((x: { site: string }) => x.site === site)

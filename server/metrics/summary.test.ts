@@ -1,21 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { until, WsTestClient, type TestServer } from '../test/harness.ts'
-import { eventually, json, postBeacon, SITE, startMetricsServer, testClock } from './testing.ts'
+import { describe, expect, it } from 'vitest'
+import { until, type TestServer } from '../test/harness.ts'
+import { eventually, json, postBeacon, SITE, testClock, metricsFixtures } from './testing.ts'
 import { summarySchema, type BeaconEvent, type Summary } from './wire.ts'
 
 const T0 = Date.UTC(2026, 5, 1, 12, 30, 15)
-const servers: TestServer[] = []
-const clients: WsTestClient[] = []
-afterEach(async () => {
-  clients.splice(0).forEach((c) => c.close())
-  await Promise.all(servers.splice(0).map((s) => s.destroy()))
-})
-
-async function server(...args: Parameters<typeof startMetricsServer>) {
-  const s = await startMetricsServer(...args)
-  servers.push(s)
-  return s
-}
+const { server, ws } = metricsFixtures()
 
 async function summary(s: TestServer, q = ''): Promise<Summary> {
   const res = await fetch(`${s.url}/api/sites/${SITE}/summary${q}`)
@@ -173,8 +162,7 @@ describe('site summary', () => {
 
   it('pushes the 24h summary as a vitals event, at most once per interval and only when it changed', async () => {
     const s = await server({}, { vitalsEveryMs: 400 })
-    const c = new WsTestClient(`${s.url.replace('http', 'ws')}/live?topics=vitals`)
-    clients.push(c)
+    const c = ws(s, '?topics=vitals')
     await until(() => c.events()[0], 'snapshot')
     await postBeacon(s.url, [{ type: 'pageview', path: '/' }, lcp(1800, 'push-1')])
     const ev = await until(

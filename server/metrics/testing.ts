@@ -2,8 +2,9 @@
  * @module Test helpers for the metrics capability: a real server with a movable clock and short
  * push intervals, and a beacon poster that looks like the snippet in a browser.
  */
+import { afterEach } from 'vitest'
 import type { ConfigVar } from '../config.ts'
-import { startTestServer, tempDir, type TestServer } from '../test/harness.ts'
+import { startTestServer, tempDir, WsTestClient, type TestServer } from '../test/harness.ts'
 import { createMetricsCapability, type MetricsOptions } from './index.ts'
 import type { BeaconEvent } from './wire.ts'
 
@@ -29,6 +30,31 @@ export async function startMetricsServer(
   dataDir = tempDir()
 ): Promise<TestServer> {
   return startTestServer({ SITES: SITE, ...env }, dataDir, [createMetricsCapability({ rollEveryMs: 50, ...opts })])
+}
+
+/**
+ * For one test file: `server()` starts metrics servers and `ws()` opens live clients, all closed
+ * after each test.
+ */
+export function metricsFixtures() {
+  const servers: TestServer[] = []
+  const clients: WsTestClient[] = []
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close())
+    await Promise.all(servers.splice(0).map((s) => s.destroy()))
+  })
+  return {
+    async server(...args: Parameters<typeof startMetricsServer>) {
+      const s = await startMetricsServer(...args)
+      servers.push(s)
+      return s
+    },
+    ws(s: TestServer, q = '') {
+      const c = new WsTestClient(`${s.url.replace('http', 'ws')}/live${q}`)
+      clients.push(c)
+      return c
+    },
+  }
 }
 
 export interface PostOptions {
