@@ -53,3 +53,11 @@ export function credentialFrom(headers: Headers): string | null {
   }
   return null
 }
+
+/** The configured secrets for `name`, without empty entries (an empty secret must never match). */
+export function secretList(secrets: Record<string, readonly string[]>, name: string): readonly string[] {
+  return (secrets[name] ?? []).filter((s) => s !== '')
+}
+
+/** The 401 reason a provider with nothing configured gives: it names what to set. */
+export const noSecret = (...vars: string[]) => fail(`no secret configured: set ${vars.join(' or ')}`)

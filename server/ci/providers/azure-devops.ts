@@ -6,7 +6,7 @@
 import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { credentialFrom, fail, matchesAny, OK } from '../verify.ts'
+import { credentialFrom, fail, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, branchOf, firstLine, lookup, obj, str, tagOf, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'AZURE_DEVOPS_WEBHOOK_TOKEN'
@@ -42,8 +42,8 @@ function statusOf(result: unknown, state: unknown): BuildStatus | undefined {
 }
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
-  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
-  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  const keys = secretList(secrets, SECRET_VAR)
+  if (keys.length === 0) return noSecret(SECRET_VAR)
   const given = [credentialFrom(d.headers), d.headers.get(TOKEN_HEADER)].filter(
     (c): c is string => c !== null && c !== ''
   )

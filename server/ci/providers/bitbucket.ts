@@ -6,7 +6,7 @@
 import { emptyUpdate, isTerminal, type BuildStatus } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { lookup, obj, str } from '../payload.ts'
 
 const SECRET_VAR = 'BITBUCKET_WEBHOOK_SECRET'
@@ -20,8 +20,8 @@ const STATE: Record<string, BuildStatus> = {
 }
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
-  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
-  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  const keys = secretList(secrets, SECRET_VAR)
+  if (keys.length === 0) return noSecret(SECRET_VAR)
   // Bitbucket puts SHA-256 under the header name GitHub used for SHA-1.
   const header = d.headers.get('x-hub-signature')
   if (!header) return fail('missing X-Hub-Signature header')

@@ -6,7 +6,7 @@
 import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { firstLine, int, lookup, obj, str, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'BUILDKITE_WEBHOOK_TOKEN'
@@ -58,8 +58,8 @@ const JOB_EVENTS = ['job.scheduled', 'job.started', 'job.finished']
 
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
-  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
-  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  const keys = secretList(secrets, SECRET_VAR)
+  if (keys.length === 0) return noSecret(SECRET_VAR)
   const signature = d.headers.get('x-buildkite-signature')
   if (signature !== null) {
     const parts = new Map(

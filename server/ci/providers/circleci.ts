@@ -6,7 +6,7 @@
 import { emptyUpdate, type BuildStatus, type BuildUpdate } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { first, firstLine, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'CIRCLECI_WEBHOOK_SECRET'
@@ -22,8 +22,8 @@ const STATUS: Record<string, BuildStatus> = {
 const statusOf = (v: unknown): BuildStatus | undefined => lookup(STATUS, v)
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
-  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
-  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  const keys = secretList(secrets, SECRET_VAR)
+  if (keys.length === 0) return noSecret(SECRET_VAR)
   const header = d.headers.get('circleci-signature')
   if (!header) return fail('missing circleci-signature header')
   // Only v1, the newest version known, is checked: falling back to another would allow downgrades.

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { emptyUpdate, isTerminal, type BuildStatus, type Job } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacBase64, matchesAny, OK, safeEqual } from '../verify.ts'
+import { fail, hmacBase64, matchesAny, OK, safeEqual, secretList, noSecret } from '../verify.ts'
 import { arr, branchOf, firstLine, int, lookup, obj, str, tagOf } from '../payload.ts'
 
 const SECRET_VAR = 'DRONE_WEBHOOK_SECRET'
@@ -46,8 +46,8 @@ function sha256Of(digest: string): string | null {
 }
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
-  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
-  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  const keys = secretList(secrets, SECRET_VAR)
+  if (keys.length === 0) return noSecret(SECRET_VAR)
   const header = d.headers.get('signature')
   if (!header) return fail('missing Signature header')
   const params = signatureParams(header)

@@ -6,7 +6,7 @@
 import { emptyUpdate, isTerminal, type BuildStatus } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { first, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
 import { naturalKey, workflowJobUpdate, workflowRunUpdate } from './github.ts'
 
@@ -27,8 +27,8 @@ const header = (d: Delivery, ...names: string[]): string | null =>
   first(200, ...names.map((n) => d.headers.get(n)))
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
-  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
-  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  const keys = secretList(secrets, SECRET_VAR)
+  if (keys.length === 0) return noSecret(SECRET_VAR)
   // Gitea's own headers only: its GitHub-compatible X-Hub-Signature-256 is for the github hook.
   const given = header(d, 'x-forgejo-signature', 'x-gitea-signature')
   if (!given) return fail('missing X-Gitea-Signature or X-Forgejo-Signature header')

@@ -12,7 +12,7 @@ import {
 } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK } from '../verify.ts'
+import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'GITHUB_WEBHOOK_SECRET'
@@ -146,8 +146,8 @@ export function naturalKey(event: string, u: BuildUpdate): string {
 }
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
-  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
-  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  const keys = secretList(secrets, SECRET_VAR)
+  if (keys.length === 0) return noSecret(SECRET_VAR)
   // Only the SHA-256 header: Gitea's own X-Gitea-Signature is never accepted here.
   const header = d.headers.get('x-hub-signature-256')
   if (!header) return fail('missing X-Hub-Signature-256 header')

@@ -12,7 +12,7 @@ import {
   type VerifyResult,
 } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacBase64, matchesAny, OK } from '../verify.ts'
+import { fail, hmacBase64, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
 const TOKEN_VAR = 'GITLAB_WEBHOOK_TOKEN'
@@ -72,10 +72,10 @@ function verifySigned(d: Delivery, tokens: readonly string[]): VerifyResult {
 }
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>): VerifyResult {
-  const tokens = (secrets[TOKEN_VAR] ?? []).filter((s) => s !== '')
-  const signing = (secrets[SIGNING_VAR] ?? []).filter((s) => s !== '')
+  const tokens = secretList(secrets, TOKEN_VAR)
+  const signing = secretList(secrets, SIGNING_VAR)
   if (tokens.length === 0 && signing.length === 0) {
-    return fail(`no secret configured: set ${TOKEN_VAR} or ${SIGNING_VAR}`)
+    return noSecret(TOKEN_VAR, SIGNING_VAR)
   }
   const token = d.headers.get('x-gitlab-token')
   const signed = d.headers.has('webhook-signature')

@@ -6,7 +6,7 @@
 import { emptyUpdate, type BuildStatus } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { toIso } from '../time.ts'
-import { credentialFrom, fail, matchesAny, OK } from '../verify.ts'
+import { credentialFrom, fail, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, int, lookup, obj, str, tagOf } from '../payload.ts'
 
 const SECRET_VAR = 'JENKINS_WEBHOOK_TOKEN'
@@ -24,8 +24,8 @@ const RESULT: Record<string, BuildStatus> = {
 const TERMINAL_PHASES = ['COMPLETED', 'FINALIZED', 'FINISHED']
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
-  const keys = (secrets[SECRET_VAR] ?? []).filter((s) => s !== '')
-  if (keys.length === 0) return fail(`no secret configured: set ${SECRET_VAR}`)
+  const keys = secretList(secrets, SECRET_VAR)
+  if (keys.length === 0) return noSecret(SECRET_VAR)
   // `?token=` too, because some Jenkins setups can only configure a plain URL (no credentials);
   // it ends up in access logs, so user:token in the URL (HTTP Basic) is the better choice.
   const given = [credentialFrom(d.headers), d.url.searchParams.get('token')].filter(
