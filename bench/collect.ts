@@ -198,6 +198,7 @@ async function commitMs(): Promise<number> {
   const { openStore } = await import('../server/db/client.ts')
   const dir = mkdtempSync(join(tmpdir(), 'radiator-bench-fsync-'))
   const store = openStore(join(dir, 'radiator.db'))
+  store.sqlite.pragma('synchronous = FULL') // the fsync inside COMMIT, as a plain SQLite setup would do it
   try {
     const set = store.sqlite.prepare("INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
     const commit = store.sqlite.transaction((i: number) => set.run(String(i)))
@@ -214,71 +215,99 @@ async function commitMs(): Promise<number> {
   }
 }
 
-async function measure(v: Variant) {
-  const dir = mkdtempSync(join(tmpdir(), 'radiator-bench-'))
-  const fsyncMs = v.server === 'radiator' ? await commitMs() : 0
-  const c = await child(v.server, dir)
-  try {
-    await load(`${c.url}/api/collect`, (i) => v.body(i + 1e9), 1) // warm-up, distinct ids
-    const before = await c.ask<Counts>('count')
-    const r = await load(`${c.url}/api/collect`, v.body, SECONDS)
-    const after = await c.ask<Counts>('count')
-    const ok = r.statuses[202] ?? 0
-    const hits = after.hits - before.hits
-    const samples = after.samples - before.samples
-    const check =
-      v.server === 'bare'
-        ? ''
-        : hits === ok * v.rows.hits && samples === ok * v.rows.samples
-          ? `rows ok (${hits} hits, ${samples} samples)`
-          : `ROW COUNT MISMATCH: ${hits} hits, ${samples} samples for ${ok} 202s`
-    const commits = after.batches - before.batches
-    return { ...r, cpuUs: ((after.cpu - before.cpu) * 1000) / r.requests, perCommit: commits ? ok / commits : 0, check, fsyncMs }
-  } finally {
-    await c.stop()
-    rmSync(dir, { recursive: true, force: true })
-  }
+interface Totals {
+  requests: number
+  seconds: number
+  ok: number
+  errors: number
+  statuses: Record<number, number>
+  cpuMs: number
+  commits: number
+  hits: number
+  samples: number
+  /** requests/s of each slice, in slice order (paired with the baseline's slice of the same turn). */
+  slices: number[]
 }
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const SLICES = Number(process.env.BENCH_SLICES ?? 10)
+const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? SECONDS / 5)
 
 export async function benchCollect(): Promise<string> {
-  // Variants take turns, ROUNDS times. On a shared machine someone else's burst of work hurts a
-  // round, not a variant; the best round of each (the least disturbed) is compared, the median
-  // shown beside it. Server CPU per request is the figure such noise moves least.
-  const runs = VARIANTS.map(() => [] as Awaited<ReturnType<typeof measure>>[])
-  for (let round = 0; round < ROUNDS; round++) for (const [i, v] of VARIANTS.entries()) runs[i]!.push(await measure(v))
-  const byRps = (rs: (typeof runs)[number]) => [...rs].sort((a, b) => a.rps - b.rps)
-  const results = VARIANTS.map((v, i) => {
-    const sorted = byRps(runs[i]!)
-    return { name: v.name, best: sorted.at(-1)!, median: sorted[sorted.length >> 1]!, all: runs[i]! }
-  })
-  const base = results[0]!
-  const cpu = (r: (typeof runs)[number]) => r.reduce((a, x) => a + x.cpuUs * x.requests, 0) / r.reduce((a, x) => a + x.requests, 0)
-  const baseCpu = cpu(base.all)
+  // Every server is started up front and they take turns in short slices (the starting variant
+  // rotates each turn). On a shared VM the CPU's speed drifts over seconds; slices spread that
+  // drift evenly over the variants, where whole runs one after another compared a fast minute with
+  // a slow one. Each variant's ratio is also taken per turn against the baseline's slice of the
+  // same turn, and the median of those is reported beside the ratio of totals.
+  const only = process.env.BENCH_ONLY?.split(',').map(Number)
+  const variants = only ? VARIANTS.filter((_, i) => only.includes(i)) : VARIANTS
+  const fsyncMs = await commitMs()
+  const dirs = variants.map(() => mkdtempSync(join(tmpdir(), 'radiator-bench-')))
+  const children = await Promise.all(variants.map((v, i) => child(v.server, dirs[i]!)))
+  const totals: Totals[] = variants.map(() => ({ requests: 0, seconds: 0, ok: 0, errors: 0, statuses: {}, cpuMs: 0, commits: 0, hits: 0, samples: 0, slices: [] }))
+  let next = 0
+  try {
+    for (const [i, v] of variants.entries()) await load(`${children[i]!.url}/api/collect`, (k) => v.body(k + 1e9 + i * 1e8), 1) // warm-up
+    for (let turn = 0; turn < SLICES; turn++)
+      for (let k = 0; k < variants.length; k++) {
+        const i = (turn + k) % variants.length
+        const v = variants[i]!
+        const c = children[i]!
+        const t = totals[i]!
+        const before = await c.ask<Counts>('count')
+        const r = await load(`${c.url}/api/collect`, (n) => v.body(next + n), SLICE_SECONDS)
+        next += r.requests + r.errors + CONNECTIONS
+        const after = await c.ask<Counts>('count')
+        t.requests += r.requests
+        t.seconds += r.seconds
+        t.errors += r.errors
+        t.ok += r.statuses[202] ?? 0
+        for (const [code, n] of Object.entries(r.statuses)) t.statuses[Number(code)] = (t.statuses[Number(code)] ?? 0) + n
+        t.cpuMs += after.cpu - before.cpu
+        t.commits += after.batches - before.batches
+        t.hits += after.hits - before.hits
+        t.samples += after.samples - before.samples
+        t.slices[turn] = r.rps
+      }
+  } finally {
+    await Promise.all(children.map((c) => c.stop()))
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  }
+
+  const base = totals[0]!
+  const rps = (t: Totals) => t.requests / t.seconds
+  const cpuUs = (t: Totals) => (t.cpuMs * 1000) / t.requests
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
   const lines = [
-    `\nPOST /api/collect vs a bare endpoint (${ROUNDS} rounds × ${SECONDS}s each, taking turns; ${CONNECTIONS} keep-alive loopback connections; server in a child process)`,
-    `${'variant'.padEnd(44)} ${'best req/s'.padStart(10)} ${'ratio'.padStart(6)} ${'median'.padStart(7)} ${'ratio'.padStart(6)} ${'CPU/req'.padStart(8)} ${'ratio'.padStart(6)} ${'per COMMIT'.padStart(10)}  check`,
+    `\nPOST /api/collect vs a bare endpoint: ${SLICES} turns of ${SLICE_SECONDS}s slices per variant, ${CONNECTIONS} keep-alive loopback connections, each server in its own process; one durable COMMIT alone takes ${fsyncMs.toFixed(2)} ms on this disk now`,
+    `${'variant'.padEnd(50)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'per-turn'.padStart(9)} ${'CPU/req'.padStart(8)} ${'ratio'.padStart(6)} ${'/COMMIT'.padStart(8)}  check`,
   ]
-  for (const r of results) {
-    const c = cpu(r.all)
-    const commits = r.all.filter((x) => x.perCommit).map((x) => x.perCommit)
+  let durable = 0
+  for (const [i, v] of variants.entries()) {
+    const t = totals[i]!
+    const perTurn = median(t.slices.map((x, turn) => x / base.slices[turn]!))
+    const rowsOk = t.hits === t.ok * v.rows.hits && t.samples === t.ok * v.rows.samples
+    const check =
+      v.server === 'bare'
+        ? `${t.ok} × 202`
+        : rowsOk
+          ? `rows = 202s (${t.hits} hits, ${t.samples} samples)`
+          : `ROW COUNT MISMATCH: ${t.hits} hits, ${t.samples} samples for ${t.ok} 202s`
+    if (v.server === 'radiator' && rowsOk) durable = Math.max(durable, rps(t))
+    const other = Object.keys(t.statuses).filter((c) => c !== '202')
     lines.push(
       [
-        r.name.padEnd(44),
-        r.best.rps.toFixed(0).padStart(10),
-        `${(r.best.rps / base.best.rps).toFixed(2)}×`.padStart(6),
-        r.median.rps.toFixed(0).padStart(7),
-        `${(r.median.rps / base.median.rps).toFixed(2)}×`.padStart(6),
-        `${c.toFixed(0)} µs`.padStart(8),
-        `${(baseCpu / c).toFixed(2)}×`.padStart(6),
-        (commits.length ? (commits.reduce((a, x) => a + x, 0) / commits.length).toFixed(1) : '-').padStart(10),
-        ` ${r.all.map((x) => x.rps.toFixed(0) + (x.fsyncMs ? ` (COMMIT ${x.fsyncMs.toFixed(2)} ms)` : '')).join(' / ')} req/s${r.all.some((x) => x.errors) ? ' (errors)' : ''}; ${[...new Set(r.all.map((x) => x.check).filter(Boolean).map((x) => x.replace(/\(.*\)/, '').trim()))].join(', ') || `${r.all.reduce((a, x) => a + (x.statuses[202] ?? 0), 0)} × 202`}`,
+        v.name.padEnd(50),
+        rps(t).toFixed(0).padStart(7),
+        `${(rps(t) / rps(base)).toFixed(2)}×`.padStart(6),
+        `${perTurn.toFixed(2)}×`.padStart(9),
+        `${cpuUs(t).toFixed(0)} µs`.padStart(8),
+        `${(cpuUs(base) / cpuUs(t)).toFixed(2)}×`.padStart(6),
+        (t.commits ? (t.ok / t.commits).toFixed(1) : '-').padStart(8),
+        ` ${check}${other.length ? ` other statuses ${JSON.stringify(t.statuses)}` : ''}${t.errors ? ` ${t.errors} errors` : ''}`,
       ].join(' ')
     )
   }
-  const durable = results.slice(1).reduce((a, r) => Math.max(a, r.best.rps), 0)
-  lines.push(`rows counted after every round; best durable beacons/s: ${durable.toFixed(0)}`)
+  lines.push(`best durable beacons/s: ${durable.toFixed(0)} (rows counted after every slice)`)
   return lines.join('\n')
 }
 
@@ -351,7 +380,7 @@ export async function benchSummary(): Promise<string> {
     generate(sqlite, SAMPLES, end)
     const genS = (performance.now() - t) / 1000
     sqlite.pragma('synchronous = FULL')
-    const writer = new Writer(sqlite)
+    const writer = new Writer(sqlite, store.syncWal)
     t = performance.now()
     await new Roller(sqlite, writer, ROLL_BATCH).catchUp()
     const rollS = (performance.now() - t) / 1000

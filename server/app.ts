@@ -30,7 +30,7 @@ export function createApp(deps: AppDeps) {
   app.onError(makeErrorHandler(deps.log))
 
   app.get('/healthz', (c) => {
-    let db = 'ok'
+    let db = writer.failed ? `writes stopped: ${writer.failed.message}` : 'ok'
     try {
       store.sqlite.prepare('SELECT 1').get()
     } catch (e) {

@@ -52,7 +52,7 @@ export async function startServer(
   const startedAt = Date.now()
   const version = opts.version ?? currentVersion()
   const store = openStore(databasePath(config.DATA_DIR))
-  const writer = new Writer(store.sqlite)
+  const writer = new Writer(store.sqlite, store.syncWal)
   const hub = new Hub(store, writer, {
     version,
     replayBuffer: config.LIVE_REPLAY_BUFFER,

@@ -5,10 +5,11 @@
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
-import { mkdirSync } from 'node:fs'
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as schema from './schema.ts'
+import type { SyncWal } from './writer.ts'
 
 export type Sqlite = Database.Database
 export type Db = BetterSQLite3Database<typeof schema>
@@ -19,6 +20,8 @@ export interface Store {
   sqlite: Sqlite
   db: Db
   path: string
+  /** fdatasync of the WAL on the thread pool: what makes a COMMIT durable (see writer.ts). */
+  syncWal: SyncWal
   close(): void
 }
 
@@ -28,16 +31,38 @@ export function openStore(path: string): Store {
   sqlite.pragma('journal_mode = WAL')
   // better-sqlite3 leaves WAL at synchronous=NORMAL, which can lose the last commits on power
   // loss; a 2xx from Radiator promises the write is durable, so FULL it is.
-  sqlite.pragma('synchronous = FULL')
+  sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
   const db = drizzle(sqlite, { schema })
   migrate(db, { migrationsFolder: MIGRATIONS_DIR })
+  // The WAL file lives as long as this connection (SQLite removes it when the last one closes), so
+  // one descriptor serves every sync. Opened on the first sync: a COMMIT has just written the file.
+  let walFd: number | null = null
   return {
     sqlite,
     db,
     path,
+    syncWal(done) {
+      try {
+        if (walFd === null) {
+          walFd = openSync(`${path}-wal`, 'r')
+          // The directory entry of a new WAL file must be durable too (once).
+          const dir = openSync(dirname(path), 'r')
+          try {
+            fsyncSync(dir)
+          } finally {
+            closeSync(dir)
+          }
+        }
+      } catch (e) {
+        return done(e as Error)
+      }
+      fdatasync(walFd, done)
+    },
     close() {
+      if (walFd !== null) closeSync(walFd)
+      walFd = null
       if (sqlite.open) sqlite.close()
     },
   }

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { openStore, type Store } from './client.ts'
-import { Writer } from './writer.ts'
+import { Writer, WriterClosedError, type SyncWal } from './writer.ts'
+import { Hub, type Frame, type LiveClient } from '../live/hub.ts'
 import { tempDir } from '../test/harness.ts'
 
 let store: Store
@@ -12,18 +13,50 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-function open() {
+function open(sync?: SyncWal) {
   dir = tempDir()
   store = openStore(join(dir, 'radiator.db'))
   store.sqlite.exec('CREATE TABLE t (v INTEGER NOT NULL UNIQUE)')
-  return new Writer(store.sqlite)
+  return new Writer(store.sqlite, sync ?? store.syncWal)
+}
+
+/**
+ * The real WAL sync, held until the test lets it go (or makes it fail): what a slow or failing disk
+ * looks like to the writer.
+ */
+function heldSync() {
+  const held: ((err: Error | null) => void)[] = []
+  const sync: SyncWal = (done) => held.push(done)
+  return {
+    sync,
+    get waiting() {
+      return held.length
+    },
+    release(err: Error | null = null) {
+      const done = held.shift()!
+      if (err) return done(err)
+      store.syncWal(done)
+    },
+  }
+}
+
+const settled = async (p: Promise<unknown>) => {
+  let state = 'pending'
+  p.then(
+    () => (state = 'resolved'),
+    () => (state = 'rejected')
+  )
+  await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setImmediate(r))
+  return state
 }
 
 describe('group-commit writer', () => {
   it('sets the durability pragmas explicitly', () => {
     open()
     expect(store.sqlite.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(store.sqlite.pragma('synchronous', { simple: true })).toBe(2) // FULL
+    // NORMAL: COMMIT doesn't sync the WAL; the writer does, off the event loop (next tests).
+    expect(store.sqlite.pragma('synchronous', { simple: true })).toBe(1)
     expect(store.sqlite.pragma('foreign_keys', { simple: true })).toBe(1)
     expect(store.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000)
   })
@@ -67,5 +100,66 @@ describe('group-commit writer', () => {
     await queued
     await expect(w.write(() => insert.run(8))).rejects.toThrow(/closing/)
     expect(store.sqlite.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 })
+  })
+
+  it('resolves callers only once the WAL sync after their COMMIT returned, sharing one sync', async () => {
+    const disk = heldSync()
+    const w = open(disk.sync)
+    const insert = store.sqlite.prepare('INSERT INTO t (v) VALUES (?)')
+    const first = w.write(() => insert.run(1))
+    expect(await settled(first)).toBe('pending')
+    expect(disk.waiting).toBe(1) // committed, waiting for the disk
+    // Committed meanwhile: they wait for the next sync, which starts only after the first returns.
+    const more = [w.write(() => insert.run(2)), w.write(() => insert.run(3))]
+    expect(await settled(more[0]!)).toBe('pending')
+    expect(disk.waiting).toBe(1)
+    disk.release()
+    await first
+    expect(await settled(more[0]!)).toBe('pending')
+    expect(disk.waiting).toBe(1)
+    disk.release()
+    await Promise.all(more)
+    expect(w.stats.batches).toBe(2)
+  })
+
+  it('sends live events in id order and only once durable, transient ones queued behind them', async () => {
+    const disk = heldSync()
+    const w = open(disk.sync)
+    const hub = new Hub(store, w, { version: 't', replayBuffer: 100, retentionMs: 86_400_000, heartbeatMs: 1000, pollTimeoutMs: 1000 })
+    const got: number[] = []
+    const client: LiveClient = { topics: null, send: (f: Frame) => got.push(f.event.id), close() {} }
+    hub.subscribe(client)
+    const head = hub.head
+    const persisted = w.write((s) => hub.persist(s, 'build.finished', { n: 1 }))
+    await settled(persisted)
+    const transient = hub.publish('visitors', { live: 1 })
+    expect(transient.id).toBeGreaterThan(head + 1)
+    expect(got).toEqual([]) // the build event isn't durable yet, and the transient one waits behind it
+    expect(hub.head).toBe(head)
+    disk.release()
+    const ev = await persisted
+    expect(got).toEqual([ev.id, transient.id])
+    expect(hub.head).toBe(transient.id)
+    hub.publish('visitors', { live: 2 })
+    expect(got).toHaveLength(3) // nothing waiting: out at once
+  })
+
+  it('fails the callers and every later write when a sync fails, and drops their events', async () => {
+    const disk = heldSync()
+    const w = open(disk.sync)
+    const hub = new Hub(store, w, { version: 't', replayBuffer: 100, retentionMs: 86_400_000, heartbeatMs: 1000, pollTimeoutMs: 1000 })
+    const got: string[] = []
+    hub.subscribe({ topics: null, send: (f: Frame) => got.push(f.event.type), close() {} })
+    const lost = w.write((s) => hub.persist(s, 'build.finished', { n: 1 }))
+    await settled(lost)
+    disk.release(new Error('EIO: i/o error, fdatasync'))
+    const err = await lost.catch((e) => e)
+    expect(err).toBeInstanceOf(WriterClosedError)
+    expect(err.status).toBe(503)
+    expect(err.message).toMatch(/durable.*EIO/)
+    await expect(w.write(() => 1)).rejects.toThrow(/can't be written.*EIO/)
+    expect(w.failed?.message).toMatch(/EIO/)
+    hub.publish('visitors', { live: 1 })
+    expect(got).toEqual(['visitors'])
   })
 })

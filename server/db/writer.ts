@@ -1,11 +1,22 @@
 /**
  * @module The one write path: group commit. Callers queue a write; one transaction per event-loop
- * turn commits everything queued; each caller's promise settles only after COMMIT, so a handler
- * that awaits it may answer 2xx knowing the write is durable. Measured here: a POST answered after
- * such a commit ran as fast as one that wrote nothing, and ~10x faster than a transaction per request
- * (`npm run bench`).
+ * turn commits everything queued; each caller's promise settles only once that COMMIT is on disk,
+ * so a handler that awaits it may answer 2xx knowing the write is durable.
+ *
+ * Durability without blocking: the database runs WAL with synchronous=NORMAL, so COMMIT only
+ * write()s its frames to the WAL, and the writer then fdatasync()s the WAL file on libuv's thread
+ * pool (`SyncWal`, from client.ts). Callers resolve when that sync returns. That is the same
+ * guarantee synchronous=FULL gives (FULL syncs the WAL inside COMMIT) — NORMAL already syncs around
+ * checkpoints, the only other place data moves — but the event loop keeps parsing requests while the
+ * disk flushes, and transactions committed meanwhile share the next sync. One sync is in flight at a
+ * time. A failed sync fails its callers and the writer for good (after a failed fsync the kernel
+ * may have dropped the pages; retrying can falsely succeed), and /healthz turns 503.
  */
+import { AppError } from '../errors.ts'
 import type { Sqlite } from './client.ts'
+
+/** Makes everything COMMITted so far durable, then calls back (off the event loop). */
+export type SyncWal = (done: (err: Error | null) => void) => void
 
 export type WriteOp<T> = (sqlite: Sqlite) => T
 
@@ -15,17 +26,31 @@ interface Pending {
   reject: (e: unknown) => void
 }
 
-/** Hooks run inside the transaction boundary: `rollback` discards work a failed op queued. */
-export interface CommitHooks {
+/**
+ * Hooks around the transaction boundary: `rollback` discards work a failed op queued; `committed`
+ * takes what a committed transaction made, handed back to `durable` once it is on disk (or to
+ * `lost` if the sync failed). Durable calls come in commit order, before the callers resolve.
+ */
+export interface CommitHooks<Made = unknown, Mark = unknown> {
   /** Marks a point to roll back to (e.g. the hub's pending-event list length). */
-  mark(): unknown
-  rollback(mark: unknown): void
-  /** Runs synchronously right after COMMIT, before any caller's promise resolves. */
-  commit(): void
+  mark(): Mark
+  rollback(mark: Mark): void
+  committed(): Made
+  durable(made: Made): void
+  lost(made: Made): void
 }
 
-export class WriterClosedError extends Error {
+/** Answered as 503: the server is shutting down, or its disk failed. */
+export class WriterClosedError extends AppError {
   override name = 'WriterClosedError'
+  constructor(message: string) {
+    super('UNAVAILABLE', message)
+  }
+}
+
+interface Committed {
+  settle(): void
+  fail(err: Error): void
 }
 
 export class Writer {
@@ -34,23 +59,32 @@ export class Writer {
   private closed = false
   private idle: (() => void)[] = []
   private hooks: CommitHooks[] = []
+  /** Committed, waiting for the next WAL sync. */
+  private unsynced: Committed[] = []
+  private syncing = false
+  /** Set when a sync failed: the writer refuses everything after it. */
+  failed: Error | null = null
   private begin
   private commitStmt
   private rollbackStmt
   /** Batches committed and ops written, for /healthz and the benchmark. */
   stats = { batches: 0, ops: 0, failed: 0 }
 
-  constructor(private sqlite: Sqlite) {
+  constructor(
+    private sqlite: Sqlite,
+    private syncWal: SyncWal
+  ) {
     this.begin = sqlite.prepare('BEGIN IMMEDIATE')
     this.commitStmt = sqlite.prepare('COMMIT')
     this.rollbackStmt = sqlite.prepare('ROLLBACK')
   }
 
-  addHooks(h: CommitHooks): void {
-    this.hooks.push(h)
+  addHooks<Made, Mark>(h: CommitHooks<Made, Mark>): void {
+    this.hooks.push(h as CommitHooks)
   }
 
   write<T>(op: WriteOp<T>): Promise<T> {
+    if (this.failed) return Promise.reject(new WriterClosedError(`the database can't be written: ${this.failed.message}`))
     if (this.closed) return Promise.reject(new WriterClosedError('the database is closing'))
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject })
@@ -69,6 +103,10 @@ export class Writer {
     const batch = this.queue
     if (batch.length === 0) return this.settleIdle()
     this.queue = []
+    if (this.failed) {
+      for (const p of batch) p.reject(new WriterClosedError(`the database can't be written: ${this.failed.message}`))
+      return this.settleIdle()
+    }
     const marks = this.hooks.map((h) => h.mark())
     const results: unknown[] = []
     try {
@@ -84,9 +122,42 @@ export class Writer {
     }
     this.stats.batches++
     this.stats.ops += batch.length
-    for (const h of this.hooks) h.commit()
-    batch.forEach((p, i) => p.resolve(results[i]))
+    this.committed(batch, results)
     this.settleIdle()
+  }
+
+  /** After a COMMIT: hand what it made to the hooks, and settle its callers after the next sync. */
+  private committed(batch: Pending[], results: unknown[]): void {
+    const made = this.hooks.map((h) => h.committed())
+    this.unsynced.push({
+      settle: () => {
+        this.hooks.forEach((h, i) => h.durable(made[i]))
+        batch.forEach((p, i) => p.resolve(results[i]))
+      },
+      fail: (err) => {
+        this.hooks.forEach((h, i) => h.lost(made[i]))
+        for (const p of batch) p.reject(new WriterClosedError(`the commit could not be made durable: ${err.message}`))
+      },
+    })
+    this.sync()
+  }
+
+  private sync(): void {
+    if (this.syncing || this.unsynced.length === 0) return
+    if (this.failed) {
+      for (const c of this.unsynced.splice(0)) c.fail(this.failed)
+      return
+    }
+    const covered = this.unsynced
+    this.unsynced = []
+    this.syncing = true
+    this.syncWal((err) => {
+      this.syncing = false
+      if (err) this.failed ??= err
+      for (const c of covered) (err ? c.fail(err) : c.settle())
+      this.sync() // what committed meanwhile (failed at once if this sync failed)
+      this.settleIdle()
+    })
   }
 
   private replayOneByOne(batch: Pending[]): void {
@@ -106,22 +177,25 @@ export class Writer {
       }
       this.stats.batches++
       this.stats.ops++
-      for (const h of this.hooks) h.commit()
-      p.resolve(result)
+      this.committed([p], [result])
     }
     this.settleIdle()
   }
 
+  private get busy(): boolean {
+    return this.queue.length > 0 || this.scheduled || this.syncing || this.unsynced.length > 0
+  }
+
   private settleIdle(): void {
-    if (this.queue.length > 0 || this.scheduled) return
+    if (this.busy) return
     const waiters = this.idle
     this.idle = []
     for (const w of waiters) w()
   }
 
-  /** Resolves when everything queued so far is committed. */
+  /** Resolves when everything queued so far is committed and durable. */
   drain(): Promise<void> {
-    if (this.queue.length === 0 && !this.scheduled) return Promise.resolve()
+    if (!this.busy) return Promise.resolve()
     return new Promise((r) => this.idle.push(r))
   }
 

@@ -2,10 +2,10 @@
  * @module The live hub: one ordered stream of events, fanned out to every connected client over any
  * transport. Ids come from one sequence that increases across restarts (a high-water mark is
  * reserved in `meta` in blocks). Events that matter later are persisted (inside the writer's
- * transaction, broadcast right after COMMIT); fast-changing values are kept as the latest per key.
+ * transaction, sent once its COMMIT is durable); fast-changing values are kept as the latest per key.
  */
 import type { Sqlite, Store } from '../db/client.ts'
-import type { CommitHooks, Writer } from '../db/writer.ts'
+import type { Writer } from '../db/writer.ts'
 
 export interface LiveEvent<D = unknown> {
   id: number
@@ -94,7 +94,16 @@ export class Hub {
   /** Every event with id > ringFloor is in `ring`. */
   private ringFloor: number
   private latestTransient = new Map<string, Frame>()
+  /** Persisted in the open transaction, not yet committed. */
   private pending: Frame[] = []
+  /**
+   * Frames in id order waiting to go out: persisted ones until their COMMIT is durable, and any
+   * transient one behind them, so clients always see ids increasing and never an event that a
+   * crash could take back.
+   */
+  private outbox: { frame: Frame; ready: boolean }[] = []
+  /** The id of the newest frame sent to clients: the snapshot's head and the resume limit. */
+  private sentThrough: number
   private nextId: number
   private reservedThrough: number
   private trimmedThrough: number
@@ -114,8 +123,8 @@ export class Hub {
       setMeta: s.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       maxId: s.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM events'),
       insert: s.prepare('INSERT INTO events (id, type, at, data) VALUES (?, ?, ?, ?)'),
-      since: s.prepare<[number], { id: number; type: string; at: number; data: string }>(
-        'SELECT id, type, at, data FROM events WHERE id > ? ORDER BY id'
+      since: s.prepare<[number, number], { id: number; type: string; at: number; data: string }>(
+        'SELECT id, type, at, data FROM events WHERE id > ? AND id <= ? ORDER BY id'
       ),
     }
     const reserved = Number(this.stmts.getMeta.get('event_id_reserved')?.value ?? 0)
@@ -126,22 +135,36 @@ export class Hub {
     this.nextId = Math.max(reserved, maxPersisted) + 1
     this.reservedThrough = this.nextId - 1
     this.ringFloor = this.nextId - 1
+    this.sentThrough = this.nextId - 1
 
-    const hub = this
-    writer.addHooks({
-      mark: () => ({ pending: hub.pending.length, reserved: hub.reservedThrough }),
-      rollback(m) {
-        const mark = m as { pending: number; reserved: number }
-        hub.pending.length = mark.pending
-        hub.reservedThrough = mark.reserved
+    type Entry = (typeof this.outbox)[number]
+    writer.addHooks<Entry[], { pending: number; reserved: number }>({
+      mark: () => ({ pending: this.pending.length, reserved: this.reservedThrough }),
+      rollback: (mark) => {
+        this.pending.length = mark.pending
+        this.reservedThrough = mark.reserved
       },
-      commit: () => hub.broadcastPending(),
-    } satisfies CommitHooks)
+      committed: () => {
+        const entries = this.pending.map((frame) => ({ frame, ready: false }))
+        this.pending = []
+        this.outbox.push(...entries)
+        return entries
+      },
+      durable: (entries) => {
+        for (const e of entries) e.ready = true
+        this.release()
+      },
+      lost: (entries) => {
+        const gone = new Set(entries)
+        this.outbox = this.outbox.filter((e) => !gone.has(e))
+        this.release()
+      },
+    })
   }
 
-  /** The id of the newest event handed out. */
+  /** The id of the newest event sent to clients (a resume point beyond it was never issued). */
   get head(): number {
-    return this.nextId - 1
+    return this.sentThrough
   }
 
   get clientCount(): number {
@@ -168,7 +191,7 @@ export class Hub {
 
   /**
    * Persists an event; must be called inside a writer op (`writer.write(sqlite => ...)`). It is
-   * broadcast right after the transaction commits, and discarded if it rolls back.
+   * sent once the transaction's COMMIT is durable, and discarded if it rolls back.
    */
   persist(sqlite: Sqlite, type: string, data: unknown): LiveEvent {
     if (!sqlite.inTransaction) throw new Error('hub.persist must run inside a writer transaction')
@@ -186,18 +209,20 @@ export class Hub {
   publish(type: string, data: unknown, key: string = type): LiveEvent {
     const frame = new Frame({ id: this.allocate(), type, at: this.iso(), data })
     this.latestTransient.set(key, frame)
-    this.fanOut(frame)
+    if (this.outbox.length === 0) this.fanOut(frame)
+    else this.outbox.push({ frame, ready: true })
     return frame.event
   }
 
-  private broadcastPending(): void {
-    if (this.pending.length === 0) return
-    const frames = this.pending
-    this.pending = []
-    for (const f of frames) this.fanOut(f)
+  /** Sends the outbox's ready frames up to the first one still waiting for its sync. */
+  private release(): void {
+    let n = 0
+    while (n < this.outbox.length && this.outbox[n]!.ready) this.fanOut(this.outbox[n++]!.frame)
+    if (n) this.outbox.splice(0, n)
   }
 
   private fanOut(frame: Frame): void {
+    this.sentThrough = frame.event.id
     this.ring.push(frame)
     if (this.ring.length > this.opts.replayBuffer) {
       const dropped = this.ring.splice(0, this.ring.length - this.opts.replayBuffer)
@@ -235,10 +260,10 @@ export class Hub {
     if (since >= this.ringFloor) {
       frames = this.ring.slice(this.firstAfter(since))
     } else {
-      const stored = this.stmts.since.all(since).map(
+      const stored = this.stmts.since.all(since, this.sentThrough).map(
         (r) => new Frame({ id: r.id, type: r.type, at: new Date(r.at).toISOString(), data: JSON.parse(r.data) })
       )
-      const transient = [...this.latestTransient.values()].filter((f) => f.event.id > since)
+      const transient = [...this.latestTransient.values()].filter((f) => f.event.id > since && f.event.id <= this.sentThrough)
       frames = [...stored, ...transient].sort((a, b) => a.event.id - b.event.id)
     }
     return topics ? frames.filter((f) => matches(topics, f.event.type)) : frames

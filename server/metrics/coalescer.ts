@@ -1,8 +1,10 @@
 /**
  * @module Per-key rate limiting for live pushes: `touch(key)` asks for an update; `emit(key)` runs at
- * once when the key's last push is at least `intervalMs` old, else once at the end of the interval,
- * however many touches came in between. `emit` returns whether it pushed (only on a change), and
- * only a push starts a new interval.
+ * once when the key was last checked at least `intervalMs` ago, else once at the end of the
+ * interval, however many touches came in between. `emit` decides whether anything changed and
+ * pushes only then; either way the check starts a new interval. (Starting it only on a push made
+ * every beacon re-run an unchanged check: a 24h summary per beacon, measured as the largest cost of
+ * POST /api/collect.)
  */
 export class Coalescer {
   private last = new Map<string, number>()
@@ -11,7 +13,7 @@ export class Coalescer {
   constructor(
     private intervalMs: number,
     private now: () => number,
-    private emit: (key: string) => boolean,
+    private emit: (key: string) => void,
     private onError: (e: unknown) => void
   ) {}
 
@@ -28,8 +30,9 @@ export class Coalescer {
   }
 
   private fire(key: string): void {
+    this.last.set(key, this.now())
     try {
-      if (this.emit(key)) this.last.set(key, this.now())
+      this.emit(key)
     } catch (e) {
       this.onError(e)
     }

@@ -60,7 +60,7 @@ describe('retention', () => {
   it('deletes in small batches, each its own short write', async () => {
     const dir = tempDir()
     const store = openStore(join(dir, 'radiator.db'))
-    const writer = new Writer(store.sqlite)
+    const writer = new Writer(store.sqlite, store.syncWal)
     cleanups.push(async () => {
       await writer.close()
       store.close()

@@ -17,7 +17,7 @@ afterEach(async () => {
 function setup(start: number) {
   const dir = tempDir()
   const store = openStore(join(dir, 'radiator.db'))
-  const writer = new Writer(store.sqlite)
+  const writer = new Writer(store.sqlite, store.syncWal)
   const clock = testClock(start)
   cleanups.push(async () => {
     await writer.close()

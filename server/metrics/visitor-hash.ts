@@ -1,12 +1,13 @@
 /**
- * @module Cookieless visitor ids, Plausible's model: HMAC-SHA256 keyed with a random daily salt over
+ * @module Cookieless visitor ids, Plausible's model: SipHash-2-4 keyed with a random daily salt over
  * (site, IP, User-Agent). A salt is made for each UTC day, the previous day's is kept so a visit
  * across midnight keeps its id, and salts 48 h old are deleted, so an id can't be linked to the
  * same person on a later day. The IP is hashed, never stored.
  */
-import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { Sqlite } from '../db/client.ts'
 import type { Writer } from '../db/writer.ts'
+import { sipHashText, sipKey, type SipKey } from './siphash.ts'
 
 export const DAY_MS = 86_400_000
 const SALT_BYTES = 16
@@ -15,8 +16,8 @@ const KEEP_MS = 2 * DAY_MS
 export const utcDay = (t: number) => Math.floor(t / DAY_MS) * DAY_MS
 
 export class VisitorIds {
-  /** Day start → salt (as a KeyObject: HMAC then skips preparing the key on every call). */
-  private salts = new Map<number, KeyObject>()
+  /** Day start → salt, as SipHash's key words. */
+  private salts = new Map<number, SipKey>()
   private stmts
 
   constructor(
@@ -29,15 +30,15 @@ export class VisitorIds {
       prune: sqlite.prepare('DELETE FROM site_salts WHERE day <= ?'),
     }
     const rows = sqlite.prepare<[], { day: number; salt: Buffer }>('SELECT day, salt FROM site_salts').all()
-    for (const r of rows) this.salts.set(r.day, createSecretKey(r.salt))
+    for (const r of rows) this.salts.set(r.day, sipKey(r.salt))
   }
 
   /** Today's salt, made on first use after midnight; its write is queued ahead of the caller's. */
-  private saltFor(day: number): KeyObject {
+  private saltFor(day: number): SipKey {
     let salt = this.salts.get(day)
     if (!salt) {
       const bytes = randomBytes(SALT_BYTES)
-      this.salts.set(day, (salt = createSecretKey(bytes)))
+      this.salts.set(day, (salt = sipKey(bytes)))
       this.writer.write(() => this.stmts.insert.run(day, bytes)).catch(() => {})
     }
     return salt
@@ -90,7 +91,8 @@ export class VisitorIds {
   }
 }
 
-function hash(salt: KeyObject, site: string, ip: string, ua: string): string {
-  // NUL separators: no (site, ip, ua) triple can be shifted into another.
-  return createHmac('sha256', salt).update(`${site}\0${ip}\0${ua}`).digest().subarray(0, 16).toString('base64url')
+function hash(salt: SipKey, site: string, ip: string, ua: string): string {
+  // NUL separators: no (site, ip, ua) triple can be shifted into another. 64 bits: a collision
+  // between two of a site's visitors on one day is a one-in-billions event even at millions.
+  return sipHashText(salt, `${site}\0${ip}\0${ua}`)
 }
