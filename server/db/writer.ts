@@ -100,6 +100,9 @@ export class Writer {
   /** Commits what is queued now (also used on shutdown). */
   flush(): void {
     this.scheduled = false
+    // While a sync is in flight, the next one can't start before it returns anyway: writes keep
+    // queueing and commit in one transaction when it does (bigger batches, same latency).
+    if (this.syncing) return
     const batch = this.queue
     if (batch.length === 0) return this.settleIdle()
     this.queue = []
@@ -155,7 +158,8 @@ export class Writer {
       this.syncing = false
       if (err) this.failed ??= err
       for (const c of covered) (err ? c.fail(err) : c.settle())
-      this.sync() // what committed meanwhile (failed at once if this sync failed)
+      if (this.queue.length > 0) this.flush()
+      this.sync() // commits replayed one by one may still wait
       this.settleIdle()
     })
   }

@@ -13,6 +13,9 @@ import type { VisitorIds } from './visitor-hash.ts'
 import { collectBody, type CollectBody, type Device } from './wire.ts'
 import { zodMessage } from '../errors.ts'
 
+/** What navigator.sendBeacon(url, string) sends in every browser: checked first, without parsing. */
+const SEND_BEACON_TYPE = 'text/plain;charset=UTF-8'
+
 export const DROP_REASONS = ['too_large', 'unsupported_type', 'not_json', 'invalid', 'unknown_site', 'bad_origin', 'bot'] as const
 export type DropReason = (typeof DROP_REASONS)[number]
 
@@ -66,7 +69,9 @@ export function createIngest(deps: IngestDeps) {
 
   // sendBeacon sends a string as text/plain (no CORS preflight); fetch clients may send JSON.
   const checkContentType: Step = (b) => {
-    const type = b.req.contentType?.split(';', 1)[0]!.trim().toLowerCase()
+    const raw = b.req.contentType
+    if (raw === SEND_BEACON_TYPE) return b
+    const type = raw?.split(';', 1)[0]!.trim().toLowerCase()
     if (type && type !== 'text/plain' && type !== 'application/json')
       return new Drop('unsupported_type', 'send the body as text/plain or application/json')
     return b

@@ -45,7 +45,12 @@ const path = z
   .string()
   .min(1)
   .max(1024)
-  .transform((p) => p.split(/[?#]/, 1)[0]!.slice(0, 512) || '/')
+  .transform((p) => {
+    const q = p.indexOf('?')
+    const h = p.indexOf('#')
+    const end = q < 0 ? h : h < 0 ? q : Math.min(q, h)
+    return (end < 0 ? p : p.slice(0, end)).slice(0, 512) || '/'
+  })
 
 const vital = z
   .object({
