@@ -153,6 +153,31 @@ describe('site summary', () => {
     expect(series[0]!.t).toBe('2026-06-01T11:31:00.000Z')
   })
 
+  it('gives p75 per period of the window for the vitals charts, every period present', async () => {
+    const clock = testClock(T0)
+    const s = await server({}, { now: clock.now })
+    clock.set(T0 - 3 * 3_600_000) // three hours ago: fast
+    await postBeacon(s.url, [lcp(1200, 'old-1'), lcp(1400, 'old-2'), { type: 'vital', path: '/', name: 'INP', value: 90, id: 'old-inp' }])
+    clock.set(T0) // now: slow (after a deploy, say)
+    await postBeacon(s.url, [lcp(5000, 'new-1'), lcp(5200, 'new-2')])
+    await eventually(async () => (await summary(s)).vitals.LCP.samples === 4, 'rollup')
+    const trend = (await summary(s)).trend
+    expect(trend).toHaveLength(24)
+    expect(trend[0]!.t).toBe('2026-05-31T13:00:00.000Z')
+    expect(trend.at(-1)!.t).toBe('2026-06-01T12:00:00.000Z')
+    const near = (v: number | null, exact: number) => Math.abs(v! - exact) / exact <= 0.025
+    expect(near(trend.at(-4)!.LCP, 1400)).toBe(true)
+    expect(trend.at(-4)!.INP).not.toBeNull()
+    expect(near(trend.at(-1)!.LCP, 5200)).toBe(true)
+    expect(trend.at(-1)!.INP).toBeNull()
+    expect(trend.filter((p) => p.LCP !== null)).toHaveLength(2)
+    const minutes = (await summary(s, '?window=1h')).trend
+    expect(minutes).toHaveLength(60)
+    expect(minutes.at(-1)!.t).toBe('2026-06-01T12:30:00.000Z')
+    expect(near(minutes.at(-1)!.LCP, 5200)).toBe(true)
+    expect((await summary(s, '?window=7d')).trend).toHaveLength(7)
+  })
+
   it('answers 404 for an unknown site and 400 for an unknown window or device', async () => {
     const s = await server()
     expect((await fetch(`${s.url}/api/sites/nope.example/summary`)).status).toBe(404)

@@ -33,8 +33,16 @@ interface Row {
   hist: Buffer | null
 }
 
+interface TrendRow {
+  period: number
+  metric: VitalName
+  n: number
+  hist: Buffer | null
+}
+
 export class Summaries {
   private stmt
+  private trendStmt
 
   constructor(
     sqlite: Sqlite,
@@ -48,6 +56,29 @@ export class Summaries {
        WHERE site = @site AND gran = @gran AND period >= @from AND (@device IS NULL OR device = @device)
        GROUP BY path, metric`
     )
+    this.trendStmt = sqlite.prepare<{ site: string; gran: Gran; from: number; device: Device | null }, TrendRow>(
+      `SELECT period, metric, sum(n) AS n, hist_sum(hist) AS hist
+       FROM site_rollups
+       WHERE site = @site AND gran = @gran AND period >= @from AND path = '${ALL_PATHS}'
+         AND metric IN (${VITAL_NAMES.map((n) => `'${n}'`).join(', ')}) AND (@device IS NULL OR device = @device)
+       GROUP BY period, metric`
+    )
+  }
+
+  /** p75 per period of the window, every period present, oldest first. */
+  private trend(site: string, gran: Gran, from: number, count: number, device: Device | null): Summary['trend'] {
+    const points = Array.from({ length: count }, (_, i) => {
+      const p = { t: new Date(from + i * GRAN_MS[gran]).toISOString() } as Summary['trend'][number]
+      for (const name of VITAL_NAMES) p[name] = null
+      return p
+    })
+    for (const r of this.trendStmt.all({ site, gran, from, device })) {
+      const point = points[Math.round((r.period - from) / GRAN_MS[gran])]
+      if (!point || r.n <= 0) continue
+      const v = quantile(r.metric, decode(r.hist), 0.75)
+      point[r.metric] = v === null ? null : round(r.metric, v)
+    }
+    return points
   }
 
   summary(site: string, window: SummaryWindow, device: Device | null): Summary {
@@ -90,6 +121,7 @@ export class Summaries {
         byInp: byInp.sort(worstFirst).slice(0, TOP_PAGES),
       },
       series: this.presence.series(site, device ?? undefined),
+      trend: this.trend(site, gran, from, count, device),
     }
   }
 }

@@ -124,6 +124,10 @@ const vitalSummary = z.object({
 })
 export type VitalSummary = z.infer<typeof vitalSummary>
 
+function vitalFields<T extends z.ZodType>(t: T) {
+  return Object.fromEntries(VITAL_NAMES.map((n) => [n, t])) as Record<VitalName, T>
+}
+
 const visitorCounts = z.object({ live: z.number().int(), last5m: z.number().int() })
 const pageP75 = z.object({ path: z.string(), p75: z.number(), samples: z.number().int() })
 
@@ -135,7 +139,7 @@ export const summarySchema = z.object({
   from: z.string(),
   visitors: visitorCounts,
   pageviews: z.number().int(),
-  vitals: z.object(Object.fromEntries(VITAL_NAMES.map((n) => [n, vitalSummary])) as Record<VitalName, typeof vitalSummary>),
+  vitals: z.object(vitalFields(vitalSummary)),
   topPages: z.object({
     byViews: z.array(z.object({ path: z.string(), views: z.number().int() })),
     byLcp: z.array(pageP75),
@@ -143,6 +147,11 @@ export const summarySchema = z.object({
   }),
   /** Per minute, the last 60 minutes, oldest first; `t` is the minute's start (ISO). */
   series: z.array(z.object({ t: z.string(), visitors: z.number().int(), pageviews: z.number().int() })),
+  /**
+   * p75 of each vital per period of the window (minutes for 5m/1h, hours for 24h, days for 7d/28d),
+   * oldest first, every period present (null without samples): the vitals charts with deploys.
+   */
+  trend: z.array(z.object({ t: z.string(), ...vitalFields(z.number().nullable()) })),
 })
 export type Summary = z.infer<typeof summarySchema>
 

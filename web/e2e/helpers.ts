@@ -154,11 +154,26 @@ export function fakeSummary(site: string, opts: { live?: number; slow?: boolean 
     FCP: v(1500, 'good', 0.79, 0.15),
     TTFB: v(950, 'needs-improvement', 0.62, 0.3),
   }
+  // 24 hourly p75s per vital; LCP steps up at the hour of a (pretend) slow deploy 5 hours ago.
+  const hour = Math.floor(now / (60 * MIN)) * 60 * MIN
+  const trend = Array.from({ length: 24 }, (_, i) => {
+    const wobble = 1 + 0.08 * Math.sin(i / 2)
+    const after = i >= 19 && opts.slow
+    return {
+      t: new Date(hour - (23 - i) * 60 * MIN).toISOString(),
+      LCP: Math.round((after ? 4300 : 2100) * wobble),
+      INP: Math.round(240 * wobble),
+      CLS: Math.round(0.04 * wobble * 1000) / 1000,
+      FCP: Math.round(1500 * wobble),
+      TTFB: i === 3 ? null : Math.round(950 * wobble),
+    }
+  })
   return {
     site,
     window: '24h',
     device: 'all',
-    from: new Date(now - 24 * 60 * MIN).toISOString(),
+    trend,
+    from: new Date(hour - 23 * 60 * MIN).toISOString(),
     visitors: { live: opts.live ?? 17, last5m: (opts.live ?? 17) + 9 },
     pageviews: 4821,
     vitals,

@@ -177,6 +177,10 @@ suite('TV mode and screenshots in Chromium', () => {
     expect(await laptop.locator('[data-testid=site-live] .fig-n').textContent()).toBe('23')
     expect(await laptop.locator('[data-testid=vital-LCP]').getAttribute('data-rating')).toBe('good')
     expect(await laptop.locator('[data-testid=deploy-marker]').count()).toBeGreaterThan(0)
+    // Deploys are drawn on every vital's p75 chart too, so a slowdown lines up with a build.
+    for (const name of ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'])
+      expect(await laptop.locator(`[data-testid=vital-trend-${name}] [data-testid=deploy-marker]`).count(), name).toBeGreaterThan(0)
+    expect(await laptop.locator('[data-testid=vital-trend-LCP] path.line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+){10,}$/)
     await laptop.screenshot({ path: screenshotPath('site-1366x768.png'), fullPage: true })
     await laptop.close()
 

@@ -45,7 +45,21 @@ export function ShareBar(props: { shares: VitalSummary['shares'] | undefined; la
   )
 }
 
-export function VitalCard(props: { name: VitalName; v: VitalSummary | undefined }) {
+/** Where a vital's p75 chart sits in time, and the deploys to mark on it. */
+export interface TrendFrame {
+  summary: SiteSummary | null | undefined
+  to: number
+  markers: Marker[]
+}
+
+/** One vital's p75 per period of the summary's window (gaps where a period had no samples). */
+export function trendPoints(s: SiteSummary | null | undefined, name: VitalName) {
+  return (s?.trend ?? [])
+    .map((p) => ({ t: Date.parse(p.t), v: p[name] }))
+    .filter((p): p is { t: number; v: number } => p.v !== null && p.v !== undefined && Number.isFinite(p.t))
+}
+
+export function VitalCard(props: { name: VitalName; v: VitalSummary | undefined; trend?: TrendFrame }) {
   const r = () => props.v?.rating ?? null
   return (
     <div class="vital" data-rating={r() ?? 'none'} data-testid={`vital-${props.name}`}>
@@ -57,6 +71,21 @@ export function VitalCard(props: { name: VitalName; v: VitalSummary | undefined 
         <span aria-hidden="true">{r() ? RATING_ICON[r()!] : '○'}</span> {ratingWord(r())}
       </div>
       <ShareBar shares={props.v?.shares} label={`${props.name} shares`} />
+      <Show when={props.trend?.summary}>
+        {(summary) => (
+          <div class="v-trend" data-testid={`vital-trend-${props.name}`}>
+            <TimeChart
+              series={[trendPoints(summary(), props.name)]}
+              from={Date.parse(summary().from)}
+              to={props.trend!.to}
+              markers={props.trend!.markers}
+              height="3.4em"
+              axis={false}
+              label={`${props.name} p75 over the last ${summary().window}, with deploys`}
+            />
+          </div>
+        )}
+      </Show>
       <div class="v-foot muted">
         <span>{props.v?.samples ?? 0} samples</span>
         <span>
@@ -67,13 +96,13 @@ export function VitalCard(props: { name: VitalName; v: VitalSummary | undefined 
   )
 }
 
-export function Vitals(props: { summary: SiteSummary | null | undefined; compact?: boolean }) {
+export function Vitals(props: { summary: SiteSummary | null | undefined; compact?: boolean; trend?: TrendFrame }) {
   return (
     <Show
       when={props.compact}
       fallback={
         <div class="vitals">
-          <For each={VITALS}>{(n) => <VitalCard name={n} v={props.summary?.vitals?.[n]} />}</For>
+          <For each={VITALS}>{(n) => <VitalCard name={n} v={props.summary?.vitals?.[n]} trend={props.trend} />}</For>
         </div>
       }
     >

@@ -164,7 +164,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
         />
       </div>
       <h2>Web Vitals at p75 {device() ? `(${device()})` : ''}</h2>
-      <Vitals summary={summary()} />
+      <Vitals summary={summary()} trend={{ summary: summary(), to: view.now(), markers: deployMarkers(deploys()) }} />
       <Show when={!view.prefs.tv()}>
         <div class="top-pages">
           <TopList title="Top pages by views" rows={(summary()?.topPages?.byViews ?? []).map((r) => [r.path, `${r.views}`])} />
