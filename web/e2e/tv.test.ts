@@ -135,6 +135,17 @@ suite('TV mode and screenshots in Chromium', () => {
       const second = await page.$$eval('.t-name', (els) => els.map((e) => e.textContent).join())
       expect(second).not.toBe(first)
       expect(await page.locator('[data-testid=clock]').textContent()).toMatch(/^\d\d:\d\d$/)
+      // `m` at a TV: the screen says what it did, then the note goes away.
+      const before = await page.locator('[data-testid=flash]').count()
+      await page.keyboard.press('m')
+      const said = (await page.locator('[data-testid=flash]').textContent())!
+      await page.keyboard.press('m')
+      expect(before).toBe(0)
+      expect([said, await page.locator('[data-testid=flash]').textContent()].sort()).toEqual([
+        '🔔 Sound on (m to mute)',
+        '🔕 Sound muted (m to unmute)',
+      ])
+      await page.locator('[data-testid=flash]').waitFor({ state: 'detached', timeout: 5000 })
       await page.close()
     })
   }

@@ -102,11 +102,24 @@ function Shell() {
     onCleanup(() => clearInterval(t))
   })
 
+  // A key pressed at a TV has no button to show its effect: say it on screen for a moment.
+  const [flash, setFlash] = createSignal<string | null>(null)
+  let flashTimer: ReturnType<typeof setTimeout> | undefined
+  const say = (text: string) => {
+    setFlash(text)
+    clearTimeout(flashTimer)
+    flashTimer = setTimeout(() => setFlash(null), 2500)
+  }
+  onCleanup(() => clearTimeout(flashTimer))
+
   const onKey = (e: KeyboardEvent) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return
     const el = e.target as HTMLElement | null
     if (el && (el.tagName === 'INPUT' || el.tagName === 'SELECT' || el.tagName === 'TEXTAREA' || el.isContentEditable)) return
-    if (e.key === 'm') alerts.toggleSound()
+    if (e.key === 'm') {
+      alerts.toggleSound()
+      say(alerts.soundOn() ? '🔔 Sound on (m to mute)' : '🔕 Sound muted (m to unmute)')
+    }
     else if (e.key === 'f') {
       if (document.fullscreenElement) void document.exitFullscreen().catch(() => {})
       else void document.documentElement.requestFullscreen?.().catch(() => {})
@@ -141,6 +154,11 @@ function Shell() {
         </main>
       </div>
       <Toasts toasts={alerts.toasts()} dismiss={alerts.dismiss} tv={tv()} />
+      <Show when={flash()}>
+        <div class="flash" role="status" data-testid="flash">
+          {flash()}
+        </div>
+      </Show>
     </div>
   )
 }
