@@ -3,11 +3,12 @@
  * stored samples.
  *
  * 1. Throughput. Each server runs in a child process (so the load generator doesn't share its event
- *    loop), driven from here over keep-alive loopback connections for a fixed time: a bare Hono
- *    endpoint on the same @hono/node-server that reads and JSON-parses the same bodies and answers
- *    202 without writing (the baseline), then Radiator's real POST /api/collect, which answers 202
- *    only after COMMIT (WAL, synchronous=FULL). The stored rows are counted afterwards and must
- *    equal the 202s.
+ *    loop), driven from here over keep-alive loopback connections, the variants taking turns in short
+ *    slices: a bare Hono endpoint on the same @hono/node-server that reads and JSON-parses the same
+ *    bodies and answers 202 without writing (the baseline), the same plus the zod schema Radiator
+ *    validates with (to show what validation alone costs), then Radiator's real POST /api/collect,
+ *    which answers 202 only once the COMMIT is on disk (the WAL fdatasync'd). The stored rows are
+ *    counted after every slice and must equal the 202s.
  * 2. Summary latency: 10 million samples written straight into a Radiator database (one
  *    INSERT … SELECT over a recursive CTE per million), rolled up by the product's own rollup job,
  *    then every window of GET /api/sites/:site/summary timed against the real server, one request
@@ -36,10 +37,12 @@ const SELF = fileURLToPath(import.meta.url)
 async function serve(kind: string, dataDir: string): Promise<void> {
   const { serve: listen } = await import('@hono/node-server')
   const { Hono } = await import('hono')
-  if (kind === 'bare') {
+  if (kind === 'bare' || kind === 'bare-zod') {
+    const { collectBody } = await import('../server/metrics/wire.ts')
     const app = new Hono()
     app.post('/api/collect', async (c) => {
-      JSON.parse(await c.req.text())
+      const json = JSON.parse(await c.req.text())
+      if (kind === 'bare-zod' && !collectBody.safeParse(json).success) return c.body(null, 400)
       return c.body(null, 202)
     })
     const server = listen({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => process.send!({ port: info.port }))
@@ -92,7 +95,7 @@ interface Child {
   stop(): Promise<void>
 }
 
-async function child(kind: 'bare' | 'radiator', dataDir: string): Promise<Child> {
+async function child(kind: Variant['server'], dataDir: string): Promise<Child> {
   const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []
   const c = fork(SELF, ['--serve', kind, dataDir], { execArgv: ['--import', 'tsx', ...prof], stdio: 'inherit' })
   const port = await new Promise<number>((r) => c.once('message', (m: { port: number }) => r(m.port)))
@@ -178,7 +181,7 @@ const flush = (i: number) =>
 
 interface Variant {
   name: string
-  server: 'bare' | 'radiator'
+  server: 'bare' | 'bare-zod' | 'radiator'
   body: (i: number) => string
   /** Rows one accepted beacon stores (checked against the 202s). */
   rows: { hits: number; samples: number }
@@ -186,6 +189,7 @@ interface Variant {
 
 const VARIANTS: Variant[] = [
   { name: 'bare Hono: read + JSON.parse, 202 (baseline)', server: 'bare', body: pageview, rows: { hits: 0, samples: 0 } },
+  { name: 'bare Hono + zod validation, 202', server: 'bare-zod', body: pageview, rows: { hits: 0, samples: 0 } },
   { name: 'Radiator /api/collect: page view', server: 'radiator', body: pageview, rows: { hits: 1, samples: 0 } },
   { name: 'Radiator /api/collect: 3 vitals + leave', server: 'radiator', body: flush, rows: { hits: 1, samples: 3 } },
 ]
@@ -287,7 +291,7 @@ export async function benchCollect(): Promise<string> {
     const perTurn = median(t.slices.map((x, turn) => x / base.slices[turn]!))
     const rowsOk = t.hits === t.ok * v.rows.hits && t.samples === t.ok * v.rows.samples
     const check =
-      v.server === 'bare'
+      v.server !== 'radiator'
         ? `${t.ok} × 202`
         : rowsOk
           ? `rows = 202s (${t.hits} hits, ${t.samples} samples)`

@@ -1,6 +1,8 @@
 /**
  * A Hono server (the same @hono/node-server the product uses) whose POST handler either writes
- * nothing, writes through the group-commit Writer, or opens one transaction per request.
+ * nothing, writes through the group-commit Writer (WAL synced on the thread pool before the
+ * answer), or runs one durable transaction per request (synchronous=FULL: the sync inside COMMIT,
+ * as a plain SQLite setup does it).
  * Run as a child process by bench/writer.ts so the load generator doesn't share its event loop.
  */
 import { serve } from '@hono/node-server'
@@ -13,7 +15,9 @@ const [mode, dir] = process.argv.slice(2) as ['none' | 'group' | 'each', string]
 const store = openStore(join(dir, 'bench.db'))
 store.sqlite.exec('CREATE TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY, body TEXT NOT NULL)')
 const insert = store.sqlite.prepare('INSERT INTO hits (body) VALUES (?)')
-const writer = new Writer(store.sqlite)
+// The per-request variant must be as durable as the writer: the sync inside each COMMIT.
+if (mode === 'each') store.sqlite.pragma('synchronous = FULL')
+const writer = new Writer(store.sqlite, store.syncWal)
 const perRequest = store.sqlite.transaction((b: string) => insert.run(b))
 
 const app = new Hono()

@@ -38,8 +38,8 @@ export async function benchWriter(): Promise<string> {
   const each = await run('each')
   const out = table(`POST answered after the write (${SECONDS}s each, 32 keep-alive connections)`, [
     ['no write (baseline)', none],
-    ['group commit, answered after COMMIT', group],
-    ['one transaction per request', each],
+    ['group commit, answered after the WAL sync', group],
+    ['one durable transaction per request', each],
   ])
   const check = [group, each].every((r) => r.rows === r.statuses[202]) ? 'row counts match the 202s' : 'ROW COUNT MISMATCH'
   return `${out}\n${check}: group ${group.rows} rows, per-request ${each.rows} rows`
