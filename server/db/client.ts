@@ -29,8 +29,9 @@ export function openStore(path: string): Store {
   mkdirSync(dirname(path), { recursive: true })
   const sqlite = new Database(path)
   sqlite.pragma('journal_mode = WAL')
-  // better-sqlite3 leaves WAL at synchronous=NORMAL, which can lose the last commits on power
-  // loss; a 2xx from Radiator promises the write is durable, so FULL it is.
+  // NORMAL: COMMIT writes the WAL without syncing it (checkpoints still sync). A 2xx promises the
+  // write is durable, so the writer syncs the WAL itself after each COMMIT, off the event loop
+  // (`syncWal` below); FULL would do the same sync inside COMMIT and stall every request meanwhile.
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')

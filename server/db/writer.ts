@@ -84,7 +84,7 @@ export class Writer {
   }
 
   write<T>(op: WriteOp<T>): Promise<T> {
-    if (this.failed) return Promise.reject(new WriterClosedError(`the database can't be written: ${this.failed.message}`))
+    if (this.failed) return Promise.reject(this.refusal(this.failed))
     if (this.closed) return Promise.reject(new WriterClosedError('the database is closing'))
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject })
@@ -107,7 +107,7 @@ export class Writer {
     if (batch.length === 0) return this.settleIdle()
     this.queue = []
     if (this.failed) {
-      for (const p of batch) p.reject(new WriterClosedError(`the database can't be written: ${this.failed.message}`))
+      for (const p of batch) p.reject(this.refusal(this.failed))
       return this.settleIdle()
     }
     const marks = this.hooks.map((h) => h.mark())
@@ -143,6 +143,10 @@ export class Writer {
       },
     })
     this.sync()
+  }
+
+  private refusal(failed: Error): WriterClosedError {
+    return new WriterClosedError(`the database can't be written: ${failed.message}`)
   }
 
   private sync(): void {

@@ -39,23 +39,21 @@ export class LivePush {
     this.vitals = new Coalescer(opts.vitalsEveryMs, now, (site) => this.pushVitals(site), onError)
   }
 
-  private pushVisitors(site: string): boolean {
+  private pushVisitors(site: string): void {
     const data = { site, ...this.presence.counts(site) }
     const json = JSON.stringify(data)
-    if (this.lastVisitors.get(site) === json) return false
+    if (this.lastVisitors.get(site) === json) return
     this.lastVisitors.set(site, json)
     this.hub.publish('visitors', data, 'visitors:' + site)
-    return true
   }
 
-  private pushVitals(site: string): boolean {
+  private pushVitals(site: string): void {
     const summary = this.summaries.summary(site, '24h', null)
     this.latestSummary.set(site, summary)
     const json = JSON.stringify(summary)
-    if (this.lastVitals.get(site) === json) return false
+    if (this.lastVitals.get(site) === json) return
     this.lastVitals.set(site, json)
     this.hub.publish('vitals', summary, 'vitals:' + site)
-    return true
   }
 
   /** Presence of `site` changed (a beacon was accepted). */

@@ -74,9 +74,7 @@ export class Summaries {
     })
     for (const r of this.trendStmt.all({ site, gran, from, device })) {
       const point = points[Math.round((r.period - from) / GRAN_MS[gran])]
-      if (!point || r.n <= 0) continue
-      const v = quantile(r.metric, decode(r.hist), 0.75)
-      point[r.metric] = v === null ? null : round(r.metric, v)
+      if (point && r.n > 0) point[r.metric] = percentile(r.metric, decode(r.hist), 0.75)
     }
     return points
   }
@@ -101,7 +99,7 @@ export class Summaries {
       }
       if (r.metric === 'PV') views.push({ path: r.path, views: r.n })
       else if ((r.metric === 'LCP' || r.metric === 'INP') && r.n > 0) {
-        const p75 = round(r.metric, quantile(r.metric, decode(r.hist), 0.75) ?? 0)
+        const p75 = percentile(r.metric, decode(r.hist), 0.75) ?? 0
         ;(r.metric === 'LCP' ? byLcp : byInp).push({ path: r.path, p75, samples: r.n })
       }
     }
@@ -138,14 +136,17 @@ function round(name: VitalName, v: number): number {
   return name === 'CLS' ? Math.round(v * 10_000) / 10_000 : Math.round(v)
 }
 
+/** The histogram's quantile `p`, rounded for display (null without samples). */
+function percentile(name: VitalName, counts: Int32Array, p: number): number | null {
+  const v = quantile(name, counts, p)
+  return v === null ? null : round(name, v)
+}
+
 function vitalSummary(name: VitalName, r: Row | undefined): VitalSummary {
   const n = r?.n ?? 0
   if (!r || n <= 0) return { p50: null, p75: null, p95: null, rating: null, shares: { good: 0, ni: 0, poor: 0 }, samples: 0 }
   const counts = decode(r.hist)
-  const q = (p: number) => {
-    const v = quantile(name, counts, p)
-    return v === null ? null : round(name, v)
-  }
+  const q = (p: number) => percentile(name, counts, p)
   return {
     p50: q(0.5),
     p75: q(0.75),
