@@ -24,6 +24,11 @@ const vars = {
     '(derived from HOST and PORT)',
   ],
   DATA_DIR: [z.string().min(1).default('./data'), 'a directory path (created if missing)', './data'],
+  DB_CACHE_MB: [
+    int(1, 65_536).default(64),
+    'an integer 1–65536: MB of SQLite page cache (the vitals id index is looked up on every CLS/INP report)',
+    '64',
+  ],
   LOG_LEVEL: [
     z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     'one of debug, info, warn, error, silent',

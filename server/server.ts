@@ -51,7 +51,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const startedAt = Date.now()
   const version = opts.version ?? currentVersion()
-  const store = openStore(databasePath(config.DATA_DIR))
+  const store = openStore(databasePath(config.DATA_DIR), { cacheMb: config.DB_CACHE_MB })
   const writer = new Writer(store.sqlite, store.syncWal)
   const hub = new Hub(store, writer, {
     version,

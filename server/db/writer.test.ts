@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { openStore, type Store } from './client.ts'
 import { Writer, WriterClosedError, type SyncWal } from './writer.ts'
 import { Hub, type Frame, type LiveClient } from '../live/hub.ts'
-import { tempDir } from '../test/harness.ts'
+import { startTestServer, tempDir } from '../test/harness.ts'
 
 let store: Store
 let dir: string
@@ -59,6 +59,17 @@ describe('group-commit writer', () => {
     expect(store.sqlite.pragma('synchronous', { simple: true })).toBe(1)
     expect(store.sqlite.pragma('foreign_keys', { simple: true })).toBe(1)
     expect(store.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000)
+  })
+
+  it('sizes the page cache from DB_CACHE_MB (64 MB unless set)', async () => {
+    for (const [env, kib] of [[{}, 65_536], [{ DB_CACHE_MB: '8' }, 8192]] as const) {
+      const s = await startTestServer(env)
+      try {
+        expect(s.store.sqlite.pragma('cache_size', { simple: true })).toBe(-kib)
+      } finally {
+        await s.destroy()
+      }
+    }
   })
 
   it('commits everything queued in one turn in one transaction, resolving after COMMIT', async () => {

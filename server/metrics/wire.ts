@@ -7,6 +7,15 @@ import { z } from 'zod'
 export const VITAL_NAMES = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'] as const
 export type VitalName = (typeof VITAL_NAMES)[number]
 
+/**
+ * The metrics web-vitals may report again under the same id (each time the page is hidden after
+ * the value grew). LCP, FCP and TTFB are reported once per id (`report(true)`; a bfcache restore
+ * makes a new id), so only these two are ever looked up for replacement, and only these two are
+ * indexed by id: a random-order index insert per sample was the largest cost of a vitals flush.
+ */
+export const REPORTED_AGAIN: readonly VitalName[] = ['CLS', 'INP']
+export const reportedAgain = (name: VitalName) => REPORTED_AGAIN.includes(name)
+
 /** web-vitals' thresholds: good ≤ [0], needs improvement ≤ [1], poor above. */
 export const THRESHOLDS: Record<VitalName, readonly [number, number]> = {
   LCP: [2500, 4000],

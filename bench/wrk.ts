@@ -1,0 +1,105 @@
+/**
+ * @module Load from wrk (Debian's `wrk` package), for the collect benchmark. wrk is C and LuaJIT:
+ * on a 2-core machine it leaves most of the second core to the server, where a Node load generator
+ * takes a whole core and turns every comparison into "CPU per request on one core". Bodies are made
+ * per request by a Lua script, so every vitals id is distinct (a repeated id would be an update, not
+ * a new sample), and the script counts answers per status itself.
+ */
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+export const WRK = '/usr/bin/wrk'
+export const hasWrk = () => existsSync(WRK)
+
+export interface WrkResult {
+  requests: number
+  seconds: number
+  rps: number
+  statuses: Record<number, number>
+  errors: number
+}
+
+/**
+ * The Lua side: `body` is a Lua expression over `n` (a per-thread counter) and `tag` (unique per
+ * run and thread). `done` prints one JSON line per thread; wrk's own summary is ignored.
+ */
+function script(headers: Record<string, string>, body: string): string {
+  const h = Object.entries(headers)
+    .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
+    .join('\n')
+  return `
+wrk.method = "POST"
+${h}
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+local n, tag = 0, nil
+statuses = {} -- global: done() reads it from each thread with thread:get
+function init(args)
+  tag = args[1] .. "-" .. tid
+end
+function request()
+  n = n + 1
+  return wrk.format(nil, nil, nil, ${body})
+end
+function response(status)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+function done(summary)
+  for _, t in ipairs(threads) do
+    local s = t:get("statuses")
+    local parts = {}
+    for code, count in pairs(s) do table.insert(parts, '"' .. code .. '":' .. count) end
+    io.write("STATUSES {" .. table.concat(parts, ",") .. "}\\n")
+  end
+  local e = summary.errors
+  io.write(string.format("SUMMARY %d %d %d\\n", summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout))
+end
+`
+}
+
+export async function wrkLoad(opts: {
+  url: string
+  headers: Record<string, string>
+  /** Lua expression, see `script`. */
+  body: string
+  tag: string
+  connections: number
+  seconds: number
+  threads?: number
+}): Promise<WrkResult> {
+  const u = new URL(opts.url)
+  if (u.hostname !== '127.0.0.1') throw new Error('benchmarks only target loopback')
+  const dir = mkdtempSync(join(tmpdir(), 'radiator-wrk-'))
+  try {
+    const file = join(dir, 'load.lua')
+    writeFileSync(file, script(opts.headers, opts.body))
+    const { stdout } = await run(WRK, [
+      `-t${opts.threads ?? 1}`,
+      `-c${opts.connections}`,
+      `-d${opts.seconds}s`,
+      '-s',
+      file,
+      opts.url,
+      '--',
+      opts.tag,
+    ])
+    const statuses: Record<number, number> = {}
+    for (const m of stdout.matchAll(/^STATUSES (.*)$/gm))
+      for (const [code, count] of Object.entries(JSON.parse(m[1]!) as Record<string, number>))
+        statuses[Number(code)] = (statuses[Number(code)] ?? 0) + count
+    const s = /^SUMMARY (\d+) (\d+) (\d+)$/m.exec(stdout)
+    if (!s) throw new Error(`unexpected wrk output:\n${stdout}`)
+    const seconds = Number(s[2]) / 1e6
+    const requests = Object.values(statuses).reduce((a, b) => a + b, 0)
+    return { requests, seconds, rps: requests / seconds, statuses, errors: Number(s[3]) }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
