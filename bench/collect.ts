@@ -66,6 +66,10 @@ async function serve(kind: string, dataDir: string): Promise<void> {
   process.send!({ port: s.port })
   process.on('message', async (m) => {
     if (m === 'count') {
+      // wrk leaves requests in flight when it stops: let them land first (their bodies are read
+      // within a few ms; an empty write then resolves after every write queued before it).
+      await new Promise((r) => setTimeout(r, 50))
+      await s.writer.write(() => undefined)
       const q = (sql: string) => (s.store.sqlite.prepare(sql).get() as { n: number }).n
       process.send!({
         hits: q('SELECT count(*) AS n FROM site_hits'),

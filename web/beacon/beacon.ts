@@ -22,8 +22,8 @@ safe(() => {
   const script = document.currentScript as HTMLScriptElement
   const site = script.getAttribute('data-site') || location.hostname
   const api = script.getAttribute('data-api') || new URL('/api/collect', script.src).href
-  // Latest report per metric id: web-vitals may report a metric again (CLS, INP) and only the
-  // last value counts; the server upserts by id, so resending after a later flush is harmless.
+  // Latest report per metric id: web-vitals may report CLS and INP again (after a later hide) and
+  // only the last value counts; the server replaces those two by id. Cleared on every flush.
   const vitals = new Map<string, BeaconEvent>()
   let path = location.pathname
   // Vitals belong to the document's hard navigation (or bfcache restore), not to SPA routes.
