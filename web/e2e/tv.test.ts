@@ -170,6 +170,17 @@ suite('TV mode and screenshots in Chromium', () => {
     await laptop.waitForSelector('[data-testid=tile]')
     expect(await laptop.$eval('[data-testid=filter-project]', (e) => (e as HTMLSelectElement).value)).toBe('acme/web')
     expect(await laptop.$$eval('[data-testid=tile] .t-name', (els) => [...new Set(els.map((e) => e.textContent))])).toEqual(['acme/web'])
+    // Several values are an OR, and the form says so rather than showing only the first.
+    await laptop.goto(`${s.url}/?status=failing,running`)
+    await laptop.waitForSelector('[data-testid=tile]')
+    const statusFilter = await laptop.$eval('[data-testid=filter-status]', (e) => {
+      const el = e as HTMLSelectElement
+      return { value: el.value, text: el.selectedOptions[0]?.textContent }
+    })
+    expect(statusFilter).toEqual({ value: 'failing,running', text: 'failing or running' })
+    expect(new Set(await laptop.$$eval('[data-testid=tile]', (els) => els.map((e) => e.getAttribute('data-status'))))).toEqual(
+      new Set(['failing', 'running'])
+    )
     await laptop.goto(`${s.url}/?status=failing`)
     await laptop.waitForSelector('[data-testid=tile]')
     for (let i = 0; i < 30; i++) {

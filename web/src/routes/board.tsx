@@ -51,6 +51,37 @@ export function useScopedTiles() {
   })
 }
 
+/**
+ * One filter of the form. The URL may hold several values (`?status=failing,running`, an OR) or
+ * one no pipeline has now: that gets an entry of its own, so the form never shows a narrower or
+ * different filter than the board applies.
+ */
+function FilterSelect(props: { name: FilterName; values: string[]; options: readonly string[] }) {
+  const other = () => props.values.length > 1 || (props.values.length === 1 && !props.options.includes(props.values[0]!))
+  return (
+    <label>
+      <span>{props.name}</span>
+      <select onChange={(e) => setSearch({ [props.name]: e.currentTarget.value || null })} data-testid={`filter-${props.name}`}>
+        <option value="" selected={!props.values.length}>
+          all
+        </option>
+        <Show when={other()}>
+          <option value={props.values.join(',')} selected>
+            {props.values.join(' or ')}
+          </option>
+        </Show>
+        <For each={props.options}>
+          {(v) => (
+            <option value={v} selected={!other() && props.values[0] === v}>
+              {v}
+            </option>
+          )}
+        </For>
+      </select>
+    </label>
+  )
+}
+
 export default function Board() {
   const live = useLive()
   const view = useView()
@@ -74,45 +105,9 @@ export default function Board() {
       <Show when={!tv()}>
         <form class="filters" aria-label="Filter pipelines" onSubmit={(e) => e.preventDefault()}>
           <For each={['project', 'branch', 'provider'] as const}>
-            {(k) => (
-              <label>
-                <span>{k}</span>
-                <select
-                  onChange={(e) => setSearch({ [k]: e.currentTarget.value || null })}
-                  data-testid={`filter-${k}`}
-                >
-                  <option value="" selected={!filter()[k].length}>
-                    all
-                  </option>
-                  <For each={options(k)}>
-                    {(v) => (
-                      <option value={v} selected={filter()[k][0] === v}>
-                        {v}
-                      </option>
-                    )}
-                  </For>
-                </select>
-              </label>
-            )}
+            {(k) => <FilterSelect name={k} values={filter()[k]} options={options(k)} />}
           </For>
-          <label>
-            <span>status</span>
-            <select
-              onChange={(e) => setSearch({ status: e.currentTarget.value || null })}
-              data-testid="filter-status"
-            >
-              <option value="" selected={!filter().status.length}>
-                all
-              </option>
-              <For each={STATUS_OPTIONS}>
-                {(v) => (
-                  <option value={v} selected={filter().status[0] === v}>
-                    {v}
-                  </option>
-                )}
-              </For>
-            </select>
-          </label>
+          <FilterSelect name="status" values={filter().status} options={STATUS_OPTIONS} />
           <Show when={filtered()}>
             <button type="button" onClick={() => setSearch({ project: null, branch: null, provider: null, status: null })}>
               clear filters
