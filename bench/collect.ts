@@ -247,6 +247,9 @@ interface Totals {
   commits: number
   hits: number
   samples: number
+  /** wrk's answer-time percentiles per slice (µs). */
+  p50s: number[]
+  p99s: number[]
   /** Beacons stored whose 202 wrk never read (it stops with requests in flight). */
   unacked: number
   mismatches: string[]
@@ -268,7 +271,7 @@ export async function benchCollect(): Promise<string> {
   const fsyncMs = await commitMs()
   const dirs = variants.map(() => mkdtempSync(join(tmpdir(), 'radiator-bench-')))
   const children = await Promise.all(variants.map((v, i) => child(v.server, dirs[i]!)))
-  const totals: Totals[] = variants.map(() => ({ requests: 0, seconds: 0, ok: 0, errors: 0, statuses: {}, cpuMs: 0, commits: 0, hits: 0, samples: 0, unacked: 0, mismatches: [], slices: [] }))
+  const totals: Totals[] = variants.map(() => ({ requests: 0, seconds: 0, ok: 0, errors: 0, statuses: {}, cpuMs: 0, commits: 0, hits: 0, samples: 0, p50s: [], p99s: [], unacked: 0, mismatches: [], slices: [] }))
   let next = 0
   try {
     for (const [i, v] of variants.entries()) await load(`${children[i]!.url}/api/collect`, (k) => v.body(k + 1e9 + i * 1e8), 1) // warm-up
@@ -279,7 +282,7 @@ export async function benchCollect(): Promise<string> {
         const c = children[i]!
         const t = totals[i]!
         const before = await c.ask<Counts>('count')
-        const r = USE_WRK
+        const r: LoadResult & { p50?: number; p99?: number } = USE_WRK
           ? await wrkLoad({ url: `${c.url}/api/collect`, headers: HEADERS, body: v.lua, tag: `t${turn}v${i}`, connections: CONNECTIONS, seconds: SLICE_SECONDS })
           : await load(`${c.url}/api/collect`, (n) => v.body(next + n), SLICE_SECONDS)
         next += r.requests + r.errors + CONNECTIONS
@@ -296,6 +299,10 @@ export async function benchCollect(): Promise<string> {
         t.hits += hits
         t.samples += samples
         t.slices[turn] = r.rps
+        if (r.p50 !== undefined && r.p99 !== undefined) {
+          t.p50s.push(r.p50)
+          t.p99s.push(r.p99)
+        }
         if (v.server === 'radiator') {
           // Every 202 must be stored. wrk stops mid-flight: up to one beacon per connection was
           // written but its answer never read, so those may be stored beyond the 202s, no more.
@@ -318,7 +325,7 @@ export async function benchCollect(): Promise<string> {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
   const lines = [
     `\nPOST /api/collect vs a bare endpoint: ${SLICES} turns of ${SLICE_SECONDS}s slices per variant, ${CONNECTIONS} keep-alive loopback connections from ${USE_WRK ? 'wrk' : 'undici (install wrk for a load generator that leaves the server its own core)'}, each server in its own process; one durable COMMIT alone takes ${fsyncMs.toFixed(2)} ms on this disk now`,
-    `${'variant'.padEnd(50)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'per-turn'.padStart(9)} ${'CPU/req'.padStart(8)} ${'ratio'.padStart(6)} ${'/COMMIT'.padStart(8)}  check`,
+    `${'variant'.padEnd(50)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'per-turn'.padStart(9)} ${'CPU/req'.padStart(8)} ${'ratio'.padStart(6)} ${'/COMMIT'.padStart(8)} ${'p50/p99 ms'.padStart(11)}  check`,
   ]
   let durable = 0
   for (const [i, v] of variants.entries()) {
@@ -343,11 +350,12 @@ export async function benchCollect(): Promise<string> {
         `${cpuUs(t).toFixed(0)} µs`.padStart(8),
         `${(cpuUs(base) / cpuUs(t)).toFixed(2)}×`.padStart(6),
         (t.commits ? (t.ok / t.commits).toFixed(1) : '-').padStart(8),
+        (t.p50s.length ? `${(median(t.p50s) / 1000).toFixed(1)}/${(median(t.p99s) / 1000).toFixed(1)}` : '-').padStart(11),
         ` ${check}${other.length ? ` other statuses ${JSON.stringify(t.statuses)}` : ''}${t.errors ? ` ${t.errors} errors` : ''}`,
       ].join(' ')
     )
   }
-  lines.push(`best durable beacons/s: ${durable.toFixed(0)} (rows counted after every slice)`)
+  lines.push(`best durable beacons/s: ${durable.toFixed(0)} (rows counted after every slice); p50/p99: wrk's answer times, median over the slices`)
   return lines.join('\n')
 }
 

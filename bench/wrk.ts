@@ -21,6 +21,9 @@ export interface WrkResult {
   rps: number
   statuses: Record<number, number>
   errors: number
+  /** Answer time percentiles (µs), as wrk measures them. */
+  p50: number
+  p99: number
 }
 
 /**
@@ -51,7 +54,7 @@ end
 function response(status)
   statuses[status] = (statuses[status] or 0) + 1
 end
-function done(summary)
+function done(summary, latency)
   for _, t in ipairs(threads) do
     local s = t:get("statuses")
     local parts = {}
@@ -60,6 +63,7 @@ function done(summary)
   end
   local e = summary.errors
   io.write(string.format("SUMMARY %d %d %d\\n", summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout))
+  io.write(string.format("LATENCY %d %d\\n", latency:percentile(50), latency:percentile(99)))
 end
 `
 }
@@ -98,7 +102,8 @@ export async function wrkLoad(opts: {
     if (!s) throw new Error(`unexpected wrk output:\n${stdout}`)
     const seconds = Number(s[2]) / 1e6
     const requests = Object.values(statuses).reduce((a, b) => a + b, 0)
-    return { requests, seconds, rps: requests / seconds, statuses, errors: Number(s[3]) }
+    const l = /^LATENCY (\d+) (\d+)$/m.exec(stdout)
+    return { requests, seconds, rps: requests / seconds, statuses, errors: Number(s[3]), p50: Number(l?.[1]), p99: Number(l?.[2]) }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
