@@ -221,8 +221,7 @@ export const siteSamples = sqliteTable(
   (t) => [
     index('site_samples_at_idx').on(t.at),
     // A repeated report (CLS, INP grow after the first flush) finds the row it replaces. Only the
-    // metrics that are ever reported again are indexed: ids arrive in random order, and each
-    // index entry costs a random page write per COMMIT.
+    // metrics that are ever reported again are indexed (see REPORTED_AGAIN).
     index('site_samples_vid_idx')
       .on(t.vid)
       .where(sql.raw(SAMPLE_ID_INDEXED)),

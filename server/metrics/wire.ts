@@ -11,7 +11,8 @@ export type VitalName = (typeof VITAL_NAMES)[number]
  * The metrics web-vitals may report again under the same id (each time the page is hidden after
  * the value grew). LCP, FCP and TTFB are reported once per id (`report(true)`; a bfcache restore
  * makes a new id), so only these two are ever looked up for replacement, and only these two are
- * indexed by id: a random-order index insert per sample was the largest cost of a vitals flush.
+ * indexed by id: ids arrive in random order, so every lookup and every index entry lands on a page
+ * of its own, and those were the largest cost of a vitals flush.
  */
 export const REPORTED_AGAIN: readonly VitalName[] = ['CLS', 'INP']
 export const reportedAgain = (name: VitalName) => REPORTED_AGAIN.includes(name)
