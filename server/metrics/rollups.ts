@@ -85,8 +85,7 @@ interface Replaced {
 }
 
 export interface RollResult {
-  rows: number
-  /** A batch was full: more is waiting. */
+  /** Rows lie past this batch's id range: more is waiting. */
   more: boolean
   sites: Set<string>
 }
@@ -180,21 +179,13 @@ export class Roller {
     }
 
     const h = range(WM_HITS, this.stmts.maxHit.get())
-    let rows = 0
-    if (h.to > h.from)
-      for (const g of this.stmts.hits.all(h.from, h.to)) {
-        add(g.site, g.path, 'PV', g.device, g.minute, g.n, 0, null)
-        rows += g.n
-      }
+    if (h.to > h.from) for (const g of this.stmts.hits.all(h.from, h.to)) add(g.site, g.path, 'PV', g.device, g.minute, g.n, 0, null)
 
     const v = range(WM_SAMPLES, this.stmts.maxSample.get())
     if (v.to > v.from) {
       for (const r of this.stmts.replaced.all(v.from, v.to))
         add(r.site, r.path, r.metric, r.device, r.at, -1, bucketOf(r.metric, r.prev), rate(r.metric, r.prev))
-      for (const g of this.stmts.samples.all(v.from, v.to)) {
-        add(g.site, g.path, g.metric, g.device, g.minute, g.n, g.bucket, g.rating)
-        rows += g.n
-      }
+      for (const g of this.stmts.samples.all(v.from, v.to)) add(g.site, g.path, g.metric, g.device, g.minute, g.n, g.bucket, g.rating)
     }
 
     for (const a of aggs.values()) {
@@ -203,7 +194,7 @@ export class Roller {
     }
     if (h.to > h.from) this.stmts.setMeta.run(WM_HITS, String(h.to))
     if (v.to > v.from) this.stmts.setMeta.run(WM_SAMPLES, String(v.to))
-    return { rows, more: h.more || v.more, sites }
+    return { more: h.more || v.more, sites }
   }
 
   /** The samples watermark, read inside a writer op (the collect write needs it for replacements). */
