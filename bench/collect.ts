@@ -8,13 +8,15 @@
  *    bodies and answers 202 without writing (the baseline), the same plus the zod schema Radiator
  *    validates with (to show what validation alone costs), then Radiator's real POST /api/collect,
  *    which answers 202 only once the COMMIT is on disk (the WAL fdatasync'd). The stored rows are
- *    counted after every slice and must equal the 202s.
+ *    counted after every slice and must equal the 202s. Radiator serves that route on node:http
+ *    before Hono, so the same read + JSON.parse + 202 on node:http alone is measured too: the
+ *    stricter baseline, reported on its own line.
  * 2. Summary latency: 10 million samples written straight into a Radiator database (one
  *    INSERT … SELECT over a recursive CTE per million), rolled up by the product's own rollup job,
  *    then every window of GET /api/sites/:site/summary timed against the real server, one request
  *    at a time (25 each; median, p95, max).
  *
- * Child mode (internal): `tsx bench/collect.ts --serve bare|radiator <dataDir>`.
+ * Child mode (internal): `tsx bench/collect.ts --serve bare|bare-zod|bare-node|radiator <dataDir>`.
  */
 import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -51,10 +53,23 @@ async function serve(kind: string, dataDir: string): Promise<void> {
       return c.body(null, 202)
     })
     const server = listen({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => process.send!({ port: info.port }))
-    process.on('message', (m) => {
-      if (m === 'count') process.send!({ hits: 0, samples: 0, cpu: cpuMs(), batches: 0 })
-      if (m === 'stop') server.close(() => process.exit(0))
+    stopOnMessage(server)
+    return
+  }
+  if (kind === 'bare-node') {
+    // Radiator answers POST /api/collect on node:http before Hono (server/http/node-routes.ts), so
+    // the strictest baseline is the same read + JSON.parse + 202 on node:http alone.
+    const { createServer } = await import('node:http')
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        res.writeHead(202).end()
+      })
     })
+    server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }))
+    stopOnMessage(server)
     return
   }
   const { configFrom } = await import('../server/config.ts')
@@ -82,6 +97,14 @@ async function serve(kind: string, dataDir: string): Promise<void> {
       await s.close()
       process.exit(0)
     }
+  })
+}
+
+/** A baseline server's side of the parent's protocol: it stores nothing, so only its CPU counts. */
+function stopOnMessage(server: { close(cb: () => void): unknown }) {
+  process.on('message', (m) => {
+    if (m === 'count') process.send!({ hits: 0, samples: 0, cpu: cpuMs(), batches: 0 })
+    if (m === 'stop') server.close(() => process.exit(0))
   })
 }
 
@@ -197,7 +220,7 @@ const luaFlush = `'{"site":"${SITE}","width":390,"events":[' .. ${luaVital('LCP'
 
 interface Variant {
   name: string
-  server: 'bare' | 'bare-zod' | 'radiator'
+  server: 'bare' | 'bare-zod' | 'bare-node' | 'radiator'
   body: (i: number) => string
   lua: string
   /** Rows one accepted beacon stores (checked against the 202s). */
@@ -210,6 +233,8 @@ const VARIANTS: Variant[] = [
   { name: 'bare Hono, the vitals flush body (baseline)', server: 'bare', body: flush, lua: luaFlush, rows: { hits: 0, samples: 0 } },
   { name: 'Radiator /api/collect: page view (vs 1st)', server: 'radiator', body: pageview, lua: luaPageview, rows: { hits: 1, samples: 0 } },
   { name: 'Radiator /api/collect: 3 vitals + leave (vs 3rd)', server: 'radiator', body: flush, lua: luaFlush, rows: { hits: 1, samples: 3 } },
+  { name: 'bare node:http: read + JSON.parse, 202', server: 'bare-node', body: pageview, lua: luaPageview, rows: { hits: 0, samples: 0 } },
+  { name: 'bare node:http, the vitals flush body', server: 'bare-node', body: flush, lua: luaFlush, rows: { hits: 0, samples: 0 } },
 ]
 
 /**
@@ -355,6 +380,15 @@ export async function benchCollect(): Promise<string> {
       ].join(' ')
     )
   }
+  // The stricter comparison: Radiator's collect runs on node:http, not through Hono's adapter.
+  const strict = variants.flatMap((v, i) => {
+    const b = variants.findIndex((n) => n.server === 'bare-node' && n.body === v.body)
+    if (v.server !== 'radiator' || b < 0) return []
+    const [t, base] = [totals[i]!, totals[b]!]
+    const perTurn = median(t.slices.map((x, turn) => x / base.slices[turn]!))
+    return [`${v.name.replace(/ \(vs .*\)$/, '')} ${(rps(t) / rps(base)).toFixed(2)}× (per turn ${perTurn.toFixed(2)}×, CPU ${(cpuUs(base) / cpuUs(t)).toFixed(2)}×)`]
+  })
+  if (strict.length) lines.push(`against bare node:http with the same body: ${strict.join('; ')}`)
   lines.push(`best durable beacons/s: ${durable.toFixed(0)} (rows counted after every slice); p50/p99: wrk's answer times, median over the slices`)
   return lines.join('\n')
 }

@@ -44,18 +44,22 @@ export function zodMessage(e: ZodError): string {
   return `${path}${i.message}`
 }
 
+/** Any thrown error as a status and `{ code, message }`; only unexpected ones are logged, without leaking their stack to the client. */
+export function errorAnswer(err: unknown, log: Logger, path: string): { status: ContentfulStatusCode; body: ReturnType<typeof errorBody> } {
+  if (err instanceof AppError) return { status: err.status, body: errorBody(err.code, err.message, err.extra) }
+  if (err instanceof ZodError) return { status: 400, body: errorBody('BAD_REQUEST', zodMessage(err)) }
+  if (err instanceof HTTPException) {
+    const status = err.status
+    const code = (Object.entries(ERROR_STATUS).find(([, s]) => s === status)?.[0] ?? 'INTERNAL') as ErrorCode
+    return { status, body: errorBody(code, err.message || code.toLowerCase().replace(/_/g, ' ')) }
+  }
+  log.error('unhandled error', { path, err: err instanceof Error ? (err.stack ?? String(err)) : String(err) })
+  return { status: 500, body: errorBody('INTERNAL', 'internal error') }
+}
+
 export function makeErrorHandler(log: Logger) {
   return function handleError(err: Error, c: Context) {
-    if (err instanceof AppError) {
-      return c.json(errorBody(err.code, err.message, err.extra), err.status)
-    }
-    if (err instanceof ZodError) return c.json(errorBody('BAD_REQUEST', zodMessage(err)), 400)
-    if (err instanceof HTTPException) {
-      const status = err.status
-      const code = (Object.entries(ERROR_STATUS).find(([, s]) => s === status)?.[0] ?? 'INTERNAL') as ErrorCode
-      return c.json(errorBody(code, err.message || code.toLowerCase().replace(/_/g, ' ')), status)
-    }
-    log.error('unhandled error', { path: c.req.path, err: err.stack ?? String(err) })
-    return c.json(errorBody('INTERNAL', 'internal error'), 500)
+    const { status, body } = errorAnswer(err, log, c.req.path)
+    return c.json(body, status)
   }
 }

@@ -3,6 +3,7 @@
  * background timers. Used by main.ts and by the integration tests (on port 0, temp data dir).
  */
 import { serve } from '@hono/node-server'
+import { createServer, type RequestListener, type ServerOptions } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { WebSocketServer } from 'ws'
@@ -13,11 +14,14 @@ import { databasePath, openStore, type Store } from './db/client.ts'
 import { Writer } from './db/writer.ts'
 import { Hub } from './live/hub.ts'
 import type { Logger } from './log.ts'
+import { withNodeRoutes, type NodeRoutes } from './http/node-routes.ts'
 import { currentVersion } from './version.ts'
 
 export interface Capability {
   /** Mount path and sub-app. */
   mounts: [string, Hono][]
+  /** Hot routes answered on Node's request before Hono (see http/node-routes.ts). */
+  nodeRoutes?: NodeRoutes
   /** Background work started with the server (retention, coalescing); returns its stopper. */
   start?(): () => void
 }
@@ -74,7 +78,15 @@ export async function startServer(
 
   // Inbound WebSocket messages are not used; a small cap keeps a hostile peer from sending big frames.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
-  const server = serve({ fetch: app.fetch, websocket: { server: wss }, port: config.PORT, hostname: config.HOST }) as Server
+  const nodeRoutes: NodeRoutes = Object.assign({}, ...caps.map((c) => c.nodeRoutes))
+  const server = serve({
+    fetch: app.fetch,
+    websocket: { server: wss },
+    port: config.PORT,
+    hostname: config.HOST,
+    createServer: ((options: ServerOptions, listener: RequestListener) =>
+      createServer(options, withNodeRoutes(nodeRoutes, listener))) as typeof createServer,
+  }) as Server
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve()
     server.once('listening', resolve)

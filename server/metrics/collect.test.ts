@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { connect } from 'node:net'
 import { startTestServer, type TestServer } from '../test/harness.ts'
 import { BROWSER_UA, json, ORIGIN, postBeacon, postRaw, SITE } from './testing.ts'
 
@@ -82,7 +83,53 @@ describe('POST /api/collect', () => {
       duplex: 'half',
     } as RequestInit)
     expect(chunked.status).toBe(413)
+    // The rest of a body over the limit is not read: the connection is closed instead.
+    expect(chunked.headers.get('connection')).toBe('close')
     expect((await dropped(s)).too_large).toBe(2)
+    expect(count(s, 'site_hits')).toBe(0)
+  })
+
+  it('is served with a query string on the URL too; other methods get the API 404', async () => {
+    const s = await server()
+    const body = JSON.stringify({ site: SITE, events: [{ type: 'pageview', path: '/' }] })
+    const res = await fetch(`${s.url}/api/collect?v=1`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'text/plain;charset=UTF-8', origin: ORIGIN, 'user-agent': BROWSER_UA },
+    })
+    expect(res.status).toBe(202)
+    expect(count(s, 'site_hits')).toBe(1)
+    const get = await fetch(`${s.url}/api/collect`)
+    expect(get.status).toBe(404)
+    expect((await get.json()).code).toBe('NOT_FOUND')
+  })
+
+  it('stores nothing for a client that goes away mid-body, and keeps answering', async () => {
+    const s = await server()
+    const sock = connect(s.port, '127.0.0.1')
+    await new Promise((r) => sock.once('connect', r))
+    sock.write(
+      `POST /api/collect HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\norigin: ${ORIGIN}\r\n` +
+        `user-agent: ${BROWSER_UA}\r\ncontent-length: 500\r\n\r\n{"site":"${SITE}","events":[`
+    )
+    await new Promise((r) => setTimeout(r, 50))
+    sock.destroy()
+    await new Promise((r) => sock.once('close', r))
+    expect((await postBeacon(s.url, [{ type: 'pageview', path: '/' }])).status).toBe(202)
+    expect(count(s, 'site_hits')).toBe(1)
+    const body = await json(fetch(`${s.url}/api/sites`))
+    expect(body.collect.accepted).toBe(1)
+    expect(Object.values(body.collect.dropped).every((n) => n === 0)).toBe(true)
+  })
+
+  it('answers 503 with the reason, readable by the page, once writes are refused', async () => {
+    const s = await server()
+    await s.writer.close() // what a shutdown does before the database closes
+    const res = await postBeacon(s.url, [{ type: 'pageview', path: '/' }])
+    expect(res.status).toBe(503)
+    expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    expect(res.headers.get('content-type')).toBe('application/json')
+    expect(await res.json()).toEqual({ code: 'UNAVAILABLE', message: 'the database is closing' })
     expect(count(s, 'site_hits')).toBe(0)
   })
 

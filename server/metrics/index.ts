@@ -7,6 +7,7 @@ import type { CapabilityFactory } from '../server.ts'
 import { beaconRoutes } from './beacon-file.ts'
 import { CustomMetrics } from './custom.ts'
 import { LIVE_PUSH_DEFAULTS, LivePush, type LivePushOptions } from './live-push.ts'
+import { COLLECT_PATH, collectHandler } from './collect.ts'
 import { createIngest } from './pipeline.ts'
 import { loadPresence, Presence } from './presence.ts'
 import { RawWrites } from './raw.ts'
@@ -70,6 +71,7 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
         ['/api', metricsRoutes({ config, ingest, sites, presence, summaries, custom, now })],
         ['/', beaconRoutes(opts.beaconPath)],
       ],
+      nodeRoutes: { [`POST ${COLLECT_PATH}`]: collectHandler({ ingest, sites, trustProxy: config.TRUST_PROXY, log }) },
       start() {
         writer.write((s) => sites.sync(s, now())).catch(onError('sites sync'))
         const stops = [

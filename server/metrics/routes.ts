@@ -1,36 +1,23 @@
 /**
- * @module The metrics HTTP surface, mounted at /api: the beacon's collect endpoint (with CORS for
- * the sites' origins), sites and their summaries, and custom metrics. Handlers only translate
- * between HTTP and the modules that do the work.
+ * @module The metrics HTTP surface, mounted at /api: the collect endpoint's CORS preflight (its
+ * POST is answered before Hono, in collect.ts), sites and their summaries, and custom metrics.
+ * Handlers only translate between HTTP and the modules that do the work.
  */
-import { Hono, type Context } from 'hono'
-import { getConnInfo } from '@hono/node-server/conninfo'
+import { Hono } from 'hono'
 import { z } from 'zod'
 import type { Config } from '../config.ts'
-import { AppError, ERROR_STATUS, errorBody, zodMessage, type ErrorCode } from '../errors.ts'
+import { AppError, zodMessage } from '../errors.ts'
 import { requireBearer } from './auth.ts'
-import { headerOf, readBody } from './request.ts'
+import { readBody } from './request.ts'
 import type { CustomMetrics } from './custom.ts'
-import { Drop, type CollectRequest, type DropReason, type Ingest, type Outcome } from './pipeline.ts'
+import type { Ingest } from './pipeline.ts'
 import type { Presence } from './presence.ts'
 import type { Sites } from './sites.ts'
 import type { Summaries } from './summary.ts'
 import { customMetricsBody, DEVICES, WINDOWS } from './wire.ts'
 
-export const COLLECT_LIMIT_BYTES = 16 * 1024
 const METRICS_LIMIT_BYTES = 64 * 1024
 const WINDOW_MS = { '5m': 300_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '28d': 28 * 86_400_000 }
-
-/** How each drop is answered: a bot gets a harmless 202 (Umami does the same), the rest an error. */
-const DROP_ANSWER: Record<DropReason, ErrorCode | 'ACCEPTED'> = {
-  too_large: 'PAYLOAD_TOO_LARGE',
-  unsupported_type: 'UNSUPPORTED_MEDIA_TYPE',
-  not_json: 'BAD_REQUEST',
-  invalid: 'BAD_REQUEST',
-  unknown_site: 'NOT_FOUND',
-  bad_origin: 'FORBIDDEN',
-  bot: 'ACCEPTED',
-}
 
 export interface MetricsRouteDeps {
   config: Config
@@ -55,34 +42,8 @@ const metricsQuery = z.object({
 export function metricsRoutes(d: MetricsRouteDeps) {
   const app = new Hono()
 
-  const collectRequest = (c: Context, body: string): CollectRequest => ({
-    contentType: headerOf(c, 'content-type'),
-    body,
-    origin: headerOf(c, 'origin'),
-    userAgent: headerOf(c, 'user-agent'),
-    ip: clientIp(c, d.config.TRUST_PROXY),
-  })
-
-  /**
-   * 202, or the drop's answer; with CORS headers when the page's origin may read it. Headers go in
-   * as one plain object: node-server then writes them straight out, where `c.header()` builds a
-   * WHATWG Headers per response (measurable at beacon rates).
-   */
-  const answer = (c: Context, outcome: Outcome) => {
-    const origin = headerOf(c, 'origin')
-    const headers: Record<string, string> = {}
-    if (origin && (outcome.site ? d.sites.originAllowed(origin, outcome.site) : d.sites.originAllowedForAny(origin))) {
-      headers['access-control-allow-origin'] = origin
-      headers.vary = 'Origin'
-    }
-    if (outcome.accepted) return c.body(null, 202, headers)
-    const code = DROP_ANSWER[outcome.drop.reason]
-    headers['x-radiator-dropped'] = outcome.drop.reason
-    if (code === 'ACCEPTED') return c.body(null, 202, headers)
-    return c.json(errorBody(code, outcome.drop.message, { reason: outcome.drop.reason }), ERROR_STATUS[code], headers)
-  }
-
-  // fetch() with application/json is preflighted; sendBeacon's text/plain is not.
+  // POST /collect is answered before Hono, in collect.ts. fetch() with application/json is
+  // preflighted; sendBeacon's text/plain is not.
   app.options('/collect', (c) => {
     const origin = c.req.header('origin')
     if (!d.sites.originAllowedForAny(origin)) throw new AppError('FORBIDDEN', 'this Origin may not report to any site')
@@ -93,12 +54,6 @@ export function metricsRoutes(d: MetricsRouteDeps) {
       'access-control-max-age': '86400',
       vary: 'Origin',
     })
-  })
-
-  app.post('/collect', async (c) => {
-    const body = await readBody(c, COLLECT_LIMIT_BYTES)
-    if (body === null) return answer(c, d.ingest.dropped(new Drop('too_large', `the body is larger than ${COLLECT_LIMIT_BYTES} bytes`)))
-    return answer(c, await d.ingest.run(collectRequest(c, body)))
   })
 
   app.get('/sites', (c) =>
@@ -144,18 +99,4 @@ function parseJson(text: string): unknown {
   } catch {
     throw new AppError('BAD_REQUEST', 'the body is not valid JSON')
   }
-}
-
-/**
- * The client address the visitor id is derived from. Behind a reverse proxy (TRUST_PROXY) it is
- * the first X-Forwarded-For entry, the client as the outermost proxy saw it; otherwise the socket's
- * peer, as a client can write any X-Forwarded-For it likes.
- */
-function clientIp(c: Context, trustProxy: boolean): string {
-  if (trustProxy) {
-    const first = headerOf(c, 'x-forwarded-for')?.split(',', 1)[0]?.trim()
-    if (first) return first
-  }
-  // Outside @hono/node-server (app.request in tests) there is no socket.
-  return c.env?.incoming ? (getConnInfo(c).remote.address ?? '') : ''
 }
