@@ -19,16 +19,14 @@ export function readNodeBody(req: IncomingMessage, limit: number): Promise<strin
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
-    const onData = (chunk: Buffer) => {
+    // Inline, not a named const: tsx (esbuild keepNames) wraps every named closure in a __name()
+    // call, which showed in the beacon's profile at ~1.5 %.
+    req.on('data', (chunk: Buffer) => {
+      if (size > limit) return // over the limit: the rest is dropped unread into memory
       size += chunk.length
-      if (size > limit) {
-        req.off('data', onData)
-        resolve(null)
-        return
-      }
-      chunks.push(chunk)
-    }
-    req.on('data', onData)
+      if (size > limit) resolve(null)
+      else chunks.push(chunk)
+    })
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')))
     // After 'end' these settle nothing: a promise settles once.
     req.once('close', () => resolve(ABORTED))
