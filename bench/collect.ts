@@ -76,7 +76,7 @@ async function serve(kind: string, dataDir: string): Promise<void> {
   const { createLogger } = await import('../server/log.ts')
   const { startServer } = await import('../server/server.ts')
   const { capabilities } = await import('../server/capabilities.ts')
-  const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATA_DIR: dataDir, SITES: SITE })
+  const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATA_DIR: dataDir, SITES: SITE, COLLECT_PER_MINUTE: '0' })
   const s = await startServer(config, createLogger(config.LOG_LEVEL), capabilities)
   process.send!({ port: s.port })
   process.on('message', async (m) => {

@@ -84,6 +84,11 @@ const vars = {
   ],
   SITES_ALLOW_SUBDOMAINS: [bool.default(true), 'true or false: accept beacons from subdomains of a site', 'true'],
   ROLLUP_RETENTION_DAYS: [int(1, 3650).default(400), 'an integer 1–3650: days minute/hour/day rollups and custom metric points are kept', '400'],
+  COLLECT_PER_MINUTE: [
+    int(0, 10_000_000).default(1200),
+    'an integer 0–10000000: beacons /api/collect takes per client address per minute (a burst of that many, refilled evenly) before 429; 0 turns the limit off. Behind a reverse proxy it needs TRUST_PROXY, or every visitor shares the proxy\'s address',
+    '1200',
+  ],
   METRICS_TOKEN: [list.default([]), 'comma-separated bearer tokens for POST /api/metrics', '(unset: 401)'],
 } as const
 

@@ -11,6 +11,11 @@ export class RateLimiter {
     private now: () => number = Date.now
   ) {}
 
+  /** Seconds until an empty bucket has a token again (for Retry-After). */
+  get refillSeconds(): number {
+    return Math.ceil(60 / this.perMinute)
+  }
+
   /** Takes one token for `key`; false when its bucket is empty. */
   take(key: string): boolean {
     const t = this.now()

@@ -133,6 +133,31 @@ describe('POST /api/collect', () => {
     expect(count(s, 'site_hits')).toBe(0)
   })
 
+  it('limits beacons per client address with 429 and Retry-After, counted, nothing stored', async () => {
+    const s = await server({ COLLECT_PER_MINUTE: '3', TRUST_PROXY: 'true' })
+    const send = (ip: string) => postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip })
+    for (let i = 0; i < 3; i++) expect((await send('203.0.113.7')).status).toBe(202)
+    const limited = await send('203.0.113.7')
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('retry-after')).toBe('20') // 3 a minute: a token every 20 s
+    expect(limited.headers.get('x-radiator-dropped')).toBe('rate_limited')
+    expect(limited.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    expect((await limited.json()).code).toBe('TOO_MANY_REQUESTS')
+    // Another address has its own allowance.
+    expect((await send('198.51.100.2')).status).toBe(202)
+    expect(count(s, 'site_hits')).toBe(4)
+    expect((await dropped(s)).rate_limited).toBe(1)
+  })
+
+  it('takes any number of beacons with COLLECT_PER_MINUTE=0', async () => {
+    const s = await server({ COLLECT_PER_MINUTE: '0' })
+    const answers = await Promise.all(Array.from({ length: 30 }, () => postBeacon(s.url, [{ type: 'heartbeat', path: '/' }])))
+    expect(answers.map((r) => r.status)).toEqual(Array(30).fill(202))
+    const limited = await server({ COLLECT_PER_MINUTE: '10' })
+    const some = await Promise.all(Array.from({ length: 30 }, () => postBeacon(limited.url, [{ type: 'heartbeat', path: '/' }])))
+    expect(some.filter((r) => r.status === 202)).toHaveLength(10)
+  })
+
   it('rejects a body that is not JSON with 400', async () => {
     const s = await server()
     const res = await postRaw(s.url, '{"site": "shop.example.com", "events": [')

@@ -18,6 +18,7 @@ export const COLLECT_LIMIT_BYTES = 16 * 1024
 
 /** How each drop is answered: a bot gets a harmless 202 (Umami does the same), the rest an error. */
 const DROP_ANSWER: Record<DropReason, ErrorCode | 'ACCEPTED'> = {
+  rate_limited: 'TOO_MANY_REQUESTS',
   too_large: 'PAYLOAD_TOO_LARGE',
   unsupported_type: 'UNSUPPORTED_MEDIA_TYPE',
   not_json: 'BAD_REQUEST',
@@ -68,6 +69,7 @@ export function collectHandler(d: CollectDeps): NodeHandler {
     if (code === 'ACCEPTED') return send(res, 202, headers)
     // A body over the limit is not read: the connection is closed rather than drained.
     if (outcome.drop.reason === 'too_large') headers.connection = 'close'
+    if (outcome.drop.retryAfterS) headers['retry-after'] = String(outcome.drop.retryAfterS)
     send(res, ERROR_STATUS[code], headers, errorBody(code, outcome.drop.message, { reason: outcome.drop.reason }))
   }
 }

@@ -7,6 +7,7 @@ import type { CapabilityFactory } from '../server.ts'
 import { beaconRoutes } from './beacon-file.ts'
 import { CustomMetrics } from './custom.ts'
 import { LIVE_PUSH_DEFAULTS, LivePush, type LivePushOptions } from './live-push.ts'
+import { RateLimiter } from '../http/rate-limit.ts'
 import { COLLECT_PATH, collectHandler } from './collect.ts'
 import { createIngest } from './pipeline.ts'
 import { loadPresence, Presence } from './presence.ts'
@@ -61,6 +62,7 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
       raw: new RawWrites(sqlite, () => roller.rolledSamplesThrough()),
       writer,
       now,
+      perAddress: config.COLLECT_PER_MINUTE > 0 ? new RateLimiter(config.COLLECT_PER_MINUTE) /* real time, not the data clock */ : null,
       onAccepted: (site) => live.visited(site),
     })
     hub.addSnapshot('sites', () => live.snapshot())

@@ -6,6 +6,7 @@
  */
 import { isbot } from 'isbot'
 import type { Writer } from '../db/writer.ts'
+import type { RateLimiter } from '../http/rate-limit.ts'
 import type { Presence } from './presence.ts'
 import type { RawWrites } from './raw.ts'
 import type { Sites } from './sites.ts'
@@ -16,13 +17,15 @@ import { zodMessage } from '../errors.ts'
 /** What navigator.sendBeacon(url, string) sends in every browser: checked first, without parsing. */
 const SEND_BEACON_TYPE = 'text/plain;charset=UTF-8'
 
-export const DROP_REASONS = ['too_large', 'unsupported_type', 'not_json', 'invalid', 'unknown_site', 'bad_origin', 'bot'] as const
+export const DROP_REASONS = ['rate_limited', 'too_large', 'unsupported_type', 'not_json', 'invalid', 'unknown_site', 'bad_origin', 'bot'] as const
 export type DropReason = (typeof DROP_REASONS)[number]
 
 export class Drop {
   constructor(
     readonly reason: DropReason,
-    readonly message: string
+    readonly message: string,
+    /** For `rate_limited`: when to try again. */
+    readonly retryAfterS?: number
   ) {}
 }
 
@@ -53,6 +56,8 @@ export interface IngestDeps {
   raw: RawWrites
   writer: Writer
   now: () => number
+  /** Beacons per client address (COLLECT_PER_MINUTE); null: no limit. */
+  perAddress: RateLimiter | null
   /** Called after an accepted beacon changed presence (live pushes). */
   onAccepted?: (site: string) => void
 }
@@ -66,6 +71,12 @@ export interface IngestStats {
 
 export function createIngest(deps: IngestDeps) {
   const stats: IngestStats = { accepted: 0, dropped: zeroCounts() }
+
+  // First, so a flood from one address costs a map lookup per beacon, not a parse.
+  const withinRate: Step = (b) =>
+    deps.perAddress && !deps.perAddress.take(b.req.ip)
+      ? new Drop('rate_limited', 'too many beacons from this address; try again in a moment', deps.perAddress.refillSeconds)
+      : b
 
   // sendBeacon sends a string as text/plain (no CORS preflight); fetch clients may send JSON.
   const checkContentType: Step = (b) => {
@@ -116,7 +127,7 @@ export function createIngest(deps: IngestDeps) {
     return b
   }
 
-  const steps: Step[] = [checkContentType, parse, dropBot, knownSite, checkOrigin, putDevice, putVisitor]
+  const steps: Step[] = [withinRate, checkContentType, parse, dropBot, knownSite, checkOrigin, putDevice, putVisitor]
 
   async function write(b: Beacon): Promise<void> {
     const at = deps.now()
