@@ -37,7 +37,11 @@ export interface CollectDeps {
 
 export function collectHandler(d: CollectDeps): NodeHandler {
   return (req, res) => {
-    void answer(req, res)
+    // Nothing catches after a node route: a throw here would be an unhandled rejection.
+    answer(req, res).catch((e: unknown) => {
+      d.log.error('collect: answering failed', { err: e instanceof Error ? (e.stack ?? e.message) : String(e) })
+      res.destroy()
+    })
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {

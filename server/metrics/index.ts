@@ -3,11 +3,11 @@
  * metrics, live `visitors`/`vitals`/`metric` events, and the background rollup and retention jobs.
  * Time comes from one `now` so tests can move the clock (midnight, retention) without mocks.
  */
+import { RateLimiter } from '../http/rate-limit.ts'
 import type { CapabilityFactory } from '../server.ts'
 import { beaconRoutes } from './beacon-file.ts'
 import { CustomMetrics } from './custom.ts'
 import { LIVE_PUSH_DEFAULTS, LivePush, type LivePushOptions } from './live-push.ts'
-import { RateLimiter } from '../http/rate-limit.ts'
 import { COLLECT_PATH, collectHandler } from './collect.ts'
 import { createIngest } from './pipeline.ts'
 import { loadPresence, Presence } from './presence.ts'
