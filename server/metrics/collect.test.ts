@@ -256,6 +256,22 @@ describe('POST /api/collect', () => {
     expect(await visitorsFor(await server({ TRUST_PROXY: 'false' }))).toBe(1)
   })
 
+  it('says once, in the log, that X-Forwarded-For arrives while TRUST_PROXY is off', async () => {
+    const lines: string[] = []
+    const s = await startTestServer({ SITES: SITE, LOG_LEVEL: 'warn' }, undefined, undefined, (l) => lines.push(l))
+    servers.push(s)
+    await postBeacon(s.url, [{ type: 'pageview', path: '/' }])
+    expect(lines).toEqual([])
+    for (const ip of ['203.0.113.7', '198.51.100.2']) await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip })
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain('set TRUST_PROXY=true')
+    const trusted: string[] = []
+    const t = await startTestServer({ SITES: SITE, LOG_LEVEL: 'warn', TRUST_PROXY: 'true' }, undefined, undefined, (l) => trusted.push(l))
+    servers.push(t)
+    await postBeacon(t.url, [{ type: 'pageview', path: '/' }], { ip: '203.0.113.7' })
+    expect(trusted).toEqual([])
+  })
+
   it('lists the configured sites with their visitors and the drop counters', async () => {
     const s = await server()
     await postBeacon(s.url, [{ type: 'pageview', path: '/' }])

@@ -36,7 +36,14 @@ export interface CollectDeps {
 }
 
 export function collectHandler(d: CollectDeps): NodeHandler {
+  let proxyHinted = false
   return (req, res) => {
+    if (!proxyHinted && !d.trustProxy && req.headers['x-forwarded-for'] !== undefined) {
+      // Behind a proxy without TRUST_PROXY every visitor has the proxy's address: one visitor id
+      // per browser build, and one COLLECT_PER_MINUTE allowance for the whole site. Said once.
+      proxyHinted = true
+      d.log.warn('collect: beacons carry X-Forwarded-For but TRUST_PROXY is off; if Radiator is behind a reverse proxy, set TRUST_PROXY=true')
+    }
     // Nothing catches after a node route: a throw here would be an unhandled rejection.
     answer(req, res).catch((e: unknown) => {
       d.log.error('collect: answering failed', { err: e instanceof Error ? (e.stack ?? e.message) : String(e) })

@@ -24,12 +24,14 @@ export function tempDir(prefix = 'radiator-test-'): string {
 export async function startTestServer(
   env: Partial<Record<ConfigVar, string>> = {},
   dataDir = tempDir(),
-  caps: CapabilityFactory[] = capabilities
+  caps: CapabilityFactory[] = capabilities,
+  /** Where log lines go (a test reading them); silent unless LOG_LEVEL says otherwise. */
+  logTo?: (line: string) => void
 ): Promise<TestServer> {
   const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir })
   // The version is 'test', or the PUBLIC_URL when one is given: a restart with another URL then
   // reads as an upgrade to open pages (the reload-on-upgrade browser test relies on it).
-  const s = await startServer(config, createLogger(config.LOG_LEVEL), caps, { version: env.PUBLIC_URL ?? 'test' })
+  const s = await startServer(config, createLogger(config.LOG_LEVEL, logTo), caps, { version: env.PUBLIC_URL ?? 'test' })
   return {
     ...s,
     dataDir,
