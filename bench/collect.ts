@@ -348,6 +348,8 @@ export async function benchCollect(): Promise<string> {
   const rps = (t: Totals) => t.requests / t.seconds
   const cpuUs = (t: Totals) => (t.cpuMs * 1000) / t.requests
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+  /** The median of each turn's ratio to the baseline's slice of the same turn. */
+  const perTurnRatio = (t: Totals, base: Totals) => median(t.slices.map((x, turn) => x / base.slices[turn]!))
   const lines = [
     `\nPOST /api/collect vs a bare endpoint: ${SLICES} turns of ${SLICE_SECONDS}s slices per variant, ${CONNECTIONS} keep-alive loopback connections from ${USE_WRK ? 'wrk' : 'undici (install wrk for a load generator that leaves the server its own core)'}, each server in its own process; one durable COMMIT alone takes ${fsyncMs.toFixed(2)} ms on this disk now`,
     `${'variant'.padEnd(50)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'per-turn'.padStart(9)} ${'CPU/req'.padStart(8)} ${'ratio'.padStart(6)} ${'/COMMIT'.padStart(8)} ${'p50/p99 ms'.padStart(11)}  check`,
@@ -356,7 +358,7 @@ export async function benchCollect(): Promise<string> {
   for (const [i, v] of variants.entries()) {
     const t = totals[i]!
     const base = baseOf(v)
-    const perTurn = median(t.slices.map((x, turn) => x / base.slices[turn]!))
+    const perTurn = perTurnRatio(t, base)
     const rowsOk = t.mismatches.length === 0
     const check =
       v.server !== 'radiator'
@@ -385,7 +387,7 @@ export async function benchCollect(): Promise<string> {
     const b = variants.findIndex((n) => n.server === 'bare-node' && n.body === v.body)
     if (v.server !== 'radiator' || b < 0) return []
     const [t, base] = [totals[i]!, totals[b]!]
-    const perTurn = median(t.slices.map((x, turn) => x / base.slices[turn]!))
+    const perTurn = perTurnRatio(t, base)
     return [`${v.name.replace(/ \(vs .*\)$/, '')} ${(rps(t) / rps(base)).toFixed(2)}× (per turn ${perTurn.toFixed(2)}×, CPU ${(cpuUs(base) / cpuUs(t)).toFixed(2)}×)`]
   })
   if (strict.length) lines.push(`against bare node:http with the same body: ${strict.join('; ')}`)

@@ -1,6 +1,7 @@
 /** @module The client's address: the socket peer, or X-Forwarded-For's first hop when TRUST_PROXY is on. */
 import type { Context } from 'hono'
 import type { IncomingMessage } from 'node:http'
+import { headerOf, nodeRequestOf } from './node-routes.ts'
 
 /**
  * Behind a reverse proxy (TRUST_PROXY) it is the first X-Forwarded-For entry, the client as the
@@ -9,15 +10,13 @@ import type { IncomingMessage } from 'node:http'
  */
 export function clientIpOf(req: IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
-    const xff = req.headers['x-forwarded-for']
-    const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',', 1)[0]?.trim()
+    const first = headerOf(req, 'x-forwarded-for')?.split(',', 1)[0]?.trim()
     if (first) return first
   }
   return req.socket.remoteAddress ?? 'unknown'
 }
 
 export function clientIp(c: Context, trustProxy: boolean): string {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
-  // app.request() in unit tests has no socket.
-  return incoming ? clientIpOf(incoming, trustProxy) : 'unknown'
+  const req = nodeRequestOf(c)
+  return req ? clientIpOf(req, trustProxy) : 'unknown'
 }

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { errorAnswer, ERROR_STATUS, errorBody, type ErrorCode } from '../errors.ts'
-import type { NodeHandler } from '../http/node-routes.ts'
+import { headerOf, type NodeHandler } from '../http/node-routes.ts'
 import { clientIpOf } from '../http/client-ip.ts'
 import type { Logger } from '../log.ts'
 import { Drop, type DropReason, type Ingest, type Outcome } from './pipeline.ts'
@@ -52,7 +52,7 @@ export function collectHandler(d: CollectDeps): NodeHandler {
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const origin = header(req, 'origin')
+    const origin = headerOf(req, 'origin')
     let outcome: Outcome
     try {
       const body = await readNodeBody(req, COLLECT_LIMIT_BYTES)
@@ -61,10 +61,10 @@ export function collectHandler(d: CollectDeps): NodeHandler {
         body === null
           ? d.ingest.dropped(new Drop('too_large', `the body is larger than ${COLLECT_LIMIT_BYTES} bytes`))
           : await d.ingest.run({
-              contentType: header(req, 'content-type'),
+              contentType: headerOf(req, 'content-type'),
               body,
               origin,
-              userAgent: header(req, 'user-agent'),
+              userAgent: headerOf(req, 'user-agent'),
               ip: clientIpOf(req, d.trustProxy),
             })
     } catch (e) {
@@ -98,9 +98,4 @@ function send(res: ServerResponse, status: number, headers: OutgoingHttpHeaders,
   }
   headers['content-type'] = 'application/json'
   res.writeHead(status, headers).end(JSON.stringify(json))
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name]
-  return Array.isArray(v) ? v[0] : v
 }

@@ -6,6 +6,7 @@
 import type { Context } from 'hono'
 import type { IncomingMessage } from 'node:http'
 import { AppError } from '../errors.ts'
+import { nodeRequestOf } from '../http/node-routes.ts'
 
 export const ABORTED = Symbol('aborted')
 
@@ -36,7 +37,7 @@ export function readNodeBody(req: IncomingMessage, limit: number): Promise<strin
 
 /** In a Hono handler: the body as text, or null when it is larger than `limit` bytes. */
 export async function readBody(c: Context, limit: number): Promise<string | null> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  const incoming = nodeRequestOf(c)
   if (!incoming) {
     // app.request() in unit tests: no Node request underneath.
     const text = await c.req.text()
