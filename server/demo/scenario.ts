@@ -371,11 +371,17 @@ export function customMetrics(deploysToday: number, errorRate: number) {
   ]
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Resolves after `ms`, or at once when `signal` aborts. The demo's signal lives as long as the demo,
+ * so a sleep that ends on time takes its listener off again: left there, one per page view piles up
+ * (Node warns at eleven) and keeps every finished sleep alive.
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true })
+    if (signal.aborted) return resolve()
+    const onAbort = () => (clearTimeout(t), resolve())
+    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms)
+    signal.addEventListener('abort', onAbort, { once: true })
   })
 }
 
