@@ -17,6 +17,7 @@ import {
   type PipelineTile,
   type Transition,
 } from './model.ts'
+import { isoMs } from './time.ts'
 
 interface BuildRow {
   id: string
@@ -86,8 +87,10 @@ export interface ApplyResult {
 /** Builds still "running" with no news for this long are not shown as running (a lost final webhook). */
 const RUNNING_STALE_MS = 12 * 3600_000
 
-const ms = (iso: string | null): number | null => (iso ? Date.parse(iso) : null)
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString())
+const ms = isoMs
+/** A stored time as ISO; null for one no `Date` can hold, so one bad row never fails an answer. */
+const iso = (t: number | null): string | null =>
+  t === null || !Number.isFinite(t) || Math.abs(t) > 8.64e15 ? null : new Date(t).toISOString()
 
 export function tileId(provider: string, project: string, pipeline: string, branch: string): string {
   return createHash('sha256').update(`${provider}\0${project}\0${pipeline}\0${branch}`).digest('hex').slice(0, 16)

@@ -5,7 +5,7 @@
  */
 import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
-import { spanMs, toIso } from '../time.ts'
+import { requiredTime, spanMs, toIso } from '../time.ts'
 import { credentialFrom, fail, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, branchOf, firstLine, lookup, obj, str, tagOf, type Obj } from '../payload.ts'
 
@@ -102,7 +102,7 @@ function fromBuild(b: Obj, r: Obj): BuildUpdate | string {
   u.startedAt = toIso(r.startTime)
   if (isTerminal(status)) u.finishedAt = toIso(r.finishTime)
   u.durationMs = spanMs(u.startedAt, u.finishedAt)
-  u.eventTime = toIso(b.createdDate) ?? u.finishedAt
+  u.eventTime = requiredTime(b, 'createdDate', 'createdDate') ?? u.finishedAt
   return u
 }
 
@@ -133,7 +133,7 @@ function fromRun(b: Obj, r: Obj): BuildUpdate | string {
   u.startedAt = toIso(run.createdDate)
   if (isTerminal(status)) u.finishedAt = toIso(run.finishedDate)
   u.durationMs = spanMs(u.startedAt, u.finishedAt)
-  u.eventTime = toIso(b.createdDate) ?? u.finishedAt
+  u.eventTime = requiredTime(b, 'createdDate', 'createdDate') ?? u.finishedAt
   return u
 }
 

@@ -5,7 +5,7 @@
  */
 import { emptyUpdate, isTerminal, type BuildStatus } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
-import { spanMs, toIso } from '../time.ts'
+import { requiredTime, spanMs } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { lookup, obj, str } from '../payload.ts'
 
@@ -65,8 +65,8 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   u.commit.sha = sha
   u.actor = str(obj(b.actor)?.display_name, 200) ?? str(obj(b.actor)?.nickname, 200)
   u.url = str(cs.url, 2000)
-  u.startedAt = toIso(cs.created_on)
-  u.eventTime = toIso(cs.updated_on)
+  u.startedAt = requiredTime(cs, 'created_on', 'commit_status.created_on')
+  u.eventTime = requiredTime(cs, 'updated_on', 'commit_status.updated_on')
   if (isTerminal(status)) {
     u.finishedAt = u.eventTime
     u.durationMs = spanMs(u.startedAt, u.finishedAt)

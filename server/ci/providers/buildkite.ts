@@ -5,7 +5,7 @@
  */
 import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
-import { spanMs, toIso } from '../time.ts'
+import { requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { firstLine, int, lookup, obj, str, type Obj } from '../payload.ts'
 
@@ -116,7 +116,8 @@ function fromBuild(build: Obj, b: Obj): BuildUpdate {
   u.actor = str(creator?.name, 200) ?? str(obj(b.sender)?.name, 200)
   u.url = str(build.web_url, 2000)
   u.trigger = str(build.source, 100)
-  u.queuedAt = toIso(build.scheduled_at) ?? toIso(build.created_at)
+  const created = requiredTime(build, 'created_at', 'build.created_at')
+  u.queuedAt = toIso(build.scheduled_at) ?? created
   u.startedAt = toIso(build.started_at)
   return u
 }

@@ -287,14 +287,14 @@ describe('circleci provider', () => {
       body.pipeline.vcs.commit = 'not an object'
       body.workflow.name = 'w'.repeat(5000)
       body.workflow.url = { href: 'x' }
-      body.happened_at = 'yesterday'
+      body.workflow.created_at = 'yesterday'
       const { update } = cc.build(body)
       expect(update.number).toBeNull()
       expect(update.branch).toBe('')
       expect(update.commit).toEqual({ sha: oauthCommit.sha, subject: null, author: null })
       expect(update.pipeline).toHaveLength(300)
       expect(update.url).toBeNull()
-      expect(update.eventTime).toBeNull()
+      expect(update.startedAt).toBeNull()
     })
   })
 })

@@ -5,7 +5,7 @@
  */
 import { emptyUpdate, type BuildStatus, type BuildUpdate } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
-import { spanMs, toIso } from '../time.ts'
+import { requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { first, firstLine, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
@@ -138,7 +138,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   u.url = str(workflow.url, 2000)
   u.trigger = str(obj(pipeline.trigger)?.type, 100)
   u.startedAt = toIso(workflow.created_at)
-  u.eventTime = toIso(b.happened_at)
+  u.eventTime = requiredTime(b, 'happened_at', 'happened_at')
 
   if (job) {
     const status = statusOf(job.status)

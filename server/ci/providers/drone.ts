@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { emptyUpdate, isTerminal, type BuildStatus, type Job } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
-import { spanMs, toIso } from '../time.ts'
+import { httpDateMs, requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacBase64, matchesAny, OK, safeEqual, secretList, noSecret } from '../verify.ts'
 import { arr, branchOf, firstLine, int, lookup, obj, str, tagOf } from '../payload.ts'
 
@@ -68,8 +68,8 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const sent = digest === null ? null : sha256Of(digest)
   if (sent === null) return fail('missing SHA-256 Digest header')
   if (!safeEqual(sent, bodyHash)) return fail('Digest does not match the body')
-  const date = Date.parse(d.headers.get('date') ?? '')
-  if (!Number.isFinite(date)) return fail('missing or unreadable Date header')
+  const date = httpDateMs(d.headers.get('date'))
+  if (!Number.isFinite(date)) return fail('missing Date header, or not an HTTP date in GMT')
   if (Math.abs(d.receivedAt - date) > WINDOW_MS) return fail('Date is not within 5 minutes')
 
   const lines: string[] = []
@@ -142,13 +142,13 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   // Drone sends no link to its own build page: `link` is the forge's commit or compare URL.
   u.url = null
   u.trigger = str(build.event, 100)
-  u.queuedAt = toIso(build.created)
+  u.queuedAt = requiredTime(build, 'created', 'build.created')
   // The docs examples fill started/finished even on a pending build: trust them only once reached.
   if (status !== 'queued') u.startedAt = toIso(build.started)
   if (isTerminal(status)) u.finishedAt = toIso(build.finished)
   u.durationMs = spanMs(u.startedAt, u.finishedAt)
   u.jobs = stageJobs(build.stages)
-  u.eventTime = u.finishedAt ?? toIso(build.updated) ?? u.startedAt ?? u.queuedAt
+  u.eventTime = u.finishedAt ?? requiredTime(build, 'updated', 'build.updated') ?? u.startedAt ?? u.queuedAt
   const version = int(build.version)
   // No delivery id: the build's own version counter separates successive `updated` deliveries.
   const deliveryId = [`drone:${externalId}`, action, build.status, version]

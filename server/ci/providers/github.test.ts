@@ -519,7 +519,7 @@ describe('github normalize', () => {
       head_commit: { message: 'x'.repeat(5000), author: 'nobody' },
       pull_requests: 'nope',
       html_url: { href: 'x' },
-      updated_at: 'yesterday',
+      run_started_at: 'yesterday',
     })
     f.body.workflow = { name: 'n'.repeat(1000) }
     const { update } = gh.build(f.body, f)
@@ -528,7 +528,7 @@ describe('github normalize', () => {
       number: null,
       attempt: 1,
       url: null,
-      eventTime: null,
+      startedAt: null,
     })
     expect(update.commit.subject).toHaveLength(1000)
     expect(update.pipeline).toHaveLength(300)

@@ -11,7 +11,7 @@ import {
   type ProviderName,
 } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
-import { spanMs, toIso } from '../time.ts'
+import { requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
 
@@ -91,7 +91,8 @@ export function workflowRunUpdate(provider: ProviderName, b: Obj): BuildUpdate |
   u.trigger = str(wr.event, 100)
   // run_started_at is the start of this attempt; created_at stays at the first attempt's.
   const attemptStart = toIso(wr.run_started_at) ?? toIso(wr.started_at)
-  u.queuedAt = u.attempt > 1 ? attemptStart : toIso(wr.created_at)
+  const created = requiredTime(wr, 'created_at', 'workflow_run.created_at')
+  u.queuedAt = u.attempt > 1 ? attemptStart : created
   // GitHub fills run_started_at while still queued, so it only counts once the run moves.
   u.startedAt = status === 'queued' ? null : attemptStart
   if (isTerminal(status)) {
@@ -99,7 +100,7 @@ export function workflowRunUpdate(provider: ProviderName, b: Obj): BuildUpdate |
     u.finishedAt = toIso(wr.completed_at) ?? toIso(wr.updated_at)
     u.durationMs = spanMs(attemptStart, u.finishedAt)
   }
-  u.eventTime = toIso(wr.updated_at)
+  u.eventTime = requiredTime(wr, 'updated_at', 'workflow_run.updated_at')
   return u
 }
 

@@ -11,7 +11,7 @@ import {
   type Provider,
   type VerifyResult,
 } from '../provider.ts'
-import { spanMs, toIso } from '../time.ts'
+import { requiredTime, secondsToMs, shiftIso, spanMs, toIso } from '../time.ts'
 import { fail, hmacBase64, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
@@ -37,8 +37,6 @@ const STATUS: Record<string, BuildStatus> = {
 }
 
 const statusOf = (v: unknown): BuildStatus | undefined => lookup(STATUS, str(v))
-const seconds = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : null
 /** Newer job payloads add ISO `<name>_iso` twins of the GitLab-format times. */
 const timeOf = (o: Obj, name: string): string | null => toIso(o[`${name}_iso`]) ?? toIso(o[name])
 
@@ -155,18 +153,16 @@ function pipelineUpdate(b: Obj): BuildUpdate | string {
   u.url = str(oa.url, 2000) ?? (webUrl ? `${webUrl}/-/pipelines/${id}` : null)
   u.trigger = str(oa.source, 100)
   u.jobs = latestJobs(b.builds, webUrl)
-  u.queuedAt = toIso(oa.created_at)
+  u.queuedAt = requiredTime(oa, 'created_at', 'object_attributes.created_at')
   if (status !== 'queued') {
     // No start time in the payload: the first job start, else creation plus time queued.
     const starts = u.jobs.map((j) => j.startedAt).filter((t): t is string => t !== null)
-    const queuedMs = seconds(oa.queued_duration)
-    const fromQueue =
-      u.queuedAt && queuedMs !== null ? toIso(Date.parse(u.queuedAt) + queuedMs) : null
+    const fromQueue = shiftIso(u.queuedAt, secondsToMs(oa.queued_duration))
     u.startedAt = starts.sort()[0] ?? fromQueue
   }
   if (isTerminal(status)) {
     u.finishedAt = toIso(oa.finished_at)
-    u.durationMs = seconds(oa.duration) ?? spanMs(u.startedAt, u.finishedAt)
+    u.durationMs = secondsToMs(oa.duration) ?? spanMs(u.startedAt, u.finishedAt)
   }
   u.eventTime = toIso(oa.finished_at) ?? u.queuedAt
   return u

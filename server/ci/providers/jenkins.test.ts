@@ -207,7 +207,7 @@ describe('jenkins provider', () => {
       const body = phase('COMPLETED', {
         status: 'SUCCESS',
         full_url: 42,
-        timestamp: 'yesterday',
+        timestamp: undefined,
         duration: -5,
         scm: { branch: ['main'], commit: 'c'.repeat(500), culprits: 'alice' },
       })

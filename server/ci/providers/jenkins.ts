@@ -5,7 +5,7 @@
  */
 import { emptyUpdate, type BuildStatus } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
-import { toIso } from '../time.ts'
+import { MAX_DURATION_MS, requiredTime, shiftIso } from '../time.ts'
 import { credentialFrom, fail, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, int, lookup, obj, str, tagOf } from '../payload.ts'
 
@@ -88,13 +88,14 @@ function normalize(_d: Delivery, body: unknown): NormalizeResult {
 
   // The plugin stamps QUEUED with the enqueue time, STARTED with the start, COMPLETED with
   // start + duration, and FINALIZED with the send time (after post-build steps): not a finish.
-  const at = toIso(build.timestamp)
-  const duration = terminal ? int(build.duration) : null
+  const at = requiredTime(build, 'timestamp', 'build.timestamp')
+  const given = terminal ? int(build.duration) : null
+  const duration = given !== null && given <= MAX_DURATION_MS ? given : null
   if (phase === 'QUEUED') u.queuedAt = at
   if (phase === 'STARTED') u.startedAt = at
   if (phase === 'COMPLETED') {
     u.finishedAt = at
-    u.startedAt = at && duration !== null ? toIso(Date.parse(at) - duration) : null
+    u.startedAt = shiftIso(at, duration === null ? null : -duration)
   }
   u.durationMs = duration
   u.eventTime = at
