@@ -46,6 +46,11 @@ const vars = {
     'ws,sse,poll',
   ],
   LIVE_MAX_CLIENTS: [int(1, 100_000).default(1000), 'an integer 1–100000: open live connections, all transports', '1000'],
+  LIVE_MAX_CLIENTS_PER_ADDRESS: [
+    int(1, 100_000).default(100),
+    'an integer 1–100000: open live connections from one client address (a long poll counts while it is held)',
+    '100',
+  ],
   LIVE_CLIENT_BUFFER_BYTES: [
     int(16_384, 64 * 1024 * 1024).default(1024 * 1024),
     'an integer 16384–67108864: bytes queued for one live client before it is cut off (WebSocket code 1013)',

@@ -18,16 +18,58 @@ export interface LiveEvent<D = unknown> {
 export class Frame {
   readonly json: string
   private sse: Buffer | undefined
-  constructor(readonly event: LiveEvent) {
-    this.json = JSON.stringify(event)
+  private size: number | undefined
+  /** `json` when the caller already has the serialized form (a stored row, a cached snapshot). */
+  constructor(readonly event: LiveEvent, json?: string) {
+    this.json = json ?? JSON.stringify(event)
   }
   get sseBytes(): Buffer {
     return (this.sse ??= Buffer.from(`id: ${this.event.id}\ndata: ${this.json}\n\n`))
   }
+  /** UTF-8 length of `json`: what a page of replay and a client's send budget count. */
+  get bytes(): number {
+    return (this.size ??= Buffer.byteLength(this.json))
+  }
+}
+
+/** A persisted event as read back: its data is already JSON, so it is spliced in, not re-encoded. */
+function storedFrame(id: number, type: string, atMs: number, data: string): Frame {
+  const at = new Date(atMs).toISOString()
+  let parsed: unknown
+  const event = {
+    id,
+    type,
+    at,
+    get data() {
+      return (parsed ??= JSON.parse(data))
+    },
+  }
+  return new Frame(event, `{"id":${id},"type":${JSON.stringify(type)},"at":"${at}","data":${data}}`)
+}
+
+/**
+ * What one answer or one burst of a resume may carry: a resume from far back (or from the start of
+ * a 10,000-event buffer) is sent page by page — each page waits for the client to take the
+ * previous one — so one request never makes the server build or hold more than this.
+ */
+export const REPLAY_PAGE_EVENTS = 500
+export const REPLAY_PAGE_BYTES = 256 * 1024
+
+/**
+ * A snapshot's state (every pipeline tile, every site) is built once per head and shared by every
+ * client connecting meanwhile; it is rebuilt after this long even at the same head, for state that
+ * changes without an event.
+ */
+const SNAPSHOT_TTL_MS = 1000
+
+export interface ReplayPage {
+  frames: Frame[]
+  /** The id the page scanned through: the next page starts after it. */
+  through: number
 }
 
 export interface LiveClient {
-  topics: Topics
+  readonly topics: Topics
   /** Delivers one frame (a transport cuts off a client that can't keep up). */
   send(frame: Frame): void
   /** Called every heartbeat interval: keep-alives, liveness checks. */
@@ -83,13 +125,16 @@ export interface HubOptions {
 
 export interface Connection {
   snapshot: Frame
-  replay: Frame[]
+  /** Where the replay starts (the client's resume point), or null when the snapshot is all it needs. */
+  resumeAfter: number | null
 }
 
 const ID_BLOCK = 1000
 
 export class Hub {
   private clients = new Set<LiveClient>()
+  /** Connected, still being sent their snapshot and replay: counted and closed, not yet fanned out to. */
+  private joining = new Set<LiveClient>()
   private ring: Frame[] = []
   /** Every event with id > ringFloor is in `ring`. */
   private ringFloor: number
@@ -108,6 +153,7 @@ export class Hub {
   private reservedThrough: number
   private trimmedThrough: number
   private snapshotProviders = new Map<string, SnapshotProvider>()
+  private snapshotCache: { head: number; builtAt: number; state: Record<string, unknown>; json: string } | undefined
   private stmts
   private now: () => number
 
@@ -123,8 +169,8 @@ export class Hub {
       setMeta: s.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       maxId: s.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM events'),
       insert: s.prepare('INSERT INTO events (id, type, at, data) VALUES (?, ?, ?, ?)'),
-      since: s.prepare<[number, number], { id: number; type: string; at: number; data: string }>(
-        'SELECT id, type, at, data FROM events WHERE id > ? AND id <= ? ORDER BY id'
+      page: s.prepare<[number, number, number], { id: number; type: string; at: number; data: string }>(
+        'SELECT id, type, at, data FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?'
       ),
     }
     const reserved = Number(this.stmts.getMeta.get('event_id_reserved')?.value ?? 0)
@@ -168,7 +214,7 @@ export class Hub {
   }
 
   get clientCount(): number {
-    return this.clients.size
+    return this.clients.size + this.joining.size
   }
 
   addSnapshot(name: string, provider: SnapshotProvider): void {
@@ -231,42 +277,87 @@ export class Hub {
     for (const c of this.clients) if (matches(c.topics, frame.event.type)) c.send(frame)
   }
 
-  private snapshotFrame(id: number, reset: boolean): Frame {
+  /** The providers' state, built at most once per head (and per SNAPSHOT_TTL_MS). */
+  private snapshotState(): { state: Record<string, unknown>; json: string } {
+    const now = this.now()
+    const c = this.snapshotCache
+    if (c && c.head === this.head && now - c.builtAt < SNAPSHOT_TTL_MS && now >= c.builtAt) return c
     const state: Record<string, unknown> = {}
     for (const [name, p] of this.snapshotProviders) state[name] = p()
-    return new Frame({
-      id,
-      type: 'snapshot',
-      at: this.iso(),
-      data: {
-        version: this.opts.version,
-        serverTime: this.iso(),
-        head: this.head,
-        reset,
-        heartbeatMs: this.opts.heartbeatMs,
-        pollTimeoutMs: this.opts.pollTimeoutMs,
-        ...state,
-      },
-    })
+    this.snapshotCache = { head: this.head, builtAt: now, state, json: JSON.stringify(state) }
+    return this.snapshotCache
+  }
+
+  private snapshotFrame(id: number, reset: boolean): Frame {
+    const { state, json } = this.snapshotState()
+    const at = this.iso()
+    const meta = {
+      version: this.opts.version,
+      serverTime: at,
+      head: this.head,
+      reset,
+      heartbeatMs: this.opts.heartbeatMs,
+      pollTimeoutMs: this.opts.pollTimeoutMs,
+    }
+    // The state's JSON is spliced in rather than encoded again for every connecting client.
+    const inner = json.slice(1, -1)
+    const data = JSON.stringify(meta).slice(0, -1) + (inner ? `,${inner}}` : '}')
+    const event: LiveEvent = { id, type: 'snapshot', at, data: { ...meta, ...state } }
+    return new Frame(event, `{"id":${id},"type":"snapshot","at":"${at}","data":${data}}`)
+  }
+
+  /** Whether a client at `since` can be brought up to date by replay (not trimmed, an id we issued). */
+  private resumable(since: number): boolean {
+    return since <= this.head && since >= this.trimmedThrough
   }
 
   /**
-   * The frames a client resuming after `since` must receive, or null when that is no longer
-   * possible (trimmed, or an id this server never issued): the client then gets a reset snapshot.
+   * One page of what a client resuming after `since` must receive: at most REPLAY_PAGE_EVENTS
+   * events or REPLAY_PAGE_BYTES bytes (at least one event). Null when resuming from `since` is no
+   * longer possible (trimmed, or an id this server never issued): the client then gets a reset
+   * snapshot. The client is caught up when `through` reaches the head.
    */
-  replaySince(since: number, topics: Topics): Frame[] | null {
-    if (since > this.head || since < this.trimmedThrough) return null
-    let frames: Frame[]
-    if (since >= this.ringFloor) {
-      frames = this.ring.slice(this.firstAfter(since))
-    } else {
-      const stored = this.stmts.since.all(since, this.sentThrough).map(
-        (r) => new Frame({ id: r.id, type: r.type, at: new Date(r.at).toISOString(), data: JSON.parse(r.data) })
-      )
-      const transient = [...this.latestTransient.values()].filter((f) => f.event.id > since && f.event.id <= this.sentThrough)
-      frames = [...stored, ...transient].sort((a, b) => a.event.id - b.event.id)
+  replayPage(since: number, topics: Topics, maxEvents = REPLAY_PAGE_EVENTS, maxBytes = REPLAY_PAGE_BYTES): ReplayPage | null {
+    if (!this.resumable(since)) return null
+    const frames: Frame[] = []
+    let bytes = 0
+    let through = since
+    /** Adds a frame the client wants; false once the page is full. */
+    const take = (f: Frame): boolean => {
+      through = f.event.id
+      if (matches(topics, f.event.type)) {
+        frames.push(f)
+        bytes += f.bytes
+      }
+      return frames.length < maxEvents && bytes < maxBytes
     }
-    return topics ? frames.filter((f) => matches(topics, f.event.type)) : frames
+    if (since < this.ringFloor) {
+      // Older than the in-memory ring: persisted events from SQLite, a page at a time (a bounded
+      // read, so a far resume never holds the event loop for long), plus the latest transient
+      // values that fall in the same range.
+      const rows = this.stmts.page.all(since, this.ringFloor, maxEvents)
+      const scanned = rows.length < maxEvents ? this.ringFloor : rows[rows.length - 1]!.id
+      const page = rows.map((r) => storedFrame(r.id, r.type, r.at, r.data))
+      for (const f of this.latestTransient.values()) if (f.event.id > since && f.event.id <= scanned) page.push(f)
+      page.sort((a, b) => a.event.id - b.event.id)
+      for (const f of page) if (!take(f)) return { frames, through }
+      return { frames, through: scanned }
+    }
+    for (let i = this.firstAfter(since); i < this.ring.length; i++) if (!take(this.ring[i]!)) return { frames, through }
+    // The ring holds every frame up to the head.
+    return { frames, through: Math.max(through, this.sentThrough) }
+  }
+
+  /** Every frame a client resuming after `since` must receive, unpaged (tests; small ranges). */
+  replaySince(since: number, topics: Topics): Frame[] | null {
+    const out: Frame[] = []
+    for (let at = since; ; ) {
+      const page = this.replayPage(at, topics)
+      if (!page) return out.length ? out : null
+      out.push(...page.frames)
+      if (page.through >= this.head || page.through === at) return out
+      at = page.through
+    }
   }
 
   private firstAfter(id: number): number {
@@ -281,30 +372,32 @@ export class Hub {
   }
 
   /**
-   * Registers a client and returns what it must be sent first: a snapshot, then the replay.
-   * Synchronous, so no event can fall between the replay and the live stream.
+   * What a connecting client is sent first: a snapshot, then (when it resumes) the replay after
+   * `resumeAfter`, page by page through `replayPage`, before it subscribes.
    */
-  connect(client: LiveClient, since: number | null): Connection {
-    const c = this.open(since, client.topics)
-    this.clients.add(client)
-    return c
-  }
-
-  /** The snapshot + replay for a request without registering a client (long polling). */
-  open(since: number | null, topics: Topics): Connection {
-    if (since === null) return { snapshot: this.snapshotFrame(this.head, false), replay: [] }
-    const replay = this.replaySince(since, topics)
-    if (!replay) return { snapshot: this.snapshotFrame(this.head, true), replay: [] }
+  open(since: number | null): Connection {
+    if (since === null) return { snapshot: this.snapshotFrame(this.head, false), resumeAfter: null }
+    if (!this.resumable(since)) return { snapshot: this.snapshotFrame(this.head, true), resumeAfter: null }
     // The snapshot carries the resume point as its id, so ids on the wire keep increasing.
-    return { snapshot: this.snapshotFrame(since, false), replay }
+    return { snapshot: this.snapshotFrame(since, false), resumeAfter: since }
   }
 
-  /** Registers a client for live frames only (no snapshot, no replay). */
+  /** Counts a connecting client (closed on shutdown) while it catches up; it gets no live frames yet. */
+  join(client: LiveClient): void {
+    this.joining.add(client)
+  }
+
+  /**
+   * Starts sending live frames to a client. Called in the same turn as the last replay page that
+   * reached the head, so no event falls between the replay and the live stream.
+   */
   subscribe(client: LiveClient): void {
+    this.joining.delete(client)
     this.clients.add(client)
   }
 
   disconnect(client: LiveClient): void {
+    this.joining.delete(client)
     this.clients.delete(client)
   }
 
@@ -316,8 +409,8 @@ export class Hub {
 
   /** Closes every client (shutdown: 1001 going away). */
   closeAll(code: number, reason: string): void {
-    for (const c of [...this.clients]) {
-      this.clients.delete(c)
+    for (const c of [...this.clients, ...this.joining]) {
+      this.disconnect(c)
       c.close(code, reason)
     }
   }

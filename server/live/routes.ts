@@ -1,15 +1,20 @@
 /**
  * @module The three live transports, one stream: WebSocket at /live, Server-Sent Events at
  * /live/sse, long polling at /live/poll. Each starts with a snapshot, then replays from the
- * client's last id (`since` or Last-Event-ID), then streams live.
+ * client's last id (`since` or Last-Event-ID, the newer of the two), a page at a time, then
+ * streams live.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { upgradeWebSocket } from '@hono/node-server'
 import type { WebSocket } from 'ws'
 import type { Config } from '../config.ts'
-import { AppError } from '../errors.ts'
+import { AppError, errorBody } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { parseTopics, type Frame, type Hub, type LiveClient, type Topics } from './hub.ts'
+import { clientIp } from '../http/client-ip.ts'
+import { nodeRequestOf } from '../http/node-routes.ts'
+import { Admission } from './admission.ts'
+import { catchUp } from './catch-up.ts'
+import { parseTopics, REPLAY_PAGE_EVENTS, type Frame, type Hub, type LiveClient, type ReplayPage, type Topics } from './hub.ts'
 import { SseClient } from './sse.ts'
 import { WsClient } from './ws.ts'
 
@@ -19,38 +24,78 @@ export interface LiveDeps {
   log: Logger
 }
 
-/** `since` from the query, else the Last-Event-ID header; null when neither is given. */
-function resumeId(query: string | undefined, header: string | undefined): number | null {
-  const v = query ?? header
+/** Seconds a refused client is asked to wait (Retry-After; `retry:` for EventSource). */
+const BUSY_RETRY_S = 5
+
+function eventId(v: string | undefined, what: string): number | null {
   if (v === undefined || v === '') return null
-  if (!/^\d{1,15}$/.test(v)) throw new AppError('BAD_REQUEST', 'since must be a non-negative integer event id')
+  if (!/^\d{1,15}$/.test(v)) throw new AppError('BAD_REQUEST', `${what} must be a non-negative integer event id`)
   return Number(v)
+}
+
+/**
+ * The resume point: `since` from the query and the Last-Event-ID header, the newer of the two. A
+ * standard EventSource reconnects to the URL it was opened with (`?since=N` and all) and sends the
+ * id it last saw in the header, which is the position that counts.
+ */
+function resumeId(query: string | undefined, header: string | undefined): number | null {
+  const q = eventId(query, 'since')
+  const h = eventId(header, 'Last-Event-ID')
+  if (q === null) return h
+  if (h === null) return q
+  return Math.max(q, h)
 }
 
 export function liveRoutes({ hub, config, log }: LiveDeps) {
   const app = new Hono()
   const enabled = new Set(config.LIVE_TRANSPORTS)
+  const admission = new Admission(config.LIVE_MAX_CLIENTS, config.LIVE_MAX_CLIENTS_PER_ADDRESS)
 
-  const admit = (transport: string) => {
-    if (!enabled.has(transport as 'ws'))
+  /**
+   * A slot for this connection until its socket closes (or `release` is called first), or the
+   * reason it is refused. The socket's close is the one event every way a connection ends shares
+   * (an upgrade that never completes, a stream the client drops, a poll that is answered).
+   */
+  const admit = (c: Context, transport: 'ws' | 'sse' | 'poll'): (() => void) | string => {
+    if (!enabled.has(transport))
       throw new AppError('NOT_FOUND', `the ${transport} transport is disabled (LIVE_TRANSPORTS)`)
-    if (hub.clientCount >= config.LIVE_MAX_CLIENTS)
-      throw new AppError('UNAVAILABLE', `too many live clients (LIVE_MAX_CLIENTS=${config.LIVE_MAX_CLIENTS})`)
+    const slot = admission.admit(clientIp(c, config.TRUST_PROXY))
+    if (typeof slot === 'string') {
+      log.warn('live client refused', { transport, reason: slot })
+      return slot
+    }
+    const socket = nodeRequestOf(c)?.socket
+    socket?.once('close', slot)
+    // A keep-alive socket serves poll after poll: each answered poll takes its listener back.
+    return () => {
+      socket?.off('close', slot)
+      slot()
+    }
   }
+  /** WebSocket and polling clients (ours, partysocket, …) retry a 503 after Retry-After. */
+  const busy = (c: Context, reason: string) =>
+    c.json(errorBody('UNAVAILABLE', reason), 503, { 'retry-after': String(BUSY_RETRY_S) })
 
   app.get(
     '/',
     async (c, next) => {
       if (c.req.header('upgrade')?.toLowerCase() !== 'websocket')
         throw new AppError('BAD_REQUEST', 'GET /live is a WebSocket endpoint; use /live/sse or /live/poll over plain HTTP')
-      admit('ws')
       resumeId(c.req.query('since'), undefined)
+      const slot = admit(c, 'ws')
+      if (typeof slot === 'string') return busy(c, slot)
+      c.set('liveSlot' as never, slot as never)
       await next()
     },
     upgradeWebSocket((c) => {
       const since = resumeId(c.req.query('since'), undefined)
       const topics = parseTopics(c.req.query('topics'))
+      const release = c.get('liveSlot' as never) as () => void
       let client: WsClient | undefined
+      const gone = () => {
+        if (client) hub.disconnect(client)
+        release()
+      }
       return {
         onOpen(_evt, ws) {
           const raw = ws.raw as WebSocket
@@ -59,59 +104,97 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
             hub.disconnect(client!)
             log.warn('live client cut off', { transport: 'ws', reason })
           })
-          const conn = hub.connect(client, since)
-          client.send(conn.snapshot)
-          for (const f of conn.replay) client.send(f)
+          hub.join(client)
+          const cut = (reason: string) => log.warn('live client cut off', { transport: 'ws', reason })
+          catchUp(hub, client, hub.open(since), cut).catch((e) => {
+            log.error('live catch-up failed', { transport: 'ws', err: String(e) })
+            client?.close(1011, 'internal error')
+          })
         },
-        onClose() {
-          if (client) hub.disconnect(client)
-        },
-        onError() {
-          if (client) hub.disconnect(client)
-        },
+        onClose: gone,
+        onError: gone,
       }
     })
   )
 
   app.get('/sse', (c) => {
-    admit('sse')
     const since = resumeId(c.req.query('since'), c.req.header('last-event-id'))
     const topics = parseTopics(c.req.query('topics'))
+    const slot = admit(c, 'sse')
+    if (typeof slot === 'string') {
+      // EventSource treats any status but 200 as fatal and never retries: a busy server answers
+      // 200 with a `retry:` delay and ends the stream, so the screen comes back when a slot frees.
+      const body = `retry: ${BUSY_RETRY_S * 1000}\nevent: unavailable\ndata: ${JSON.stringify({ ...errorBody('UNAVAILABLE', slot), retryAfterMs: BUSY_RETRY_S * 1000 })}\n\n`
+      return new Response(body, { headers: sseHeaders })
+    }
+    const cut = (reason: string) => log.warn('live client cut off', { transport: 'sse', reason })
     const client: SseClient = new SseClient(
       topics,
       config.LIVE_CLIENT_BUFFER_BYTES,
-      () => hub.disconnect(client),
-      (reason) => log.warn('live client cut off', { transport: 'sse', reason })
-    )
-    client.begin(hub.connect(client, since))
-    return new Response(client.stream, {
-      headers: {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store, no-transform',
-        connection: 'keep-alive',
-        // nginx buffers proxied responses unless told not to; that would hold events back.
-        'x-accel-buffering': 'no',
+      () => {
+        hub.disconnect(client)
+        slot()
       },
+      cut
+    )
+    hub.join(client)
+    catchUp(hub, client, hub.open(since), cut).catch((e) => {
+      log.error('live catch-up failed', { transport: 'sse', err: String(e) })
+      client.close()
     })
+    return new Response(client.stream, { headers: sseHeaders })
   })
 
   app.get('/poll', async (c) => {
-    admit('poll')
     const since = resumeId(c.req.query('since'), c.req.header('last-event-id'))
     const topics = parseTopics(c.req.query('topics'))
-    const conn = hub.open(since, topics)
-    const withSnapshot = since === null || c.req.query('snapshot') === '1' || isReset(conn.snapshot)
-    const first = withSnapshot ? [conn.snapshot, ...conn.replay] : conn.replay
-    if (first.length > 0) return pollResponse(first)
-    const frames = await waitForFrames(hub, topics, config.LIVE_POLL_TIMEOUT_MS, c.req.raw.signal)
-    return pollResponse(frames)
+    const slot = admit(c, 'poll')
+    if (typeof slot === 'string') return busy(c, slot)
+    try {
+      const conn = hub.open(since)
+      const reset = conn.resumeAfter === null && since !== null
+      const first = since === null || c.req.query('snapshot') === '1' || reset ? [conn.snapshot] : []
+      if (conn.resumeAfter === null) return pollResponse(first)
+      // One page per answer: the client asks again from the last id it got, at once.
+      const page = await nextPage(hub, conn.resumeAfter, topics)
+      if (page === null) return pollResponse([hub.open(null).snapshot])
+      if (first.length + page.frames.length > 0) return pollResponse([...first, ...page.frames])
+      // From here to subscribing is one synchronous run, so nothing published after the last look
+      // can be missed: first anything that came while nextPage awaited, else wait for the next.
+      const tail = hub.replaySince(page.through, topics)
+      if (tail === null) return pollResponse([hub.open(null).snapshot])
+      if (tail.length) return pollResponse(tail.slice(0, REPLAY_PAGE_EVENTS))
+      return pollResponse(await waitForFrames(hub, topics, config.LIVE_POLL_TIMEOUT_MS, c.req.raw.signal))
+    } finally {
+      slot()
+    }
   })
 
   return app
 }
 
-function isReset(f: Frame): boolean {
-  return (f.event.data as { reset?: boolean }).reset === true
+const sseHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store, no-transform',
+  connection: 'keep-alive',
+  // nginx buffers proxied responses unless told not to; that would hold events back.
+  'x-accel-buffering': 'no',
+}
+
+/**
+ * The first page after `since` that has frames for these topics, or an empty page through the head
+ * when there are none; null when `since` can no longer be resumed from. Each SQLite page read is a
+ * turn of its own.
+ */
+async function nextPage(hub: Hub, since: number, topics: Topics): Promise<ReplayPage | null> {
+  let at = since
+  while (at < hub.head) {
+    const page = hub.replayPage(at, topics)
+    if (!page || page.frames.length) return page
+    at = page.through
+    await new Promise((r) => setImmediate(r))
+  }
+  return { frames: [], through: at }
 }
 
 /** The frames' shared JSON strings joined: no re-serialization per poller. */

@@ -1,21 +1,29 @@
 /**
  * @module The Server-Sent Events transport: `id:` on every event, so EventSource resumes with
- * Last-Event-ID by itself. The stream's queue is bounded in bytes; a client that can't keep up is
- * ended (it reconnects and resumes) rather than buffered without limit.
+ * Last-Event-ID by itself. A client more than its buffer behind on the live stream is ended (it
+ * reconnects and resumes) rather than buffered without limit; its snapshot and replay are paced
+ * (catch-up.ts) and never count against that limit.
  */
-import type { Connection, Frame, Heartbeat, LiveClient, Topics } from './hub.ts'
+import type { CatchUpClient } from './catch-up.ts'
+import type { Frame, Heartbeat, Topics } from './hub.ts'
+import { SendBudget } from './send-budget.ts'
 
-export class SseClient implements LiveClient {
+/** The reconnection delay EventSource uses; the page's own backoff takes over after failures. */
+export const SSE_RETRY_MS = 2000
+
+export class SseClient implements CatchUpClient {
   private controller!: ReadableStreamDefaultController<Uint8Array>
-  private ended = false
+  private done = false
+  private budget: SendBudget
   readonly stream: ReadableStream<Uint8Array>
 
   constructor(
     readonly topics: Topics,
-    bufferLimit: number,
+    private bufferLimit: number,
     private onEnd: () => void,
     private onCutOff: (reason: string) => void
   ) {
+    this.budget = new SendBudget(bufferLimit)
     this.stream = new ReadableStream<Uint8Array>(
       {
         start: (c) => {
@@ -25,35 +33,49 @@ export class SseClient implements LiveClient {
       },
       { highWaterMark: bufferLimit, size: (chunk) => chunk.byteLength }
     )
+    this.enqueue(Buffer.from(`retry: ${SSE_RETRY_MS}\n\n`))
   }
 
-  begin(conn: Connection): void {
-    // The reconnection delay EventSource uses; the page's own backoff takes over after failures.
-    this.write(Buffer.from('retry: 2000\n\n'))
-    this.write(conn.snapshot.sseBytes)
-    for (const f of conn.replay) this.write(f.sseBytes)
+  get ended(): boolean {
+    return this.done
+  }
+
+  /** What the stream holds that the response has not yet taken. */
+  queuedBytes(): number {
+    return this.bufferLimit - (this.controller.desiredSize ?? this.bufferLimit)
+  }
+
+  sendCatchUp(frame: Frame): void {
+    const bytes = frame.sseBytes
+    this.budget.wrote(bytes.byteLength, true)
+    this.enqueue(bytes)
   }
 
   send(frame: Frame): void {
-    this.write(frame.sseBytes)
+    this.sendLive(frame.sseBytes)
   }
 
   tick(hb: Heartbeat): void {
-    this.write(hb.sseBytes)
+    this.sendLive(hb.sseBytes)
   }
 
-  private write(bytes: Uint8Array): void {
-    if (this.ended) return
-    if ((this.controller.desiredSize ?? 0) < 0) {
-      this.onCutOff('stream buffer over limit')
+  private sendLive(bytes: Buffer): void {
+    if (this.done) return
+    if (this.budget.over(this.queuedBytes())) {
+      this.onCutOff('stream buffer over its limit')
       this.close()
       return
     }
-    this.controller.enqueue(bytes)
+    this.budget.wrote(bytes.byteLength, false)
+    this.enqueue(bytes)
+  }
+
+  private enqueue(bytes: Uint8Array): void {
+    if (!this.done) this.controller.enqueue(bytes)
   }
 
   close(_code?: number, _reason?: string): void {
-    if (this.ended) return
+    if (this.done) return
     try {
       this.controller.close()
     } catch {
@@ -63,8 +85,8 @@ export class SseClient implements LiveClient {
   }
 
   private end(): void {
-    if (this.ended) return
-    this.ended = true
+    if (this.done) return
+    this.done = true
     this.onEnd()
   }
 }

@@ -1,40 +1,59 @@
 /**
  * @module The WebSocket transport. Each client gets the shared serialized string of every frame;
- * one whose send buffer grows past the limit is closed with 1013 (try again later) instead of
- * letting server memory grow, and one that stops answering pings is terminated.
+ * one that falls more than its buffer behind on the live stream is closed with 1013 (try again
+ * later) instead of letting server memory grow, and one that stops answering pings is terminated.
  */
 import type { WebSocket } from 'ws'
-import type { Frame, Heartbeat, LiveClient, Topics } from './hub.ts'
+import type { CatchUpClient } from './catch-up.ts'
+import type { Frame, Heartbeat, Topics } from './hub.ts'
+import { SendBudget } from './send-budget.ts'
 
 /** After a close frame is queued, how long a peer that is not reading gets before the socket is destroyed. */
 const CLOSE_GRACE_MS = 5000
 
-export class WsClient implements LiveClient {
+export class WsClient implements CatchUpClient {
   private alive = true
   private closing = false
+  private budget: SendBudget
 
   constructor(
     private ws: WebSocket,
     readonly topics: Topics,
-    private bufferLimit: number,
+    bufferLimit: number,
     private onCutOff: (reason: string) => void
   ) {
+    this.budget = new SendBudget(bufferLimit)
     ws.on('pong', () => {
       this.alive = true
     })
   }
 
-  send(frame: Frame): void {
-    this.sendText(frame.json)
+  get ended(): boolean {
+    return this.closing || this.ws.readyState !== 1
   }
 
-  sendText(text: string): void {
-    if (this.closing || this.ws.readyState !== 1) return
-    if (this.ws.bufferedAmount > this.bufferLimit) {
-      this.onCutOff(`send buffer over ${this.bufferLimit} bytes`)
+  queuedBytes(): number {
+    return this.ws.bufferedAmount
+  }
+
+  sendCatchUp(frame: Frame): void {
+    if (this.ended) return
+    this.budget.wrote(frame.bytes, true)
+    this.ws.send(frame.json)
+  }
+
+  send(frame: Frame): void {
+    this.sendLive(frame.json, frame.bytes)
+  }
+
+  private sendLive(text: string, bytes: number): void {
+    if (this.ended) return
+    if (this.budget.over(this.ws.bufferedAmount)) {
+      this.onCutOff('send buffer over its limit')
       this.close(1013, 'client too slow')
       return
     }
+    this.budget.wrote(bytes, false)
     this.ws.send(text)
   }
 
@@ -47,7 +66,7 @@ export class WsClient implements LiveClient {
     }
     this.alive = false
     this.ws.ping()
-    this.sendText(hb.json)
+    this.sendLive(hb.json, hb.json.length)
   }
 
   close(code: number, reason: string): void {
