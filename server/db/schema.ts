@@ -3,8 +3,9 @@
  * `npm run db:generate`; times are integer ms since the epoch (UTC) unless a name says otherwise.
  */
 import { sql } from 'drizzle-orm'
-import { sqliteTable, text, integer, index, primaryKey, blob, real } from 'drizzle-orm/sqlite-core'
+import { sqliteTable, text, integer, index, primaryKey, blob, real, uniqueIndex } from 'drizzle-orm/sqlite-core'
 import { REPORTED_AGAIN } from '../metrics/wire.ts'
+import { ROLES, SESSION_ROLES } from '../access/roles.ts'
 
 /** Small named values that must survive restarts (the event id high-water mark, trim marks). */
 export const meta = sqliteTable('meta', {
@@ -265,4 +266,48 @@ export const customMetrics = sqliteTable(
     at: integer('at').notNull(),
   },
   (t) => [index('custom_metrics_name_at_idx').on(t.name, t.at), index('custom_metrics_at_idx').on(t.at)]
+)
+
+// ---------------------------------------------------------------------------------------------
+// Access (server/access): only hashes of tokens and session ids are stored, never the secrets.
+
+/** API tokens (named, with a role) and one-time sign-in links (`kind = 'signin'`). */
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: ['api', 'signin'] }).notNull(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ROLES }).notNull(),
+    hash: text('hash').notNull(),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    /** Sign-in links expire; API tokens live until revoked. */
+    expiresAt: integer('expires_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_idx').on(t.hash)]
+)
+
+/**
+ * Signed-in browsers and paired screens behind the session cookie. A browser's session slides
+ * while it is used; a screen's has no expiry (a wall TV signs in once), only revocation.
+ */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    hash: text('hash').notNull(),
+    kind: text('kind', { enum: ['browser', 'screen'] }).notNull(),
+    role: text('role', { enum: SESSION_ROLES }).notNull(),
+    /** Who: an e-mail from SSO, "sign-in link", a token's name, a screen's name. */
+    subject: text('subject').notNull(),
+    createdAt: integer('created_at').notNull(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+    expiresAt: integer('expires_at'),
+    revokedAt: integer('revoked_at'),
+    userAgent: text('user_agent'),
+    address: text('address'),
+  },
+  (t) => [uniqueIndex('sessions_hash_idx').on(t.hash)]
 )

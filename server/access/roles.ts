@@ -1,0 +1,37 @@
+/**
+ * @module Who may do what. Every route declares exactly one access level where it is declared
+ * (guard.ts); a credential carries one role. The route-table test walks the whole app, so a route
+ * added later cannot be born without a level.
+ */
+
+/**
+ * - public: reachable by anyone, each with its own check (a provider signature, a site + Origin,
+ *   or nothing to hide: /healthz's status, the dashboard's code and the pairing screen).
+ * - viewer: the dashboard's data, the read APIs, the live stream, cctray and badges.
+ * - feed: cctray and badges; viewer, or anyone with PUBLIC_FEEDS.
+ * - push: POST /api/metrics (a metrics-push or admin token).
+ * - admin: tokens, sessions, screens, the delivery log and raw bodies, settings.
+ */
+export const ACCESS_LEVELS = ['public', 'viewer', 'feed', 'push', 'admin'] as const
+export type AccessLevel = (typeof ACCESS_LEVELS)[number]
+
+/** What a credential is allowed: an API token has one of these; a session is viewer or admin. */
+export const ROLES = ['viewer', 'admin', 'metrics-push'] as const
+export type Role = (typeof ROLES)[number]
+export const SESSION_ROLES = ['viewer', 'admin'] as const
+export type SessionRole = (typeof SESSION_ROLES)[number]
+
+/** Whether `role` may use a route of `level`. */
+export function allows(role: Role | null, level: AccessLevel): boolean {
+  switch (level) {
+    case 'public':
+      return true
+    case 'viewer':
+    case 'feed':
+      return role === 'viewer' || role === 'admin'
+    case 'push':
+      return role === 'metrics-push' || role === 'admin'
+    case 'admin':
+      return role === 'admin'
+  }
+}
