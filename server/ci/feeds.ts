@@ -6,8 +6,8 @@ import { Hono } from 'hono'
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import type { Sqlite } from '../db/client.ts'
-import { AppError } from '../errors.ts'
-import type { PipelineTile } from './model.ts'
+import { errorBody, zodMessage } from '../errors.ts'
+import { providerName, type PipelineTile } from './model.ts'
 import type { BuildStore } from './store.ts'
 
 const filter = z.object({
@@ -18,6 +18,16 @@ const filter = z.object({
 })
 type Filter = z.infer<typeof filter>
 
+// A badge URL is typed by hand into a README: a misspelt filter (`?brnach=`) or provider must say
+// so rather than quietly widen the badge to every branch or match nothing.
+const badgeQuery = z.strictObject({
+  project: z.string({ error: 'project is required, e.g. /badge.svg?project=acme/web&branch=main' }).min(1).max(300),
+  pipeline: z.string().max(300).optional(),
+  branch: z.string().max(300).optional(),
+  provider: providerName.optional(),
+  label: z.string().max(60).default('build'),
+})
+
 const pick = (tiles: PipelineTile[], f: Filter) =>
   tiles.filter(
     (t) =>
@@ -27,8 +37,46 @@ const pick = (tiles: PipelineTile[], f: Filter) =>
       (!f.provider || t.provider === f.provider)
   )
 
+/**
+ * Per pipeline, the tile of its default branch, as CI and shields badges show: a red pull-request
+ * branch must not turn a README badge red. Builds do not carry the repository's default branch, so
+ * it is the conventional name (main first, then master, then the other `isDefaultBranch` names);
+ * a branchless pipeline (Jenkins freestyle, the generic hook without `branch`) is its own default.
+ * A pipeline that has built none of these adds nothing to the badge.
+ */
+export function defaultBranchTiles(tiles: PipelineTile[]): PipelineTile[] {
+  const rank = (t: PipelineTile) => (t.branch === 'main' ? 0 : t.branch === 'master' ? 1 : t.isDefaultBranch ? 2 : t.branch === '' ? 3 : null)
+  const best = new Map<string, { tile: PipelineTile; rank: number }>()
+  for (const t of tiles) {
+    const r = rank(t)
+    if (r === null) continue
+    const key = `${t.provider}\0${t.project}\0${t.pipeline}`
+    const cur = best.get(key)
+    if (!cur || r < cur.rank) best.set(key, { tile: t, rank: r })
+  }
+  return [...best.values()].map((b) => b.tile)
+}
+
+// XML 1.0 `Char` excludes these: C0 controls but tab/LF/CR, unpaired surrogates (matched one by
+// one under the `u` flag), U+FFFE and U+FFFF. One of them makes a strict client reject the whole
+// document, so each becomes U+FFFD.
+const XML_UNSAFE = /[<>&"'\t\n\r]|[\x00-\x08\x0B\x0C\x0E-\x1F\uD800-\uDFFF\uFFFE\uFFFF]/gu
+const XML_REFS: Record<string, string> = {
+  '<': '&lt;',
+  '>': '&gt;',
+  '&': '&amp;',
+  '"': '&quot;',
+  "'": '&apos;',
+  // As references they survive attribute-value normalisation (which turns them into spaces) and
+  // end-of-line normalisation (CR to LF), in attributes and text alike.
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+}
+
+/** Any string as legal XML 1.0 text or attribute value: markup escaped, forbidden characters replaced by U+FFFD. */
 export function xmlEscape(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
+  return s.replace(XML_UNSAFE, (c) => XML_REFS[c] ?? '\uFFFD')
 }
 
 type BadgeState = 'passing' | 'failing' | 'running' | 'unknown'
@@ -54,7 +102,8 @@ export function badgeSvg(label: string, state: BadgeState): string {
   const rw = textWidth(state)
   const w = lw + rw
   const l = xmlEscape(label)
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="20" role="img" aria-label="${l}: ${state}"><title>${l}: ${state}</title><rect width="${lw}" height="20" fill="#555"/><rect x="${lw}" width="${rw}" height="20" fill="${BADGE_COLOR[state]}"/><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11"><text x="${lw / 2}" y="14">${l}</text><text x="${lw + rw / 2}" y="14">${state}</text></g></svg>`
+  const r = xmlEscape(state)
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="20" role="img" aria-label="${l}: ${r}"><title>${l}: ${r}</title><rect width="${lw}" height="20" fill="#555"/><rect x="${lw}" width="${rw}" height="20" fill="${BADGE_COLOR[state]}"/><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11"><text x="${lw / 2}" y="14">${l}</text><text x="${lw + rw / 2}" y="14">${r}</text></g></svg>`
 }
 
 export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string | undefined) {
@@ -75,21 +124,26 @@ export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string
       const label = last ? String(last.number ?? last.id) : '0'
       const web = t.latest?.url ?? `${base}/pipelines/${t.id}`
       const name = `${t.project} :: ${t.pipeline} :: ${t.branch}`
-      return `  <Project name="${xmlEscape(name)}" activity="${t.running ? 'Building' : 'Sleeping'}" lastBuildStatus="${status}" lastBuildLabel="${xmlEscape(label)}" lastBuildTime="${time}" webUrl="${xmlEscape(web)}"/>`
+      const attrs = { name, activity: t.running ? 'Building' : 'Sleeping', lastBuildStatus: status, lastBuildLabel: label, lastBuildTime: time, webUrl: web }
+      return `  <Project${Object.entries(attrs).map(([k, v]) => ` ${k}="${xmlEscape(v)}"`).join('')}/>`
     })
     const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Projects>\n${rows.join('\n')}${rows.length ? '\n' : ''}</Projects>\n`
     return c.body(xml, 200, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-cache' })
   })
 
-  const badgeInput = (q: Record<string, string>) => {
-    const f = filter.parse(q)
-    if (!f.project) throw new AppError('BAD_REQUEST', 'project is required, e.g. /badge.svg?project=acme/web&branch=main')
-    return { f, state: badgeState(pick(builds.tiles(), f)), label: z.string().max(60).default('build').parse(q.label) }
+  /** The badge's label and state, or why the query is wrong. */
+  const badgeFor = (q: Record<string, string>): { label: string; state: BadgeState } | { error: string } => {
+    const r = badgeQuery.safeParse(q)
+    if (!r.success) return { error: zodMessage(r.error) }
+    const { label, ...f } = r.data
+    const matching = pick(builds.tiles(), f)
+    return { label, state: badgeState(f.branch ? matching : defaultBranchTiles(matching)) }
   }
 
   app.get('/badge.svg', (c) => {
-    const { state, label } = badgeInput(c.req.query())
-    const svg = badgeSvg(label, state)
+    const b = badgeFor(c.req.query())
+    if ('error' in b) return c.json(errorBody('BAD_REQUEST', b.error), 400)
+    const svg = badgeSvg(b.label, b.state)
     const etag = `"${createHash('sha1').update(svg).digest('base64url')}"`
     const headers = { etag, 'cache-control': 'no-cache', 'content-type': 'image/svg+xml; charset=utf-8' }
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
@@ -97,8 +151,12 @@ export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string
   })
 
   app.get('/badge.json', (c) => {
-    const { state, label } = badgeInput(c.req.query())
-    return c.json({ schemaVersion: 1, label, message: state, color: SHIELDS_COLOR[state] }, 200, { 'cache-control': 'no-cache' })
+    const b = badgeFor(c.req.query())
+    // shields.io reads the body of a 200 only (any other status becomes its own "inaccessible"),
+    // so a bad query is a 200 in the endpoint schema with isError: the README shows what is wrong.
+    if ('error' in b)
+      return c.json({ schemaVersion: 1, label: 'radiator', message: b.error, isError: true, color: 'lightgrey' }, 200, { 'cache-control': 'no-store' })
+    return c.json({ schemaVersion: 1, label: b.label, message: b.state, color: SHIELDS_COLOR[b.state] }, 200, { 'cache-control': 'no-cache' })
   })
 
   return app
