@@ -34,7 +34,8 @@ describe('the radiator process', () => {
     const dir = join(tempDir(), 'nested', 'data')
     const p = startProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'warn' })
     try {
-      const url = await until(() => p.out().match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1], 'the printed URL', 60_000)
+      // The whole banner, not just its Dashboard line: the Webhooks line is checked next.
+      const url = await until(() => p.out().includes('Database:') && p.out().match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1], 'the printed URL', 60_000)
       expect(p.out()).toMatch(/Webhooks:\s+http:\/\/\S+\/hooks\//)
       expect(existsSync(join(dir, 'radiator.db'))).toBe(true)
       const health = await fetch(`${url}/healthz`)
