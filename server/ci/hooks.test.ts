@@ -79,8 +79,10 @@ describe('webhook routes with every real fixture', () => {
     expect(res.status).toBe(200)
     if (body.duplicate) return // a fixture that shares a delivery id with an earlier one
     expect(body.stored).toBe(true)
-    const build = await (await fetch(`${s.url}/api/builds/${encodeURIComponent(body.build)}`)).json()
     const u = expected.update
+    // A job whose build has not arrived waits for it: no build and no tile yet (arrival-order.test.ts).
+    if (u.fromJob && body.status === null) return
+    const build = await (await fetch(`${s.url}/api/builds/${encodeURIComponent(body.build)}`)).json()
     expect(build.provider).toBe(provider)
     expect(build.project).toBe(u.project)
     if (!u.fromJob) {

@@ -63,10 +63,18 @@ export class Ingest {
     }
     this.s.remember.run(info.provider, info.deliveryId, info.receivedAt)
     const r = this.builds.apply(update, info.receivedAt)
+    const keep = (outcome: Outcome, reason: string | null) => {
+      const row = this.log(info, outcome, reason, r.buildId)
+      this.s.raw.run(row, JSON.stringify(storableHeaders(delivery.headers)), delivery.raw, info.receivedAt)
+    }
+    if (r.waiting) {
+      // Nothing to show yet: the job attaches (and is announced) when its build arrives.
+      keep('stored', 'job kept until its build arrives')
+      return { outcome: 'stored', buildId: r.buildId, status: null, transition: null }
+    }
     const outcome: Outcome = r.superseded ? 'superseded' : 'stored'
     const reason = r.superseded ? `attempt ${update.attempt} is older than the stored attempt` : r.changed ? null : 'no change'
-    const row = this.log(info, outcome, reason, r.build.id)
-    this.s.raw.run(row, JSON.stringify(storableHeaders(delivery.headers)), delivery.raw, info.receivedAt)
+    keep(outcome, reason)
     if (r.changed) this.hub.persist(sqlite, 'build.updated', { build: r.build, pipeline: r.tile })
     if (r.transition) this.hub.persist(sqlite, 'build.finished', { build: r.build, transition: r.transition, pipeline: r.tile })
     return { outcome, buildId: r.build.id, status: r.build.status, transition: r.transition }

@@ -81,6 +81,12 @@ export const buildUpdateSchema = z.object({
    * but never finishes it and never overwrites build-level fields it does not carry.
    */
   fromJob: z.boolean(),
+  /**
+   * Set on a job update whose project, pipeline and branch are read from the build object the job
+   * event carries (CircleCI's workflow, Buildkite's build): it may open its build. Any other job
+   * update names the build from fields of its own, so it waits until the build arrives.
+   */
+  carriesBuild: z.literal(true).optional(),
   /** The provider's own time of this state, used to order deliveries (not the arrival time). */
   eventTime: isoTime.nullable(),
 })

@@ -51,7 +51,7 @@ export function reprocess(sqlite: Sqlite): ReprocessResult {
           continue
         }
         const built = store.apply(buildUpdateSchema.parse(out.update), r.received_at)
-        sqlite.prepare('UPDATE deliveries SET build_id = ? WHERE id = ?').run(built.build.id, r.id)
+        sqlite.prepare('UPDATE deliveries SET build_id = ? WHERE id = ?').run(built.buildId, r.id)
         result.applied++
       } catch {
         result.failed++

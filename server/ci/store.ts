@@ -73,7 +73,17 @@ interface JobRow {
   url: string | null
 }
 
-export interface ApplyResult {
+export type ApplyResult = Applied | Waiting
+
+/** A job event whose build has not arrived yet: kept until it does, nothing shown meanwhile. */
+export interface Waiting {
+  waiting: true
+  buildId: string
+}
+
+export interface Applied {
+  waiting: false
+  buildId: string
   build: Build
   tile: PipelineTile
   /** False when the delivery told us nothing new (a late or repeated state). */
@@ -86,6 +96,19 @@ export interface ApplyResult {
 
 /** Builds still "running" with no news for this long are not shown as running (a lost final webhook). */
 const RUNNING_STALE_MS = 12 * 3600_000
+
+/**
+ * Job events that came before their build wait in `meta` under `<prefix><build id as JSON>:`, so one
+ * key range holds a build's waiting jobs (the JSON string's closing quote ends the id unambiguously).
+ * A build arrives within seconds of its first job; one that has not in a day never will.
+ */
+const WAITING_PREFIX = 'ci.waiting-job:'
+const WAITING_TTL_MS = 86_400_000
+const waitingRange = (buildId: string): [string, string] => {
+  const from = `${WAITING_PREFIX}${JSON.stringify(buildId)}:`
+  return [from, `${from.slice(0, -1)};`]
+}
+const ALL_WAITING: [string, string] = [WAITING_PREFIX, `${WAITING_PREFIX.slice(0, -1)};`]
 
 const ms = isoMs
 /** A stored time as ISO; null for one no `Date` can hold, so one bad row never fails an answer. */
@@ -174,6 +197,11 @@ export class BuildStore {
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(build_id, job_id) DO UPDATE SET name=excluded.name,
         status=excluded.status, started_at=excluded.started_at, finished_at=excluded.finished_at, url=excluded.url`),
       deleteJobs: p('DELETE FROM jobs WHERE build_id = ?'),
+      dropEmptyTile: p('DELETE FROM pipelines WHERE id = @id AND NOT EXISTS (SELECT 1 FROM builds WHERE pipeline_id = @id)'),
+      wait: p(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
+      waiting: p<{ value: string }>('SELECT value FROM meta WHERE key >= ? AND key < ?'),
+      unwait: p('DELETE FROM meta WHERE key >= ? AND key < ?'),
+      expireWaiting: p(`DELETE FROM meta WHERE key >= ? AND key < ? AND json_extract(value, '$.at') < ?`),
       newest: p<BuildRow>('SELECT * FROM builds WHERE pipeline_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
       running: p<BuildRow>(`SELECT * FROM builds WHERE pipeline_id = ? AND status IN ('queued','running')
         AND updated_at > ? ORDER BY created_at DESC LIMIT 1`),
@@ -228,12 +256,56 @@ export class BuildStore {
     }
   }
 
-  /** Merges one update into its build. Runs inside a writer transaction. */
+  /**
+   * Merges one update into its build. Runs inside a writer transaction. A job event attaches to its
+   * build, found by the build's identity; one that comes first waits for it, since its own idea of
+   * the tile (GitLab's commit.name, a legacy GitHub job's missing workflow name) may not be the
+   * build's. Only a job carrying the build object itself may open the build.
+   */
   apply(u: BuildUpdate, now: number): ApplyResult {
     const id = buildId(u.provider, u.externalId)
     const old = this.s.build.get(id)
+    if (!old && u.fromJob && !u.carriesBuild) {
+      this.wait(id, u, now)
+      return { waiting: true, buildId: id }
+    }
+    const r = this.applyToBuild(id, old, u, now)
+    if (old || r.superseded) return r
+    // The build just arrived: the jobs that came before it attach now, in the same transaction.
+    let last = r
+    for (const job of this.takeWaiting(id)) {
+      const next = this.applyToBuild(id, this.s.build.get(id), job, now)
+      last = { ...next, changed: last.changed || next.changed, transition: r.transition, superseded: false }
+    }
+    return last
+  }
+
+  private wait(id: string, u: BuildUpdate, now: number): void {
+    const job = u.jobs.map((j) => [j.id, j.status])
+    const key = `${waitingRange(id)[0]}${JSON.stringify([u.attempt, job])}`
+    this.s.wait.run(key, JSON.stringify({ at: now, update: u }))
+    if (now - this.lastExpiry > 3600_000) {
+      this.lastExpiry = now
+      this.s.expireWaiting.run(...ALL_WAITING, now - WAITING_TTL_MS)
+    }
+  }
+  private lastExpiry = 0
+
+  /** The jobs waiting for build `id`, removed, in the order they happened. */
+  private takeWaiting(id: string): BuildUpdate[] {
+    const range = waitingRange(id)
+    const jobs = this.s.waiting.all(...range).map((r) => (JSON.parse(r.value) as { update: BuildUpdate }).update)
+    if (jobs.length === 0) return jobs
+    this.s.unwait.run(...range)
+    const rank = (u: BuildUpdate) => statusRank(u.jobs[0]?.status ?? u.status)
+    return jobs.sort(
+      (a, b) => a.attempt - b.attempt || rank(a) - rank(b) || (a.eventTime ?? '').localeCompare(b.eventTime ?? '')
+    )
+  }
+
+  private applyToBuild(id: string, old: BuildRow | undefined, u: BuildUpdate, now: number): Applied {
     if (old && u.attempt < old.attempt) {
-      return { build: rowToBuild(old), tile: this.getTile(old.pipeline_id, now)!, changed: false, transition: null, superseded: true }
+      return { waiting: false, buildId: id, build: rowToBuild(old), tile: this.getTile(old.pipeline_id, now)!, changed: false, transition: null, superseded: true }
     }
     const row = old ? this.merge(old, u, now) : this.fresh(id, u, now)
     const statusChanged = !old || old.status !== row.status || old.attempt !== row.attempt
@@ -254,8 +326,13 @@ export class BuildStore {
     const becameTerminal = isTerminal(row.status) && statusChanged
     const transition = becameTerminal ? this.finish(row, now) : null
     if (changed && !becameTerminal) this.touchTile(row.pipeline_id, now)
-    if (old && old.pipeline_id !== row.pipeline_id) this.touchTile(old.pipeline_id, now)
+    // A tile left without builds would show Unknown forever (in cctray too): it goes.
+    if (old && old.pipeline_id !== row.pipeline_id && this.s.dropEmptyTile.run({ id: old.pipeline_id }).changes === 0) {
+      this.touchTile(old.pipeline_id, now)
+    }
     return {
+      waiting: false,
+      buildId: id,
       build: rowToBuild(row, this.s.jobs.all(id)),
       tile: this.getTile(row.pipeline_id, now)!,
       changed,
@@ -345,12 +422,14 @@ export class BuildStore {
       event_time: authoritative && uTime !== null ? Math.max(uTime, base.event_time ?? 0) : base.event_time,
       updated_at: now,
     }
-    // Build-level deliveries are authoritative for identity (a job event may have known less, e.g.
-    // no workflow name); job deliveries only fill what is still unknown.
-    if (!u.fromJob || !base.pipeline) {
-      if (u.pipeline && u.pipeline !== base.pipeline) r.pipeline = u.pipeline
-      if (u.branch && u.branch !== base.branch) r.branch = u.branch
-      if (u.project !== base.project && !u.fromJob) r.project = u.project
+    // The tile a build is on is the build's own business: a job event never moves it (its names
+    // come from other fields, or none). A build delivery renames it only as the later state, else
+    // fills a name still empty, so the tile does not depend on the order deliveries arrive in.
+    if (!u.fromJob) {
+      const name = (next: string, cur: string) => (next && (authoritative || !cur) ? next : cur)
+      r.pipeline = name(u.pipeline, base.pipeline)
+      r.branch = name(u.branch, base.branch)
+      r.project = name(u.project, base.project)
       r.pipeline_id = tileId(r.provider, r.project, r.pipeline, r.branch)
     }
     return r

@@ -189,6 +189,7 @@ describe('buildkite provider', () => {
       expectFields(r.update, {
         ...build,
         fromJob: true,
+        carriesBuild: true,
         jobs: [{ ...job, status: 'running', finishedAt: null }],
         eventTime: job.startedAt,
       })
@@ -201,6 +202,7 @@ describe('buildkite provider', () => {
         ...build,
         status: 'running',
         fromJob: true,
+        carriesBuild: true,
         jobs: [{ ...job, status: 'failure', finishedAt: '2024-05-02T10:02:40.000Z' }],
         eventTime: '2024-05-02T10:02:40.000Z',
       })

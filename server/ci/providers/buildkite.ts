@@ -147,6 +147,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
     // A job event moves its build along but never finishes it; build.finished does.
     u.status = event === 'job.scheduled' ? 'queued' : 'running'
     u.fromJob = true
+    u.carriesBuild = true
     u.jobs = [
       {
         id: jobId,

@@ -151,6 +151,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
     // A job finishing never finishes its workflow; workflow-completed does that.
     u.status = 'running'
     u.fromJob = true
+    u.carriesBuild = true
     u.jobs = [
       {
         id: jobId,

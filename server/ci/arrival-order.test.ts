@@ -1,0 +1,195 @@
+/**
+ * Deliveries of one run arrive in any order: the builds and tiles they leave must not depend on it.
+ * Each scenario is one run's real deliveries (fixtures; job fixtures of another run are pointed at
+ * this run's id), posted signed to a fresh real server in every order fast-check picks.
+ */
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { loadFixture } from '../test/fixtures.ts'
+import { startTestServer } from '../test/harness.ts'
+import * as github from '../test/sign/github.ts'
+import * as gitea from '../test/sign/gitea.ts'
+import * as gitlab from '../test/sign/gitlab.ts'
+import * as circleci from '../test/sign/circleci.ts'
+import * as buildkite from '../test/sign/buildkite.ts'
+import * as bitbucket from '../test/sign/bitbucket.ts'
+import * as drone from '../test/sign/drone.ts'
+import * as jenkins from '../test/sign/jenkins.ts'
+import { buildEvent, buildFinished, buildObject, jobEvent, jobFinished, jobObject, jobStarted } from '../test/buildkite-bodies.ts'
+
+const SECRET = 'order-secret'
+const ENV = {
+  GITHUB_WEBHOOK_SECRET: SECRET,
+  GITEA_WEBHOOK_SECRET: SECRET,
+  GITLAB_WEBHOOK_TOKEN: SECRET,
+  CIRCLECI_WEBHOOK_SECRET: SECRET,
+  BUILDKITE_WEBHOOK_TOKEN: SECRET,
+  BITBUCKET_WEBHOOK_SECRET: SECRET,
+  DRONE_WEBHOOK_SECRET: SECRET,
+  JENKINS_WEBHOOK_TOKEN: SECRET,
+}
+const SIGNERS: Record<string, (raw: Buffer, secret: string) => Record<string, string>> = {
+  github: github.sign,
+  gitea: gitea.sign,
+  gitlab: gitlab.sign,
+  circleci: circleci.sign,
+  buildkite: buildkite.sign,
+  bitbucket: bitbucket.sign,
+  drone: drone.sign,
+  jenkins: jenkins.sign,
+}
+
+interface Send {
+  provider: string
+  body: unknown
+  headers: Record<string, string>
+}
+
+/** Header names lower-cased, so an override replaces a fixture's header instead of joining it. */
+const lower = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))
+
+function fixture(provider: string, name: string, change: (body: any) => void = () => {}, headers: Record<string, string> = {}): Send {
+  const f = loadFixture(provider, name)
+  change(f.body)
+  return { provider, body: f.body, headers: { ...lower(f.headers), ...headers } }
+}
+
+const RUN = 289782451
+/** The run's own deliveries, then its jobs: real jobs of another run, pointed at this one. */
+function actionsRun(): Send[] {
+  const job = (name: string, id: string) =>
+    fixture('github', name, (b) => Object.assign(b.workflow_job, { run_id: RUN, run_attempt: 1 }), { 'x-github-delivery': id })
+  return [
+    fixture('github', 'workflow_run-requested-queued', () => {}, { 'x-github-delivery': 'run-1' }),
+    fixture('github', 'workflow_run-completed-success', () => {}, { 'x-github-delivery': 'run-2' }),
+    job('workflow_job-queued', 'job-1'),
+    job('workflow_job-in_progress', 'job-2'),
+    job('workflow_job-completed-success', 'job-3'),
+    // The legacy shape has no workflow_name and no head_branch.
+    job('workflow_job-in_progress-legacy-schema', 'job-4'),
+  ]
+}
+
+const PIPELINE = 31
+const SCENARIOS: Record<string, () => Send[]> = {
+  github: actionsRun,
+  // Gitea sends the same bodies with its own headers.
+  gitea: () =>
+    actionsRun().map((d, i) => ({
+      provider: 'gitea',
+      body: d.body,
+      headers: { 'content-type': 'application/json', 'x-gitea-event': d.headers['x-github-event']!, 'x-gitea-delivery': `gitea-${i}` },
+    })),
+  gitlab: () => {
+    const pointed = (b: any) => Object.assign(b, { pipeline_id: PIPELINE, commit: { ...b.commit, id: PIPELINE } })
+    return [
+      fixture('gitlab', 'pipeline-success-docs-example-v16', (b) => {
+        Object.assign(b.object_attributes, { status: 'running', finished_at: null, duration: null })
+      }, { 'idempotency-key': 'p-running' }),
+      fixture('gitlab', 'pipeline-success-docs-example-v16', () => {}, { 'idempotency-key': 'p-success' }),
+      // A job names its pipeline from commit.name, which the pipeline's own name need not match.
+      fixture('gitlab', 'job-created-docs-example', pointed, { 'idempotency-key': 'j-created' }),
+      fixture('gitlab', 'job-success-gitlabcom', pointed, { 'idempotency-key': 'j-success' }),
+    ]
+  },
+  // One workflow's job and its completion; the job's workflow.name differs from the workflow's.
+  circleci: () => [
+    fixture('circleci', 'job-completed-success-github-oauth'),
+    fixture('circleci', 'workflow-completed-success-github-oauth'),
+  ],
+  buildkite: () =>
+    [
+      buildEvent('build.scheduled', buildObject('scheduled')),
+      jobEvent('job.scheduled', jobObject('scheduled'), 'scheduled'),
+      buildEvent('build.running', buildObject('running')),
+      jobStarted(),
+      jobFinished('passed'),
+      buildFinished('passed'),
+    ].map((raw) => ({ provider: 'buildkite', body: JSON.parse(raw), headers: { 'x-buildkite-event': JSON.parse(raw).event } })),
+  drone: () => ['build-created', 'build-updated', 'build-completed'].map((n) => fixture('drone', n)),
+  bitbucket: () => ['repo-commit_status_created-inprogress', 'repo-commit_status_updated-successful'].map((n) => fixture('bitbucket', n)),
+  jenkins: () => [
+    fixture('jenkins', 'notification-started'),
+    fixture('jenkins', 'notification-completed-failure', (b) => (b.build.number = 3)),
+  ],
+}
+
+type Json = any
+/** Everything the API says about builds and tiles, minus arrival times. */
+async function state(url: string) {
+  const get = async (path: string) => {
+    const res = await fetch(`${url}${path}`)
+    expect(res.status, path).toBe(200)
+    return res.json()
+  }
+  const strip = (o: Json): Json =>
+    Array.isArray(o)
+      ? o.map(strip)
+      : o && typeof o === 'object'
+        ? Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'updatedAt').map(([k, v]) => [k, strip(v)]))
+        : o
+  const { builds } = await get('/api/builds?limit=200')
+  const full = await Promise.all(builds.map((b: Json) => get(`/api/builds/${encodeURIComponent(b.id)}`)))
+  const { pipelines } = await get('/api/pipelines')
+  expect((await fetch(`${url}/cctray.xml`)).status).toBe(200)
+  const byId = (a: Json, b: Json) => String(a.id).localeCompare(String(b.id))
+  return strip({ builds: full.sort(byId), pipelines: pipelines.sort(byId) })
+}
+
+async function play(deliveries: Send[]) {
+  const s = await startTestServer(ENV)
+  try {
+    for (const d of deliveries) {
+      const raw = Buffer.from(JSON.stringify(d.body))
+      const res = await fetch(`${s.url}/hooks/${d.provider}`, {
+        method: 'POST',
+        headers: { ...d.headers, ...SIGNERS[d.provider]!(raw, SECRET) },
+        body: new Uint8Array(raw),
+      })
+      expect(res.status, await res.text()).toBe(200)
+    }
+    return await state(s.url)
+  } finally {
+    await s.destroy()
+  }
+}
+
+describe('arrival order', () => {
+  it.each(Object.keys(SCENARIOS))('%s: every order of one run leaves the same builds and tiles, none empty', async (name) => {
+    const deliveries = SCENARIOS[name]!()
+    const reference = await play(deliveries)
+    expect(reference.builds).toHaveLength(1)
+    expect(reference.pipelines).toHaveLength(1)
+    expect(reference.pipelines[0].latest?.id).toBe(reference.builds[0].id)
+    await fc.assert(
+      // Orders of indices, so a counterexample reads as a short list rather than whole bodies.
+      fc.asyncProperty(fc.shuffledSubarray([...deliveries.keys()], { minLength: deliveries.length, maxLength: deliveries.length }), async (order) => {
+        expect(await play(order.map((i) => deliveries[i]!))).toEqual(reference)
+      }),
+      { numRuns: deliveries.length > 3 ? 6 : 2 }
+    )
+  })
+
+  it('keeps a job that comes first waiting, and shows it on its build when the build arrives', async () => {
+    const [queued, completed, , , , legacy] = actionsRun()
+    const s = await startTestServer(ENV)
+    try {
+      const post = async (d: Send) => {
+        const raw = Buffer.from(JSON.stringify(d.body))
+        const res = await fetch(`${s.url}/hooks/github`, { method: 'POST', headers: { ...d.headers, ...github.sign(raw, SECRET) }, body: new Uint8Array(raw) })
+        return res.json()
+      }
+      expect(await post(legacy!)).toMatchObject({ stored: true, build: `github:${RUN}`, status: null })
+      expect((await (await fetch(`${s.url}/api/pipelines`)).json()).pipelines).toEqual([])
+      expect((await fetch(`${s.url}/api/builds/github:${RUN}`)).status).toBe(404)
+      expect(await post(queued!)).toMatchObject({ status: 'running' })
+      expect(await post(completed!)).toMatchObject({ status: 'success', transition: 'passed' })
+      const { pipelines } = await (await fetch(`${s.url}/api/pipelines`)).json()
+      expect(pipelines.map((p: Json) => [p.pipeline, p.branch])).toEqual([['test', 'master']])
+      const build = await (await fetch(`${s.url}/api/builds/github:${RUN}`)).json()
+      expect(build.jobs.map((j: Json) => j.name)).toEqual([loadFixture('github', 'workflow_job-in_progress-legacy-schema').body.workflow_job.name])
+    } finally {
+      await s.destroy()
+    }
+  })
+})
