@@ -148,7 +148,8 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   if (isTerminal(status)) u.finishedAt = toIso(build.finished)
   u.durationMs = spanMs(u.startedAt, u.finishedAt)
   u.jobs = stageJobs(build.stages)
-  u.eventTime = u.finishedAt ?? requiredTime(build, 'updated', 'build.updated') ?? u.startedAt ?? u.queuedAt
+  const updated = requiredTime(build, 'updated', 'build.updated')
+  u.eventTime = u.finishedAt ?? updated ?? u.startedAt ?? u.queuedAt
   const version = int(build.version)
   // No delivery id: the build's own version counter separates successive `updated` deliveries.
   const deliveryId = [`drone:${externalId}`, action, build.status, version]
