@@ -1,7 +1,8 @@
 /**
  * Deliveries of one run arrive in any order: the builds and tiles they leave must not depend on it.
  * Each scenario is one run's real deliveries (fixtures; job fixtures of another run are pointed at
- * this run's id), posted signed to a fresh real server in every order fast-check picks.
+ * this run's id), posted signed to a fresh real server in every order fast-check picks; the result
+ * is read from the store the API serves.
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
@@ -15,6 +16,8 @@ import * as buildkite from '../test/sign/buildkite.ts'
 import * as bitbucket from '../test/sign/bitbucket.ts'
 import * as drone from '../test/sign/drone.ts'
 import * as jenkins from '../test/sign/jenkins.ts'
+import type { Sqlite } from '../db/client.ts'
+import { BuildStore } from './store.ts'
 import { buildEvent, buildFinished, buildObject, jobEvent, jobFinished, jobObject, jobStarted } from '../test/buildkite-bodies.ts'
 
 const SECRET = 'order-secret'
@@ -115,25 +118,18 @@ const SCENARIOS: Record<string, () => Send[]> = {
 }
 
 type Json = any
-/** Everything the API says about builds and tiles, minus arrival times. */
-async function state(url: string) {
-  const get = async (path: string) => {
-    const res = await fetch(`${url}${path}`)
-    expect(res.status, path).toBe(200)
-    return res.json()
-  }
+/** Every build (with jobs) and tile the store serves the API, minus arrival times. */
+function state(sqlite: Sqlite) {
+  const store = new BuildStore(sqlite)
   const strip = (o: Json): Json =>
     Array.isArray(o)
       ? o.map(strip)
       : o && typeof o === 'object'
         ? Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'updatedAt').map(([k, v]) => [k, strip(v)]))
         : o
-  const { builds } = await get('/api/builds?limit=200')
-  const full = await Promise.all(builds.map((b: Json) => get(`/api/builds/${encodeURIComponent(b.id)}`)))
-  const { pipelines } = await get('/api/pipelines')
-  expect((await fetch(`${url}/cctray.xml`)).status).toBe(200)
+  const ids = (sqlite.prepare('SELECT id FROM builds ORDER BY id').all() as { id: string }[]).map((r) => r.id)
   const byId = (a: Json, b: Json) => String(a.id).localeCompare(String(b.id))
-  return strip({ builds: full.sort(byId), pipelines: pipelines.sort(byId) })
+  return strip({ builds: ids.map((id) => store.getBuild(id)), pipelines: store.tiles().sort(byId) })
 }
 
 async function play(deliveries: Send[]) {
@@ -148,7 +144,7 @@ async function play(deliveries: Send[]) {
       })
       expect(res.status, await res.text()).toBe(200)
     }
-    return await state(s.url)
+    return state(s.store.sqlite)
   } finally {
     await s.destroy()
   }
@@ -180,14 +176,14 @@ describe('arrival order', () => {
         return res.json()
       }
       expect(await post(legacy!)).toMatchObject({ stored: true, build: `github:${RUN}`, status: null })
-      expect((await (await fetch(`${s.url}/api/pipelines`)).json()).pipelines).toEqual([])
-      expect((await fetch(`${s.url}/api/builds/github:${RUN}`)).status).toBe(404)
+      const store = new BuildStore(s.store.sqlite)
+      expect(store.tiles()).toEqual([])
+      expect(store.getBuild(`github:${RUN}`)).toBeNull()
       expect(await post(queued!)).toMatchObject({ status: 'running' })
       expect(await post(completed!)).toMatchObject({ status: 'success', transition: 'passed' })
-      const { pipelines } = await (await fetch(`${s.url}/api/pipelines`)).json()
-      expect(pipelines.map((p: Json) => [p.pipeline, p.branch])).toEqual([['test', 'master']])
-      const build = await (await fetch(`${s.url}/api/builds/github:${RUN}`)).json()
-      expect(build.jobs.map((j: Json) => j.name)).toEqual([loadFixture('github', 'workflow_job-in_progress-legacy-schema').body.workflow_job.name])
+      expect(store.tiles().map((p) => [p.pipeline, p.branch])).toEqual([['test', 'master']])
+      const build = store.getBuild(`github:${RUN}`)!
+      expect(build.jobs!.map((j: Json) => j.name)).toEqual([loadFixture('github', 'workflow_job-in_progress-legacy-schema').body.workflow_job.name])
     } finally {
       await s.destroy()
     }
