@@ -27,10 +27,31 @@ export class AppError extends HTTPException {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extra?: Record<string, unknown>
+    readonly extra?: Record<string, unknown>,
+    /** Response headers that belong to this answer (Retry-After). */
+    readonly headers?: Record<string, string>
   ) {
     super(ERROR_STATUS[code], { message })
   }
+}
+
+/**
+ * The client closed the connection before its body arrived: ordinary life on the internet, and
+ * possible before authentication, so it is answered (to nobody) and logged at debug level only.
+ */
+export class ClientGoneError extends AppError {
+  override name = 'ClientGoneError'
+  constructor() {
+    super('BAD_REQUEST', 'the request body ended early')
+  }
+}
+
+/**
+ * Radiator can't start, for a reason the operator fixes (a variable, the disk, another process):
+ * main.ts prints the message as one line and exits 1, like a bad config value.
+ */
+export class StartupError extends Error {
+  override name = 'StartupError'
 }
 
 export function errorBody(code: ErrorCode, message: string, extra?: Record<string, unknown>) {
@@ -44,22 +65,41 @@ export function zodMessage(e: ZodError): string {
   return `${path}${i.message}`
 }
 
-/** Any thrown error as a status and `{ code, message }`; only unexpected ones are logged, without leaking their stack to the client. */
-export function errorAnswer(err: unknown, log: Logger, path: string): { status: ContentfulStatusCode; body: ReturnType<typeof errorBody> } {
-  if (err instanceof AppError) return { status: err.status, body: errorBody(err.code, err.message, err.extra) }
-  if (err instanceof ZodError) return { status: 400, body: errorBody('BAD_REQUEST', zodMessage(err)) }
+export interface ErrorAnswer {
+  status: ContentfulStatusCode
+  body: ReturnType<typeof errorBody>
+  headers: Record<string, string>
+}
+
+/**
+ * Any thrown error as a status, `{ code, message }` and headers; only unexpected ones are logged,
+ * without leaking their stack to the client. `clientGone`: the request was aborted by its client,
+ * so whatever failed because of that is not the server's error.
+ */
+export function errorAnswer(err: unknown, log: Logger, path: string, clientGone = false): ErrorAnswer {
+  const answer = (status: ContentfulStatusCode, body: ErrorAnswer['body'], headers: Record<string, string> = {}): ErrorAnswer => {
+    // A refused body is not read to its end: the connection can't carry another request.
+    if (status === 413) headers = { ...headers, connection: 'close' }
+    return { status, body, headers }
+  }
+  if (err instanceof ClientGoneError || (clientGone && !(err instanceof HTTPException))) {
+    log.debug('client went away before its request was read', { path })
+    return answer(400, errorBody('BAD_REQUEST', 'the request body ended early'))
+  }
+  if (err instanceof AppError) return answer(err.status, errorBody(err.code, err.message, err.extra), err.headers)
+  if (err instanceof ZodError) return answer(400, errorBody('BAD_REQUEST', zodMessage(err)))
   if (err instanceof HTTPException) {
     const status = err.status
     const code = (Object.entries(ERROR_STATUS).find(([, s]) => s === status)?.[0] ?? 'INTERNAL') as ErrorCode
-    return { status, body: errorBody(code, err.message || code.toLowerCase().replace(/_/g, ' ')) }
+    return answer(status, errorBody(code, err.message || code.toLowerCase().replace(/_/g, ' ')))
   }
   log.error('unhandled error', { path, err: err instanceof Error ? (err.stack ?? String(err)) : String(err) })
-  return { status: 500, body: errorBody('INTERNAL', 'internal error') }
+  return answer(500, errorBody('INTERNAL', 'internal error'))
 }
 
 export function makeErrorHandler(log: Logger) {
   return function handleError(err: Error, c: Context) {
-    const { status, body } = errorAnswer(err, log, c.req.path)
-    return c.json(body, status)
+    const { status, body, headers } = errorAnswer(err, log, c.req.path, c.req.raw.signal.aborted)
+    return c.json(body, status, headers)
   }
 }

@@ -15,7 +15,10 @@ import { Writer } from './db/writer.ts'
 import { Hub } from './live/hub.ts'
 import type { Logger } from './log.ts'
 import { withNodeRoutes, type NodeRoutes } from './http/node-routes.ts'
+import { answerUpgrades, lingerOnClose, withPlainUpgradeRefused } from './http/connections.ts'
 import { currentVersion } from './version.ts'
+import { createAccess, firstStartLink } from './access/index.ts'
+import type { Credentials } from './access/credentials.ts'
 
 export interface Capability {
   /** Mount path and sub-app. */
@@ -41,11 +44,23 @@ export interface RunningServer {
   writer: Writer
   hub: Hub
   version: string
+  credentials: Credentials
+  /** Every route the app serves, with its handlers (the access test walks them). */
+  routes: Hono['routes']
+  /**
+   * A one-time admin sign-in link, printed by main.ts, when no admin exists yet and no ADMIN_TOKEN
+   * is set; null otherwise. Never logged.
+   */
+  signinUrl: string | null
+  /** Open TCP connections, upgraded ones included (for tests: nothing may leak). */
+  connections(): Promise<number>
   /** Graceful stop: stop accepting, close live clients with 1001, finish writes, close the database. */
   close(): Promise<void>
 }
 
 const DAY = 86_400_000
+/** The one path that upgrades (to WebSocket): app.ts mounts the live routes here. */
+const WS_PATH = '/live'
 
 export async function startServer(
   config: Config,
@@ -64,6 +79,9 @@ export async function startServer(
     heartbeatMs: config.LIVE_HEARTBEAT_MS,
     pollTimeoutMs: config.LIVE_POLL_TIMEOUT_MS,
   })
+  const access = createAccess(config, store, writer)
+  // A revoked token or session loses its open live connections at once (close code 4401).
+  access.credentials.onRevoke((r) => hub.closeWhere((c) => c.principal === r.id, 4401, 'access revoked'))
   const caps = capabilities.map((f) => f({ config, store, writer, hub, log }))
   const app = createApp({
     config,
@@ -73,7 +91,8 @@ export async function startServer(
     log,
     version,
     startedAt,
-    mounts: caps.flatMap((c) => c.mounts),
+    access: access.control,
+    mounts: [['/', access.routes], ...caps.flatMap((c) => c.mounts)],
   })
 
   // Inbound WebSocket messages are not used; a small cap keeps a hostile peer from sending big frames.
@@ -85,8 +104,10 @@ export async function startServer(
     port: config.PORT,
     hostname: config.HOST,
     createServer: ((options: ServerOptions, listener: RequestListener) =>
-      createServer(options, withNodeRoutes(nodeRoutes, listener))) as typeof createServer,
+      createServer(options, withPlainUpgradeRefused(WS_PATH, withNodeRoutes(nodeRoutes, listener)))) as typeof createServer,
   }) as Server
+  answerUpgrades(server, WS_PATH)
+  lingerOnClose(server)
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve()
     server.once('listening', resolve)
@@ -126,5 +147,10 @@ export async function startServer(
       store.close()
     })())
 
-  return { url, port, store, writer, hub, version, close }
+  const connections = () =>
+    new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))))
+
+  const signinUrl = await firstStartLink(config, access.credentials, url)
+
+  return { url, port, store, writer, hub, version, credentials: access.credentials, signinUrl, routes: app.routes, connections, close }
 }

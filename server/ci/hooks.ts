@@ -3,7 +3,6 @@
  * transaction. 2xx only after COMMIT; 401/400/413 with a reason a provider's delivery log shows.
  */
 import { Hono, type Context } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import type { Config } from '../config.ts'
 import type { Writer } from '../db/writer.ts'
 import { AppError, errorBody } from '../errors.ts'
@@ -15,6 +14,7 @@ import type { DeliveryInfo, Ingest } from './ingest.ts'
 import { zodMessage } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
+import { readBodyBytes, tooLarge } from '../metrics/request.ts'
 
 export const MAX_HOOK_BYTES = 5 * 1024 * 1024
 
@@ -36,15 +36,14 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
 
   app.post(
     '/:provider',
-    bodyLimit({
-      maxSize: MAX_HOOK_BYTES,
-      onError: (c) => c.json(errorBody('PAYLOAD_TOO_LARGE', `body over ${MAX_HOOK_BYTES} bytes`), 413),
-    }),
     async (c) => {
       const name = c.req.param('provider') as ProviderName
       const provider = (PROVIDERS as readonly string[]).includes(name) ? providers[name] : undefined
       if (!provider) throw new AppError('NOT_FOUND', `no such provider; one of ${PROVIDERS.join(', ')}`)
-      const raw = Buffer.from(await c.req.arrayBuffer())
+      // Read from Node's request: over the limit it is a 413 that closes the connection, and a
+      // client leaving mid-body is a quiet ClientGoneError (request.ts), not a failed body stream.
+      const raw = await readBodyBytes(c, MAX_HOOK_BYTES)
+      if (raw === null) throw tooLarge(MAX_HOOK_BYTES)
       const delivery: Delivery = { headers: c.req.raw.headers, raw, url: new URL(c.req.url), receivedAt: Date.now() }
       const info: DeliveryInfo = {
         provider: name,

@@ -56,7 +56,7 @@ export function collectHandler(d: CollectDeps): NodeHandler {
     let outcome: Outcome
     try {
       const body = await readNodeBody(req, COLLECT_LIMIT_BYTES)
-      if (body === ABORTED) return
+      if (body === ABORTED) return d.log.debug('client went away before its request was read', { path: COLLECT_PATH })
       outcome =
         body === null
           ? d.ingest.dropped(new Drop('too_large', `the body is larger than ${COLLECT_LIMIT_BYTES} bytes`))
@@ -70,15 +70,16 @@ export function collectHandler(d: CollectDeps): NodeHandler {
     } catch (e) {
       // The writer refusing (shutting down, disk failed) is a 503 with its reason; anything else
       // is logged and a 500.
-      const { status, body } = errorAnswer(e, d.log, COLLECT_PATH)
-      return send(res, status, cors(origin, d.sites.originAllowedForAny(origin)), body)
+      const { status, body, headers } = errorAnswer(e, d.log, COLLECT_PATH)
+      return send(res, status, { ...headers, ...cors(origin, d.sites.originAllowedForAny(origin)) }, body)
     }
     const headers = cors(origin, outcome.site ? d.sites.originAllowed(origin, outcome.site) : d.sites.originAllowedForAny(origin))
     if (outcome.accepted) return send(res, 202, headers)
     const code = DROP_ANSWER[outcome.drop.reason]
     headers['x-radiator-dropped'] = outcome.drop.reason
     if (code === 'ACCEPTED') return send(res, 202, headers)
-    // A body over the limit is not read: the connection is closed rather than drained.
+    // A body over the limit is not read to its end: the connection closes after this answer,
+    // lingering until the client has sent the rest (http/connections.ts) so it reads the 413.
     if (outcome.drop.reason === 'too_large') headers.connection = 'close'
     if (outcome.drop.retryAfterS) headers['retry-after'] = String(outcome.drop.retryAfterS)
     send(res, ERROR_STATUS[code], headers, errorBody(code, outcome.drop.message, { reason: outcome.drop.reason }))

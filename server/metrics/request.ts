@@ -2,10 +2,15 @@
  * @module Reading a request body with a size limit, from Node's IncomingMessage: the collect
  * endpoint is served on Node's request directly (collect.ts), and on @hono/node-server the same
  * reader skips the WHATWG Request body stream that `c.req.text()` goes through.
+ *
+ * Over the limit, the reader settles at once (the caller answers 413 with `Connection: close`)
+ * and what the client still sends is dropped unread into memory; the connection's lingering
+ * close (http/connections.ts) lets the client finish writing and read that answer. A client that
+ * goes away mid-body is ordinary: ClientGoneError, logged at debug level only.
  */
 import type { Context } from 'hono'
 import type { IncomingMessage } from 'node:http'
-import { AppError } from '../errors.ts'
+import { AppError, ClientGoneError } from '../errors.ts'
 import { nodeRequestOf } from '../http/node-routes.ts'
 
 export const ABORTED = Symbol('aborted')
@@ -35,6 +40,25 @@ export function readNodeBody(req: IncomingMessage, limit: number): Promise<strin
   })
 }
 
+/** The body's bytes; null when larger than `limit` (same rules as readNodeBody). */
+export function readNodeBytes(req: IncomingMessage, limit: number): Promise<Buffer | null | typeof ABORTED> {
+  const declared = req.headers['content-length']
+  if (declared !== undefined && Number(declared) > limit) return Promise.resolve(null)
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      if (size > limit) return
+      size += chunk.length
+      if (size > limit) resolve(null)
+      else chunks.push(chunk)
+    })
+    req.once('end', () => resolve(Buffer.concat(chunks)))
+    req.once('close', () => resolve(ABORTED))
+    req.once('error', () => resolve(ABORTED))
+  })
+}
+
 /** In a Hono handler: the body as text, or null when it is larger than `limit` bytes. */
 export async function readBody(c: Context, limit: number): Promise<string | null> {
   const incoming = nodeRequestOf(c)
@@ -44,6 +68,23 @@ export async function readBody(c: Context, limit: number): Promise<string | null
     return Buffer.byteLength(text) > limit ? null : text
   }
   const body = await readNodeBody(incoming, limit)
-  if (body === ABORTED) throw new AppError('BAD_REQUEST', 'the request body ended early')
+  if (body === ABORTED) throw new ClientGoneError()
   return body
+}
+
+/** In a Hono handler: the body's bytes, or null when it is larger than `limit` bytes. */
+export async function readBodyBytes(c: Context, limit: number): Promise<Buffer | null> {
+  const incoming = nodeRequestOf(c)
+  if (!incoming) {
+    const bytes = Buffer.from(await c.req.arrayBuffer())
+    return bytes.length > limit ? null : bytes
+  }
+  const body = await readNodeBytes(incoming, limit)
+  if (body === ABORTED) throw new ClientGoneError()
+  return body
+}
+
+/** A 413 for a body over `limit`; the answer closes the connection (see errors.ts). */
+export function tooLarge(limit: number): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `the body is larger than ${limit} bytes`)
 }

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import type { Config } from '../config.ts'
 import { AppError, zodMessage } from '../errors.ts'
 import { requireBearer } from './auth.ts'
-import { readBody } from './request.ts'
+import { readBody, tooLarge } from './request.ts'
 import type { CustomMetrics } from './custom.ts'
 import type { Ingest } from './pipeline.ts'
 import type { Presence } from './presence.ts'
@@ -73,7 +73,7 @@ export function metricsRoutes(d: MetricsRouteDeps) {
   app.post('/metrics', async (c) => {
     requireBearer(c.req.header('authorization'), d.config.METRICS_TOKEN, 'METRICS_TOKEN')
     const body = await readBody(c, METRICS_LIMIT_BYTES)
-    if (body === null) throw new AppError('PAYLOAD_TOO_LARGE', `the body is larger than ${METRICS_LIMIT_BYTES} bytes`)
+    if (body === null) throw tooLarge(METRICS_LIMIT_BYTES)
     const parsed = customMetricsBody.safeParse(parseJson(body))
     if (!parsed.success) throw new AppError('BAD_REQUEST', zodMessage(parsed.error))
     const points = await d.custom.push(Array.isArray(parsed.data) ? parsed.data : [parsed.data])
