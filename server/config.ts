@@ -39,6 +39,25 @@ const vars = {
     'true or false: believe X-Forwarded-For / X-Forwarded-Proto from a reverse proxy',
     'false',
   ],
+  // Access (server/access)
+  PUBLIC_DASHBOARD: [
+    bool.default(false),
+    'true or false: open the dashboard, read APIs, live stream and feeds to anyone without signing in (for a trusted LAN only)',
+    'false',
+  ],
+  PUBLIC_FEEDS: [bool.default(false), 'true or false: open /cctray.xml and the badges to anyone (README badges are often public)', 'false'],
+  ADMIN_TOKEN: [list.default([]), 'comma-separated admin bearer tokens (else a one-time sign-in link is printed while no admin exists)', '(unset)'],
+  AUTH_PROXY_HEADER: [
+    z.string().regex(/^[A-Za-z0-9-]+$/).transform((h) => h.toLowerCase()).optional(),
+    'a header name carrying the signed-in user from a trusted auth proxy (oauth2-proxy: X-Forwarded-Email)',
+    '(unset: off)',
+  ],
+  AUTH_PROXY_TRUSTED: [list.default([]), 'comma-separated IP addresses of the auth proxy; the header is believed only from these peers', '(none)'],
+  AUTH_PROXY_ADMINS: [
+    list.transform((l) => l.map((u) => u.toLowerCase())).default([]),
+    'comma-separated users (as the proxy names them) who get the admin role; everyone else the proxy lets in is a viewer',
+    '(none)',
+  ],
   // Live channel
   LIVE_TRANSPORTS: [
     list.pipe(z.array(z.enum(['ws', 'sse', 'poll'])).min(1)).default(['ws', 'sse', 'poll']),

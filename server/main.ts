@@ -37,6 +37,12 @@ if (config.LOG_LEVEL !== 'silent') {
       `  Live stream:    ${server.url.replace(/^http/, 'ws')}/live\n` +
       `  Database:       ${server.store.path}\n`
   )
+  // For the person who just started it, on their terminal only: never through the logger.
+  if (server.signinUrl)
+    process.stdout.write(
+      `\n  No admin yet. Sign in once with this link (it works one time, for 24 hours):\n  ${server.signinUrl}\n` +
+        `  Tokens for scripts and cctray clients: npm run token -- create --role viewer "CCMenu on my Mac"\n`
+    )
 }
 
 const shutdown = (signal: string) => {

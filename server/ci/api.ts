@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts'
 import { buildStatus, providerName } from './model.ts'
 import { rowToBuild, type BuildStore } from './store.ts'
 import { DELIVERY_OUTCOMES } from '../db/schema.ts'
+import { access } from '../access/guard.ts'
 
 const cursor = z
   .string()
@@ -36,7 +37,7 @@ const deliveriesQuery = z.object({
 export function apiRoutes(sqlite: Sqlite, builds: BuildStore) {
   const app = new Hono()
 
-  app.get('/builds', (c) => {
+  app.get('/builds', access.viewer, (c) => {
     const q = buildsQuery.parse(c.req.query())
     const where: string[] = []
     const args: unknown[] = []
@@ -67,21 +68,21 @@ export function apiRoutes(sqlite: Sqlite, builds: BuildStore) {
     })
   })
 
-  app.get('/builds/:id', (c) => {
+  app.get('/builds/:id', access.viewer, (c) => {
     const b = builds.getBuild(c.req.param('id'))
     if (!b) throw new AppError('NOT_FOUND', 'no such build')
     return c.json(b)
   })
 
-  app.get('/pipelines', (c) => c.json({ pipelines: builds.tiles() }))
+  app.get('/pipelines', access.viewer, (c) => c.json({ pipelines: builds.tiles() }))
 
-  app.get('/pipelines/:id', (c) => {
+  app.get('/pipelines/:id', access.viewer, (c) => {
     const t = builds.getTile(c.req.param('id'))
     if (!t) throw new AppError('NOT_FOUND', 'no such pipeline')
     return c.json(t)
   })
 
-  app.get('/deliveries', (c) => {
+  app.get('/deliveries', access.admin, (c) => {
     const q = deliveriesQuery.parse(c.req.query())
     const where: string[] = []
     const args: unknown[] = []

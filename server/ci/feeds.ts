@@ -9,6 +9,7 @@ import type { Sqlite } from '../db/client.ts'
 import { errorBody, zodMessage } from '../errors.ts'
 import { providerName, type PipelineTile } from './model.ts'
 import type { BuildStore } from './store.ts'
+import { access } from '../access/guard.ts'
 
 const filter = z.object({
   project: z.string().max(300).optional(),
@@ -113,7 +114,7 @@ export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string
      ORDER BY coalesce(finished_at, updated_at) DESC LIMIT 1`
   )
 
-  app.get('/cctray.xml', (c) => {
+  app.get('/cctray.xml', access.feed, (c) => {
     const tiles = pick(builds.tiles(), filter.parse(c.req.query()))
     const base = publicUrl ?? new URL(c.req.url).origin
     const rows = tiles.map((t) => {
@@ -140,7 +141,7 @@ export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string
     return { label, state: badgeState(f.branch ? matching : defaultBranchTiles(matching)) }
   }
 
-  app.get('/badge.svg', (c) => {
+  app.get('/badge.svg', access.feed, (c) => {
     const b = badgeFor(c.req.query())
     if ('error' in b) return c.json(errorBody('BAD_REQUEST', b.error), 400)
     const svg = badgeSvg(b.label, b.state)
@@ -150,7 +151,7 @@ export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string
     return c.body(svg, 200, headers)
   })
 
-  app.get('/badge.json', (c) => {
+  app.get('/badge.json', access.feed, (c) => {
     const b = badgeFor(c.req.query())
     // shields.io reads the body of a 200 only (any other status becomes its own "inaccessible"),
     // so a bad query is a 200 in the endpoint schema with isError: the README shows what is wrong.

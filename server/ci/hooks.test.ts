@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { XMLParser } from 'fast-xml-parser'
 import { fixtureNames, loadFixture, type Fixture } from '../test/fixtures.ts'
-import { startTestServer, until, WsTestClient, type TestServer } from '../test/harness.ts'
+import { adminAuth, startTestServer, until, WsTestClient, type TestServer } from '../test/harness.ts'
 import { providers } from './registry.ts'
 import type { ProviderName } from './model.ts'
 import * as github from '../test/sign/github.ts'
@@ -196,7 +196,7 @@ describe('rejected deliveries change nothing', () => {
   })
 
   it('logs every delivery with its outcome at GET /api/deliveries', async () => {
-    const { deliveries } = await (await fetch(`${s.url}/api/deliveries?limit=500`)).json()
+    const { deliveries } = await (await fetch(`${s.url}/api/deliveries?limit=500`, { headers: adminAuth })).json()
     const outcomes = new Set(deliveries.map((d: { outcome: string }) => d.outcome))
     for (const o of ['stored', 'duplicate', 'ignored', 'rejected', 'ping']) expect(outcomes).toContain(o)
     // Signatures and tokens are never written with the raw bodies.

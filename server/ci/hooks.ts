@@ -15,6 +15,7 @@ import { zodMessage } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
 import { readBodyBytes, tooLarge } from '../metrics/request.ts'
+import { access } from '../access/guard.ts'
 
 export const MAX_HOOK_BYTES = 5 * 1024 * 1024
 
@@ -36,6 +37,8 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
 
   app.post(
     '/:provider',
+    // Public by nature: each provider's signature or token is checked below, on the raw bytes.
+    access.public,
     async (c) => {
       const name = c.req.param('provider') as ProviderName
       const provider = (PROVIDERS as readonly string[]).includes(name) ? providers[name] : undefined
@@ -95,7 +98,7 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
       return c.json({ stored: true, outcome: r.outcome, build: r.buildId, status: r.status, transition: r.transition })
     }
   )
-  app.all('/:provider', (c: Context) => {
+  app.all('/:provider', access.public, (c: Context) => {
     throw new AppError('METHOD_NOT_ALLOWED', `webhooks are POSTed; ${c.req.method} is not accepted here`)
   })
   return app

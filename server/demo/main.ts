@@ -85,7 +85,8 @@ try {
 process.stdout.write(
   `Radiator demo — open the dashboard: ${server.url}/\n` +
     `  Sites:  ${server.url}/sites   TV mode: ${server.url}/tv\n` +
-    `  A throwaway database in ${dataDir} (deleted on exit). Ctrl-C to stop.\n\n`
+    `  A throwaway database in ${dataDir} (deleted on exit). Ctrl-C to stop.\n` +
+    `  Open to anyone who can reach it, no sign-in (PUBLIC_DASHBOARD=true): it is a demo.\n\n`
 )
 
 // Requests go straight to the loopback address: "localhost" may resolve to ::1 first.

@@ -20,6 +20,8 @@ export const DEMO_SITES = ['shop.demo.test', 'docs.demo.test']
 export function demoEnv(): Partial<Record<ConfigVar, string>> {
   return {
     LOG_LEVEL: 'warn',
+    // A throwaway demo on a laptop: open to viewers, and it says so when it starts.
+    PUBLIC_DASHBOARD: 'true',
     GITHUB_WEBHOOK_SECRET: DEMO_SECRET,
     GITEA_WEBHOOK_SECRET: DEMO_SECRET,
     GITLAB_WEBHOOK_TOKEN: DEMO_SECRET,

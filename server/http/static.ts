@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { Context, MiddlewareHandler } from 'hono'
 import { errorBody } from '../errors.ts'
 import { WEB_DIST } from './web-build.ts'
+import { access } from '../access/guard.ts'
 
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 const REVALIDATE = 'no-cache'
@@ -51,10 +52,11 @@ export function staticRoutes(dist = WEB_DIST) {
       return res
     }
 
-  app.get('/assets/*', serveFile(IMMUTABLE))
+  // The dashboard's code holds no data: it is what shows a signed-out screen its sign-in or pairing.
+  app.get('/assets/*', access.public, serveFile(IMMUTABLE))
   // Not content-hashed: an upgrade may change it under the same name.
-  app.get('/favicon.svg', serveFile(REVALIDATE))
-  app.get('*', (c) => {
+  app.get('/favicon.svg', access.public, serveFile(REVALIDATE))
+  app.get('*', access.public, (c) => {
     if (FILE_EXTENSION.test(c.req.path)) return fileNotFound(c)
     const html = existsSync(indexPath) ? readFileSync(indexPath, 'utf8') : missing
     return c.html(html, 200, {

@@ -70,6 +70,8 @@ export interface ReplayPage {
 
 export interface LiveClient {
   readonly topics: Topics
+  /** The credential it connected with (token or session id), so revoking it can close the client. */
+  principal?: string | null
   /** Delivers one frame (a transport cuts off a client that can't keep up). */
   send(frame: Frame): void
   /** Called every heartbeat interval: keep-alives, liveness checks. */
@@ -405,6 +407,18 @@ export class Hub {
   tick(): void {
     const hb = new Heartbeat(this.iso())
     for (const c of this.clients) c.tick?.(hb)
+  }
+
+  /** Closes the clients `pick` chooses (a revoked credential's: 4401). */
+  closeWhere(pick: (c: LiveClient) => boolean, code: number, reason: string): number {
+    let n = 0
+    for (const c of [...this.clients, ...this.joining])
+      if (pick(c)) {
+        this.disconnect(c)
+        c.close(code, reason)
+        n++
+      }
+    return n
   }
 
   /** Closes every client (shutdown: 1001 going away). */

@@ -17,6 +17,7 @@ import { catchUp } from './catch-up.ts'
 import { parseTopics, REPLAY_PAGE_EVENTS, type Frame, type Hub, type LiveClient, type ReplayPage, type Topics } from './hub.ts'
 import { SseClient } from './sse.ts'
 import { WsClient } from './ws.ts'
+import { access, principalOf } from '../access/guard.ts'
 
 export interface LiveDeps {
   hub: Hub
@@ -78,6 +79,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
 
   app.get(
     '/',
+    access.viewer,
     async (c, next) => {
       if (c.req.header('upgrade')?.toLowerCase() !== 'websocket')
         throw new AppError('BAD_REQUEST', 'GET /live is a WebSocket endpoint; use /live/sse or /live/poll over plain HTTP')
@@ -104,6 +106,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
             hub.disconnect(client!)
             log.warn('live client cut off', { transport: 'ws', reason })
           })
+          client.principal = principalOf(c).id
           hub.join(client)
           const cut = (reason: string) => log.warn('live client cut off', { transport: 'ws', reason })
           catchUp(hub, client, hub.open(since), cut).catch((e) => {
@@ -117,7 +120,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
     })
   )
 
-  app.get('/sse', (c) => {
+  app.get('/sse', access.viewer, (c) => {
     const since = resumeId(c.req.query('since'), c.req.header('last-event-id'))
     const topics = parseTopics(c.req.query('topics'))
     const slot = admit(c, 'sse')
@@ -137,6 +140,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
       },
       cut
     )
+    client.principal = principalOf(c).id
     hub.join(client)
     catchUp(hub, client, hub.open(since), cut).catch((e) => {
       log.error('live catch-up failed', { transport: 'sse', err: String(e) })
@@ -145,7 +149,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
     return new Response(client.stream, { headers: sseHeaders })
   })
 
-  app.get('/poll', async (c) => {
+  app.get('/poll', access.viewer, async (c) => {
     const since = resumeId(c.req.query('since'), c.req.header('last-event-id'))
     const topics = parseTopics(c.req.query('topics'))
     const slot = admit(c, 'poll')
@@ -164,7 +168,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
       const tail = hub.replaySince(page.through, topics)
       if (tail === null) return pollResponse([hub.open(null).snapshot])
       if (tail.length) return pollResponse(tail.slice(0, REPLAY_PAGE_EVENTS))
-      return pollResponse(await waitForFrames(hub, topics, config.LIVE_POLL_TIMEOUT_MS, c.req.raw.signal))
+      return pollResponse(await waitForFrames(hub, topics, config.LIVE_POLL_TIMEOUT_MS, c.req.raw.signal, principalOf(c).id))
     } finally {
       slot()
     }
@@ -206,7 +210,7 @@ function pollResponse(frames: Frame[]): Response {
 }
 
 /** Holds a poll until an event arrives (plus the rest of that turn's events) or the timeout. */
-function waitForFrames(hub: Hub, topics: Topics, timeoutMs: number, signal: AbortSignal): Promise<Frame[]> {
+function waitForFrames(hub: Hub, topics: Topics, timeoutMs: number, signal: AbortSignal, principal: string | null): Promise<Frame[]> {
   return new Promise((resolve) => {
     const frames: Frame[] = []
     let done = false
@@ -220,6 +224,7 @@ function waitForFrames(hub: Hub, topics: Topics, timeoutMs: number, signal: Abor
     }
     const client: LiveClient = {
       topics,
+      principal,
       send(f) {
         frames.push(f)
         if (frames.length === 1) setImmediate(finish)

@@ -14,6 +14,7 @@ export const SSE_RETRY_MS = 2000
 export class SseClient implements CatchUpClient {
   private controller!: ReadableStreamDefaultController<Uint8Array>
   private done = false
+  principal: string | null = null
   private budget: SendBudget
   readonly stream: ReadableStream<Uint8Array>
 

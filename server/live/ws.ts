@@ -13,6 +13,7 @@ const CLOSE_GRACE_MS = 5000
 
 export class WsClient implements CatchUpClient {
   private alive = true
+  principal: string | null = null
   private closing = false
   private budget: SendBudget
 

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { AppError } from '../errors.ts'
 import { WEB_DIST } from '../http/web-build.ts'
+import { access } from '../access/guard.ts'
 
 export const BEACON_PATH = join(WEB_DIST, 'beacon.js')
 
@@ -36,7 +37,7 @@ export function beaconRoutes(path = BEACON_PATH) {
   }
 
   const app = new Hono()
-  app.get('/beacon.js', (c) => {
+  app.get('/beacon.js', access.public, (c) => {
     const b = load()
     const headers: Record<string, string> = {
       'content-type': 'text/javascript; charset=utf-8',

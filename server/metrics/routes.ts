@@ -7,7 +7,6 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { Config } from '../config.ts'
 import { AppError, zodMessage } from '../errors.ts'
-import { requireBearer } from './auth.ts'
 import { readBody, tooLarge } from './request.ts'
 import type { CustomMetrics } from './custom.ts'
 import type { Ingest } from './pipeline.ts'
@@ -15,6 +14,7 @@ import type { Presence } from './presence.ts'
 import type { Sites } from './sites.ts'
 import type { Summaries } from './summary.ts'
 import { customMetricsBody, DEVICES, WINDOWS } from './wire.ts'
+import { access } from '../access/guard.ts'
 
 const METRICS_LIMIT_BYTES = 64 * 1024
 const WINDOW_MS = { '5m': 300_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '28d': 28 * 86_400_000 }
@@ -44,7 +44,7 @@ export function metricsRoutes(d: MetricsRouteDeps) {
 
   // POST /collect is answered before Hono, in collect.ts. fetch() with application/json is
   // preflighted; sendBeacon's text/plain is not.
-  app.options('/collect', (c) => {
+  app.options('/collect', access.public, (c) => {
     const origin = c.req.header('origin')
     if (!d.sites.originAllowedForAny(origin)) throw new AppError('FORBIDDEN', 'this Origin may not report to any site')
     return c.body(null, 204, {
@@ -56,22 +56,22 @@ export function metricsRoutes(d: MetricsRouteDeps) {
     })
   })
 
-  app.get('/sites', (c) =>
+  app.get('/sites', access.viewer, (c) =>
     c.json({
       sites: d.sites.list.map((site) => ({ site, ...d.presence.counts(site) })),
       collect: d.ingest.stats,
     })
   )
 
-  app.get('/sites/:site/summary', (c) => {
+  app.get('/sites/:site/summary', access.viewer, (c) => {
     const site = c.req.param('site').toLowerCase()
     if (!d.sites.has(site)) throw new AppError('NOT_FOUND', `unknown site ${JSON.stringify(site)}`)
     const q = summaryQuery.parse(c.req.query())
     return c.json(d.summaries.summary(site, q.window, q.device ?? null), 200, { 'cache-control': 'no-store' })
   })
 
-  app.post('/metrics', async (c) => {
-    requireBearer(c.req.header('authorization'), d.config.METRICS_TOKEN, 'METRICS_TOKEN')
+  // A metrics-push token (or METRICS_TOKEN, or an admin's).
+  app.post('/metrics', access.push, async (c) => {
     const body = await readBody(c, METRICS_LIMIT_BYTES)
     if (body === null) throw tooLarge(METRICS_LIMIT_BYTES)
     const parsed = customMetricsBody.safeParse(parseJson(body))
@@ -80,7 +80,7 @@ export function metricsRoutes(d: MetricsRouteDeps) {
     return c.json({ stored: points.length, metrics: points }, 202)
   })
 
-  app.get('/metrics', (c) => {
+  app.get('/metrics', access.viewer, (c) => {
     const q = metricsQuery.parse(c.req.query())
     if (!q.name) {
       if (q.window) throw new AppError('BAD_REQUEST', 'window needs a name: /api/metrics?name=<metric>&window=1h')

@@ -17,6 +17,13 @@ export interface TestServer extends RunningServer {
   destroy(): Promise<void>
 }
 
+/**
+ * Test servers are open to viewers (PUBLIC_DASHBOARD) and have this admin token, so tests about
+ * something else read the API as before; the access tests set both explicitly.
+ */
+export const TEST_ADMIN_TOKEN = 'test-admin-token'
+export const adminAuth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
+
 export function tempDir(prefix = 'radiator-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
 }
@@ -28,7 +35,15 @@ export async function startTestServer(
   /** Where log lines go (a test reading them); silent unless LOG_LEVEL says otherwise. */
   logTo?: (line: string) => void
 ): Promise<TestServer> {
-  const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env, DATA_DIR: dataDir })
+  const config = configFrom({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    PUBLIC_DASHBOARD: 'true',
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    ...env,
+    DATA_DIR: dataDir,
+  })
   // The version is 'test', or the PUBLIC_URL when one is given: a restart with another URL then
   // reads as an upgrade to open pages (the reload-on-upgrade browser test relies on it).
   const s = await startServer(config, createLogger(config.LOG_LEVEL, logTo), caps, { version: env.PUBLIC_URL ?? 'test' })

@@ -9,7 +9,8 @@ import { SseTestClient, WsTestClient, tempDir, until } from './harness.ts'
 function startProcess(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    // Open to viewers: this test is about the process, not access control (server/access).
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PUBLIC_DASHBOARD: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

@@ -1,0 +1,147 @@
+/**
+ * @module Route access declarations and the credential check behind them. A route is declared with
+ * its level as its first handler — `app.get('/builds', access.viewer, handler)` — and the
+ * route-table test reads that marker back from the app, so the declaration and the check are one
+ * thing. Credentials, tried in order: `Authorization: Bearer <token>` (an API token, ADMIN_TOKEN,
+ * METRICS_TOKEN), `Authorization: Basic` with the token as password (how cctray clients send one),
+ * the session cookie, the trusted auth proxy's header; then PUBLIC_DASHBOARD / PUBLIC_FEEDS.
+ */
+import type { Context, MiddlewareHandler } from 'hono'
+import { getCookie } from 'hono/cookie'
+import type { Config } from '../config.ts'
+import { AppError } from '../errors.ts'
+import { clientIp } from '../http/client-ip.ts'
+import type { Credentials } from './credentials.ts'
+import { allows, type AccessLevel, type Role } from './roles.ts'
+import { secretIn } from './secrets.ts'
+
+export const SESSION_COOKIE = 'radiator_session'
+
+/** Who is asking. `id` names the credential (for revocation); null for anonymous. */
+export interface Principal {
+  role: Role | null
+  id: string | null
+  subject: string
+  via: 'token' | 'session' | 'env' | 'proxy' | 'anonymous'
+  /** For a session: browser or screen. */
+  kind?: 'browser' | 'screen'
+}
+
+const ANONYMOUS: Principal = { role: null, id: null, subject: 'anonymous', via: 'anonymous' }
+
+export class AccessControl {
+  constructor(
+    private config: Config,
+    readonly credentials: Credentials
+  ) {}
+
+  /** The principal behind a request; an unusable credential counts as none. */
+  principal(c: Context): Principal {
+    const auth = c.req.header('authorization')
+    if (auth) {
+      const secret = bearerOrBasic(auth)
+      return secret === null ? ANONYMOUS : this.bySecret(secret)
+    }
+    const cookie = getCookie(c, SESSION_COOKIE)
+    if (cookie) {
+      const s = this.credentials.session(cookie)
+      if (s) return { role: s.role, id: s.id, subject: s.subject, via: 'session', kind: s.kind }
+    }
+    const proxied = this.proxyUser(c)
+    if (proxied) return proxied
+    return ANONYMOUS
+  }
+
+  private bySecret(secret: string): Principal {
+    if (secretIn(secret, this.config.ADMIN_TOKEN)) return { role: 'admin', id: 'env:ADMIN_TOKEN', subject: 'ADMIN_TOKEN', via: 'env' }
+    if (secretIn(secret, this.config.METRICS_TOKEN))
+      return { role: 'metrics-push', id: 'env:METRICS_TOKEN', subject: 'METRICS_TOKEN', via: 'env' }
+    const t = this.credentials.token(secret)
+    return t ? { role: t.role, id: t.id, subject: t.name, via: 'token' } : ANONYMOUS
+  }
+
+  /** The auth proxy's user header, believed only from AUTH_PROXY_TRUSTED peers. */
+  private proxyUser(c: Context): Principal | null {
+    const header = this.config.AUTH_PROXY_HEADER
+    if (!header) return null
+    const user = c.req.header(header)?.trim()
+    if (!user) return null
+    // The socket peer, never X-Forwarded-For: the proxy itself is what must be trusted.
+    const peer = clientIp(c, false).replace(/^::ffff:/, '')
+    if (!this.config.AUTH_PROXY_TRUSTED.includes(peer)) return null
+    const admin = this.config.AUTH_PROXY_ADMINS.includes(user.toLowerCase())
+    return { role: admin ? 'admin' : 'viewer', id: `proxy:${user}`, subject: user.slice(0, 200), via: 'proxy' }
+  }
+
+  permits(p: Principal, level: AccessLevel): boolean {
+    if (allows(p.role, level)) return true
+    if (p.role !== null) return false
+    return (level === 'viewer' && this.config.PUBLIC_DASHBOARD) || (level === 'feed' && (this.config.PUBLIC_FEEDS || this.config.PUBLIC_DASHBOARD))
+  }
+}
+
+/** The secret in a Bearer header, or the password of a Basic one; null when it is neither. */
+function bearerOrBasic(header: string): string | null {
+  const bearer = /^Bearer\s+(\S{1,512})\s*$/i.exec(header)
+  if (bearer) return bearer[1]!
+  const basic = /^Basic\s+([A-Za-z0-9+/=]{1,1024})\s*$/i.exec(header)
+  if (!basic) return null
+  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  const password = colon < 0 ? decoded : decoded.slice(colon + 1)
+  return password || null
+}
+
+export const ACCESS = Symbol('access')
+/** Marks app-wide middleware (not a route): the route-table walk skips it. */
+export const APP_WIDE = Symbol('app-wide')
+
+export type Guard = MiddlewareHandler & { [ACCESS]: AccessLevel }
+
+function guard(level: AccessLevel): Guard {
+  const check: MiddlewareHandler = async (c, next) => {
+    if (level !== 'public') {
+      const ac = c.get('access' as never) as AccessControl | undefined
+      if (!ac) throw new Error('access control is not installed (app.ts)')
+      const p = ac.principal(c)
+      if (!ac.permits(p, level)) {
+        const challenge = level === 'feed' ? 'Basic realm="Radiator", charset="UTF-8"' : 'Bearer realm="Radiator"'
+        c.header('www-authenticate', challenge)
+        if (p.role === null)
+          throw new AppError(
+            'UNAUTHORIZED',
+            level === 'push'
+              ? 'send Authorization: Bearer <token>: a metrics-push token, or one of METRICS_TOKEN'
+              : 'sign in first: a session cookie, or Authorization: Bearer <token>'
+          )
+        throw new AppError('FORBIDDEN', `this needs the ${level === 'feed' ? 'viewer' : level} role`)
+      }
+      c.set('principal' as never, p as never)
+    }
+    await next()
+  }
+  return Object.assign(check, { [ACCESS]: level })
+}
+
+/** The one way a route says who may use it. */
+export const access = {
+  public: guard('public'),
+  viewer: guard('viewer'),
+  feed: guard('feed'),
+  push: guard('push'),
+  admin: guard('admin'),
+} as const
+
+/** The principal a guard let through (anonymous on public routes). */
+export function principalOf(c: Context): Principal {
+  return (c.get('principal' as never) as Principal | undefined) ?? ANONYMOUS
+}
+
+/** App-wide middleware that makes the access control available to every guard. */
+export function installAccess(ac: AccessControl): MiddlewareHandler {
+  const mw: MiddlewareHandler = async (c, next) => {
+    c.set('access' as never, ac as never)
+    await next()
+  }
+  return Object.assign(mw, { [APP_WIDE]: true })
+}

@@ -1,0 +1,26 @@
+/**
+ * @module Access control for the whole app: credentials, the guard every route declares, sign-in
+ * routes, CSRF and the first-start sign-in link. Built before the app (every route needs it), not
+ * mounted as an optional capability.
+ */
+import type { Config } from '../config.ts'
+import type { Store } from '../db/client.ts'
+import type { Writer } from '../db/writer.ts'
+import { Credentials } from './credentials.ts'
+import { AccessControl } from './guard.ts'
+import { accessRoutes } from './routes.ts'
+
+export function createAccess(config: Config, store: Store, writer: Writer) {
+  const credentials = new Credentials(store.db, writer)
+  const control = new AccessControl(config, credentials)
+  return { credentials, control, routes: accessRoutes({ config, credentials, control }) }
+}
+
+/**
+ * With no admin token configured and no admin signed in, a one-time admin sign-in link (the way
+ * Jupyter prints its `?token=` URL); null when someone can already administer this Radiator.
+ */
+export async function firstStartLink(config: Config, credentials: Credentials, baseUrl: string): Promise<string | null> {
+  if (config.ADMIN_TOKEN.length || credentials.hasAdmin()) return null
+  return `${baseUrl}/signin?token=${await credentials.createSigninLink()}`
+}

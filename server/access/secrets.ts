@@ -1,0 +1,28 @@
+/**
+ * @module Credentials as random strings, stored only as hashes. Tokens and session ids are 256-bit
+ * random values, so a fast SHA-256 is the right hash (a slow password hash guards low-entropy
+ * secrets; these are not). Lookups go by hash, so a stored secret is never compared as text.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+
+/** A new secret with a prefix that says what it is (and lets secret scanners find a leaked one). */
+export function newSecret(prefix: 'rad' | 'ras' | 'rsi' | 'rpr'): string {
+  return `${prefix}_${randomBytes(32).toString('base64url')}`
+}
+
+/** A short public id for lists and logs (never enough to use as a credential). */
+export function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString('base64url')}`
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url')
+}
+
+/** Constant-time: both sides hashed, so neither content nor length shows in the timing. */
+export function secretIn(given: string, configured: readonly string[]): boolean {
+  const g = createHash('sha256').update(given).digest()
+  let ok = false
+  for (const c of configured) ok = timingSafeEqual(createHash('sha256').update(c).digest(), g) || ok
+  return ok
+}
