@@ -311,3 +311,16 @@ export const sessions = sqliteTable(
   },
   (t) => [uniqueIndex('sessions_hash_idx').on(t.hash)]
 )
+
+/** Paired wall screens, one per screen session. What a screen shows is kept here, so it survives a power cut. */
+export const screens = sqliteTable('screens', {
+  id: text('id').primaryKey(),
+  sessionId: text('session_id')
+    .notNull()
+    .references(() => sessions.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  /** The path and query the screen shows, e.g. `/tv?project=acme/shop`. */
+  view: text('view').notNull(),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+})
