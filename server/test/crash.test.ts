@@ -34,6 +34,8 @@ function startProcess(dataDir: string) {
       GENERIC_WEBHOOK_TOKEN: GENERIC_TOKEN,
       SITES: SITE,
       COLLECT_PER_MINUTE: '0',
+      // Where access control is configured: the live stream open to viewers without signing in.
+      PUBLIC_DASHBOARD: 'true',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -3,7 +3,7 @@
  * beacon bodies, metric pushes and query strings never get a 5xx, never make a handler throw past
  * the error handler (an `error` log line), and leave the read APIs answering valid JSON.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 import { rmSync } from 'node:fs'
@@ -23,6 +23,7 @@ const ORIGIN = `https://${SITE}`
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
 const METRICS_TOKEN = 'fuzz-metrics-token'
 const GENERIC_TOKEN = 'fuzz-generic-token'
+const ADMIN_TOKEN = 'fuzz-admin-token'
 /** FUZZ_RUNS=10 searches ten times as long (a local hunt); the default keeps the file quick. */
 const RUNS = Math.max(1, Number(process.env.FUZZ_RUNS) || 1)
 
@@ -72,14 +73,14 @@ function send(
 const errorShape = z.object({ code: z.string().min(1), message: z.string() })
 
 /**
- * A 4xx from the app is JSON `{ code, message }`; anything 5xx fails the property. `upgrade`: a
- * refused WebSocket upgrade, which the adapter answers on the raw socket without the body (handed
- * to the HTTP layer's owner), so only its status is judged.
+ * Anything 5xx fails the property. With `jsonErrors` (the /api routes) a 4xx must also be JSON
+ * `{ code, message }`; other routes may answer people (a sign-in page) or sockets (a refused
+ * upgrade) otherwise.
  */
-function expectHandled(a: Answer, what: string, upgrade = false) {
+function expectHandled(a: Answer, what: string, jsonErrors = true) {
   expect(a.status, `${what} → ${a.status} ${a.body.slice(0, 300)}`).toBeLessThan(500)
   // 431 is Node's own answer to an oversized request head, before any route runs.
-  if (a.status >= 400 && a.status !== 431 && !upgrade) {
+  if (jsonErrors && a.status >= 400 && a.status !== 431) {
     expect(a.headers['content-type'], `${what} → ${a.status} content-type`).toMatch(/^application\/json/)
     const parsed = errorShape.safeParse(JSON.parse(a.body))
     expect(parsed.success, `${what} → ${a.status} body ${a.body.slice(0, 300)}`).toBe(true)
@@ -133,6 +134,40 @@ const beaconEvent = fc.oneof(
 const siteValue = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(SITE, SITE.toUpperCase(), 'www.shop.example.com', 'blog.example.org') },
   { weight: 1, arbitrary: nastyString }
+)
+
+/** Events the schema takes, with edge values: the pipeline's deeper steps and the rollups see these. */
+const MAX_VITAL = { LCP: 60_000, INP: 60_000, CLS: 100, FCP: 60_000, TTFB: 60_000 } as const
+const goodPath = fc.oneof(
+  fc.constantFrom('/', '/checkout', '/a?b#c', '?only-query', '#x', '//', '/%zz'),
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }),
+  fc.integer({ min: 500, max: 1024 }).map((n) => '/' + '🙂'.repeat(n).slice(0, n - 1))
+)
+const goodEvent = fc.oneof(
+  fc.record({ type: fc.constantFrom('pageview', 'heartbeat', 'leave'), path: goodPath }),
+  fc.constantFrom(...VITALS).chain((name) =>
+    fc.record(
+      {
+        type: fc.constant('vital'),
+        path: goodPath,
+        name: fc.constant(name),
+        value: fc.oneof(fc.double({ min: 0, max: MAX_VITAL[name], noNaN: true }), fc.constantFrom(0, 5e-324, 0.1, 0.25, 2500, MAX_VITAL[name])),
+        // A few shared ids: CLS and INP reported again replace their earlier sample.
+        id: fc.oneof(fc.constantFrom('v5-1', 'v5-2', 'v5-3'), fc.string({ minLength: 1, maxLength: 100 })),
+        nav: fc.constantFrom('navigate', 'reload', 'back-forward-cache', 'restore'),
+      },
+      { requiredKeys: ['type', 'path', 'name', 'value', 'id'] }
+    )
+  )
+)
+const goodBeacon = fc.record(
+  {
+    site: fc.constantFrom(SITE, SITE.toUpperCase()),
+    width: fc.integer({ min: 0, max: 100_000 }),
+    events: fc.array(goodEvent, { minLength: 1, maxLength: 50 }),
+  },
+  { requiredKeys: ['site', 'events'] }
 )
 
 const validBeacon = fc.record(
@@ -295,8 +330,8 @@ const queryString = fc
   .filter((q) => q.length <= 12_000)
 
 // ---------------------------------------------------------------------------------------------
-// The route table, read from the app createApp builds with the real capabilities (mounted on a
-// throwaway database: only its `routes` are used).
+// The route table: the running app's own (`routes` on the running server), else the app createApp
+// builds with the real capabilities on a throwaway database, of which only `routes` is read.
 
 interface GetRoute {
   path: string
@@ -304,7 +339,22 @@ interface GetRoute {
   method: string
 }
 
-async function routeTable(): Promise<GetRoute[]> {
+type RouteList = readonly { method: string; path: string }[]
+
+function getRoutes(all: RouteList): GetRoute[] {
+  const seen = new Set<string>()
+  const out: GetRoute[] = []
+  for (const r of all) {
+    if ((r.method !== 'GET' && r.method !== 'ALL') || seen.has(r.path)) continue
+    seen.add(r.path)
+    out.push({ path: r.path, method: r.method })
+  }
+  return out
+}
+
+async function routeTable(running: TestServer): Promise<GetRoute[]> {
+  const served = (running as Partial<{ routes: RouteList }>).routes
+  if (served) return getRoutes(served)
   const dir = tempDir('radiator-routes-')
   const config = configFrom({ DATA_DIR: dir })
   const store = openStore(databasePath(dir))
@@ -312,14 +362,10 @@ async function routeTable(): Promise<GetRoute[]> {
   const log = createLogger('silent')
   const hub = new Hub(store, writer, { version: 'routes', replayBuffer: 100, retentionMs: 86_400_000, heartbeatMs: 15_000, pollTimeoutMs: 100 })
   const caps = capabilities.map((f) => f({ config, store, writer, hub, log }))
-  const app = createApp({ config, store, writer, hub, log, version: 'routes', startedAt: 0, mounts: caps.flatMap((c) => c.mounts) })
-  const seen = new Set<string>()
-  const out: GetRoute[] = []
-  for (const r of app.routes) {
-    if ((r.method !== 'GET' && r.method !== 'ALL') || seen.has(r.path)) continue
-    seen.add(r.path)
-    out.push({ path: r.path, method: r.method })
-  }
+  // No request is served by this app, so per-request dependencies are not given.
+  const deps = { config, store, writer, hub, log, version: 'routes', startedAt: 0, mounts: caps.flatMap((c) => c.mounts) }
+  const app = createApp(deps as Parameters<typeof createApp>[0])
+  const out = getRoutes(app.routes)
   await writer.close()
   store.close()
   rmSync(dir, { recursive: true, force: true })
@@ -361,15 +407,20 @@ let base: URL
 const errorLines: string[] = []
 
 beforeAll(async () => {
+  const env = {
+    SITES: `${SITE},blog.example.org`,
+    METRICS_TOKEN,
+    GENERIC_WEBHOOK_TOKEN: GENERIC_TOKEN,
+    COLLECT_PER_MINUTE: '0',
+    LIVE_POLL_TIMEOUT_MS: '100',
+    LOG_LEVEL: 'error',
+    // Where access control is configured: reads open to viewers, and an admin token so the
+    // admin-only routes are walked past their guard too.
+    PUBLIC_DASHBOARD: 'true',
+    ADMIN_TOKEN,
+  }
   s = await startTestServer(
-    {
-      SITES: `${SITE},blog.example.org`,
-      METRICS_TOKEN,
-      GENERIC_WEBHOOK_TOKEN: GENERIC_TOKEN,
-      COLLECT_PER_MINUTE: '0',
-      LIVE_POLL_TIMEOUT_MS: '100',
-      LOG_LEVEL: 'error',
-    },
+    env,
     undefined,
     undefined,
     (line) => errorLines.push(line)
@@ -398,6 +449,11 @@ beforeAll(async () => {
   expect(metric.status).toBe(202)
 })
 
+// Each property answers for the error lines logged while it ran.
+beforeEach(() => {
+  errorLines.length = 0
+})
+
 afterAll(async () => {
   agent.destroy()
   await s?.destroy()
@@ -421,25 +477,35 @@ async function expectReadsHealthy() {
   }
 }
 
-function expectNoErrorLogs() {
-  expect(errorLines, errorLines.join('\n')).toEqual([])
+/** No error logged since line `from` (each run checks its own lines, so shrinking blames the right input). */
+function expectNoErrorLogs(from = 0) {
+  const lines = errorLines.slice(from)
+  expect(lines, lines.join('\n')).toEqual([])
 }
 
 describe('fuzzing the HTTP surface', () => {
+  // Half well-formed beacons from a site's page (they reach the write and the rollups), half anything.
+  const collectRequest = fc.oneof(
+    fc.tuple(goodBeacon.map((b) => JSON.stringify(b)), fc.constantFrom('text/plain;charset=UTF-8', 'application/json'), fc.constantFrom(ORIGIN, 'https://www.shop.example.com'), fc.constant(BROWSER_UA)),
+    fc.tuple(bodyOf(mutated(validBeacon)), contentType, originHeader, userAgent)
+  )
+
   it('POST /api/collect: any body, content type, Origin and site gets a 2xx/4xx, and the site reads stay valid', { timeout: 60_000 * RUNS }, async () => {
     let accepted = 0
     await fc.assert(
-      fc.asyncProperty(bodyOf(mutated(validBeacon)), contentType, originHeader, userAgent, fc.boolean(), async (body, type, origin, ua, chunked) => {
+      fc.asyncProperty(collectRequest, fc.boolean(), async ([body, type, origin, ua], chunked) => {
+        const logged = errorLines.length
         const headers = headersOf({ 'content-type': type, origin, 'user-agent': ua })
         if (chunked) headers['transfer-encoding'] = 'chunked'
         const a = await send(base, 'POST', '/api/collect', headers, body)
         expectHandled(a, `collect ${JSON.stringify({ headers, body: String(body).slice(0, 300) })}`)
         if (a.status === 202 && !a.headers['x-radiator-dropped']) accepted++
-        expectNoErrorLogs()
+        expectNoErrorLogs(logged)
       }),
       { numRuns: 250 * RUNS }
     )
-    expect(accepted).toBeGreaterThan(0)
+    // Enough got through every step to the database for the reads below to mean something.
+    expect(accepted).toBeGreaterThan(25 * RUNS)
     // Rolled up, the fuzzed samples (edge values, odd paths) must still summarize.
     const hits = () => (s.store.sqlite.prepare('SELECT max(id) AS id FROM site_hits').get() as { id: number }).id
     const rolled = () => Number((s.store.sqlite.prepare("SELECT value FROM meta WHERE key = 'metrics_rolled_hits'").get() as { value: string } | undefined)?.value ?? 0)
@@ -470,6 +536,7 @@ describe('fuzzing the HTTP surface', () => {
     const stored: string[] = []
     await fc.assert(
       fc.asyncProperty(bodyOf(mutated(payload)), auth, contentType, async (body, authorization, type) => {
+        const logged = errorLines.length
         const headers = headersOf({ authorization, 'content-type': type })
         const a = await send(base, 'POST', '/api/metrics', headers, body)
         expectHandled(a, `metrics ${JSON.stringify({ headers, body: String(body).slice(0, 300) })}`)
@@ -480,7 +547,7 @@ describe('fuzzing the HTTP surface', () => {
           expect(answer.stored).toBe(answer.metrics.length)
           stored.push(...answer.metrics.map((m) => m.name))
         } else expect([400, 401, 413]).toContain(a.status)
-        expectNoErrorLogs()
+        expectNoErrorLogs(logged)
       }),
       { numRuns: 200 * RUNS }
     )
@@ -499,7 +566,7 @@ describe('fuzzing the HTTP surface', () => {
   })
 
   it('every GET route: arbitrary query strings, path params and resume headers never get a 5xx', { timeout: 60_000 * RUNS }, async () => {
-    const routes = await routeTable()
+    const routes = await routeTable(s)
     // The table is the app's: if these go missing the walk below would quietly cover less.
     for (const p of ['/healthz', '/live', '/live/sse', '/live/poll', '/api/builds', '/api/builds/:id', '/api/pipelines/:id', '/api/deliveries', '/api/sites', '/api/sites/:site/summary', '/api/metrics', '/cctray.xml', '/badge.svg', '/badge.json', '/beacon.js', '/api/*', '/*'])
       expect(routes.map((r) => r.path)).toContain(p)
@@ -524,17 +591,19 @@ describe('fuzzing the HTTP surface', () => {
     for (const route of routes) {
       const wsRoute = route.path === '/live'
       await fc.assert(
-        fc.asyncProperty(fillPath(route.path, real), queryString, extraHeaders, fc.boolean(), async (path, query, headers, upgrade) => {
+        fc.asyncProperty(fillPath(route.path, real), queryString, extraHeaders, fc.boolean(), fc.boolean(), async (path, query, headers, upgrade, asAdmin) => {
+          const logged = errorLines.length
           const target = query ? `${path}?${query}` : path
           const h: Record<string, string> = { ...headers }
+          if (asAdmin) h.authorization = `Bearer ${ADMIN_TOKEN}`
           upgrade &&= wsRoute
           if (upgrade)
             Object.assign(h, { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' })
           const a = await send(base, 'GET', target, h)
           const what = `${route.method} ${route.path} as GET ${target.slice(0, 400)} ${JSON.stringify(h)}`
-          expectHandled(a, what, upgrade)
+          expectHandled(a, what, path.startsWith('/api/') && !upgrade)
           if (a.status === 200 && String(a.headers['content-type']).startsWith('application/json')) expect(() => JSON.parse(a.body), what).not.toThrow()
-          expectNoErrorLogs()
+          expectNoErrorLogs(logged)
         }),
         { numRuns: 30 * RUNS }
       )
