@@ -103,6 +103,27 @@ describe('group-commit writer', () => {
     expect(store.sqlite.prepare('SELECT v FROM t ORDER BY v').all()).toEqual([{ v: 1 }, { v: 2 }])
   })
 
+  it('answers a write the disk refuses (SQLITE_FULL) as a 503 with Retry-After, and takes writes again once there is room', async () => {
+    const w = open()
+    const insert = store.sqlite.prepare('INSERT INTO t (v) VALUES (?)')
+    await w.write(() => insert.run(0))
+    // The database may not grow: the next page a write needs is refused, as on a full disk.
+    store.sqlite.pragma(`max_page_count = ${store.sqlite.pragma('page_count', { simple: true })}`)
+    const fill = store.sqlite.prepare('CREATE TABLE IF NOT EXISTS pad (b BLOB)')
+    const err = await w.write(() => (fill.run(), store.sqlite.prepare('INSERT INTO pad VALUES (zeroblob(100000))').run())).catch((e) => e)
+    expect(err).toBeInstanceOf(WriterClosedError)
+    expect(err.status).toBe(503)
+    expect(err.headers['retry-after']).toMatch(/^\d+$/)
+    expect(err.message).toMatch(/full.*SQLITE_FULL/)
+    expect(w.refused?.error).toMatch(/SQLITE_FULL/)
+    expect(w.failed).toBeNull()
+
+    store.sqlite.pragma('max_page_count = 4294967294')
+    await w.write(() => insert.run(1))
+    expect(w.refused).toBeNull()
+    expect(store.sqlite.prepare('SELECT v FROM t ORDER BY v').all()).toEqual([{ v: 0 }, { v: 1 }])
+  })
+
   it('refuses writes after close but commits what was queued before', async () => {
     const w = open()
     const insert = store.sqlite.prepare('INSERT INTO t (v) VALUES (?)')

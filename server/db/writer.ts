@@ -40,12 +40,31 @@ export interface CommitHooks<Made = unknown, Mark = unknown> {
   lost(made: Made): void
 }
 
-/** Answered as 503: the server is shutting down, or its disk failed. */
+/** Seconds a client is asked to wait before retrying a write the disk refused. */
+export const STORAGE_RETRY_AFTER_S = 30
+
+/** Answered as 503 with Retry-After: the server is shutting down, or its disk failed. */
 export class WriterClosedError extends AppError {
   override name = 'WriterClosedError'
   constructor(message: string) {
-    super('UNAVAILABLE', message)
+    super('UNAVAILABLE', message, undefined, { 'retry-after': String(STORAGE_RETRY_AFTER_S) })
   }
+}
+
+/**
+ * SQLite errors that are the storage's, not the write's: a full disk (SQLITE_FULL), an I/O error
+ * (SQLITE_IOERR_*), a read-only file or mount (SQLITE_READONLY_*), a lock held too long. The same
+ * write can succeed later, so the caller gets a 503 (providers retry 5xx), never a 500.
+ */
+const STORAGE_CODE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM)/
+
+export function isStorageError(e: unknown): e is Error & { code: string } {
+  const code: unknown = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined
+  return typeof code === 'string' && STORAGE_CODE.test(code)
+}
+
+function storageRefusal(e: Error & { code: string }): WriterClosedError {
+  return new WriterClosedError(`the database can't be written right now: ${e.message} (${e.code}); retry later`)
 }
 
 interface Committed {
@@ -64,6 +83,11 @@ export class Writer {
   private syncing = false
   /** Set when a sync failed: the writer refuses everything after it. */
   failed: Error | null = null
+  /**
+   * The last write the storage refused (full disk, I/O error, read-only), until a COMMIT succeeds
+   * again: nothing is stopped, each write tries again, and /healthz reports it meanwhile.
+   */
+  refused: { error: string; since: number } | null = null
   private begin
   private commitStmt
   private rollbackStmt
@@ -119,10 +143,11 @@ export class Writer {
     } catch {
       // Optimistic batching keeps the hot path free of savepoints; when one op fails, the batch is
       // rolled back and replayed one op per transaction so only the failing caller sees the error.
-      if (this.sqlite.inTransaction) this.rollbackStmt.run()
+      this.rollback()
       this.hooks.forEach((h, i) => h.rollback(marks[i]))
       return this.replayOneByOne(batch)
     }
+    this.refused = null
     this.stats.batches++
     this.stats.ops += batch.length
     this.committed(batch, results)
@@ -168,6 +193,15 @@ export class Writer {
     })
   }
 
+  /** Runs inside setImmediate: a throw here (ROLLBACK on a failing disk) would end the process. */
+  private rollback(): void {
+    try {
+      if (this.sqlite.inTransaction) this.rollbackStmt.run()
+    } catch {
+      // SQLite rolls a transaction back itself when it can't write its journal (FULL, IOERR).
+    }
+  }
+
   private replayOneByOne(batch: Pending[]): void {
     for (const p of batch) {
       const marks = this.hooks.map((h) => h.mark())
@@ -177,12 +211,16 @@ export class Writer {
         result = p.op(this.sqlite)
         this.commitStmt.run()
       } catch (e) {
-        if (this.sqlite.inTransaction) this.rollbackStmt.run()
+        this.rollback()
         this.hooks.forEach((h, i) => h.rollback(marks[i]))
         this.stats.failed++
-        p.reject(e)
+        if (isStorageError(e)) {
+          this.refused ??= { error: `${e.message} (${e.code})`, since: Date.now() }
+          p.reject(storageRefusal(e))
+        } else p.reject(e)
         continue
       }
+      this.refused = null
       this.stats.batches++
       this.stats.ops++
       this.committed([p], [result])
