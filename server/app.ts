@@ -11,6 +11,8 @@ import type { Hub } from './live/hub.ts'
 import { liveRoutes } from './live/routes.ts'
 import type { Logger } from './log.ts'
 import { staticRoutes } from './http/static.ts'
+import { access, installAccess, type AccessControl } from './access/guard.ts'
+import { csrfGuard } from './access/csrf.ts'
 
 export interface AppDeps {
   config: Config
@@ -20,6 +22,8 @@ export interface AppDeps {
   log: Logger
   version: string
   startedAt: number
+  /** Who may do what: every route below declares its level with an `access.*` guard. */
+  access: AccessControl
   /** Extra sub-apps mounted by capabilities (CI hooks, metrics), in order. */
   mounts?: [path: string, app: Hono][]
 }
@@ -28,8 +32,11 @@ export function createApp(deps: AppDeps) {
   const { store, writer, hub, version, startedAt } = deps
   const app = new Hono()
   app.onError(makeErrorHandler(deps.log))
+  app.use('*', installAccess(deps.access))
+  app.use('*', csrfGuard(deps.config))
 
-  app.get('/healthz', (c) => {
+  // Status for load balancers and uptime checks; the details only for a signed-in viewer.
+  app.get('/healthz', access.public, (c) => {
     // Writes the disk refuses (full, I/O error, read-only) count as down while they last: they
     // are answered 503, and a balancer should know before its users do.
     let db = writer.failed
@@ -51,13 +58,15 @@ export function createApp(deps: AppDeps) {
       lastEventId: hub.head,
       writes: writer.stats,
     }
-    return c.json(body, db === 'ok' ? 200 : 503, { 'cache-control': 'no-store' })
+    // Strangers learn up or down, nothing about version, counts or the database.
+    const detailed = deps.access.permits(deps.access.principal(c), 'viewer')
+    return c.json(detailed ? body : { status: body.status }, db === 'ok' ? 200 : 503, { 'cache-control': 'no-store' })
   })
 
   app.route('/live', liveRoutes(deps))
   for (const [path, sub] of deps.mounts ?? []) app.route(path, sub)
 
-  app.all('/api/*', () => {
+  app.all('/api/*', access.public, () => {
     throw new AppError('NOT_FOUND', 'no such API route')
   })
   app.route('/', staticRoutes())
