@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './log.ts'
 import { ensureWebBuild } from './http/web-build.ts'
 import { startServer } from './server.ts'
+import { StartupError } from './errors.ts'
 import { capabilities } from './capabilities.ts'
 
 const SHUTDOWN_LIMIT_MS = 5000
@@ -27,7 +28,17 @@ try {
 } catch (e) {
   log.error('dashboard build failed; serving the API without it', { err: String(e) })
 }
-const server = await startServer(config, log, capabilities)
+let server
+try {
+  server = await startServer(config, log, capabilities)
+} catch (e) {
+  // Something for the operator to fix (DATA_DIR, PORT, HOST): one line saying what, no stack.
+  if (e instanceof StartupError) {
+    process.stderr.write(`radiator: ${e.message}\n`)
+    process.exit(1)
+  }
+  throw e
+}
 
 if (config.LOG_LEVEL !== 'silent') {
   process.stdout.write(

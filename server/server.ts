@@ -4,6 +4,7 @@
  */
 import { serve } from '@hono/node-server'
 import { createServer, type RequestListener, type ServerOptions } from 'node:http'
+import { closeSync, openSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { WebSocketServer } from 'ws'
@@ -11,6 +12,7 @@ import type { Hono } from 'hono'
 import type { Config } from './config.ts'
 import { createApp } from './app.ts'
 import { databasePath, openStore, type Store } from './db/client.ts'
+import { StartupError } from './errors.ts'
 import { Writer } from './db/writer.ts'
 import { Hub } from './live/hub.ts'
 import type { Logger } from './log.ts'
@@ -70,7 +72,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const startedAt = Date.now()
   const version = opts.version ?? currentVersion()
-  const store = openStore(databasePath(config.DATA_DIR), { cacheMb: config.DB_CACHE_MB })
+  const store = openDataDir(config)
   const writer = new Writer(store.sqlite, store.syncWal)
   const hub = new Hub(store, writer, {
     version,
@@ -79,7 +81,7 @@ export async function startServer(
     heartbeatMs: config.LIVE_HEARTBEAT_MS,
     pollTimeoutMs: config.LIVE_POLL_TIMEOUT_MS,
   })
-  const access = createAccess(config, store, writer)
+  const access = createAccess(config, store, writer, hub)
   // A revoked token or session loses its open live connections at once (close code 4401).
   access.credentials.onRevoke((r) => hub.closeWhere((c) => c.principal === r.id, 4401, 'access revoked'))
   const caps = capabilities.map((f) => f({ config, store, writer, hub, log }))
@@ -108,11 +110,17 @@ export async function startServer(
   }) as Server
   answerUpgrades(server, WS_PATH)
   lingerOnClose(server)
-  await new Promise<void>((resolve, reject) => {
-    if (server.listening) return resolve()
-    server.once('listening', resolve)
-    server.once('error', reject)
-  })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      if (server.listening) return resolve()
+      server.once('listening', resolve)
+      server.once('error', reject)
+    })
+  } catch (e) {
+    await writer.close()
+    store.close()
+    throw explainListen(e, config)
+  }
   const port = (server.address() as AddressInfo).port
 
   const heartbeat = setInterval(() => hub.tick(), config.LIVE_HEARTBEAT_MS)
@@ -153,4 +161,73 @@ export async function startServer(
   const signinUrl = await firstStartLink(config, access.credentials, url)
 
   return { url, port, store, writer, hub, version, credentials: access.credentials, signinUrl, routes: app.routes, connections, close }
+}
+
+type Errno = Error & { code?: string; path?: string }
+
+/**
+ * The database under DATA_DIR, or a StartupError naming DATA_DIR and what to do: these are the
+ * operator's to fix (a file in the way, a read-only mount, a file that is not a database, a full
+ * disk), and a stack trace says none of that.
+ */
+function openDataDir(config: Config): Store {
+  const dir = config.DATA_DIR
+  const path = databasePath(dir)
+  try {
+    return openStore(path, { cacheMb: config.DB_CACHE_MB })
+  } catch (e) {
+    const err = e as Errno
+    const writable = `set DATA_DIR to a directory the user running Radiator can write (in Docker, mount a volume there)`
+    switch (err.code) {
+      case 'ENOTDIR':
+      case 'EEXIST':
+        throw new StartupError(`DATA_DIR=${dir} is not a directory (${err.path ?? dir} is a file); ${writable}`)
+      case 'EACCES':
+      case 'EPERM':
+      case 'EROFS':
+      case 'ENOENT':
+        throw new StartupError(`DATA_DIR=${dir} can't be created (${err.code} at ${err.path ?? dir}); ${writable}`)
+      case 'SQLITE_CANTOPEN':
+      case 'SQLITE_READONLY':
+      case 'SQLITE_READONLY_DIRECTORY':
+        throw new StartupError(`DATA_DIR=${dir}: ${path} can't be opened for writing (${whyNotWritable(path) ?? err.code}); ${writable}`)
+      case 'SQLITE_NOTADB':
+      case 'SQLITE_CORRUPT':
+        throw new StartupError(
+          `DATA_DIR=${dir}: ${path} is not a usable SQLite database (${err.message}); move it aside to start with an empty one, or restore it from a backup`
+        )
+      case 'SQLITE_FULL':
+      case 'ENOSPC':
+        throw new StartupError(`DATA_DIR=${dir}: the disk is full; free some space and start again`)
+    }
+    if (err.code?.startsWith('SQLITE_IOERR'))
+      throw new StartupError(`DATA_DIR=${dir}: reading or writing ${path} failed (${err.code}: ${err.message}); check the disk`)
+    throw e
+  }
+}
+
+/** SQLite's "unable to open database file" says nothing of why; the file system does. */
+function whyNotWritable(path: string): string | null {
+  try {
+    closeSync(openSync(path, 'a'))
+    return null
+  } catch (e) {
+    return (e as Errno).code ?? null
+  }
+}
+
+function explainListen(e: unknown, config: Config): unknown {
+  const at = `HOST=${config.HOST} PORT=${config.PORT}`
+  switch ((e as Errno).code) {
+    case 'EADDRINUSE':
+      return new StartupError(`PORT=${config.PORT} is already in use on HOST=${config.HOST}; stop the other process or set PORT to a free port`)
+    case 'EACCES':
+    case 'EPERM':
+      return new StartupError(`PORT=${config.PORT} may not be opened by this user (${at}); use a port above 1023 or grant the capability to bind it`)
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new StartupError(`HOST=${config.HOST} is not an address of this machine; set HOST to one of its addresses, 0.0.0.0 for all, or 127.0.0.1`)
+  }
+  return e
 }

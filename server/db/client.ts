@@ -5,8 +5,8 @@
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as schema from './schema.ts'
 import type { SyncWal } from './writer.ts'
@@ -26,8 +26,41 @@ export interface Store {
 }
 
 export function openStore(path: string, opts: { cacheMb?: number } = {}): Store {
-  mkdirSync(dirname(path), { recursive: true })
+  ensureDir(dirname(path))
   const sqlite = new Database(path)
+  try {
+    return prepare(sqlite, path, opts)
+  } catch (e) {
+    sqlite.close()
+    throw e
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's `mkdirSync(…, { recursive: true })` loops forever when
+ * mkdir answers ENOENT under a parent that exists (any path under /proc), hanging start-up.
+ */
+export function ensureDir(dir: string): void {
+  const missing: string[] = []
+  for (let p = resolve(dir); ; p = dirname(p)) {
+    try {
+      if (statSync(p).isDirectory()) break
+      throw Object.assign(new Error(`ENOTDIR: not a directory, '${p}'`), { code: 'ENOTDIR', path: p })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw e
+    }
+    missing.push(p)
+  }
+  for (const p of missing.reverse()) {
+    try {
+      mkdirSync(p)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    }
+  }
+}
+
+function prepare(sqlite: Sqlite, path: string, opts: { cacheMb?: number }): Store {
   sqlite.pragma('journal_mode = WAL')
   // NORMAL: COMMIT writes the WAL without syncing it (checkpoints still sync). A 2xx promises the
   // write is durable, so the writer syncs the WAL itself after each COMMIT, off the event loop
