@@ -1,7 +1,8 @@
 /**
  * The real process killed with SIGKILL in the middle of a burst of signed deliveries and beacons,
- * then started again on the same DATA_DIR: what was acknowledged is there exactly once, event ids
- * keep increasing, and live clients that resume from their last id miss nothing and see nothing twice.
+ * then started again on the same DATA_DIR (and once more after a kill in a quiet moment whose last
+ * event was a transient one): what was acknowledged is there exactly once, event ids keep
+ * increasing, and live clients that resume from their last id miss nothing and see nothing twice.
  */
 import { describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
@@ -15,6 +16,7 @@ import { SseTestClient, WsTestClient, tempDir, until, type LiveMessage } from '.
 
 const GITHUB_SECRET = 'crash-github-secret'
 const GENERIC_TOKEN = 'crash-generic-token'
+const METRICS_TOKEN = 'crash-metrics-token'
 const SITE = 'shop.example.com'
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
 /** Persisted event types (the rest — visitors, vitals, metric — are transient, never stored). */
@@ -32,6 +34,7 @@ function startProcess(dataDir: string) {
       LOG_LEVEL: 'warn',
       GITHUB_WEBHOOK_SECRET: GITHUB_SECRET,
       GENERIC_WEBHOOK_TOKEN: GENERIC_TOKEN,
+      METRICS_TOKEN,
       SITES: SITE,
       COLLECT_PER_MINUTE: '0',
       // Where access control is configured: the live stream open to viewers without signing in.
@@ -97,84 +100,132 @@ async function sendOne(url: string, n: number): Promise<Sent | null> {
 
 const idsOf = (ms: LiveMessage[]) => ms.filter((m) => m.type !== 'snapshot' && typeof m.id === 'number').map((m) => m.id!)
 
-describe('the radiator process killed with SIGKILL mid-burst', () => {
-  it('keeps every acknowledged delivery and beacon exactly once, and live clients resume without gaps or duplicates', { timeout: 90_000 }, async () => {
-    const dataDir = tempDir('radiator-crash-')
-    let first = startProcess(dataDir)
-    let second: ReturnType<typeof startProcess> | undefined
-    const clients: { close(): void }[] = []
-    try {
-      const url1 = await first.url
-      const ws = new WsTestClient(`${url1.replace('http', 'ws')}/live`)
-      const sse = new SseTestClient(`${url1}/live/sse`)
-      clients.push(ws, sse)
-      await until(() => ws.events()[0] && sse.events()[0], 'the first snapshots')
-      const start = ws.events()[0]!.id!
+type Client = WsTestClient | SseTestClient
+type Proc = ReturnType<typeof startProcess>
 
-      // The burst: several requests in flight at all times, each with its own delivery id or path.
+/** A live client on `url`, resuming after `since` when given (WebSocket by ?since, SSE by Last-Event-ID). */
+function connect(kind: 'ws' | 'sse', url: string, since?: number): Client {
+  if (kind === 'ws') return new WsTestClient(`${url.replace('http', 'ws')}/live${since === undefined ? '' : `?since=${since}`}`)
+  return new SseTestClient(`${url}/live/sse`, since === undefined ? {} : { 'last-event-id': String(since) })
+}
+
+const lastId = (c: Client) => Math.max(...c.events().map((m) => m.id ?? 0))
+
+/** Posts generic builds one by one; returns their build ids. */
+async function deliverAfter(url: string, keys: string[]): Promise<string[]> {
+  const builds: string[] = []
+  for (const key of keys) {
+    const res = await fetch(`${url}/hooks/generic`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${GENERIC_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: key, project: 'acme/crash', pipeline: 'after', branch: 'main', status: 'success' }),
+    })
+    expect(res.status).toBe(200)
+    builds.push(((await res.json()) as { build: string }).build)
+  }
+  return builds
+}
+
+const hasBuilds = (c: Client, builds: string[]) => builds.every((b) => c.events().some((m) => m.data?.build?.id === b))
+
+/** Resumed clients must be brought up to date from where they were, not reset. */
+function expectResumed(c: Client, from: number, seenMax: number) {
+  const snap = c.events()[0]!
+  expect(snap.type).toBe('snapshot')
+  expect(snap.data.reset, 'a resume point issued before the crash is honoured').toBe(false)
+  expect(snap.id).toBe(from)
+  expect(snap.data.head).toBeGreaterThanOrEqual(seenMax)
+}
+
+describe('the radiator process killed with SIGKILL', () => {
+  it('keeps every acknowledged delivery and beacon exactly once; event ids keep increasing; live clients resume without gaps or duplicates', { timeout: 90_000 }, async () => {
+    const dataDir = tempDir('radiator-crash-')
+    const procs: Proc[] = []
+    const clients: Client[] = []
+    const start = (): Proc => {
+      const p = startProcess(dataDir)
+      procs.push(p)
+      return p
+    }
+    try {
+      // Life 1: a burst of deliveries and beacons, killed right after an acknowledgement.
+      const first = start()
+      const url1 = await first.url
+      const ws1 = connect('ws', url1)
+      const sse1 = connect('sse', url1)
+      clients.push(ws1, sse1)
+      await until(() => ws1.events()[0] && sse1.events()[0], 'the first snapshots')
+      const origin = ws1.events()[0]!.id!
+
+      // Several requests in flight at all times, each with its own delivery id or path.
       const acked: Sent[] = []
       let next = 0
-      let stop = false
+      let killed = false
       const failures: unknown[] = []
       const worker = async () => {
-        while (!stop) {
+        while (!killed) {
           const r = await sendOne(url1, next++).catch((e: unknown) => void failures.push(e))
           if (!r) return
           acked.push(r)
+          // The kill lands the moment a beacon's 202 is in, other requests still in flight: what
+          // was just acknowledged must already be committed.
+          if (!killed && acked.length >= 60 && r.kind === 'beacon') {
+            killed = true
+            first.child.kill('SIGKILL')
+          }
         }
       }
       const workers = Array.from({ length: 6 }, worker)
-      await until(() => failures.length || acked.length >= 60, 'sixty acknowledged requests', 30_000)
-      first.child.kill('SIGKILL')
+      await until(() => failures.length || killed, 'sixty acknowledged requests', 30_000)
+      expect(failures).toEqual([])
       expect(await first.exited).toBe('SIGKILL')
-      stop = true
       await Promise.all(workers)
       expect(failures).toEqual([])
       expect(acked.filter((a) => a.kind === 'generic').length).toBeGreaterThan(5)
+      await until(() => (ws1 as WsTestClient).closeCode, 'the WebSocket to notice the kill')
+      await (sse1 as SseTestClient).done
+      expect(idsOf(ws1.events()).length).toBeGreaterThan(0)
 
-      // What the clients had seen when the server died.
-      await until(() => ws.closeCode, 'the WebSocket to notice the kill')
-      await sse.done
-      const seenWs = ws.events().slice()
-      const seenSse = sse.events().slice()
-      const lastWs = Math.max(...seenWs.map((m) => m.id ?? 0))
-      const lastSse = Math.max(...seenSse.map((m) => m.id ?? 0))
-      const seenMax = Math.max(lastWs, lastSse)
-      expect(idsOf(seenWs).length).toBeGreaterThan(0)
-
-      // Restart on the same data; the clients resume from their last ids.
-      second = startProcess(dataDir)
+      // Life 2: the clients resume from their last ids; new deliveries; then a quiet moment whose
+      // last event is a transient one (a custom metric, never stored), and a second kill.
+      const second = start()
       const url2 = await second.url
-      const ws2 = new WsTestClient(`${url2.replace('http', 'ws')}/live?since=${lastWs}`)
-      const sse2 = new SseTestClient(`${url2}/live/sse`, { 'last-event-id': String(lastSse) })
+      const seen1 = Math.max(lastId(ws1), lastId(sse1))
+      const ws2 = connect('ws', url2, lastId(ws1))
+      const sse2 = connect('sse', url2, lastId(sse1))
       clients.push(ws2, sse2)
       await until(() => ws2.events()[0] && sse2.events()[0], 'the resumed snapshots')
-      for (const [c, last] of [[ws2, lastWs], [sse2, lastSse]] as const) {
-        const snap = c.events()[0]!
-        expect(snap.type).toBe('snapshot')
-        expect(snap.data.reset, 'a resume point issued before the crash is honoured').toBe(false)
-        expect(snap.id).toBe(last)
-        expect(snap.data.head).toBeGreaterThanOrEqual(seenMax)
-      }
+      expectResumed(ws2, lastId(ws1), seen1)
+      expectResumed(sse2, lastId(sse1), seen1)
+      const after2 = await deliverAfter(url2, ['after-1', 'after-2', 'after-3'])
+      await until(() => hasBuilds(ws2, after2) && hasBuilds(sse2, after2), 'the post-restart events on both resumed clients')
+      const metric = await fetch(`${url2}/api/metrics`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${METRICS_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'crash.quiet', value: 1 }),
+      })
+      expect(metric.status).toBe(202)
+      const sawMetric = (c: Client) => c.events().some((m) => m.type === 'metric' && m.data?.name === 'crash.quiet')
+      await until(() => sawMetric(ws2) && sawMetric(sse2), 'the transient metric event on both clients')
+      second.child.kill('SIGKILL')
+      expect(await second.exited).toBe('SIGKILL')
+      await until(() => (ws2 as WsTestClient).closeCode, 'the WebSocket to notice the second kill')
+      await (sse2 as SseTestClient).done
 
-      // New deliveries after the restart: their events must get ids above everything before it.
-      const after: string[] = []
-      for (let i = 0; i < 3; i++) {
-        const key = `after-${i}`
-        const res = await fetch(`${url2}/hooks/generic`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${GENERIC_TOKEN}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ id: key, project: 'acme/crash', pipeline: 'after', branch: 'main', status: 'success' }),
-        })
-        expect(res.status).toBe(200)
-        after.push(((await res.json()) as { build: string }).build)
-      }
-      const hasAfter = (c: WsTestClient | SseTestClient) => after.every((b) => c.events().some((m) => m.data?.build?.id === b))
-      await until(() => hasAfter(ws2) && hasAfter(sse2), 'the post-restart events on both resumed clients')
-
-      second.child.kill('SIGTERM')
-      expect(await second.exited).toBe(0)
-      second = undefined
+      // Life 3: ids continue above the transient one too; the clients resume once more.
+      const third = start()
+      const url3 = await third.url
+      const seen2 = Math.max(lastId(ws2), lastId(sse2))
+      const ws3 = connect('ws', url3, lastId(ws2))
+      const sse3 = connect('sse', url3, lastId(sse2))
+      clients.push(ws3, sse3)
+      await until(() => ws3.events()[0] && sse3.events()[0], 'the snapshots after the second restart')
+      expectResumed(ws3, lastId(ws2), seen2)
+      expectResumed(sse3, lastId(sse2), seen2)
+      const after3 = await deliverAfter(url3, ['after-4'])
+      await until(() => hasBuilds(ws3, after3) && hasBuilds(sse3, after3), 'the events after the second restart on both clients')
+      third.child.kill('SIGTERM')
+      expect(await third.exited).toBe(0)
 
       const db = new Database(databasePath(dataDir), { readonly: true, fileMustExist: true })
       try {
@@ -197,28 +248,30 @@ describe('the radiator process killed with SIGKILL mid-burst', () => {
           .prepare("SELECT provider, delivery_id, count(*) AS n FROM deliveries WHERE outcome IN ('stored', 'superseded') GROUP BY provider, delivery_id HAVING n > 1")
           .all()
         expect(twice).toEqual([])
-        const generic = acked.filter((a) => a.kind === 'generic')
         const builds = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM builds WHERE provider = 'generic' AND external_id = ?")
-        for (const a of generic) expect(builds.get(a.key)!.n, `build ${a.key}`).toBe(1)
+        for (const a of acked.filter((a) => a.kind === 'generic')) expect(builds.get(a.key)!.n, `build ${a.key}`).toBe(1)
 
+        // Event ids: everything stored in a later life is above every id issued in the lives before
+        // (stored or transient, as the clients saw them).
         const events = db.prepare<[], { id: number; type: string; data: string }>('SELECT id, type, data FROM events ORDER BY id').all()
-        const before = events.filter((e) => !after.some((b) => (JSON.parse(e.data) as { build: { id: string } }).build.id === b))
-        const afterEvents = events.filter((e) => !before.includes(e))
-        expect(afterEvents.length).toBeGreaterThanOrEqual(after.length)
-        const beforeMax = Math.max(seenMax, ...before.map((e) => e.id))
-        for (const e of afterEvents) expect(e.id, 'a post-restart event id').toBeGreaterThan(beforeMax)
+        const buildOf = (e: { data: string }) => (JSON.parse(e.data) as { build: { id: string } }).build.id
+        const lifeOf = (e: { data: string }) => (after3.includes(buildOf(e)) ? 3 : after2.includes(buildOf(e)) ? 2 : 1)
+        const maxIn = (life: number) => Math.max(0, ...events.filter((e) => lifeOf(e) === life).map((e) => e.id))
+        const minIn = (life: number) => Math.min(...events.filter((e) => lifeOf(e) === life).map((e) => e.id))
+        expect(minIn(2), 'the first id stored after the first restart').toBeGreaterThan(Math.max(seen1, maxIn(1)))
+        expect(minIn(3), 'the first id stored after the second restart').toBeGreaterThan(Math.max(seen2, maxIn(2)))
 
-        // Each client's whole stream (before the kill, then resumed): ids strictly increasing, every
-        // persisted event after its first snapshot present once, and each matching its stored row.
+        // Each client's whole stream over the three lives: ids strictly increasing, every stored
+        // event after its first snapshot present once, and each equal to its stored row.
         const stored = new Map(events.map((e) => [e.id, e]))
-        for (const [name, pre, post] of [['WebSocket', seenWs, ws2.events()], ['SSE', seenSse, sse2.events()]] as const) {
-          const stream = [...pre, ...post].filter((m) => m.type !== 'snapshot')
+        for (const [name, lives] of [['WebSocket', [ws1, ws2, ws3]], ['SSE', [sse1, sse2, sse3]]] as const) {
+          const stream = lives.flatMap((c) => c.events()).filter((m) => m.type !== 'snapshot')
           const ids = stream.map((m) => m.id!)
           for (let i = 1; i < ids.length; i++) expect(ids[i], `${name}: ids increase (${ids[i - 1]} then ${ids[i]})`).toBeGreaterThan(ids[i - 1]!)
           const upTo = Math.max(...ids)
-          const expected = events.filter((e) => e.id > start && e.id <= upTo).map((e) => e.id)
+          const expected = events.filter((e) => e.id > origin && e.id <= upTo).map((e) => e.id)
           const got = stream.filter((m) => PERSISTED.test(m.type)).map((m) => m.id!)
-          expect(got, `${name}: the persisted events it received are exactly those stored`).toEqual(expected)
+          expect(got, `${name}: the stored events it received are exactly those stored`).toEqual(expected)
           for (const m of stream.filter((m) => PERSISTED.test(m.type))) {
             const row = stored.get(m.id!)!
             expect(m.type).toBe(row.type)
@@ -230,8 +283,7 @@ describe('the radiator process killed with SIGKILL mid-burst', () => {
       }
     } finally {
       clients.forEach((c) => c.close())
-      first.child.kill('SIGKILL')
-      second?.child.kill('SIGKILL')
+      for (const p of procs) p.child.kill('SIGKILL')
       rmSync(dataDir, { recursive: true, force: true })
     }
   })
