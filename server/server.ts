@@ -81,7 +81,7 @@ export async function startServer(
     heartbeatMs: config.LIVE_HEARTBEAT_MS,
     pollTimeoutMs: config.LIVE_POLL_TIMEOUT_MS,
   })
-  const access = createAccess(config, store, writer)
+  const access = createAccess(config, store, writer, hub)
   // A revoked token or session loses its open live connections at once (close code 4401).
   access.credentials.onRevoke((r) => hub.closeWhere((c) => c.principal === r.id, 4401, 'access revoked'))
   const caps = capabilities.map((f) => f({ config, store, writer, hub, log }))

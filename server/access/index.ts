@@ -8,12 +8,18 @@ import type { Store } from '../db/client.ts'
 import type { Writer } from '../db/writer.ts'
 import { Credentials } from './credentials.ts'
 import { AccessControl } from './guard.ts'
+import type { Hub } from '../live/hub.ts'
 import { accessRoutes } from './routes.ts'
+import { screenRoutes } from './screen-routes.ts'
+import { Screens } from './screens.ts'
 
-export function createAccess(config: Config, store: Store, writer: Writer) {
+export function createAccess(config: Config, store: Store, writer: Writer, hub: Hub) {
   const credentials = new Credentials(store.db, writer)
   const control = new AccessControl(config, credentials)
-  return { credentials, control, routes: accessRoutes({ config, credentials, control }) }
+  const screens = new Screens(store.db, writer)
+  const routes = accessRoutes({ config, credentials, control })
+  routes.route('/', screenRoutes({ config, credentials, screens, hub }))
+  return { credentials, control, screens, routes }
 }
 
 /**

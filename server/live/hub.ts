@@ -32,6 +32,23 @@ export class Frame {
   }
 }
 
+/**
+ * A message for particular screens (identify, reload, show…), outside the event stream: no id, so
+ * it never moves a client's resume point and is never replayed.
+ */
+export class ControlFrame extends Frame {
+  private controlSse: Buffer | undefined
+  constructor(at: string, data: Record<string, unknown>) {
+    super({ id: 0, type: 'control', at, data }, JSON.stringify({ type: 'control', at, data }))
+  }
+  override get sseBytes(): Buffer {
+    return (this.controlSse ??= Buffer.from(`data: ${this.json}\n\n`))
+  }
+}
+
+/** How long a control message waits for a screen that has no open connection (a long poll between requests). */
+const CONTROL_HOLD_MS = 60_000
+
 /** A persisted event as read back: its data is already JSON, so it is spliced in, not re-encoded. */
 function storedFrame(id: number, type: string, atMs: number, data: string): Frame {
   const at = new Date(atMs).toISOString()
@@ -72,11 +89,20 @@ export interface LiveClient {
   readonly topics: Topics
   /** The credential it connected with (token or session id), so revoking it can close the client. */
   principal?: string | null
+  /** How and from where it is connected (the admin's screens list). */
+  meta?: ClientMeta
   /** Delivers one frame (a transport cuts off a client that can't keep up). */
   send(frame: Frame): void
   /** Called every heartbeat interval: keep-alives, liveness checks. */
   tick?(heartbeat: Heartbeat): void
   close(code: number, reason: string): void
+}
+
+export interface ClientMeta {
+  transport: 'ws' | 'sse' | 'poll'
+  connectedAt: number
+  address: string
+  userAgent: string | null
 }
 
 /** Not an event of the stream (no id): tells clients and proxies the connection is alive. */
@@ -407,6 +433,48 @@ export class Hub {
   tick(): void {
     const hb = new Heartbeat(this.iso())
     for (const c of this.clients) c.tick?.(hb)
+  }
+
+  private heldControls = new Map<string, { frame: ControlFrame; until: number }[]>()
+
+  /**
+   * Sends a control message to every connection of one credential (a screen's session). When none
+   * is open — a long-polling screen between two polls — it is held for CONTROL_HOLD_MS and given to
+   * its next poll (`takeControls`). Returns how many connections it reached.
+   */
+  control(principal: string, data: Record<string, unknown>): number {
+    const frame = new ControlFrame(this.iso(), data)
+    let n = 0
+    for (const c of [...this.clients, ...this.joining])
+      if (c.principal === principal) {
+        c.send(frame)
+        n++
+      }
+    if (n === 0) {
+      const now = this.now()
+      const held = (this.heldControls.get(principal) ?? []).filter((h) => h.until > now)
+      held.push({ frame, until: now + CONTROL_HOLD_MS })
+      this.heldControls.set(principal, held.slice(-10))
+      if (this.heldControls.size > 1000) this.heldControls.delete(this.heldControls.keys().next().value!)
+    }
+    return n
+  }
+
+  /** Control messages held for a credential that had no open connection. */
+  takeControls(principal: string | null): ControlFrame[] {
+    if (!principal) return []
+    const held = this.heldControls.get(principal)
+    if (!held) return []
+    this.heldControls.delete(principal)
+    const now = this.now()
+    return held.filter((h) => h.until > now).map((h) => h.frame)
+  }
+
+  /** The open connections of one credential. */
+  connectionsOf(principal: string): ClientMeta[] {
+    const out: ClientMeta[] = []
+    for (const c of [...this.clients, ...this.joining]) if (c.principal === principal && c.meta) out.push(c.meta)
+    return out
   }
 
   /** Closes the clients `pick` chooses (a revoked credential's: 4401). */

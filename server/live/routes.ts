@@ -14,7 +14,7 @@ import { clientIp } from '../http/client-ip.ts'
 import { nodeRequestOf } from '../http/node-routes.ts'
 import { Admission } from './admission.ts'
 import { catchUp } from './catch-up.ts'
-import { parseTopics, REPLAY_PAGE_EVENTS, type Frame, type Hub, type LiveClient, type ReplayPage, type Topics } from './hub.ts'
+import { parseTopics, REPLAY_PAGE_EVENTS, type ClientMeta, type Frame, type Hub, type LiveClient, type ReplayPage, type Topics } from './hub.ts'
 import { SseClient } from './sse.ts'
 import { WsClient } from './ws.ts'
 import { access, principalOf } from '../access/guard.ts'
@@ -74,6 +74,12 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
     }
   }
   /** WebSocket and polling clients (ours, partysocket, …) retry a 503 after Retry-After. */
+  const meta = (c: Context, transport: ClientMeta['transport']): ClientMeta => ({
+    transport,
+    connectedAt: Date.now(),
+    address: clientIp(c, config.TRUST_PROXY),
+    userAgent: c.req.header('user-agent')?.slice(0, 300) ?? null,
+  })
   const busy = (c: Context, reason: string) =>
     c.json(errorBody('UNAVAILABLE', reason), 503, { 'retry-after': String(BUSY_RETRY_S) })
 
@@ -107,6 +113,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
             log.warn('live client cut off', { transport: 'ws', reason })
           })
           client.principal = principalOf(c).id
+          client.meta = meta(c, 'ws')
           hub.join(client)
           const cut = (reason: string) => log.warn('live client cut off', { transport: 'ws', reason })
           catchUp(hub, client, hub.open(since), cut).catch((e) => {
@@ -141,6 +148,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
       cut
     )
     client.principal = principalOf(c).id
+    client.meta = meta(c, 'sse')
     hub.join(client)
     catchUp(hub, client, hub.open(since), cut).catch((e) => {
       log.error('live catch-up failed', { transport: 'sse', err: String(e) })
@@ -155,6 +163,9 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
     const slot = admit(c, 'poll')
     if (typeof slot === 'string') return busy(c, slot)
     try {
+      // A screen between two polls may have been sent a control message (identify, reload, …).
+      const held = hub.takeControls(principalOf(c).id)
+      if (held.length) return pollResponse(held)
       const conn = hub.open(since)
       const reset = conn.resumeAfter === null && since !== null
       const first = since === null || c.req.query('snapshot') === '1' || reset ? [conn.snapshot] : []
@@ -168,7 +179,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
       const tail = hub.replaySince(page.through, topics)
       if (tail === null) return pollResponse([hub.open(null).snapshot])
       if (tail.length) return pollResponse(tail.slice(0, REPLAY_PAGE_EVENTS))
-      return pollResponse(await waitForFrames(hub, topics, config.LIVE_POLL_TIMEOUT_MS, c.req.raw.signal, principalOf(c).id))
+      return pollResponse(await waitForFrames(hub, topics, config.LIVE_POLL_TIMEOUT_MS, c.req.raw.signal, principalOf(c).id, meta(c, 'poll')))
     } finally {
       slot()
     }
@@ -210,7 +221,7 @@ function pollResponse(frames: Frame[]): Response {
 }
 
 /** Holds a poll until an event arrives (plus the rest of that turn's events) or the timeout. */
-function waitForFrames(hub: Hub, topics: Topics, timeoutMs: number, signal: AbortSignal, principal: string | null): Promise<Frame[]> {
+function waitForFrames(hub: Hub, topics: Topics, timeoutMs: number, signal: AbortSignal, principal: string | null, meta: ClientMeta): Promise<Frame[]> {
   return new Promise((resolve) => {
     const frames: Frame[] = []
     let done = false
@@ -225,6 +236,7 @@ function waitForFrames(hub: Hub, topics: Topics, timeoutMs: number, signal: Abor
     const client: LiveClient = {
       topics,
       principal,
+      meta,
       send(f) {
         frames.push(f)
         if (frames.length === 1) setImmediate(finish)

@@ -5,7 +5,7 @@
  * (catch-up.ts) and never count against that limit.
  */
 import type { CatchUpClient } from './catch-up.ts'
-import type { Frame, Heartbeat, Topics } from './hub.ts'
+import type { ClientMeta, Frame, Heartbeat, Topics } from './hub.ts'
 import { SendBudget } from './send-budget.ts'
 
 /** The reconnection delay EventSource uses; the page's own backoff takes over after failures. */
@@ -15,6 +15,7 @@ export class SseClient implements CatchUpClient {
   private controller!: ReadableStreamDefaultController<Uint8Array>
   private done = false
   principal: string | null = null
+  meta?: ClientMeta
   private budget: SendBudget
   readonly stream: ReadableStream<Uint8Array>
 

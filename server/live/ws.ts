@@ -5,7 +5,7 @@
  */
 import type { WebSocket } from 'ws'
 import type { CatchUpClient } from './catch-up.ts'
-import type { Frame, Heartbeat, Topics } from './hub.ts'
+import type { ClientMeta, Frame, Heartbeat, Topics } from './hub.ts'
 import { SendBudget } from './send-budget.ts'
 
 /** After a close frame is queued, how long a peer that is not reading gets before the socket is destroyed. */
@@ -14,6 +14,7 @@ const CLOSE_GRACE_MS = 5000
 export class WsClient implements CatchUpClient {
   private alive = true
   principal: string | null = null
+  meta?: ClientMeta
   private closing = false
   private budget: SendBudget
 
