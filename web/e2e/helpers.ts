@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { startTestServer, type TestServer } from '../../server/test/harness.ts'
 import { ROOT } from '../../server/http/web-build.ts'
+import { tileId } from '../../server/ci/store.ts'
 import type { Build, BuildStatus } from '../src/types.ts'
 import type { Summary, VitalName } from '../../server/metrics/wire.ts'
 
@@ -213,3 +214,103 @@ export async function waitForHead(page: Page, server: TestServer, timeout = 20_0
 }
 
 export type { Build }
+
+/** Real-world shaped names: long, sharing prefixes, the kind that used to end in "acme/billing-pl…". */
+export const WALL_PROJECTS = [
+  'acme/design-system-tokens',
+  'acme/billing-platform-api',
+  'acme/billing-platform-worker',
+  'acme/checkout-frontend-web',
+  'acme/infrastructure-terraform-modules',
+  'acme/mobile-app-ios',
+  'acme/mobile-app-android',
+  'acme/data-pipeline-airflow-dags',
+  'acme/search-indexer',
+  'acme/identity-service',
+  'acme/notifications-email-templates',
+  'acme/customer-support-portal',
+  'acme/marketing-site',
+  'acme/internal-admin-dashboard',
+  'acme/payments-reconciliation-jobs',
+  'acme/observability-grafana-dashboards',
+  'acme/recommendations-ml-training',
+  'acme/warehouse-inventory-sync',
+  'acme/partner-integrations-gateway',
+  'acme/docs',
+]
+
+export interface WallSeed {
+  /** Tile ids that are broken (a fix may be running on one of them). */
+  failing: string[]
+  /** The broken pipeline whose fix is running. */
+  fixing: string
+  running: string[]
+  all: string[]
+}
+
+/**
+ * 40 pipelines (20 projects × main and a release or feature branch): 6 broken (one with its fix
+ * running), 4 running, the rest passing. Two builds per pipeline, so it seeds quickly.
+ */
+export async function seedWall(server: { url: string }, opts: { pipeline?: string } = {}): Promise<WallSeed> {
+  const seed: WallSeed = { failing: [], fixing: '', running: [], all: [] }
+  const tileOf = (project: string, branch: string) => tileId('generic', project, opts.pipeline ?? 'build-test-and-deploy', branch)
+  let n = 0
+  for (const project of WALL_PROJECTS) {
+    for (const branch of ['main', n % 3 ? `release/2024.${10 + (n % 3)}` : `feature/PROJ-${1200 + n}-retry-payment-webhooks`]) {
+      const i = n++
+      const kind = [3, 9, 14, 22, 27, 35].includes(i) ? 'failing' : [5, 12, 30, 38].includes(i) ? 'running' : 'passing'
+      const id = tileOf(project, branch)
+      seed.all.push(id)
+      const common = { project, branch, pipeline: opts.pipeline ?? 'build-test-and-deploy', url: `https://ci.example.com/${i}` }
+      const who = PEOPLE[i % PEOPLE.length]!
+      await postBuild(server, {
+        ...common,
+        id: `${project}:${branch}:1`,
+        number: 4100 + i,
+        status: 'success',
+        actor: who,
+        commit: { sha: 'abc1234', subject: SUBJECTS[i % SUBJECTS.length], author: who },
+        startedAt: iso(60 * MIN),
+        finishedAt: iso(54 * MIN),
+      })
+      if (kind === 'failing') {
+        seed.failing.push(id)
+        await postBuild(server, {
+          ...common,
+          id: `${project}:${branch}:2`,
+          number: 4200 + i,
+          status: 'failure',
+          actor: PEOPLE[(i + 1) % PEOPLE.length],
+          commit: { sha: 'bad0001', subject: SUBJECTS[(i + 3) % SUBJECTS.length], author: PEOPLE[(i + 1) % PEOPLE.length] },
+          startedAt: iso(40 * MIN),
+          finishedAt: iso(33 * MIN),
+        })
+        if (!seed.fixing) {
+          seed.fixing = id
+          await postBuild(server, {
+            ...common,
+            id: `${project}:${branch}:3`,
+            number: 4300 + i,
+            status: 'running',
+            actor: 'ada',
+            commit: { sha: 'f1x0001', subject: 'Fix the flaky payment retry test', author: 'ada' },
+            startedAt: iso(2 * MIN),
+          })
+        }
+      } else if (kind === 'running') {
+        seed.running.push(id)
+        await postBuild(server, {
+          ...common,
+          id: `${project}:${branch}:2`,
+          number: 4200 + i,
+          status: 'running',
+          actor: who,
+          commit: { sha: 'run0001', subject: SUBJECTS[(i + 5) % SUBJECTS.length], author: who },
+          startedAt: iso(3 * MIN),
+        })
+      }
+    }
+  }
+  return seed
+}

@@ -7,8 +7,9 @@ import { Show, Suspense, createEffect, createMemo, createSignal, lazy, onCleanup
 import { createAlerts } from './lib/alerts.ts'
 import { LiveContext, createLive, transportsFromUrl, useLive } from './lib/live.ts'
 import { createPrefs } from './lib/prefs.ts'
-import { A, Router, useLocation, type RouteDef } from './lib/router.tsx'
-import { counts as countTiles, type BoardCounts } from './lib/status.ts'
+import { optionProblems } from './lib/options.ts'
+import { A, Router, search, useLocation, type RouteDef } from './lib/router.tsx'
+import { counts as countTiles, inScope, type BoardCounts } from './lib/status.ts'
 import { createTabSummary } from './lib/summary.ts'
 import { createNow } from './lib/time.ts'
 import { ViewContext, useView, type PageInfo, type ViewCtx } from './lib/view.ts'
@@ -16,7 +17,8 @@ import { Header, TvHeader } from './components/chrome.tsx'
 import { StaleBanner } from './components/connection-badge.tsx'
 import { Rotation } from './components/rotation.tsx'
 import { Toasts } from './components/toasts.tsx'
-import Board, { useScopedTiles } from './routes/board.tsx'
+import { NotFoundView } from './components/not-found.tsx'
+import Board, { filterOf, useShownTiles } from './routes/board.tsx'
 
 const Pipeline = lazy(() => import('./routes/pipeline.tsx'))
 const Sites = lazy(() => import('./routes/sites.tsx'))
@@ -48,20 +50,29 @@ const SHIFT_EVERY_MS = 120_000
 
 function NotFound() {
   return (
-    <div class="empty">
-      <p>No such page.</p>
-      <A href="/">Go to the builds board</A>
-    </div>
+    <NotFoundView
+      what="No such page"
+      hint="Views: /, /tv, /pipelines/<id>, /sites, /sites/<domain>, /metrics."
+      back={{ href: '/', label: 'Go to the builds board' }}
+    />
   )
 }
 
 export function App() {
   const live = createLive({ transports: transportsFromUrl() })
   const prefs = createPrefs()
-  const alerts = createAlerts({ quiet: prefs.quiet, soundParam: prefs.soundParam })
+  const alerts = createAlerts({ quiet: prefs.quiet, soundParam: prefs.soundParam, tv: prefs.tv })
   const [paging, setPaging] = createSignal<PageInfo | null>(null)
-  const view: ViewCtx = { now: createNow(live.offset), prefs, alerts, paging, setPaging }
-  live.onFinished((e, news) => news && alerts.announce(e))
+  const [caption, setCaption] = createSignal<string | null>(null)
+  const now = createNow(live.offset)
+  // Ages and running timers stop where the data stops: a stale screen does not pretend to know.
+  const frozenNow = () => {
+    const since = live.status()?.staleSince
+    return since != null ? since + live.offset() : now()
+  }
+  const view: ViewCtx = { now, frozenNow, prefs, alerts, paging, setPaging, caption, setCaption }
+  // A screen announces only what it shows: builds of other projects, branches or providers stay quiet.
+  live.onFinished((e, news) => news && inScope(e.pipeline, filterOf(search())) && alerts.announce(e))
 
   return (
     <LiveContext.Provider value={live}>
@@ -78,9 +89,11 @@ function Shell() {
   const loc = useLocation()
   const tv = prefs.tv
 
-  // Counted in the URL's scope, so a TV showing one project summarises that project.
-  const tiles = useScopedTiles()
-  const counts = createMemo<BoardCounts | null>(() => (tiles() ? countTiles(tiles()!) : null))
+  // Counted with the URL's filters, so a TV showing one project summarises that project.
+  const view = useView()
+  const tiles = useShownTiles(view.frozenNow)
+  const counts = createMemo<BoardCounts | null>(() => (tiles() ? countTiles(tiles()!, view.frozenNow()) : null))
+  const problems = createMemo(() => optionProblems(search()))
   const viewName = () => {
     const p = loc().pathname
     return p.startsWith('/pipelines/') ? 'pipeline' : p.startsWith('/sites') ? 'sites' : p.startsWith('/metrics') ? 'metrics' : ''
@@ -136,10 +149,19 @@ function Shell() {
 
   return (
     <div class="app" classList={{ tv: tv() }} data-stale={live.stale() ? '' : undefined}>
-      <StaleBanner status={live.status()} />
+      <Show when={!tv()}>
+        <StaleBanner status={live.status()} now={view.now()} />
+      </Show>
       <div class="frame" style={tv() ? { '--sx': SHIFTS[shift()]![0], '--sy': SHIFTS[shift()]![1] } : undefined}>
         <Show when={tv()} fallback={<Header counts={counts()} />}>
           <TvHeader counts={counts()} />
+          <StaleBanner status={live.status()} now={view.now()} />
+        </Show>
+        <Show when={problems().length}>
+          <p class="url-note" role="alert" data-testid="url-note">
+            <span aria-hidden="true">⚠ </span>
+            {problems().join(' · ')}
+          </p>
         </Show>
         <main id="main" tabIndex={-1}>
           <Suspense fallback={<p class="empty">Loading…</p>}>
@@ -153,7 +175,9 @@ function Shell() {
           </Suspense>
         </main>
       </div>
-      <Toasts toasts={alerts.toasts()} dismiss={alerts.dismiss} tv={tv()} />
+      <Show when={!tv()}>
+        <Toasts toasts={alerts.toasts()} dismiss={alerts.dismiss} tv={false} />
+      </Show>
       <Show when={flash()}>
         <div class="flash" role="status" data-testid="flash">
           {flash()}

@@ -22,9 +22,11 @@ export function Counts(props: { counts: BoardCounts | null }) {
             <StatusIcon status="running" /> {props.counts!.running} running
           </span>
         </Show>
-        <span class="count" data-status="passing">
-          <StatusIcon status="passing" /> {props.counts!.passing} passing
-        </span>
+        <Show when={props.counts!.passing || (!props.counts!.failing && !props.counts!.running)}>
+          <span class="count" data-status="passing">
+            <StatusIcon status="passing" /> {props.counts!.passing} passing
+          </span>
+        </Show>
       </span>
     </Show>
   )
@@ -80,10 +82,18 @@ export function TvHeader(props: { counts: BoardCounts | null }) {
   const live = useLive()
   const view = useView()
   const paging = () => view.paging()
+  const ticker = () => view.alerts.ticker()
   return (
     <header class="tvbar">
+      <Show when={view.caption()}>
+        <span class="caption" data-testid="caption">
+          {view.caption()}
+        </span>
+      </Show>
       <Counts counts={props.counts} />
-      <span class="spacer" />
+      <span class="ticker" data-testid="ticker" data-transition={ticker()?.transition}>
+        {ticker() ? `${ticker()!.text} · ${hhmm(ticker()!.at)}` : ''}
+      </span>
       <Show when={paging() && paging()!.pages > 1}>
         <span class="pages" data-testid="pages" aria-label={`page ${paging()!.page + 1} of ${paging()!.pages}`}>
           <For each={Array.from({ length: paging()!.pages })}>

@@ -1,6 +1,6 @@
 import { Show } from 'solid-js'
 import type { ConnectionStatus } from '../lib/connection.ts'
-import { hhmm } from '../lib/time.ts'
+import { clock, span } from '../lib/time.ts'
 
 const TRANSPORT: Record<string, string> = { ws: 'WebSocket', sse: 'SSE', poll: 'long polling' }
 
@@ -28,13 +28,21 @@ export function ConnectionBadge(props: { status: ConnectionStatus | null }) {
   )
 }
 
-/** Shown once the screen is no longer known to be current: data may be old, and it says since when. */
-export function StaleBanner(props: { status: ConnectionStatus | null }) {
+/** "Stale for 2 days, since Fri 17:42": how long, and a moment that is unambiguous after a weekend. */
+export function staleText(since: number, now: number): string {
+  return `Stale for ${span(now - since)}, since ${clock(since, now)}`
+}
+
+/**
+ * Shown once the screen is no longer known to be current: data may be old, for how long and since
+ * when. It takes its own line (never over the clock or the counts).
+ */
+export function StaleBanner(props: { status: ConnectionStatus | null; now: number }) {
   return (
     <Show when={props.status?.staleSince}>
       {(since) => (
         <div class="stale-banner" role="alert" data-testid="stale-banner">
-          <strong>Stale since {hhmm(since())}</strong>{' '}
+          <strong>{staleText(since(), props.now)}</strong>{' '}
           <span>
             {`— not receiving updates${props.status?.state === 'reconnecting' ? `, reconnecting (attempt ${props.status.attempt})` : ''}`}
           </span>

@@ -10,6 +10,8 @@ const PATHS: Record<Shown, string> = {
   canceled: 'M6 18L18 6',
   skipped: 'M5 7l6 5-6 5M13 7l6 5-6 5',
   unknown: 'M9.5 9a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .9-1 1.6v.6M12 17.5v.01',
+  // An ellipsis in a broken circle: waiting to hear.
+  silent: 'M7.5 12h.01M12 12h.01M16.5 12h.01',
 }
 
 export function StatusIcon(props: { status: Shown; class?: string }) {
@@ -25,8 +27,8 @@ export function StatusIcon(props: { status: Shown; class?: string }) {
       stroke-linecap="round"
       stroke-linejoin="round"
     >
-      {props.status === 'queued' || props.status === 'canceled' || props.status === 'unknown' ? (
-        <circle cx="12" cy="12" r="9" stroke-width="2.2" />
+      {props.status === 'queued' || props.status === 'canceled' || props.status === 'unknown' || props.status === 'silent' ? (
+        <circle cx="12" cy="12" r="9" stroke-width="2.2" stroke-dasharray={props.status === 'silent' ? '4 3' : undefined} />
       ) : null}
       <path d={PATHS[props.status]} />
     </svg>

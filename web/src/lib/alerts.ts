@@ -1,7 +1,9 @@
 /**
- * @module What a finished build announces: a toast always; with consent a browser notification;
- * optionally a sound (broken, fixed, still failing — generated with WebAudio, no audio files),
- * muted with `m` and silent during quiet hours. Owns every timer it starts.
+ * @module What a finished build announces, only for builds in the screen's scope: on a laptop a
+ * toast for breaks and fixes; on a wall no overlay at all, the tile itself lights up and a one-line
+ * ticker in the header says what happened; with consent a browser notification; optionally a sound
+ * (broken, fixed, still failing — generated with WebAudio, no audio files), muted with `m` and
+ * silent during quiet hours. Owns every timer it starts.
  */
 import { createSignal, onCleanup } from 'solid-js'
 import type { BuildFinishedEvent, Transition } from '../types.ts'
@@ -17,6 +19,15 @@ export interface Toast {
 }
 
 export const MAX_TOASTS = 4
+/** The wall's ticker line stays this long after the last finished build. */
+export const TICKER_MS = 10 * 60_000
+
+export interface Ticker {
+  transition: Transition
+  text: string
+  /** Local ms time it happened. */
+  at: number
+}
 
 const HEADLINE: Record<Transition, string> = {
   broken: 'broken',
@@ -77,8 +88,17 @@ function readSoundPref(param: string | null): boolean {
   }
 }
 
-export function createAlerts(opts: { quiet: () => QuietHours | null; soundParam: () => string | null }) {
+export function createAlerts(opts: {
+  quiet: () => QuietHours | null
+  soundParam: () => string | null
+  /** A wall screen: no toasts, a ticker line instead. */
+  tv: () => boolean
+}) {
   const [toasts, setToasts] = createSignal<Toast[]>([])
+  const [ticker, setTicker] = createSignal<Ticker | null>(null)
+  /** Sounds played: what a browser test can see of audio. */
+  const stats = { played: 0 }
+  ;(globalThis as any).__radiatorAlerts = stats
   const [soundOn, setSoundOn] = createSignal(readSoundPref(opts.soundParam()))
   const canNotify = typeof Notification === 'function'
   const [permission, setPermission] = createSignal<NotificationPermission | 'unsupported'>(
@@ -109,6 +129,7 @@ export function createAlerts(opts: { quiet: () => QuietHours | null; soundParam:
   function play(transition: Transition) {
     const tones = SOUNDS[transition]
     if (!tones) return
+    stats.played++
     const ctx = ensureAudio()
     if (!ctx) return
     if (ctx.state === 'suspended') void ctx.resume().catch(() => {})
@@ -154,12 +175,20 @@ export function createAlerts(opts: { quiet: () => QuietHours | null; soundParam:
     setPermission(await Notification.requestPermission())
   }
 
+  let tickerTimer: ReturnType<typeof setTimeout> | undefined
   function announce(e: BuildFinishedEvent) {
     const { title, body } = describe(e)
-    const toast: Toast = { id: nextId++, transition: e.transition, title, body, href: `/pipelines/${encodeURIComponent(e.pipeline.id)}` }
-    setToasts((l) => [toast, ...l].slice(0, MAX_TOASTS))
     const serious = e.transition === 'broken' || e.transition === 'still_failing' || e.transition === 'fixed'
-    later(() => dismiss(toast.id), serious ? 20_000 : 8_000)
+    if (opts.tv()) {
+      const item: Ticker = { transition: e.transition, text: title, at: Date.now() }
+      setTicker(item)
+      clearTimeout(tickerTimer)
+      tickerTimer = setTimeout(() => setTicker((t) => (t === item ? null : t)), TICKER_MS)
+    } else if (serious) {
+      const toast: Toast = { id: nextId++, transition: e.transition, title, body, href: `/pipelines/${encodeURIComponent(e.pipeline.id)}` }
+      setToasts((l) => [toast, ...l].slice(0, MAX_TOASTS))
+      later(() => dismiss(toast.id), 20_000)
+    }
     if (!serious || inQuietHours(opts.quiet(), new Date())) return
     if (soundOn()) play(e.transition)
     if (permission() === 'granted' && document.visibilityState === 'hidden') {
@@ -176,6 +205,7 @@ export function createAlerts(opts: { quiet: () => QuietHours | null; soundParam:
   }
 
   onCleanup(() => {
+    clearTimeout(tickerTimer)
     for (const t of timers) clearTimeout(t)
     timers.clear()
     removeEventListener('pointerdown', unlock)
@@ -183,6 +213,6 @@ export function createAlerts(opts: { quiet: () => QuietHours | null; soundParam:
     void audio?.close().catch(() => {})
   })
 
-  return { toasts, dismiss, announce, soundOn, toggleSound, permission, askPermission, play }
+  return { toasts, ticker, dismiss, announce, soundOn, toggleSound, permission, askPermission, play, stats }
 }
 export type Alerts = ReturnType<typeof createAlerts>

@@ -1,9 +1,33 @@
 /**
  * @module The live connection, framework-free: WebSocket first, then Server-Sent Events, then long
  * polling — the same event stream, resumed by event id after every reconnect, with exponential
- * backoff and jitter. A transport counts as open only once its snapshot arrived, so a proxy that
- * accepts an upgrade but forwards nothing still falls through to the next one.
+ * backoff capped at a few seconds and jittered (a room of screens must not stampede a restarted
+ * server). While the server is away each retry is one cheap probe (`/healthz`), not three failing
+ * transports. A server at its client cap answers 503 with Retry-After, which is honoured (bounded).
+ * A transport counts as open only once its snapshot arrived, so a proxy that accepts an upgrade but
+ * forwards nothing still falls through to the next one.
  */
+
+/** Longest wait between reconnection attempts: a wall screen is back within seconds of its server. */
+export const MAX_BACKOFF_MS = 3_000
+/** Bounds on a server's Retry-After. */
+export const RETRY_AFTER_MIN_MS = 1_000
+export const RETRY_AFTER_MAX_MS = 60_000
+
+/** Retry-After in ms (seconds or an HTTP date), bounded; null when absent or unreadable. */
+export function retryAfterMs(v: string | null, now = Date.now()): number | null {
+  if (!v) return null
+  const s = Number(v)
+  const ms = Number.isFinite(s) ? s * 1000 : Date.parse(v) - now
+  if (!Number.isFinite(ms)) return null
+  return Math.min(RETRY_AFTER_MAX_MS, Math.max(RETRY_AFTER_MIN_MS, ms))
+}
+
+class Busy extends Error {
+  constructor(readonly waitMs: number) {
+    super('server busy')
+  }
+}
 
 export type Transport = 'ws' | 'sse' | 'poll'
 export const TRANSPORTS: Transport[] = ['ws', 'sse', 'poll']
@@ -27,6 +51,8 @@ export interface ConnectionStatus {
   lastMessageAt: number | null
   /** Local ms time since which the screen has not been known to be current; null while fresh. */
   staleSince: number | null
+  /** The server said it is full (503): ms it asked us to wait; null otherwise. */
+  busyWaitMs: number | null
   /** Server clock minus local clock, from the snapshot (ms). */
   clockOffsetMs: number
 }
@@ -59,6 +85,7 @@ export class LiveConnection {
     lastMessageAt: null,
     staleSince: null,
     clockOffsetMs: 0,
+    busyWaitMs: null,
   }
   private order: Transport[]
   private index = 0
@@ -134,7 +161,7 @@ export class LiveConnection {
     this.update({ transport: t })
     const handlers = {
       message: (raw: string) => gen === this.generation && this.onMessage(raw),
-      closed: () => gen === this.generation && this.onClosed(),
+      closed: (busyMs?: number) => gen === this.generation && this.onClosed(busyMs),
     }
     clearTimeout(this.openTimer)
     this.openTimer = setTimeout(() => {
@@ -175,6 +202,7 @@ export class LiveConnection {
           signal: ctrl.signal,
           cache: 'no-store',
         })
+        if (res.status === 503) throw new Busy(retryAfterMs(res.headers.get('retry-after')) ?? MAX_BACKOFF_MS)
         if (!res.ok) throw new Error(`poll ${res.status}`)
         const body = (await res.json()) as { events: WireEvent[] }
         first = false
@@ -183,8 +211,8 @@ export class LiveConnection {
         for (const ev of body.events) h.message(JSON.stringify(ev))
       }
     }
-    loop().catch(() => {
-      if (!ctrl.signal.aborted) h.closed()
+    loop().catch((e) => {
+      if (!ctrl.signal.aborted) h.closed(e instanceof Busy ? e.waitMs : undefined)
     })
     return { close: () => ctrl.abort() }
   }
@@ -216,7 +244,7 @@ export class LiveConnection {
       // A reset means our last id is no longer meaningful (trimmed, or another database).
       const lastEventId = d.reset || this.status.lastEventId === null ? ev.id : this.status.lastEventId
       this.replayThrough = d.head
-      this.update({ state: 'live', attempt: 0, staleSince: null, clockOffsetMs: offset, lastEventId })
+      this.update({ state: 'live', attempt: 0, staleSince: null, clockOffsetMs: offset, lastEventId, busyWaitMs: null })
       this.o.onEvent(ev, false)
       return
     }
@@ -226,7 +254,7 @@ export class LiveConnection {
     this.o.onEvent(ev, ev.id <= this.replayThrough)
   }
 
-  private onClosed(): void {
+  private onClosed(busyMs?: number): void {
     if (this.stopped) return
     clearTimeout(this.openTimer)
     this.channel?.close()
@@ -234,24 +262,59 @@ export class LiveConnection {
     const wasOpen = this.opened
     this.opened = false
     this.disconnectedAt ??= Date.now()
-    if (!wasOpen && this.index + 1 < this.order.length) {
-      // This transport did not get through: fall back to the next one at once.
+    if (busyMs === undefined && !wasOpen && this.index + 1 < this.order.length && this.probed) {
+      // The server is there but this transport did not get through: fall back to the next one at once.
       this.index++
       this.update({ state: this.status.state === 'live' ? 'reconnecting' : this.status.state })
       return this.connect()
     }
-    const attempt = this.status.attempt + 1
-    this.update({ state: 'reconnecting', attempt })
     this.index = wasOpen ? this.preferred : 0
-    const base = Math.min(this.o.maxBackoffMs ?? 30_000, 500 * 2 ** Math.min(attempt - 1, 10))
-    // Jitter spreads a room of screens so a restarted server is not hit by all of them at once.
-    const delay = base / 2 + Math.random() * (base / 2)
+    this.scheduleRetry(busyMs)
+  }
+
+  /** True once the probe reached the server since the last failure (so a transport failure is the transport's). */
+  private probed = true
+
+  private scheduleRetry(busyMs?: number): void {
+    const attempt = this.status.attempt + 1
+    let delay: number
+    if (busyMs !== undefined) {
+      // At its client cap the server says when to come back; spread the room over one more second.
+      delay = busyMs + Math.random() * 1000
+    } else {
+      const base = Math.min(this.o.maxBackoffMs ?? MAX_BACKOFF_MS, 500 * 2 ** Math.min(attempt - 1, 10))
+      // Jitter spreads a room of screens so a restarted server is not hit by all of them at once.
+      delay = base / 2 + Math.random() * (base / 2)
+    }
+    this.update({ state: 'reconnecting', attempt, busyWaitMs: busyMs ?? null })
     clearTimeout(this.retryTimer)
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
-      this.connect()
+      void this.probeThenConnect()
     }, delay)
     this.checkStale()
+  }
+
+  /** One cheap request first: while the server is down, that is all a retry costs (and logs). */
+  private async probeThenConnect(): Promise<void> {
+    if (this.stopped || this.channel) return
+    const gen = ++this.generation
+    let busy: number | undefined
+    let up = false
+    try {
+      const res = await fetch(new URL('healthz', this.o.base), { cache: 'no-store', signal: AbortSignal.timeout(4000) })
+      up = true
+      if (res.status === 503) busy = retryAfterMs(res.headers.get('retry-after')) ?? undefined
+    } catch {
+      up = false
+    }
+    if (this.stopped || gen !== this.generation || this.channel) return
+    if (!up || busy !== undefined) {
+      this.probed = false
+      return this.scheduleRetry(busy)
+    }
+    this.probed = true
+    this.connect()
   }
 
   private checkStale(): void {
@@ -271,5 +334,5 @@ export class LiveConnection {
 
 interface Handlers {
   message(raw: string): void
-  closed(): void
+  closed(busyMs?: number): void
 }

@@ -51,3 +51,55 @@ export function parseRotate(v: string | null | undefined): ViewName[] {
     .filter((s): s is ViewName => (ROTATABLE as readonly string[]).includes(s) || /^site:.+/.test(s))
 }
 
+
+export const DEVICES = ['mobile', 'tablet', 'desktop'] as const
+export const WINDOWS = ['5m', '1h', '24h', '7d', '28d'] as const
+export const STATUSES = ['failing', 'running', 'queued', 'silent', 'canceled', 'skipped', 'passing', 'unknown'] as const
+const TRANSPORT_NAMES = ['ws', 'sse', 'poll']
+const ONOFF = ['on', 'off', '1', '0', 'true', 'false', 'yes', 'no']
+
+/**
+ * What is wrong with a bookmark's options, one plain sentence each (empty when nothing is). A wall
+ * screen shows these on screen, since nobody there reads a console.
+ */
+export function optionProblems(p: URLSearchParams): string[] {
+  const out: string[] = []
+  const dur = (name: string, min: number, fallback: string) => {
+    const v = p.get(name)
+    if (v === null) return
+    const ms = parseDuration(v)
+    if (ms === null) out.push(`“${name}=${v}” is not a duration like 30s or 2m; using ${fallback}`)
+    else if (ms < min) out.push(`“${name}=${v}” is shorter than ${min / 1000}s; using ${min / 1000}s`)
+  }
+  dur('every', 3_000, '30s')
+  dur('dwell', 2_000, '10s')
+  const rotate = p.get('rotate')
+  if (rotate !== null) {
+    const bad = rotate
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s && !((ROTATABLE as readonly string[]).includes(s) || /^site:.+/.test(s)))
+    if (bad.length || !parseRotate(rotate).length)
+      out.push(`“rotate=${rotate}”: ${bad.length ? bad.map((b) => `“${b}”`).join(', ') : 'nothing'} is not a view (builds, sites, metrics, site:<domain>)`)
+  }
+  const oneOf = (name: string, allowed: readonly string[], then: string) => {
+    const v = p.get(name)
+    if (v !== null && !allowed.includes(v.toLowerCase())) out.push(`“${name}=${v}” is not one of ${allowed.join(', ')}; ${then}`)
+  }
+  oneOf('device', DEVICES, 'showing all devices')
+  oneOf('window', WINDOWS, 'showing 24h')
+  oneOf('theme', ['dark', 'light'], 'using dark')
+  oneOf('motion', ['on', 'off'], 'motion stays on')
+  oneOf('sound', ONOFF, 'sound unchanged')
+  const quiet = p.get('quiet')
+  if (quiet !== null && !parseQuiet(quiet)) out.push(`“quiet=${quiet}” is not a time range like 22:00-07:00; no quiet hours`)
+  const status = p.get('status')
+  if (status !== null) {
+    const bad = status.split(',').map((s) => s.trim()).filter((s) => s && !(STATUSES as readonly string[]).includes(s))
+    if (bad.length) out.push(`“status=${status}”: ${bad.join(', ')} is not a status (${STATUSES.slice(0, 7).join(', ')})`)
+  }
+  const transport = p.get('transport')
+  if (transport !== null && transport.split(',').some((t) => !TRANSPORT_NAMES.includes(t)))
+    out.push(`“transport=${transport}” may only list ws, sse, poll`)
+  return out
+}

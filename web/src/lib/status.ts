@@ -6,7 +6,7 @@
 import type { Build, BuildStatus, PipelineTile } from '../types.ts'
 import { parseTime, span } from './time.ts'
 
-export type Shown = 'failing' | 'passing' | 'running' | 'queued' | 'canceled' | 'skipped' | 'unknown'
+export type Shown = 'failing' | 'passing' | 'running' | 'queued' | 'canceled' | 'skipped' | 'unknown' | 'silent'
 export type Finished = 'failing' | 'passing' | 'canceled' | 'skipped'
 
 export const WORD: Record<Shown, string> = {
@@ -17,7 +17,14 @@ export const WORD: Record<Shown, string> = {
   canceled: 'canceled',
   skipped: 'skipped',
   unknown: 'no builds',
+  silent: 'no news',
 }
+
+/** A build in progress with no word for this long is shown as "no news", not as running. */
+export const SILENT_AFTER_MS = 3_600_000
+/** …or once it has run this many times its usual duration (and at least SILENT_MIN_MS). */
+export const SILENT_FACTOR = 3
+export const SILENT_MIN_MS = 15 * 60_000
 
 const FINISHED: Partial<Record<BuildStatus, Finished>> = {
   success: 'passing',
@@ -39,17 +46,73 @@ export function lastFinished(t: PipelineTile): Finished | null {
   return l ?? null
 }
 
-export function shown(t: PipelineTile): Shown {
-  const r = t.running ?? (t.latest && (t.latest.status === 'running' || t.latest.status === 'queued') ? t.latest : null)
-  if (r) return r.status === 'queued' ? 'queued' : 'running'
+const inProgress = (t: PipelineTile): Build | null =>
+  t.running ?? (t.latest && (t.latest.status === 'running' || t.latest.status === 'queued') ? t.latest : null)
+
+/**
+ * A build whose final webhook never came: an hour without news, or several times its usual
+ * duration. `now` is server time; without it nothing is silent.
+ */
+export function isSilent(t: PipelineTile, now?: number): boolean {
+  const r = inProgress(t)
+  if (!r || now === undefined) return false
+  const last = parseTime(r.updatedAt)
+  if (last !== null && now - last > SILENT_AFTER_MS) return true
+  const start = parseTime(r.startedAt ?? r.queuedAt)
+  const median = t.medianDurationMs
+  return r.status === 'running' && start !== null && !!median && median > 0 &&
+    now - start > Math.max(SILENT_MIN_MS, SILENT_FACTOR * median)
+}
+
+/** What the tile says it is doing; pass `now` to let a build with no news for too long say so. */
+export function shown(t: PipelineTile, now?: number): Shown {
+  const r = inProgress(t)
+  if (r) return isSilent(t, now) ? 'silent' : r.status === 'queued' ? 'queued' : 'running'
   return lastFinished(t) ?? 'unknown'
+}
+
+/**
+ * The colour a tile wears: a broken pipeline stays red until a build passes, a running fix
+ * included (its progress is drawn on the red tile).
+ */
+export function colour(t: PipelineTile, now?: number): Shown {
+  return lastFinished(t) === 'failing' ? 'failing' : shown(t, now)
+}
+
+/** Needs someone's eyes: broken, running, queued or gone silent. Shown large on a wall. */
+export function needsAttention(t: PipelineTile, now?: number): boolean {
+  const c = colour(t, now)
+  return c === 'failing' || c === 'running' || c === 'queued' || c === 'silent'
+}
+
+export interface BoardFilter {
+  project: string[]
+  branch: string[]
+  provider: string[]
+  status: string[]
+}
+
+/** In the screen's scope: project, branch and provider (each a list, OR within, AND across). */
+export function inScope(t: Pick<PipelineTile, 'project' | 'branch' | 'provider'>, f: BoardFilter): boolean {
+  return (
+    (!f.project.length || f.project.includes(t.project)) &&
+    (!f.branch.length || f.branch.includes(t.branch)) &&
+    (!f.provider.length || f.provider.includes(t.provider))
+  )
+}
+
+/** Matches every filter, status included: `failing` takes a broken pipeline whose fix is running. */
+export function matches(t: PipelineTile, f: BoardFilter, now?: number): boolean {
+  if (!inScope(t, f)) return false
+  if (!f.status.length) return true
+  return f.status.includes(shown(t, now)) || f.status.includes(colour(t, now))
 }
 
 /** Lower sorts first: broken (even while a fix runs), then in progress, then the rest, green last. */
 export function severity(t: PipelineTile): number {
   if (lastFinished(t) === 'failing') return 0
   const s = shown(t)
-  return s === 'running' || s === 'queued' ? 1 : s === 'canceled' ? 2 : s === 'passing' ? 4 : 3
+  return s === 'running' || s === 'queued' || s === 'silent' ? 1 : s === 'canceled' ? 2 : s === 'passing' ? 4 : 3
 }
 
 export function compareTiles(a: PipelineTile, b: PipelineTile): number {
@@ -65,7 +128,23 @@ export function compareTiles(a: PipelineTile, b: PipelineTile): number {
 /** The build the tile talks about: the one in progress, else the newest. */
 export const shownBuild = (t: PipelineTile): Build | null => t.running ?? t.latest ?? null
 
-export const who = (b: Build | null): string | null => b?.actor || b?.commit?.author || null
+/**
+ * Who did it, one name per person: when a provider sends both a login ("mpatel") and a display
+ * name ("Maya Patel"), the display name wins.
+ */
+export const who = (b: Build | null): string | null => {
+  const actor = b?.actor?.trim() || null
+  const author = b?.commit?.author?.trim() || null
+  if (actor && author && author !== actor && /\s/.test(author) && !/\s/.test(actor)) return author
+  return actor || author
+}
+
+/** "fixed by X" only while the fix is the newest finished build: a later pass by others retires it. */
+export function fixedBy(t: PipelineTile): string | null {
+  if (!t.fixedBy) return null
+  const fin = recentOf(t).filter((s) => s === 'success' || s === 'failure')
+  return fin[0] === 'success' && fin[1] === 'failure' ? t.fixedBy : null
+}
 
 export const subject = (b: Build | null): string | null => {
   const s = b?.commit?.subject
@@ -135,7 +214,7 @@ export function title(t: PipelineTile): string {
 
 /** "acme/web main: failing for 12 minutes, broken by octocat": the whole tile in one sentence. */
 export function ariaLabel(t: PipelineTile, now: number): string {
-  const s = shown(t)
+  const s = shown(t, now)
   const b = shownBuild(t)
   const parts: string[] = []
   const since = (iso: string | null | undefined) => {
@@ -156,12 +235,16 @@ export function ariaLabel(t: PipelineTile, now: number): string {
     }
     const w = who(b)
     if (w) parts.push(`started by ${w}`)
+  } else if (s === 'silent') {
+    const f = since(b?.updatedAt)
+    parts.push(f ? `no news for ${f}, the build may have finished without telling us` : 'no news')
+    if (lastFinished(t) === 'failing') parts.push(`broken since ${since(t.brokenSince) ?? 'earlier'}`)
   } else if (s === 'unknown') {
     parts.push('no builds yet')
   } else {
     const f = since(b?.finishedAt ?? b?.updatedAt)
     parts.push(f ? `${WORD[s]}, finished ${f} ago` : WORD[s])
-    if (s === 'passing' && t.fixedBy) parts.push(`fixed by ${t.fixedBy}`)
+    if (s === 'passing' && fixedBy(t)) parts.push(`fixed by ${fixedBy(t)}`)
     else {
       const w = who(b)
       if (w) parts.push(`by ${w}`)
@@ -178,10 +261,10 @@ export interface BoardCounts {
   total: number
 }
 
-export function counts(tiles: PipelineTile[]): BoardCounts {
+export function counts(tiles: PipelineTile[], now?: number): BoardCounts {
   const c: BoardCounts = { failing: 0, running: 0, passing: 0, other: 0, total: tiles.length }
   for (const t of tiles) {
-    const s = shown(t)
+    const s = shown(t, now)
     if (lastFinished(t) === 'failing') c.failing++
     else if (s === 'running' || s === 'queued') c.running++
     else if (s === 'passing') c.passing++

@@ -68,3 +68,15 @@ export function short(ms: number): string {
   if (h < 48) return `${h} h`
   return `${Math.floor(h / 24)} d`
 }
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/** A moment as a clock reads it from `now`: "17:42" today, "Fri 17:42" this week, else "12 Mar 17:42". */
+export function clock(at: number, now: number): string {
+  const d = new Date(at)
+  const n = new Date(now)
+  if (d.toDateString() === n.toDateString()) return hhmm(at)
+  if (now - at < 6 * 86_400_000 && now >= at) return `${DAYS[d.getDay()]} ${hhmm(at)}`
+  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${hhmm(at)}`
+}

@@ -11,11 +11,16 @@ export interface PageInfo {
 
 export interface ViewCtx {
   now: () => number
+  /** The time the data on screen is as of: `now`, except frozen at the moment it went stale. */
+  frozenNow: () => number
   prefs: Prefs
   alerts: Alerts
   /** Where a paging view is (for the TV header and the rotation); null when it does not page. */
   paging: () => PageInfo | null
   setPaging(p: PageInfo | null): void
+  /** What every tile on the wall shares ("acme/"), said once in the TV header; null when nothing. */
+  caption: () => string | null
+  setCaption(c: string | null): void
 }
 
 export const ViewContext = createContext<ViewCtx>()

@@ -2,16 +2,17 @@ import { For, Match, Show, Switch, createMemo } from 'solid-js'
 import type { PipelineTile } from '../types.ts'
 import { BuildTile } from '../components/build-tile.tsx'
 import { PagedGrid } from '../components/paged-grid.tsx'
+import { WallBoard } from '../components/wall-board.tsx'
 import { StatusIcon } from '../components/status-icon.tsx'
 import { useLive } from '../lib/live.ts'
 import { search, setSearch } from '../lib/router.tsx'
-import { compareTiles, shown, shownBuild, who, type Shown } from '../lib/status.ts'
+import { compareTiles, inScope, matches, shown, shownBuild, who, type BoardFilter, type Shown } from '../lib/status.ts'
 import { ago, parseTime } from '../lib/time.ts'
 import { useView } from '../lib/view.ts'
 
 const FILTERS = ['project', 'branch', 'provider', 'status'] as const
 type FilterName = (typeof FILTERS)[number]
-const STATUS_OPTIONS: Shown[] = ['failing', 'running', 'queued', 'canceled', 'passing']
+const STATUS_OPTIONS: Shown[] = ['failing', 'running', 'queued', 'silent', 'canceled', 'passing']
 
 const values = (p: URLSearchParams, k: FilterName) =>
   (p.get(k) ?? '')
@@ -35,7 +36,7 @@ export function useTiles() {
   })
 }
 
-const filterOf = (p: URLSearchParams) =>
+export const filterOf = (p: URLSearchParams): BoardFilter =>
   Object.fromEntries(FILTERS.map((k) => [k, values(p, k)])) as Record<FilterName, string[]>
 
 /** The tiles in the URL's project / branch / provider scope (not narrowed by status); null without CI. */
@@ -45,9 +46,18 @@ export function useScopedTiles() {
     const f = filterOf(search())
     const list = all()
     if (!list) return null
-    return list.filter((t) =>
-      (['project', 'branch', 'provider'] as const).every((k) => !f[k].length || f[k].includes(fieldOf(t, k)))
-    )
+    return list.filter((t) => inScope(t, f))
+  })
+}
+
+/** The tiles the board shows: every filter applied, status included; null without CI. */
+export function useShownTiles(now: () => number) {
+  const scoped = useScopedTiles()
+  return createMemo(() => {
+    const f = filterOf(search())
+    const list = scoped()
+    if (!list) return null
+    return f.status.length ? list.filter((t) => matches(t, f, now())) : list
   })
 }
 
@@ -91,11 +101,9 @@ export default function Board() {
   const filter = createMemo(() => filterOf(search()))
   const scopedOrNull = useScopedTiles()
   const scoped = () => scopedOrNull() ?? []
-  const tiles = createMemo(() => {
-    const st = filter().status
-    return st.length ? scoped().filter((t) => st.includes(shown(t))) : scoped()
-  })
-  const allGreen = createMemo(() => scoped().length > 0 && scoped().every((t) => shown(t) === 'passing'))
+  const shownOrNull = useShownTiles(view.now)
+  const tiles = () => shownOrNull() ?? []
+  const allGreen = createMemo(() => scoped().length > 0 && scoped().every((t) => shown(t, view.now()) === 'passing'))
   const options = (k: Exclude<FilterName, 'status'>) =>
     [...new Set((all() ?? []).map((t) => fieldOf(t, k)))].sort((a, b) => a.localeCompare(b))
   const filtered = () => FILTERS.some((k) => filter()[k].length)
@@ -141,9 +149,12 @@ export default function Board() {
             <p>No pipeline matches these filters.</p>
           </div>
         </Match>
+        <Match when={tv()}>
+          <WallBoard tiles={tiles()} now={view.frozenNow()} />
+        </Match>
         <Match when={true}>
           <PagedGrid items={tiles()} class="tiles" label="Pipelines">
-            {(t) => <BuildTile tile={t} now={view.now()} tv={tv()} />}
+            {(t) => <BuildTile tile={t} now={view.frozenNow()} />}
           </PagedGrid>
         </Match>
       </Switch>

@@ -2,6 +2,7 @@ import { For, Show, createEffect, createMemo, createSignal, on, onCleanup } from
 import type { Build, PipelineTile } from '../types.ts'
 import { BarChart } from '../components/chart.tsx'
 import { BuildTile } from '../components/build-tile.tsx'
+import { NotFoundView } from '../components/not-found.tsx'
 import { StatusIcon } from '../components/status-icon.tsx'
 import { api } from '../lib/api.ts'
 import { useLive } from '../lib/live.ts'
@@ -51,6 +52,8 @@ export default function PipelinePage(props: { params: Record<string, string> }) 
   const [loaded, setLoaded] = createSignal(false)
   const [open, setOpen] = createSignal<string | null>(null)
   const [jobs, setJobs] = createSignal<Build | null>(null)
+  /** The server has no such pipeline: neither the live board nor the API knows it. */
+  const [missing, setMissing] = createSignal(false)
   let disposed = false
   onCleanup(() => (disposed = true))
 
@@ -98,10 +101,15 @@ export default function PipelinePage(props: { params: Record<string, string> }) 
     on(
       () => [id(), !!live.state.pipelines?.[id()]] as const,
       ([pid, known]) => {
-        if (known) return
+        if (known) return setMissing(false)
         api
           .pipelines()
-          .then((r) => !disposed && setFetchedTile(r.pipelines.find((p) => p.id === pid) ?? null))
+          .then((r) => {
+            if (disposed) return
+            const t = r.pipelines.find((p) => p.id === pid) ?? null
+            setFetchedTile(t)
+            setMissing(!t)
+          })
           .catch(() => {})
       }
     )
@@ -132,6 +140,16 @@ export default function PipelinePage(props: { params: Record<string, string> }) 
   )
 
   return (
+    <Show
+      when={!missing() || tile()}
+      fallback={
+        <NotFoundView
+          what={`No pipeline “${id()}”`}
+          hint="Radiator has never received a build for it. Pipelines appear once their CI sends a webhook."
+          back={{ href: '/', label: '← All pipelines' }}
+        />
+      }
+    >
     <section class="pipeline" aria-label="Pipeline">
       <p class="crumbs">
         <A href="/">← Builds</A>
@@ -268,5 +286,6 @@ export default function PipelinePage(props: { params: Record<string, string> }) 
         </button>
       </Show>
     </section>
+    </Show>
   )
 }

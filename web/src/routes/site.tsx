@@ -2,7 +2,8 @@ import { For, Show, createEffect, createMemo, createSignal, on, onCleanup } from
 import type { Build, SiteSummary } from '../types.ts'
 import { TimeChart } from '../components/chart.tsx'
 import { Vitals, deployMarkers, seriesPoints } from '../components/site-parts.tsx'
-import { api } from '../lib/api.ts'
+import { NotFoundView } from '../components/not-found.tsx'
+import { ApiError, api } from '../lib/api.ts'
 import { useLive, type Deploy } from '../lib/live.ts'
 import { A, search, setSearch } from '../lib/router.tsx'
 import { useView } from '../lib/view.ts'
@@ -22,10 +23,16 @@ export default function SitePage(props: { params: Record<string, string> }) {
   const view = useView()
   const site = () => props.params.site!
   const win = () => (WINDOWS as readonly string[]).includes(search().get('window') ?? '') ? search().get('window')! : '24h'
-  const device = () => search().get('device') ?? ''
+  // An unknown ?device= is reported by the URL note (app shell) and otherwise ignored.
+  const device = () => {
+    const d = search().get('device') ?? ''
+    return DEVICES.some(([v]) => v === d) ? d : ''
+  }
   const liveRow = () => live.state.sites?.[site()]
   const [fetched, setFetched] = createSignal<SiteSummary | null>(null)
   const [error, setError] = createSignal<string | null>(null)
+  /** The server does not collect for this domain (not in SITES). */
+  const [unknown, setUnknown] = createSignal(false)
   const [pastBuilds, setPastBuilds] = createSignal<Deploy[]>([])
   let disposed = false
   let lastFetch = 0
@@ -49,7 +56,9 @@ export default function SitePage(props: { params: Record<string, string> }) {
         setError(null)
       }
     } catch (e) {
-      if (!disposed) setError(e instanceof Error ? e.message : String(e))
+      if (disposed) return
+      if (e instanceof ApiError && e.status === 404) setUnknown(true)
+      else setError(e instanceof Error ? e.message : String(e))
     }
   }
   const refetchSoon = () => {
@@ -62,6 +71,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
   }
   createEffect(on([site, win, device], () => {
     setFetched(null)
+    setUnknown(false)
     if (!usesLive()) void fetchSummary()
   }))
   createEffect(on(() => liveRow()?.summary, () => !usesLive() && refetchSoon(), { defer: true }))
@@ -102,6 +112,21 @@ export default function SitePage(props: { params: Record<string, string> }) {
   })
 
   return (
+    <Show
+      when={!unknown()}
+      fallback={
+        <NotFoundView
+          what={`No site “${site()}”`}
+          hint={
+            <>
+              Radiator does not collect visits for this domain. Sites it knows:{' '}
+              {Object.keys(live.state.sites ?? {}).sort().join(', ') || 'none (set SITES on the server)'}.
+            </>
+          }
+          back={{ href: '/sites', label: '← All sites' }}
+        />
+      }
+    >
     <section class="site" aria-label={`Site ${site()}`}>
       <Show when={!view.prefs.tv()}>
         <p class="crumbs">
@@ -179,6 +204,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
         </div>
       </Show>
     </section>
+    </Show>
   )
 }
 
