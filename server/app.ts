@@ -3,6 +3,7 @@
  * so tests build the same app main.ts serves with a temp database and explicit config.
  */
 import { Hono } from 'hono'
+import { secureHeaders } from 'hono/secure-headers'
 import type { Config } from './config.ts'
 import type { Store } from './db/client.ts'
 import type { Writer } from './db/writer.ts'
@@ -11,7 +12,7 @@ import type { Hub } from './live/hub.ts'
 import { liveRoutes } from './live/routes.ts'
 import type { Logger } from './log.ts'
 import { staticRoutes } from './http/static.ts'
-import { access, installAccess, type AccessControl } from './access/guard.ts'
+import { access, APP_WIDE, installAccess, type AccessControl } from './access/guard.ts'
 import { csrfGuard } from './access/csrf.ts'
 
 export interface AppDeps {
@@ -33,6 +34,32 @@ export function createApp(deps: AppDeps) {
   const app = new Hono()
   app.onError(makeErrorHandler(deps.log))
   app.use('*', installAccess(deps.access))
+  // Security headers on every answer; a route's own (beacon.js's cross-origin CORP) win.
+  app.use(
+    '*',
+    Object.assign(
+      secureHeaders({
+        overwrite: false,
+        contentSecurityPolicy: {
+          defaultSrc: ["'self'"],
+          // The page loads nothing from elsewhere (a TV may have no internet); no inline script.
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          formAction: ["'self'"],
+          frameAncestors: deps.config.FRAME_ANCESTORS,
+        },
+        // frame-ancestors decides framing; X-Frame-Options can't say "these origins".
+        xFrameOptions: false,
+        referrerPolicy: 'no-referrer',
+        crossOriginEmbedderPolicy: false,
+      }),
+      { [APP_WIDE]: true }
+    )
+  )
   app.use('*', csrfGuard(deps.config))
 
   // Status for load balancers and uptime checks; the details only for a signed-in viewer.

@@ -58,6 +58,15 @@ const vars = {
     'comma-separated users (as the proxy names them) who get the admin role; everyone else the proxy lets in is a viewer',
     '(none)',
   ],
+  FRAME_ANCESTORS: [
+    z
+      .string()
+      .transform((s) => s.split(/[\s,]+/).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^('self'|'none'|https?:\/\/(\*\.)?[a-z0-9.-]+(:\d{1,5})?)$/i)).min(1))
+      .default(["'self'"]),
+    "who may embed the dashboard in a frame (CSP frame-ancestors): 'self', 'none' or origins like https://wall.example.com, space-separated",
+    "'self'",
+  ],
   // Live channel
   LIVE_TRANSPORTS: [
     list.pipe(z.array(z.enum(['ws', 'sse', 'poll'])).min(1)).default(['ws', 'sse', 'poll']),

@@ -236,3 +236,24 @@ describe('npm run token', () => {
     expect((await fetch(`${s.url}/cctray.xml`, { headers: basic(token) })).status).toBe(401)
   })
 })
+
+describe('security headers', () => {
+  it('sends a CSP with no inline script and frame-ancestors from FRAME_ANCESTORS, and keeps beacon.js loadable cross-origin', async () => {
+    const s = await closed({ FRAME_ANCESTORS: "'self' https://wall.example.com", SITES: 'shop.example.com' })
+    const page = await fetch(`${s.url}/tv`)
+    const csp = page.headers.get('content-security-policy')!
+    expect(csp).toMatch(/script-src 'self'(;|$)/)
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/)
+    expect(csp).toMatch(/frame-ancestors 'self' https:\/\/wall\.example\.com/)
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer')
+    const beacon = await fetch(`${s.url}/beacon.js`)
+    expect(beacon.headers.get('cross-origin-resource-policy')).toBe('cross-origin')
+    const api = await fetch(`${s.url}/api/builds`, { headers: bearer(ADMIN) })
+    expect(api.headers.get('x-content-type-options')).toBe('nosniff')
+  })
+
+  it('refuses a FRAME_ANCESTORS value that is not a source list', async () => {
+    await expect(startTestServer({ FRAME_ANCESTORS: 'javascript:alert(1)' })).rejects.toThrow(/FRAME_ANCESTORS/)
+  })
+})

@@ -61,9 +61,7 @@ export function staticRoutes(dist = WEB_DIST) {
     const html = existsSync(indexPath) ? readFileSync(indexPath, 'utf8') : missing
     return c.html(html, 200, {
       'cache-control': REVALIDATE,
-      // The page loads nothing from elsewhere (a TV may have no internet); say so to the browser.
-      'content-security-policy':
-        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'",
+      // Its Content-Security-Policy is app-wide (app.ts), with FRAME_ANCESTORS.
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
     })
