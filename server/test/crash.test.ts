@@ -37,7 +37,7 @@ function startProcess(dataDir: string) {
       METRICS_TOKEN,
       SITES: SITE,
       COLLECT_PER_MINUTE: '0',
-      // Where access control is configured: the live stream open to viewers without signing in.
+      // The live stream open to viewers without signing in.
       PUBLIC_DASHBOARD: 'true',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

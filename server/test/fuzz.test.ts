@@ -6,17 +6,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
-import { rmSync } from 'node:fs'
 import { z } from 'zod'
-import { createApp } from '../app.ts'
-import { capabilities } from '../capabilities.ts'
-import { configFrom } from '../config.ts'
-import { databasePath, openStore } from '../db/client.ts'
-import { Writer } from '../db/writer.ts'
-import { Hub } from '../live/hub.ts'
-import { createLogger } from '../log.ts'
 import { customMetricsBody, summarySchema } from '../metrics/wire.ts'
-import { startTestServer, tempDir, until, type TestServer } from './harness.ts'
+import { startTestServer, until, type TestServer } from './harness.ts'
 
 const SITE = 'shop.example.com'
 const ORIGIN = `https://${SITE}`
@@ -339,8 +331,7 @@ const queryString = fc
   .filter((q) => q.length <= 12_000)
 
 // ---------------------------------------------------------------------------------------------
-// The route table: the running app's own (`routes` on the running server), else the app createApp
-// builds with the real capabilities on a throwaway database, of which only `routes` is read.
+// The route table: the running app's own (RunningServer.routes is the served Hono app's table).
 
 interface GetRoute {
   path: string
@@ -348,36 +339,14 @@ interface GetRoute {
   method: string
 }
 
-type RouteList = readonly { method: string; path: string }[]
-
-function getRoutes(all: RouteList): GetRoute[] {
+function routeTable(running: TestServer): GetRoute[] {
   const seen = new Set<string>()
   const out: GetRoute[] = []
-  for (const r of all) {
+  for (const r of running.routes) {
     if ((r.method !== 'GET' && r.method !== 'ALL') || seen.has(r.path)) continue
     seen.add(r.path)
     out.push({ path: r.path, method: r.method })
   }
-  return out
-}
-
-async function routeTable(running: TestServer): Promise<GetRoute[]> {
-  const served = (running as Partial<{ routes: RouteList }>).routes
-  if (served) return getRoutes(served)
-  const dir = tempDir('radiator-routes-')
-  const config = configFrom({ DATA_DIR: dir })
-  const store = openStore(databasePath(dir))
-  const writer = new Writer(store.sqlite, store.syncWal)
-  const log = createLogger('silent')
-  const hub = new Hub(store, writer, { version: 'routes', replayBuffer: 100, retentionMs: 86_400_000, heartbeatMs: 15_000, pollTimeoutMs: 100 })
-  const caps = capabilities.map((f) => f({ config, store, writer, hub, log }))
-  // No request is served by this app, so per-request dependencies are not given.
-  const deps = { config, store, writer, hub, log, version: 'routes', startedAt: 0, mounts: caps.flatMap((c) => c.mounts) }
-  const app = createApp(deps as Parameters<typeof createApp>[0])
-  const out = getRoutes(app.routes)
-  await writer.close()
-  store.close()
-  rmSync(dir, { recursive: true, force: true })
   return out
 }
 
@@ -423,7 +392,7 @@ beforeAll(async () => {
     COLLECT_PER_MINUTE: '0',
     LIVE_POLL_TIMEOUT_MS: '100',
     LOG_LEVEL: 'error',
-    // Where access control is configured: reads open to viewers, and an admin token so the
+    // Reads open to viewers, and an admin token so the
     // admin-only routes are walked past their guard too.
     PUBLIC_DASHBOARD: 'true',
     ADMIN_TOKEN,
@@ -575,7 +544,7 @@ describe('fuzzing the HTTP surface', () => {
   })
 
   it('every GET route: arbitrary query strings, path params and resume headers never get a 5xx', { timeout: 60_000 * RUNS }, async () => {
-    const routes = await routeTable(s)
+    const routes = routeTable(s)
     // The table is the app's: if these go missing the walk below would quietly cover less.
     for (const p of ['/healthz', '/live', '/live/sse', '/live/poll', '/api/builds', '/api/builds/:id', '/api/pipelines/:id', '/api/deliveries', '/api/sites', '/api/sites/:site/summary', '/api/metrics', '/cctray.xml', '/badge.svg', '/badge.json', '/beacon.js', '/api/*', '/*'])
       expect(routes.map((r) => r.path)).toContain(p)
