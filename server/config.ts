@@ -58,6 +58,21 @@ const vars = {
     'comma-separated users (as the proxy names them) who get the admin role; everyone else the proxy lets in is a viewer',
     '(none)',
   ],
+  OIDC_ISSUER: [
+    z.url().optional(),
+    'the OpenID Connect issuer URL for single sign-on (https; http only on loopback, for tests)',
+    '(unset: off)',
+  ],
+  OIDC_CLIENT_ID: [z.string().min(1).optional(), 'the client id registered with the issuer', '(unset)'],
+  OIDC_CLIENT_SECRET: [z.string().min(1).optional(), 'the client secret registered with the issuer', '(unset)'],
+  OIDC_ALLOWED_DOMAINS: [
+    list.transform((l) => l.map((d) => d.toLowerCase())).default([]),
+    'comma-separated e-mail domains whose verified users may sign in as viewers',
+    '(none)',
+  ],
+  OIDC_GROUPS_CLAIM: [z.string().min(1).default('groups'), 'the claim that lists a user\'s groups', 'groups'],
+  OIDC_VIEWER_GROUPS: [list.default([]), 'comma-separated groups whose members may sign in as viewers', '(none)'],
+  OIDC_ADMIN_GROUPS: [list.default([]), 'comma-separated groups whose members sign in as admins', '(none)'],
   FRAME_ANCESTORS: [
     z
       .string()
@@ -153,11 +168,26 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (v !== undefined && v !== '') input[k] = v
   }
   const r = schema.safeParse(input)
-  if (r.success) return r.data
+  if (r.success) return checkTogether(r.data)
   const issue = r.error.issues[0]!
   const name = String(issue.path[0]) as ConfigVar
   const shown = JSON.stringify(input[name] ?? '')
   throw new ConfigError(`Invalid ${name}=${shown}: expected ${vars[name][1]}`)
+}
+
+/** Rules between variables, each broken one named in one line like any bad value. */
+function checkTogether(c: Config): Config {
+  if (c.OIDC_ISSUER) {
+    if (!c.OIDC_CLIENT_ID || !c.OIDC_CLIENT_SECRET)
+      throw new ConfigError('OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too')
+    // An issuer like Google lets anyone with an account sign in: say who may.
+    if (!c.OIDC_ALLOWED_DOMAINS.length && !c.OIDC_VIEWER_GROUPS.length && !c.OIDC_ADMIN_GROUPS.length)
+      throw new ConfigError('OIDC_ISSUER is set: say who may sign in with OIDC_ALLOWED_DOMAINS and/or OIDC_VIEWER_GROUPS / OIDC_ADMIN_GROUPS')
+    const u = new URL(c.OIDC_ISSUER)
+    if (u.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))
+      throw new ConfigError(`Invalid OIDC_ISSUER=${JSON.stringify(c.OIDC_ISSUER)}: expected https (http only on loopback)`)
+  }
+  return c
 }
 
 /** Test and tool helper: the defaults with a few overrides, parsed the same way as at start-up. */

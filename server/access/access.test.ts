@@ -257,3 +257,25 @@ describe('security headers', () => {
     await expect(startTestServer({ FRAME_ANCESTORS: 'javascript:alert(1)' })).rejects.toThrow(/FRAME_ANCESTORS/)
   })
 })
+
+describe('single sign-on configuration', () => {
+  it('refuses to start with an issuer but no client, no rule for who may sign in, or plain http off loopback', async () => {
+    const { loadConfig } = await import('../config.ts')
+    const base = { OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'r', OIDC_CLIENT_SECRET: 's', OIDC_ALLOWED_DOMAINS: 'acme.example' }
+    expect(() => loadConfig(base)).not.toThrow()
+    expect(() => loadConfig({ ...base, OIDC_CLIENT_SECRET: '' })).toThrow(/OIDC_CLIENT_SECRET/)
+    expect(() => loadConfig({ ...base, OIDC_ALLOWED_DOMAINS: '' })).toThrow(/OIDC_ALLOWED_DOMAINS/)
+    expect(() => loadConfig({ ...base, OIDC_ISSUER: 'http://idp.example.com' })).toThrow(/https/)
+  })
+
+  it('maps claims to roles: admin groups, viewer groups, verified e-mail domains only', async () => {
+    const { roleFor } = await import('./oidc.ts')
+    const { configFrom } = await import('../config.ts')
+    const c = configFrom({ OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'r', OIDC_CLIENT_SECRET: 's', OIDC_ALLOWED_DOMAINS: 'acme.example', OIDC_ADMIN_GROUPS: 'ops', OIDC_VIEWER_GROUPS: 'dev' })
+    expect(roleFor(c, { groups: ['ops'] })).toEqual({ role: 'admin' })
+    expect(roleFor(c, { groups: 'dev' })).toEqual({ role: 'viewer' })
+    expect(roleFor(c, { email: 'Bo@ACME.example', email_verified: true })).toEqual({ role: 'viewer' })
+    expect(roleFor(c, { email: 'bo@acme.example', email_verified: false })).toHaveProperty('refused')
+    expect(roleFor(c, { email: 'bo@acme.example.evil.com', email_verified: true })).toHaveProperty('refused')
+  })
+})

@@ -10,6 +10,7 @@ import { Credentials } from './credentials.ts'
 import { AccessControl } from './guard.ts'
 import type { Hub } from '../live/hub.ts'
 import { accessRoutes } from './routes.ts'
+import { oidcRoutes } from './oidc.ts'
 import { screenRoutes } from './screen-routes.ts'
 import { Screens } from './screens.ts'
 
@@ -19,6 +20,7 @@ export function createAccess(config: Config, store: Store, writer: Writer, hub: 
   const screens = new Screens(store.db, writer)
   const routes = accessRoutes({ config, credentials, control })
   routes.route('/', screenRoutes({ config, credentials, screens, hub }))
+  routes.route('/', oidcRoutes({ config, credentials }))
   return { credentials, control, screens, routes }
 }
 

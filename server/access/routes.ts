@@ -110,7 +110,7 @@ export function accessRoutes(deps: { config: Config; credentials: Credentials; c
   app.get('/api/me', access.public, (c) => {
     const p = control.principal(c)
     c.header('cache-control', 'no-store')
-    if (p.role === null) return c.json({ signedIn: false, publicDashboard: config.PUBLIC_DASHBOARD })
+    if (p.role === null) return c.json({ signedIn: false, publicDashboard: config.PUBLIC_DASHBOARD, sso: !!config.OIDC_ISSUER })
     return c.json({ signedIn: true, role: p.role, subject: p.subject, via: p.via, kind: p.kind ?? null, publicDashboard: config.PUBLIC_DASHBOARD })
   })
 
