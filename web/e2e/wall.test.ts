@@ -173,6 +173,8 @@ suite('the wall tells the truth at a glance (issue 13)', () => {
       for (const path of ['/tv?motion=off', '/?motion=off']) {
         const page = await open(path, w, h)
         expect(await cutText(page), path).toEqual([])
+        // On a wall every tile is on screen and uncovered (a laptop page scrolls).
+        if (path.startsWith('/tv')) expect(await coveredTiles(page), path).toEqual([])
         // A name is whole: the shared prefix said once in the header plus the tile's name is the project.
         const caption = ((await page.locator('[data-testid=caption]').count()) ? await page.locator('[data-testid=caption]').textContent() : '')!
         const prefix = caption.split(' · ')[0]!.trim()

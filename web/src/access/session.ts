@@ -26,8 +26,6 @@ export type ControlMessage =
 
 export const ACCESS_EVENT = 'radiator:access'
 export const CONTROL_EVENT = 'radiator:control'
-/** The close code the server uses when a screen's, session's or token's access is revoked. */
-export const REVOKED_CLOSE_CODE = 4401
 
 export async function fetchMe(): Promise<Me> {
   const res = await fetch('/api/me', { cache: 'no-store', headers: { accept: 'application/json' } })

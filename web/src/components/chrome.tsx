@@ -96,7 +96,7 @@ export function TvHeader(props: { counts: BoardCounts | null }) {
       </span>
       <Show when={paging() && paging()!.pages > 1}>
         <span class="pages" data-testid="pages" aria-label={`page ${paging()!.page + 1} of ${paging()!.pages}`}>
-          <For each={Array.from({ length: paging()!.pages })}>
+          <For each={paging()!.pages <= 12 ? Array.from({ length: paging()!.pages }) : []}>
             {(_, i) => <i data-on={i() === paging()!.page ? '' : undefined} />}
           </For>
           <span>

@@ -2,7 +2,7 @@ import { For, Show, createEffect, createMemo, createSignal, onCleanup, onMount, 
 import type { PipelineTile } from '../types.ts'
 import { watchFit } from '../lib/fit.ts'
 import { createPager } from '../lib/pager.ts'
-import { needsAttention } from '../lib/status.ts'
+import { colour, needsAttention } from '../lib/status.ts'
 import { useView } from '../lib/view.ts'
 import { COMPACT, planWall, type Block } from '../lib/wall.ts'
 import { BuildTile, CompactTile } from './build-tile.tsx'
@@ -36,17 +36,25 @@ export function WallBoard(props: { tiles: PipelineTile[]; now: number }) {
     })
   })
 
-  const split = createMemo(() => {
-    const top: PipelineTile[] = []
+  const groups = createMemo(() => {
+    const failing: PipelineTile[] = []
+    const attention: PipelineTile[] = []
     const rest: PipelineTile[] = []
-    for (const t of props.tiles) (needsAttention(t, props.now) ? top : rest).push(t)
-    return { top, rest }
+    for (const t of props.tiles)
+      (colour(t, props.now) === 'failing' ? failing : needsAttention(t, props.now) ? attention : rest).push(t)
+    return { failing, attention, rest }
   })
   // Only the counts matter to the plan: recomputed when a tile changes group, not every second.
-  const counts = createMemo(() => `${split().top.length}|${split().rest.length}`)
+  const counts = createMemo(() => `${groups().failing.length}|${groups().attention.length}|${groups().rest.length}`)
   const plan = createMemo(() => {
-    const [a, r] = counts().split('|').map(Number) as [number, number]
-    return planWall(size().w, size().h, a, r)
+    const [f, a, r] = counts().split('|').map(Number) as [number, number, number]
+    return planWall(size().w, size().h, f + a, r, f)
+  })
+  const split = createMemo(() => {
+    const g = groups()
+    return plan().failingOnlyOnTop
+      ? { top: g.failing, rest: [...g.attention, ...g.rest] }
+      : { top: [...g.failing, ...g.attention], rest: g.rest }
   })
   const prefix = createMemo(() => commonPrefix(props.tiles.map((t) => t.project)))
   // One pipeline name shared by every tile says nothing on each of them: said once, in the header.

@@ -10,6 +10,9 @@
 
 /** Longest wait between reconnection attempts: a wall screen is back within seconds of its server. */
 export const MAX_BACKOFF_MS = 3_000
+/** The close code the server sends when this connection's credential is revoked. */
+export const REVOKED_CLOSE_CODE = 4401
+
 /** Bounds on a server's Retry-After. */
 export const RETRY_AFTER_MIN_MS = 1_000
 export const RETRY_AFTER_MAX_MS = 60_000
@@ -70,6 +73,13 @@ export interface ConnectionOptions {
   maxBackoffMs?: number
   onEvent(ev: WireEvent, replayed: boolean): void
   onStatus(s: ConnectionStatus): void
+  /** A message for this screen alone (identify, reload, show): outside the event stream, no id. */
+  onControl?(data: unknown): void
+  /**
+   * The server closed us out: our credential was revoked (WebSocket close 4401) or we are not
+   * signed in (a poll answered 401). Retrying would not help; the page decides what to show.
+   */
+  onAccessLost?(reason: 'revoked' | 'signed-out'): void
 }
 
 interface Channel {
@@ -177,7 +187,10 @@ export class LiveConnection {
   private openWs(h: Handlers): Channel {
     const ws = new WebSocket(this.url('live').replace(/^http/, 'ws'))
     ws.onmessage = (e) => h.message(String(e.data))
-    ws.onclose = () => h.closed()
+    ws.onclose = (e) => {
+      if (e.code === REVOKED_CLOSE_CODE) this.o.onAccessLost?.('revoked')
+      h.closed()
+    }
     ws.onerror = () => ws.close()
     return { close: () => ((ws.onclose = null), ws.close()) }
   }
@@ -203,6 +216,7 @@ export class LiveConnection {
           cache: 'no-store',
         })
         if (res.status === 503) throw new Busy(retryAfterMs(res.headers.get('retry-after')) ?? MAX_BACKOFF_MS)
+        if (res.status === 401) this.o.onAccessLost?.('signed-out')
         if (!res.ok) throw new Error(`poll ${res.status}`)
         const body = (await res.json()) as { events: WireEvent[] }
         first = false
@@ -226,6 +240,10 @@ export class LiveConnection {
     }
     const now = Date.now()
     this.status.lastMessageAt = now
+    if (ev.type === 'control') {
+      this.o.onControl?.(ev.data)
+      return
+    }
     if (ev.type === 'heartbeat') {
       if (this.status.staleSince !== null && this.opened) this.update({ staleSince: null })
       return

@@ -15,6 +15,7 @@ import type {
   SiteSummary,
   VisitorsEvent,
 } from '../types.ts'
+import { announceAccess, announceControl, type ControlMessage } from '../access/session.ts'
 
 export const MAX_METRICS = 100
 export const METRIC_HISTORY = 60
@@ -257,6 +258,8 @@ export function createLive(opts: LiveOptions = {}) {
     topics: opts.topics,
     onStatus: (s) => setStatus({ ...s }),
     onEvent,
+    onControl: (data) => announceControl(data as ControlMessage),
+    onAccessLost: announceAccess,
   })
   conn.start()
   onCleanup(() => conn.stop())

@@ -25,6 +25,11 @@ export interface Wall {
   bottom: Block | null
   /** Rest items per page (all of them when the board does not page). */
   perPage: number
+  /**
+   * Attention alone overflows the screen: only the failing tiles stay on top (on every page);
+   * running and silent ones page with the rest.
+   */
+  failingOnlyOnTop?: boolean
 }
 
 /** A tile's size in em: six lines of text; a long name that needs two lines gives up the least useful one. */
@@ -83,7 +88,7 @@ function single(n: number, w: number, h: number, gap: number, fullMin: number): 
   return { b: block('compact', { cols: fit.cols, rows, font: COMPACT_MIN_PX }, h), perPage: fit.cols * rows }
 }
 
-export function planWall(width: number, height: number, attention: number, rest: number): Wall {
+export function planWall(width: number, height: number, attention: number, rest: number, failing = attention): Wall {
   const gap = Math.round(Math.min(24, Math.max(6, width * 0.005)))
   const w = Math.max(1, width)
   const h = Math.max(1, height)
@@ -132,8 +137,10 @@ export function planWall(width: number, height: number, attention: number, rest:
       perPage: cols * rows,
     }
   }
-  // Attention alone fills the screen: it all goes compact on top, the rest pages in what is left.
-  const ac = heightFor(attention, w, gap, COMPACT, COMPACT_MIN_PX)
+  // Attention alone fills the screen: the failing tiles go compact on top, on every page, and
+  // everything else pages below them.
+  const pinned = Math.max(1, failing)
+  const ac = heightFor(pinned, w, gap, COMPACT, COMPACT_MIN_PX)
   const topH = Math.min(h - gap - cellH, ac.height)
   const bottomH = h - topH - gap
   const rows = Math.max(1, Math.floor((bottomH + gap) / (cellH + gap)))
@@ -142,5 +149,6 @@ export function planWall(width: number, height: number, attention: number, rest:
     top: block('compact', { cols: ac.cols, rows: ac.rows, font: COMPACT_MIN_PX }, topH),
     bottom: block('compact', { cols: ac.cols, rows, font: COMPACT_MIN_PX }, bottomH),
     perPage: ac.cols * rows,
+    failingOnlyOnTop: true,
   }
 }
