@@ -279,3 +279,27 @@ describe('single sign-on configuration', () => {
     expect(roleFor(c, { email: 'bo@acme.example.evil.com', email_verified: true })).toHaveProperty('refused')
   })
 })
+
+describe('failed credentials', () => {
+  it('answers 429 once an address has tried too many wrong tokens, and renews a live session cookie on /api/me', async () => {
+    const { AUTH_FAILURES_PER_MINUTE } = await import('./guard.ts')
+    const s = await closed()
+    const token = await createToken(s, 'viewer')
+    let last = 0
+    for (let i = 0; i <= AUTH_FAILURES_PER_MINUTE; i++) last = (await fetch(`${s.url}/api/builds`, { headers: bearer(`rad_guess-${i}`) })).status
+    expect(last).toBe(429)
+    // Anonymous requests without a credential are not failures, and other addresses are not affected:
+    // here the same address, so even the right token waits out the minute.
+    expect((await fetch(`${s.url}/api/builds`)).status).toBe(401)
+
+    const other = await closed()
+    const t2 = await createToken(other, 'viewer')
+    const login = await fetch(`${other.url}/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t2 }) })
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!
+    const me = await fetch(`${other.url}/api/me`, { headers: { cookie } })
+    expect(me.headers.get('set-cookie')).toMatch(/^radiator_session=.*Max-Age=2592000/)
+    const dead = await fetch(`${other.url}/api/me`, { headers: { cookie: 'radiator_session=ras_dead' } })
+    expect(dead.headers.get('set-cookie')).toMatch(/^radiator_session=;/)
+    expect(token).toBeTruthy()
+  })
+})

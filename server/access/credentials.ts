@@ -19,6 +19,8 @@ const DAY = 86_400_000
 export const BROWSER_SESSION_IDLE_MS = 30 * DAY
 /** A first-start sign-in link is good for this long, once. */
 export const SIGNIN_LINK_TTL_MS = DAY
+/** A screen share link (`/tv?pair=…`) is good for this long, once. */
+export const SCREEN_LINK_TTL_MS = 7 * DAY
 /** Last-used and last-seen times are written at most this often per credential. */
 const TOUCH_EVERY_MS = 60_000
 
@@ -50,7 +52,7 @@ export class Credentials {
     return { id, secret }
   }
 
-  listTokens(): Omit<TokenRow, 'hash'>[] {
+  listTokens(): Omit<TokenRow, 'hash' | 'view'>[] {
     return this.db
       .select({
         id: apiTokens.id,
@@ -109,6 +111,32 @@ export class Credentials {
       if (!row || row.kind !== 'signin' || row.revokedAt !== null || (row.expiresAt ?? 0) <= now) return null
       this.db.update(apiTokens).set({ revokedAt: now, lastUsedAt: now }).where(eq(apiTokens.id, row.id)).run()
       return row.role
+    })
+  }
+
+  /** A one-time link a script hands to a screen; it becomes that screen's session when opened. */
+  async createScreenLink(name: string, view: string): Promise<{ secret: string; expiresAt: number }> {
+    const secret = newSecret('rsl')
+    const now = this.now()
+    const expiresAt = now + SCREEN_LINK_TTL_MS
+    await this.writer.write(() =>
+      this.db
+        .insert(apiTokens)
+        .values({ id: newId('lnk'), kind: 'screen-link', name, view, role: 'viewer', hash: hashSecret(secret), createdAt: now, expiresAt })
+        .run()
+    )
+    return { secret, expiresAt }
+  }
+
+  /** Uses a screen share link up; the screen's name and view, or null. */
+  consumeScreenLink(secret: string): Promise<{ name: string; view: string } | null> {
+    const hash = hashSecret(secret)
+    return this.writer.write(() => {
+      const row = this.db.select().from(apiTokens).where(eq(apiTokens.hash, hash)).get()
+      const now = this.now()
+      if (!row || row.kind !== 'screen-link' || row.revokedAt !== null || (row.expiresAt ?? 0) <= now) return null
+      this.db.update(apiTokens).set({ revokedAt: now, lastUsedAt: now }).where(eq(apiTokens.id, row.id)).run()
+      return { name: row.name, view: row.view ?? '/tv' }
     })
   }
 

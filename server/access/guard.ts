@@ -11,6 +11,7 @@ import { getCookie } from 'hono/cookie'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
+import { RateLimiter } from '../http/rate-limit.ts'
 import type { Credentials } from './credentials.ts'
 import { allows, type AccessLevel, type Role } from './roles.ts'
 import { secretIn } from './secrets.ts'
@@ -25,27 +26,44 @@ export interface Principal {
   via: 'token' | 'session' | 'env' | 'proxy' | 'anonymous'
   /** For a session: browser or screen. */
   kind?: 'browser' | 'screen'
+  /** A credential was presented and is not valid (wrong, revoked, expired): counts as a failure. */
+  failed?: boolean
+  /** The cookie's value, for a session (to renew the cookie's lifetime). */
+  cookie?: string
 }
 
+/** Failed credential checks (a wrong token, a revoked cookie) accepted per client address per minute. */
+export const AUTH_FAILURES_PER_MINUTE = 30
+
 const ANONYMOUS: Principal = { role: null, id: null, subject: 'anonymous', via: 'anonymous' }
+const FAILED: Principal = { ...ANONYMOUS, failed: true }
 
 export class AccessControl {
+  /** Guessing tokens or replaying dead cookies is cut short per address (429). */
+  readonly failures = new RateLimiter(AUTH_FAILURES_PER_MINUTE)
+
   constructor(
     private config: Config,
     readonly credentials: Credentials
   ) {}
+
+  /** The client's address, as the rate limits count it. */
+  address(c: Context): string {
+    return clientIp(c, this.config.TRUST_PROXY)
+  }
 
   /** The principal behind a request; an unusable credential counts as none. */
   principal(c: Context): Principal {
     const auth = c.req.header('authorization')
     if (auth) {
       const secret = bearerOrBasic(auth)
-      return secret === null ? ANONYMOUS : this.bySecret(secret)
+      return secret === null ? FAILED : this.bySecret(secret)
     }
     const cookie = getCookie(c, SESSION_COOKIE)
     if (cookie) {
       const s = this.credentials.session(cookie)
-      if (s) return { role: s.role, id: s.id, subject: s.subject, via: 'session', kind: s.kind }
+      if (s) return { role: s.role, id: s.id, subject: s.subject, via: 'session', kind: s.kind, cookie }
+      return FAILED
     }
     const proxied = this.proxyUser(c)
     if (proxied) return proxied
@@ -57,7 +75,7 @@ export class AccessControl {
     if (secretIn(secret, this.config.METRICS_TOKEN))
       return { role: 'metrics-push', id: 'env:METRICS_TOKEN', subject: 'METRICS_TOKEN', via: 'env' }
     const t = this.credentials.token(secret)
-    return t ? { role: t.role, id: t.id, subject: t.name, via: 'token' } : ANONYMOUS
+    return t ? { role: t.role, id: t.id, subject: t.name, via: 'token' } : FAILED
   }
 
   /** The auth proxy's user header, believed only from AUTH_PROXY_TRUSTED peers. */
@@ -104,6 +122,8 @@ function guard(level: AccessLevel): Guard {
       const ac = c.get('access' as never) as AccessControl | undefined
       if (!ac) throw new Error('access control is not installed (app.ts)')
       const p = ac.principal(c)
+      if (p.failed && !ac.failures.take(ac.address(c)))
+        throw new AppError('TOO_MANY_REQUESTS', 'too many failed credential checks from this address; try again in a minute')
       if (!ac.permits(p, level)) {
         const challenge = level === 'feed' ? 'Basic realm="Radiator", charset="UTF-8"' : 'Bearer realm="Radiator"'
         c.header('www-authenticate', challenge)

@@ -110,6 +110,10 @@ export function accessRoutes(deps: { config: Config; credentials: Credentials; c
   app.get('/api/me', access.public, (c) => {
     const p = control.principal(c)
     c.header('cache-control', 'no-store')
+    // A session's cookie is renewed whenever the page asks who it is (a TV does daily), so a
+    // screen's never runs out while it is on; a dead cookie is removed.
+    if (p.via === 'session' && p.cookie) setSessionCookie(c, config, p.cookie, p.kind ?? 'browser')
+    else if (p.failed && getCookie(c, SESSION_COOKIE)) deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secureCookies(c, config) })
     if (p.role === null) return c.json({ signedIn: false, publicDashboard: config.PUBLIC_DASHBOARD, sso: !!config.OIDC_ISSUER })
     return c.json({ signedIn: true, role: p.role, subject: p.subject, via: p.via, kind: p.kind ?? null, publicDashboard: config.PUBLIC_DASHBOARD })
   })

@@ -105,6 +105,35 @@ export function screenRoutes(deps: { config: Config; credentials: Credentials; s
     return c.json({ screen: screenIdMade, name: body.name, view: body.view }, 201)
   })
 
+  /** A one-time link for a screen provisioned by script: opening it signs that screen in. */
+  app.post('/api/admin/screens/links', access.admin, async (c) => {
+    const body = z.object({ name, view: view.default('/tv') }).parse(await c.req.json().catch(() => ({})))
+    const link = await credentials.createScreenLink(body.name, body.view)
+    const url = new URL(body.view, `${baseUrl(c, config)}/`)
+    url.searchParams.set('pair', link.secret)
+    return c.json({ url: url.href, expiresAt: link.expiresAt, name: body.name, view: body.view }, 201)
+  })
+
+  /** The screen's side of a share link: exchanged once for its cookie (the page drops it from its URL first). */
+  app.post('/api/pair/link', access.public, async (c) => {
+    const body = z.object({ link: z.string().regex(/^rsl_[A-Za-z0-9_-]{43}$/, 'not a screen link') }).parse(await c.req.json().catch(() => ({})))
+    const got = await credentials.consumeScreenLink(body.link)
+    if (!got) {
+      if (!starts.take(clientIp(c, config.TRUST_PROXY))) throw new AppError('TOO_MANY_REQUESTS', 'too many attempts; try again in a minute')
+      throw new AppError('UNAUTHORIZED', 'this screen link was used already or has expired; pair the screen with its code instead')
+    }
+    const s = await credentials.createSession({
+      kind: 'screen',
+      role: 'viewer',
+      subject: got.name,
+      userAgent: c.req.header('user-agent'),
+      address: clientIp(c, config.TRUST_PROXY),
+    })
+    await screens.create(s.id, got.name, got.view)
+    setSessionCookie(c, config, s.secret, 'screen')
+    return c.json({ status: 'approved', view: got.view, name: got.name })
+  })
+
   app.get('/api/admin/screens', access.admin, (c) => {
     const list = screens.list().map((s) => {
       const conns = hub.connectionsOf(s.sessionId)

@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /** A new secret with a prefix that says what it is (and lets secret scanners find a leaked one). */
-export function newSecret(prefix: 'rad' | 'ras' | 'rsi' | 'rpr'): string {
+export function newSecret(prefix: 'rad' | 'ras' | 'rsi' | 'rpr' | 'rsl'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`
 }
 

@@ -271,17 +271,22 @@ export const customMetrics = sqliteTable(
 // ---------------------------------------------------------------------------------------------
 // Access (server/access): only hashes of tokens and session ids are stored, never the secrets.
 
-/** API tokens (named, with a role) and one-time sign-in links (`kind = 'signin'`). */
+/**
+ * API tokens (named, with a role), one-time sign-in links (`kind = 'signin'`) and one-time screen
+ * share links (`kind = 'screen-link'`: `name` and `view` are the screen's to be).
+ */
 export const apiTokens = sqliteTable(
   'api_tokens',
   {
     id: text('id').primaryKey(),
-    kind: text('kind', { enum: ['api', 'signin'] }).notNull(),
+    kind: text('kind', { enum: ['api', 'signin', 'screen-link'] }).notNull(),
     name: text('name').notNull(),
     role: text('role', { enum: ROLES }).notNull(),
     hash: text('hash').notNull(),
     createdAt: integer('created_at').notNull(),
     lastUsedAt: integer('last_used_at'),
+    /** For a screen share link: what the screen will show. */
+    view: text('view'),
     /** Sign-in links expire; API tokens live until revoked. */
     expiresAt: integer('expires_at'),
     revokedAt: integer('revoked_at'),

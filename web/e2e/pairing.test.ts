@@ -179,3 +179,28 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
     expect(await violations(stranger)).toEqual([])
   })
 })
+
+describe.skipIf(!hasChromium)('a screen provisioned by script', () => {
+  it('signs in with a one-time share link that leaves the address bar and history at once', async () => {
+    const s = await closedServer()
+    const made = await fetch(`${s.url}/api/admin/screens/links`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'kiosk 7', view: '/tv?status=failing,running' }) })
+    expect(made.status).toBe(201)
+    const { url } = await made.json()
+    expect(url).toMatch(/\/tv\?status=failing%2Crunning&pair=rsl_/)
+    const tv = await newPage()
+    await tv.goto(url)
+    await tv.locator('.app').waitFor({ timeout: 10_000 })
+    expect(tv.url()).not.toContain('pair=')
+    expect(await tv.evaluate(() => location.href)).not.toContain('rsl_')
+    const me = await tv.evaluate(() => fetch('/api/me').then((r) => r.json()))
+    expect(me).toMatchObject({ signedIn: true, kind: 'screen', subject: 'kiosk 7' })
+    // The entry was replaced, not added: one step back is the blank page the browser started on.
+    await tv.goBack()
+    expect(tv.url()).toBe('about:blank')
+
+    // Once only: a second browser with the same link gets the pairing screen.
+    const other = await newPage()
+    await other.goto(url)
+    await codeOn(other)
+  })
+})
