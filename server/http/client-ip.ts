@@ -1,17 +1,21 @@
 /** @module The client's address: the socket peer, or X-Forwarded-For's first hop when TRUST_PROXY is on. */
 import type { Context } from 'hono'
 import type { IncomingMessage } from 'node:http'
-import { headerOf, nodeRequestOf } from './node-routes.ts'
+import { nodeRequestOf } from './node-routes.ts'
 
 /**
- * Behind a reverse proxy (TRUST_PROXY) it is the first X-Forwarded-For entry, the client as the
- * outermost proxy saw it; otherwise the socket's peer, as a client can write any X-Forwarded-For
- * it likes.
+ * Behind a reverse proxy (TRUST_PROXY) it is the last X-Forwarded-For entry: the address our own
+ * proxy appended for the peer it saw. Entries before it were written by the client (or proxies we
+ * know nothing of) and can be anything — taking the first would let anyone pick the address their
+ * rate limits and connection caps are counted under. Without TRUST_PROXY, the socket's peer.
  */
 export function clientIpOf(req: IncomingMessage, trustProxy: boolean): string {
   if (trustProxy) {
-    const first = headerOf(req, 'x-forwarded-for')?.split(',', 1)[0]?.trim()
-    if (first) return first
+    // Repeated headers arrive joined with ', ' by Node; the last entry is still the proxy's.
+    const all = req.headers['x-forwarded-for']
+    const joined = Array.isArray(all) ? all.join(',') : all
+    const last = joined?.slice(joined.lastIndexOf(',') + 1).trim()
+    if (last) return last
   }
   return req.socket.remoteAddress ?? 'unknown'
 }

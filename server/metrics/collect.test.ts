@@ -256,6 +256,14 @@ describe('POST /api/collect', () => {
     expect(await visitorsFor(await server({ TRUST_PROXY: 'false' }))).toBe(1)
   })
 
+  it('counts the address the trusted proxy appended, not entries the client wrote before it', async () => {
+    const s = await server({ TRUST_PROXY: 'true' })
+    // Two visitors behind the same proxy hop each forge a different first entry: still one address each.
+    for (const ip of ['203.0.113.7, 198.51.100.1', '203.0.113.8, 198.51.100.1', '198.51.100.1'])
+      await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip })
+    expect((await json(fetch(`${s.url}/api/sites`))).sites.find((x: { site: string }) => x.site === SITE).last5m).toBe(1)
+  })
+
   it('says once, in the log, that X-Forwarded-For arrives while TRUST_PROXY is off', async () => {
     const lines: string[] = []
     const s = await startTestServer({ SITES: SITE, LOG_LEVEL: 'warn' }, undefined, undefined, (l) => lines.push(l))
