@@ -4,26 +4,18 @@
  * transports too), tokens and their roles, the first-start sign-in link, sessions surviving a
  * restart, revocation closing live connections, CSRF and cross-site WebSocket, the auth proxy.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { ACCESS, APP_WIDE } from './guard.ts'
 import type { AccessLevel } from './roles.ts'
-import { SseTestClient, startTestServer, tempDir, type TestServer } from '../test/harness.ts'
+import { perTest, SseTestClient, startTestServer, tempDir, type TestServer } from '../test/harness.ts'
 
-const servers: TestServer[] = []
-const cleanups: (() => void)[] = []
-afterEach(async () => {
-  cleanups.splice(0).forEach((f) => f())
-  await Promise.all(servers.splice(0).map((s) => s.destroy()))
-})
+const t = perTest()
 
 const ADMIN = 'admin-secret-for-tests'
 /** A closed server, as `npm start` runs it (the test harness opens viewers by default). */
-async function closed(env: Parameters<typeof startTestServer>[0] = {}, dir?: string) {
-  const s = await startTestServer({ PUBLIC_DASHBOARD: 'false', ADMIN_TOKEN: ADMIN, METRICS_TOKEN: 'push-secret', ...env }, dir)
-  servers.push(s)
-  return s
-}
+const closed = (env: Parameters<typeof startTestServer>[0] = {}, dir?: string) =>
+  t.server({ PUBLIC_DASHBOARD: 'false', ADMIN_TOKEN: ADMIN, METRICS_TOKEN: 'push-secret', ...env }, dir)
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
 const basic = (t: string) => ({ authorization: `Basic ${Buffer.from(`ccmenu:${t}`).toString('base64')}` })
 
@@ -86,7 +78,7 @@ describe('the route table', () => {
     })
     expect(status).toBe(401)
     const sse = new SseTestClient(`${s.url}/live/sse`)
-    cleanups.push(() => sse.close())
+    t.cleanup(() => sse.close())
     await sse.done
     expect(sse.status).toBe(401)
     expect(await (await fetch(`${s.url}/healthz`)).json()).toEqual({ status: 'ok' })
@@ -146,8 +138,7 @@ describe('sessions', () => {
     expect((await fetch(`${s.url}/api/admin/tokens`, { headers: { cookie } })).status).toBe(200)
     expect((await fetch(s.signinUrl!, { redirect: 'manual' })).status).toBe(401) // used up
 
-    await s.close()
-    servers.pop()
+    await t.stop(s)
     const again = await closed({ ADMIN_TOKEN: '' }, dir)
     expect(again.signinUrl).toBeNull() // an admin exists now
     expect((await fetch(`${again.url}/api/builds`, { headers: { cookie } })).status).toBe(200)
@@ -204,7 +195,7 @@ describe('sessions', () => {
     })
     expect(hijack).toBe(403)
     const own = new WebSocket(`${s.url.replace('http', 'ws')}/live`, { headers: { cookie, origin: s.url } })
-    cleanups.push(() => own.close())
+    t.cleanup(() => own.close())
     await new Promise((r) => own.once('message', r))
   })
 })

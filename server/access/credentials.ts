@@ -102,18 +102,6 @@ export class Credentials {
     return secret
   }
 
-  /** Uses a sign-in link up (in one transaction, so two tabs can't both use it); its role, or null. */
-  consumeSigninLink(secret: string): Promise<Role | null> {
-    const hash = hashSecret(secret)
-    return this.writer.write(() => {
-      const row = this.db.select().from(apiTokens).where(eq(apiTokens.hash, hash)).get()
-      const now = this.now()
-      if (!row || row.kind !== 'signin' || row.revokedAt !== null || (row.expiresAt ?? 0) <= now) return null
-      this.db.update(apiTokens).set({ revokedAt: now, lastUsedAt: now }).where(eq(apiTokens.id, row.id)).run()
-      return row.role
-    })
-  }
-
   /** A one-time link a script hands to a screen; it becomes that screen's session when opened. */
   async createScreenLink(name: string, view: string): Promise<{ secret: string; expiresAt: number }> {
     const secret = newSecret('rsl')
@@ -128,16 +116,30 @@ export class Credentials {
     return { secret, expiresAt }
   }
 
-  /** Uses a screen share link up; the screen's name and view, or null. */
-  consumeScreenLink(secret: string): Promise<{ name: string; view: string } | null> {
+  /**
+   * Uses a one-time link up, in one transaction so two tabs can't both use it: its row while it is
+   * unused and unexpired, else null.
+   */
+  private useLink(secret: string, kind: 'signin' | 'screen-link'): Promise<TokenRow | null> {
     const hash = hashSecret(secret)
     return this.writer.write(() => {
       const row = this.db.select().from(apiTokens).where(eq(apiTokens.hash, hash)).get()
       const now = this.now()
-      if (!row || row.kind !== 'screen-link' || row.revokedAt !== null || (row.expiresAt ?? 0) <= now) return null
+      if (!row || row.kind !== kind || row.revokedAt !== null || (row.expiresAt ?? 0) <= now) return null
       this.db.update(apiTokens).set({ revokedAt: now, lastUsedAt: now }).where(eq(apiTokens.id, row.id)).run()
-      return { name: row.name, view: row.view ?? '/tv' }
+      return row
     })
+  }
+
+  /** Uses a sign-in link up; its role, or null. */
+  async consumeSigninLink(secret: string): Promise<Role | null> {
+    return (await this.useLink(secret, 'signin'))?.role ?? null
+  }
+
+  /** Uses a screen share link up; the screen's name and view, or null. */
+  async consumeScreenLink(secret: string): Promise<{ name: string; view: string } | null> {
+    const row = await this.useLink(secret, 'screen-link')
+    return row ? { name: row.name, view: row.view ?? '/tv' } : null
   }
 
   /** Whether anyone can administer this Radiator: an admin token or a live admin session. */

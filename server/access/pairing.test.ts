@@ -3,25 +3,17 @@
  * answered with its cookie on approval, single use, expiry, the screen's persisted view, control
  * messages over WebSocket, SSE and long polling, and revocation.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { SseTestClient, startTestServer, until, type LiveMessage, type TestServer } from '../test/harness.ts'
+import { perTest, SseTestClient, startTestServer, until, type LiveMessage, type TestServer } from '../test/harness.ts'
 import { PAIRINGS_PER_MINUTE } from './screen-routes.ts'
 
-const servers: TestServer[] = []
-const cleanups: (() => void)[] = []
-afterEach(async () => {
-  cleanups.splice(0).forEach((f) => f())
-  await Promise.all(servers.splice(0).map((s) => s.destroy()))
-})
+const t = perTest()
 
 const ADMIN = 'admin-secret-for-pairing'
 const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }
-async function closed(env: Parameters<typeof startTestServer>[0] = {}) {
-  const s = await startTestServer({ PUBLIC_DASHBOARD: 'false', ADMIN_TOKEN: ADMIN, LIVE_POLL_TIMEOUT_MS: '1000', ...env })
-  servers.push(s)
-  return s
-}
+const closed = (env: Parameters<typeof startTestServer>[0] = {}) =>
+  t.server({ PUBLIC_DASHBOARD: 'false', ADMIN_TOKEN: ADMIN, LIVE_POLL_TIMEOUT_MS: '1000', ...env })
 
 /** A screen pairs: code, held wait, approval by the admin; returns the screen's cookie and id. */
 async function pair(s: TestServer, view = '/tv?project=acme/shop', name = '3rd floor lobby') {
@@ -87,9 +79,9 @@ describe('steering screens', () => {
     const socket = new WebSocket(`${s.url.replace('http', 'ws')}/live`, { headers: { cookie: ws.cookie } })
     socket.on('message', (d) => wsMsgs.push(JSON.parse(String(d))))
     const closedWith = new Promise<number>((r) => socket.on('close', (code) => r(code)))
-    cleanups.push(() => socket.close())
+    t.cleanup(() => socket.close())
     const sseClient = new SseTestClient(`${s.url}/live/sse`, { cookie: sse.cookie })
-    cleanups.push(() => sseClient.close())
+    t.cleanup(() => sseClient.close())
     await until(() => wsMsgs.length && sseClient.messages.length, 'connected')
 
     const act = (screen: string, body: object) => fetch(`${s.url}/api/admin/screens/${screen}`, { method: 'POST', headers: admin, body: JSON.stringify(body) })
@@ -118,10 +110,8 @@ describe('steering screens', () => {
   it('keeps a screen signed in across a server restart', async () => {
     const s = await closed()
     const { cookie } = await pair(s)
-    await s.close()
-    servers.pop()
-    const again = await startTestServer({ PUBLIC_DASHBOARD: 'false', ADMIN_TOKEN: ADMIN }, s.dataDir)
-    servers.push(again)
+    await t.stop(s)
+    const again = await t.server({ PUBLIC_DASHBOARD: 'false', ADMIN_TOKEN: ADMIN }, s.dataDir)
     expect(await (await fetch(`${again.url}/api/screen`, { headers: { cookie } })).json()).toMatchObject({ screen: { name: '3rd floor lobby' } })
     expect((await fetch(`${again.url}/live/poll`, { headers: { cookie } })).status).toBe(200)
   })

@@ -4,14 +4,14 @@
  * arrives, a far resume is answered a page at a time, and connection caps are answered in a way
  * each transport's standard client retries.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import {
   PollTestClient,
   SseTestClient,
   WsTestClient,
+  perTest,
   persistEvent,
-  startTestServer,
   tempDir,
   until,
   type LiveMessage,
@@ -19,18 +19,8 @@ import {
 } from '../test/harness.ts'
 import { REPLAY_PAGE_BYTES, REPLAY_PAGE_EVENTS } from './hub.ts'
 
-const servers: TestServer[] = []
-const cleanups: (() => void)[] = []
-afterEach(async () => {
-  cleanups.splice(0).forEach((f) => f())
-  await Promise.all(servers.splice(0).map((s) => s.destroy()))
-})
-
-async function server(env: Parameters<typeof startTestServer>[0] = {}, dir?: string) {
-  const s = await startTestServer({ LIVE_POLL_TIMEOUT_MS: '1000', ...env }, dir)
-  servers.push(s)
-  return s
-}
+const t = perTest({ LIVE_POLL_TIMEOUT_MS: '1000' })
+const server = t.server
 
 const wsUrl = (s: TestServer, q = '') => `${s.url.replace('http', 'ws')}/live${q}`
 const ids = (ms: LiveMessage[]) => ms.filter((m) => m.type !== 'snapshot' && m.type !== 'heartbeat').map((m) => m.id!)
@@ -49,7 +39,7 @@ describe('resume position', () => {
     const head = s.hub.head
     // What a standard EventSource sends when it reconnects to the URL it was opened with.
     const sse = new SseTestClient(`${s.url}/live/sse?since=${head - 20}`, { 'last-event-id': String(head - 5) })
-    cleanups.push(() => sse.close())
+    t.cleanup(() => sse.close())
     await until(() => ids(sse.messages).length >= 5, 'replay')
     expect(ids(sse.messages)).toEqual(range(head - 4, head))
 
@@ -75,7 +65,7 @@ describe('catch-up bigger than the client buffer', () => {
     await persistMany(s, 300, (i) => ({ i, pad: 'p'.repeat(2000) }))
     const ws = new WsTestClient(wsUrl(s, `?since=${start}`))
     const sse = new SseTestClient(`${s.url}/live/sse?since=${start}`)
-    cleanups.push(() => ws.close(), () => sse.close())
+    t.cleanup(() => ws.close(), () => sse.close())
     // Live events keep coming while they catch up, as they do on a busy board: they are sent once
     // a client reaches the head, while its last catch-up bytes may still be queued.
     let live = 0
@@ -106,7 +96,7 @@ describe('replay in pages', () => {
     expect(Buffer.byteLength(body)).toBeLessThan(REPLAY_PAGE_BYTES + 4096)
 
     const poll = new PollTestClient(s.url, 0)
-    cleanups.push(() => poll.close())
+    t.cleanup(() => poll.close())
     await until(() => poll.lastId === s.hub.head, 'poll client at the head', 20_000)
     expect(ids(poll.messages)).toEqual(range(1, s.hub.head))
   })
@@ -116,13 +106,12 @@ describe('replay in pages', () => {
     let s = await server({}, dir)
     await persistMany(s, 1500)
     const head = s.hub.head
-    await s.close()
-    servers.pop()
+    await t.stop(s)
     s = await server({}, dir)
     const ws = new WsTestClient(wsUrl(s, '?since=1'))
     const sse = new SseTestClient(`${s.url}/live/sse?since=1`)
     const poll = new PollTestClient(s.url, 1)
-    cleanups.push(() => ws.close(), () => sse.close(), () => poll.close())
+    t.cleanup(() => ws.close(), () => sse.close(), () => poll.close())
     for (const c of [ws, sse, poll]) await until(() => ids(c.messages).length === head - 1, 'replay from disk', 20_000)
     // The server still answers other requests while they catch up, and new events follow in order.
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200)
@@ -140,7 +129,7 @@ describe('connection caps', () => {
     const s = await server({ LIVE_MAX_CLIENTS_PER_ADDRESS: '2' })
     const a = new SseTestClient(`${s.url}/live/sse`)
     const b = new WsTestClient(wsUrl(s))
-    cleanups.push(() => a.close(), () => b.close())
+    t.cleanup(() => a.close(), () => b.close())
     await until(() => a.events().length && b.events().length, 'two clients')
 
     // EventSource gives up for good on any status but 200: a busy server says when to come back.
@@ -173,7 +162,7 @@ describe('connection caps', () => {
   it('answers SSE at LIVE_MAX_CLIENTS with 200 and retry, not a fatal 503', async () => {
     const s = await server({ LIVE_MAX_CLIENTS: '1' })
     const a = new WsTestClient(wsUrl(s))
-    cleanups.push(() => a.close())
+    t.cleanup(() => a.close())
     await until(() => a.events().length, 'first client')
     const res = await fetch(`${s.url}/live/sse`)
     expect(res.status).toBe(200)

@@ -2,6 +2,7 @@
  * @module Integration-test helpers: a real Radiator on an ephemeral loopback port with a temp SQLite
  * file, and real live clients (ws, SSE over fetch, long polling).
  */
+import { afterEach } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -53,6 +54,36 @@ export async function startTestServer(
     async destroy() {
       await s.close()
       rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+type Env = Partial<Record<ConfigVar, string>>
+
+/**
+ * Servers and clean-ups for one test file: `server()` starts a test server with the file's
+ * defaults, `cleanup()` registers something to close; all of it ends after each test.
+ */
+export function perTest(defaults: Env = {}) {
+  const servers: TestServer[] = []
+  const cleanups: (() => void)[] = []
+  afterEach(async () => {
+    cleanups.splice(0).forEach((f) => f())
+    await Promise.all(servers.splice(0).map((s) => s.destroy()))
+  })
+  return {
+    async server(env: Env = {}, dir?: string): Promise<TestServer> {
+      const s = await startTestServer({ ...defaults, ...env }, dir)
+      servers.push(s)
+      return s
+    },
+    /** Stops a server started by `server()` without deleting its data (a restart follows). */
+    async stop(s: TestServer): Promise<void> {
+      await s.close()
+      servers.splice(servers.indexOf(s), 1)
+    },
+    cleanup(...fns: (() => void)[]): void {
+      cleanups.push(...fns)
     },
   }
 }
