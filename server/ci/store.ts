@@ -97,18 +97,8 @@ export interface Applied {
 /** Builds still "running" with no news for this long are not shown as running (a lost final webhook). */
 const RUNNING_STALE_MS = 12 * 3600_000
 
-/**
- * Job events that came before their build wait in `meta` under `<prefix><build id as JSON>:`, so one
- * key range holds a build's waiting jobs (the JSON string's closing quote ends the id unambiguously).
- * A build arrives within seconds of its first job; one that has not in a day never will.
- */
-const WAITING_PREFIX = 'ci.waiting-job:'
+/** A build arrives within seconds of its first job; one that has not in a day never will. */
 const WAITING_TTL_MS = 86_400_000
-const waitingRange = (buildId: string): [string, string] => {
-  const from = `${WAITING_PREFIX}${JSON.stringify(buildId)}:`
-  return [from, `${from.slice(0, -1)};`]
-}
-const ALL_WAITING: [string, string] = [WAITING_PREFIX, `${WAITING_PREFIX.slice(0, -1)};`]
 
 const ms = isoMs
 /** A stored time as ISO; null for one no `Date` can hold, so one bad row never fails an answer. */
@@ -198,10 +188,11 @@ export class BuildStore {
         status=excluded.status, started_at=excluded.started_at, finished_at=excluded.finished_at, url=excluded.url`),
       deleteJobs: p('DELETE FROM jobs WHERE build_id = ?'),
       dropEmptyTile: p('DELETE FROM pipelines WHERE id = @id AND NOT EXISTS (SELECT 1 FROM builds WHERE pipeline_id = @id)'),
-      wait: p(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
-      waiting: p<{ value: string }>('SELECT value FROM meta WHERE key >= ? AND key < ?'),
-      unwait: p('DELETE FROM meta WHERE key >= ? AND key < ?'),
-      expireWaiting: p(`DELETE FROM meta WHERE key >= ? AND key < ? AND json_extract(value, '$.at') < ?`),
+      wait: p(`INSERT INTO waiting_jobs (build_id, key, at, "update") VALUES (?, ?, ?, ?)
+        ON CONFLICT(build_id, key) DO UPDATE SET at = excluded.at, "update" = excluded."update"`),
+      waiting: p<{ update: string }>('SELECT "update" FROM waiting_jobs WHERE build_id = ?'),
+      unwait: p('DELETE FROM waiting_jobs WHERE build_id = ?'),
+      expireWaiting: p('DELETE FROM waiting_jobs WHERE at < ?'),
       newest: p<BuildRow>('SELECT * FROM builds WHERE pipeline_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
       running: p<BuildRow>(`SELECT * FROM builds WHERE pipeline_id = ? AND status IN ('queued','running')
         AND updated_at > ? ORDER BY created_at DESC LIMIT 1`),
@@ -282,21 +273,19 @@ export class BuildStore {
 
   private wait(id: string, u: BuildUpdate, now: number): void {
     const job = u.jobs.map((j) => [j.id, j.status])
-    const key = `${waitingRange(id)[0]}${JSON.stringify([u.attempt, job])}`
-    this.s.wait.run(key, JSON.stringify({ at: now, update: u }))
+    this.s.wait.run(id, JSON.stringify([u.attempt, job]), now, JSON.stringify(u))
     if (now - this.lastExpiry > 3600_000) {
       this.lastExpiry = now
-      this.s.expireWaiting.run(...ALL_WAITING, now - WAITING_TTL_MS)
+      this.s.expireWaiting.run(now - WAITING_TTL_MS)
     }
   }
   private lastExpiry = 0
 
   /** The jobs waiting for build `id`, removed, in the order they happened. */
   private takeWaiting(id: string): BuildUpdate[] {
-    const range = waitingRange(id)
-    const jobs = this.s.waiting.all(...range).map((r) => (JSON.parse(r.value) as { update: BuildUpdate }).update)
+    const jobs = this.s.waiting.all(id).map((r) => JSON.parse(r.update) as BuildUpdate)
     if (jobs.length === 0) return jobs
-    this.s.unwait.run(...range)
+    this.s.unwait.run(id)
     const rank = (u: BuildUpdate) => statusRank(u.jobs[0]?.status ?? u.status)
     return jobs.sort(
       (a, b) => a.attempt - b.attempt || rank(a) - rank(b) || (a.eventTime ?? '').localeCompare(b.eventTime ?? '')

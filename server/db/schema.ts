@@ -114,6 +114,23 @@ export const jobs = sqliteTable(
   (t) => [primaryKey({ columns: [t.buildId, t.jobId] })]
 )
 
+/**
+ * Job events that came before their build (GitLab job hooks, GitHub workflow_job): kept by the
+ * build's id and attached in the build's own transaction when it arrives; dropped after a day.
+ * `key` tells one job state from another (attempt, job ids and statuses), so a retry replaces it.
+ */
+export const waitingJobs = sqliteTable(
+  'waiting_jobs',
+  {
+    buildId: text('build_id').notNull(),
+    key: text('key').notNull(),
+    at: integer('at').notNull(),
+    /** The normalized BuildUpdate, as JSON. */
+    update: text('update').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.buildId, t.key] }), index('waiting_jobs_at_idx').on(t.at)]
+)
+
 /** Every delivery received, whatever became of it: the webhook log behind GET /api/deliveries. */
 export const deliveries = sqliteTable(
   'deliveries',
