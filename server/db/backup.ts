@@ -1,0 +1,213 @@
+/**
+ * @module Online backups of radiator.db and restoring one into a new data folder.
+ *
+ * A backup is one consistent snapshot: everything COMMITted before it started (every write a client
+ * got its 2xx for, and the hub's event id reservation in `meta`), nothing half-done. Written to a
+ * temporary name, synced, then renamed, so a backup file that exists is complete. The copy is a
+ * single self-contained file (rollback journal mode, no -wal beside it); Radiator turns WAL back on
+ * when it opens it.
+ *
+ * Two ways to take one, both leaving the running server's writes alone:
+ * - `backupFile` (the CLI, another process): `VACUUM INTO` reads the database in one read
+ *   transaction — in WAL mode a reader never blocks the writer, and it sees committed frames still
+ *   in the WAL (the writer's own fdatasync only decides when those are durable, not visible).
+ * - `backupConnection` (scheduled backups, inside the server): SQLite's online backup on the
+ *   server's own connection, a few hundred pages per event-loop turn; writes made on that
+ *   connection meanwhile are copied into the backup as they happen, so it stays consistent and the
+ *   event loop is never held for the whole copy.
+ */
+import Database from 'better-sqlite3'
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
+import { databasePath, ensureDir, type Sqlite } from './client.ts'
+
+export interface BackupInfo {
+  path: string
+  bytes: number
+  /** The hub's event id reservation in the copy: a server started on it issues ids above this. */
+  eventIdReserved: number
+  builds: number
+  events: number
+}
+
+/** Something the operator fixes (a path, a running server): reported as one line, no stack. */
+export class BackupError extends Error {
+  override name = 'BackupError'
+}
+
+/** Copies the database at `dbPath` (normally DATA_DIR/radiator.db, Radiator running or not) to `dest`. */
+export function backupFile(dbPath: string, dest: string): BackupInfo {
+  if (!existsSync(dbPath)) throw new BackupError(`${dbPath} does not exist; set DATA_DIR to Radiator's data folder`)
+  const target = prepareTarget(dest)
+  const tmp = tempName(target)
+  const db = new Database(dbPath, { fileMustExist: true })
+  try {
+    db.pragma('busy_timeout = 5000')
+    db.prepare('VACUUM INTO ?').run(tmp)
+  } catch (e) {
+    rmSync(tmp, { force: true })
+    throw e
+  } finally {
+    db.close()
+  }
+  return seal(tmp, target)
+}
+
+/** The same from inside the server, on its own connection, without holding the event loop. */
+export async function backupConnection(sqlite: Sqlite, dest: string, pagesPerStep = 256): Promise<BackupInfo> {
+  const target = prepareTarget(dest)
+  const tmp = tempName(target)
+  try {
+    await sqlite.backup(tmp, { progress: () => pagesPerStep })
+  } catch (e) {
+    rmSync(tmp, { force: true })
+    throw e
+  }
+  return seal(tmp, target)
+}
+
+/**
+ * Puts a backup in place as `dataDir`/radiator.db. Only into a data folder without a database: the
+ * live one is never overwritten (a running server would keep writing its own), and a -wal left
+ * beside a database of another history would be replayed into the restored one.
+ */
+export function restoreBackup(backup: string, dataDir: string): BackupInfo {
+  if (!existsSync(backup)) throw new BackupError(`${backup} does not exist`)
+  const checked = inspect(backup)
+  const dbPath = databasePath(dataDir)
+  for (const p of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`, `${dbPath}-journal`])
+    if (existsSync(p))
+      throw new BackupError(
+        `${p} exists; restore into a new data folder (or stop Radiator and move radiator.db and its -wal/-shm files aside first)`
+      )
+  ensureDir(dataDir)
+  const tmp = tempName(dbPath)
+  copyFileSync(backup, tmp)
+  const info = seal(tmp, dbPath)
+  return { ...info, eventIdReserved: checked.eventIdReserved, builds: checked.builds, events: checked.events }
+}
+
+/** Backups made by the schedule: `radiator-<UTC time>.db`, sortable by name. */
+export const SCHEDULED = /^radiator-\d{8}T\d{6}(?:\d{3})?Z\.db$/
+
+export function scheduledName(at: Date): string {
+  return `radiator-${at.toISOString().replace(/[-:]/g, '').replace('.', '')}.db`
+}
+
+/** Deletes all but the newest `keep` scheduled backups in `dir`; other files there are left alone. */
+export function pruneBackups(dir: string, keep: number): string[] {
+  const ours = readdirSync(dir).filter((f) => SCHEDULED.test(f)).sort()
+  const gone = ours.slice(0, Math.max(0, ours.length - keep))
+  for (const f of gone) rmSync(join(dir, f), { force: true })
+  return gone
+}
+
+export interface BackupSchedule {
+  /** Stops the timer and waits for a backup in progress to finish. */
+  stop(): Promise<void>
+}
+
+/** Backs up every `everyMs` into `dir`, keeping the newest `keep`. Failures are logged, not fatal. */
+export function scheduleBackups(opts: {
+  sqlite: Sqlite
+  dir: string
+  everyMs: number
+  keep: number
+  log: { info(m: string, f?: Record<string, unknown>): void; error(m: string, f?: Record<string, unknown>): void }
+}): BackupSchedule {
+  let running: Promise<void> = Promise.resolve()
+  let stopped = false
+  const once = async () => {
+    try {
+      ensureDir(opts.dir)
+      const info = await backupConnection(opts.sqlite, join(opts.dir, scheduledName(new Date())))
+      const pruned = pruneBackups(opts.dir, opts.keep)
+      opts.log.info('backup written', { path: info.path, bytes: info.bytes, pruned: pruned.length })
+    } catch (e) {
+      opts.log.error('backup failed', { dir: opts.dir, err: String(e) })
+    }
+  }
+  const timer = setInterval(() => {
+    if (!stopped) running = running.then(once)
+  }, opts.everyMs)
+  timer.unref()
+  return {
+    async stop() {
+      stopped = true
+      clearInterval(timer)
+      await running
+    },
+  }
+}
+
+function prepareTarget(dest: string): string {
+  const target = resolve(dest)
+  if (existsSync(target)) throw new BackupError(`${target} exists; choose a new file name (backups never overwrite)`)
+  if (!existsSync(dirname(target))) throw new BackupError(`${dirname(target)} does not exist; create it first`)
+  return target
+}
+
+function tempName(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.partial`)
+}
+
+/** Makes the copy self-contained, checks it, syncs it and moves it into place. */
+function seal(tmp: string, target: string): BackupInfo {
+  let info: Omit<BackupInfo, 'path'>
+  try {
+    const db = new Database(tmp, { fileMustExist: true })
+    try {
+      db.pragma('journal_mode = DELETE')
+    } finally {
+      db.close()
+    }
+    info = inspect(tmp)
+    const fd = openSync(tmp, 'r+')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    if (existsSync(target)) throw new BackupError(`${target} exists; choose a new file name (backups never overwrite)`)
+    renameSync(tmp, target)
+  } catch (e) {
+    rmSync(tmp, { force: true })
+    throw e
+  }
+  const dir = openSync(dirname(target), 'r')
+  try {
+    fsyncSync(dir)
+  } finally {
+    closeSync(dir)
+  }
+  return { path: target, ...info }
+}
+
+/** Opens a copy read-only, checks its structure and reads what the report shows. */
+function inspect(path: string): Omit<BackupInfo, 'path'> {
+  let db: Sqlite
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true })
+  } catch (e) {
+    throw new BackupError(`${path} can't be opened as a SQLite database (${String(e)})`)
+  }
+  try {
+    const check = db.pragma('quick_check', { simple: true })
+    if (check !== 'ok') throw new BackupError(`${path} is damaged (quick_check: ${String(check)})`)
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get()
+    if (!hasMeta) throw new BackupError(`${path} is not a Radiator database (no meta table)`)
+    const count = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n
+    const reserved = db.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as { value: string } | undefined
+    return {
+      bytes: (db.prepare('SELECT page_count * page_size AS b FROM pragma_page_count(), pragma_page_size()').get() as { b: number }).b,
+      eventIdReserved: Number(reserved?.value ?? 0),
+      builds: count('builds'),
+      events: count('events'),
+    }
+  } catch (e) {
+    if (e instanceof BackupError) throw e
+    throw new BackupError(`${path} is not a usable Radiator database (${String(e)})`)
+  } finally {
+    db.close()
+  }
+}
