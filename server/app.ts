@@ -14,6 +14,9 @@ import type { Logger } from './log.ts'
 import { staticRoutes } from './http/static.ts'
 import { access, APP_WIDE, installAccess, type AccessControl } from './access/guard.ts'
 import { csrfGuard } from './access/csrf.ts'
+import type { Telemetry } from './observability/telemetry.ts'
+import { requestIds, requestLog } from './observability/requests.ts'
+import { observabilityRoutes } from './observability/routes.ts'
 
 export interface AppDeps {
   config: Config
@@ -21,6 +24,8 @@ export interface AppDeps {
   writer: Writer
   hub: Hub
   log: Logger
+  /** The Prometheus series (GET /metrics) that requests and capabilities count into. */
+  telemetry: Telemetry
   version: string
   startedAt: number
   /** Who may do what: every route below declares its level with an `access.*` guard. */
@@ -33,6 +38,16 @@ export function createApp(deps: AppDeps) {
   const { store, writer, hub, version, startedAt } = deps
   const app = new Hono()
   app.onError(makeErrorHandler(deps.log))
+  app.use('*', requestIds())
+  app.use(
+    '*',
+    requestLog({
+      log: deps.log,
+      telemetry: deps.telemetry,
+      successPerSecond: deps.config.LOG_SUCCESS_PER_SECOND,
+      sampleRate: deps.config.LOG_SAMPLE_SUCCESS,
+    })
+  )
   app.use('*', installAccess(deps.access))
   // Security headers on every answer; a route's own (beacon.js's cross-origin CORP) win.
   app.use(
@@ -91,6 +106,7 @@ export function createApp(deps: AppDeps) {
   })
 
   app.route('/live', liveRoutes(deps))
+  app.route('/', observabilityRoutes(deps.telemetry))
   for (const [path, sub] of deps.mounts ?? []) app.route(path, sub)
 
   app.all('/api/*', access.public, () => {

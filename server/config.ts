@@ -34,6 +34,16 @@ const vars = {
     'one of debug, info, warn, error, silent',
     'info',
   ],
+  LOG_SUCCESS_PER_SECOND: [
+    int(0, 1_000_000).default(20),
+    'an integer 0–1000000: successful requests logged in full per second; past that, LOG_SAMPLE_SUCCESS of them (errors are always logged)',
+    '20',
+  ],
+  LOG_SAMPLE_SUCCESS: [
+    z.coerce.number().min(0).max(1).default(0.01),
+    'a number 0–1: the share of successful requests logged once LOG_SUCCESS_PER_SECOND is reached in a second',
+    '0.01',
+  ],
   TRUST_PROXY: [
     bool.default(false),
     'true or false: believe X-Forwarded-For / X-Forwarded-Proto from a reverse proxy',
@@ -138,6 +148,11 @@ const vars = {
     '1200',
   ],
   METRICS_TOKEN: [list.default([]), 'comma-separated bearer tokens for POST /api/metrics', '(unset: 401)'],
+  METRICS_SCRAPE_TOKEN: [
+    list.default([]),
+    'comma-separated bearer tokens that may read GET /metrics (Prometheus) and nothing else; viewers may read it too',
+    '(unset: viewers only)',
+  ],
 } as const
 
 export type ConfigVar = keyof typeof vars

@@ -100,6 +100,7 @@ export function errorAnswer(err: unknown, log: Logger, path: string, clientGone 
 export function makeErrorHandler(log: Logger) {
   return function handleError(err: Error, c: Context) {
     const { status, body, headers } = errorAnswer(err, log, c.req.path, c.req.raw.signal.aborted)
-    return c.json(body, status, headers)
+    const requestId = c.get('requestId' as never) as string | undefined
+    return c.json(requestId ? { ...body, requestId } : body, status, headers)
   }
 }

@@ -1,6 +1,12 @@
-/** @module A tiny leveled logger: one line per entry, `key=value` fields. Never given secrets. */
+/**
+ * @module The logger: structured JSON lines from pino (`{"level","time","msg",...fields}`), pretty
+ * on a terminal, with every secret-bearing field redacted. Callers see only the small `Logger`
+ * interface; tests hand `createLogger` a sink and read the JSON lines back.
+ */
+import { createRequire } from 'node:module'
+import pino, { type DestinationStream } from 'pino'
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void
@@ -9,20 +15,69 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void
 }
 
-export function createLogger(level: LogLevel, out: (line: string) => void = (l) => process.stderr.write(l + '\n')): Logger {
-  const min = ORDER[level]
-  const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
-    if (ORDER[lvl] < min) return
-    let line = `${new Date().toISOString()} ${lvl.padEnd(5)} ${msg}`
-    if (fields)
-      for (const [k, v] of Object.entries(fields))
-        line += ` ${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`
-    out(line)
-  }
+/** What `[redacted]` replaces: credentials, cookies and every webhook signature or token header. */
+const SECRET_KEYS = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'token',
+  'secret',
+  'password',
+  'x-hub-signature',
+  'x-hub-signature-256',
+  'x-gitea-signature',
+  'x-forgejo-signature',
+  'x-gitlab-token',
+  'webhook-signature',
+  'circleci-signature',
+  'x-buildkite-token',
+  'x-buildkite-signature',
+  'signature',
+  'x-radiator-token',
+]
+/** The keys at the top of a line's fields and one level down (`headers.cookie`, `req.authorization`). */
+export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [`["${k}"]`, `*["${k}"]`, `*.headers["${k}"]`])
+
+export const REDACTED = '[redacted]'
+
+export function createLogger(level: LogLevel, out?: (line: string) => void): Logger {
+  const p = pino(
+    {
+      level,
+      base: undefined,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: REDACTED },
+    },
+    out ? sink(out) : destination()
+  )
   return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
+    debug: (m, f) => p.debug(f ?? {}, m),
+    info: (m, f) => p.info(f ?? {}, m),
+    warn: (m, f) => p.warn(f ?? {}, m),
+    error: (m, f) => p.error(f ?? {}, m),
   }
+}
+
+/** Whole lines to a function (tests), without the trailing newline. */
+function sink(out: (line: string) => void): DestinationStream {
+  return { write: (s: string) => out(s.endsWith('\n') ? s.slice(0, -1) : s) }
+}
+
+/**
+ * stderr, as JSON for a log collector; for a person at a terminal pino-pretty (a dev dependency,
+ * absent from a production install) formats it, synchronously so nothing is lost at exit.
+ */
+function destination(): DestinationStream {
+  if (process.stderr.isTTY) {
+    try {
+      const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => DestinationStream
+      return pretty({ sync: true, destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    } catch {
+      // not installed: JSON it is
+    }
+  }
+  return pino.destination({ dest: 2, sync: true })
 }

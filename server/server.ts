@@ -21,6 +21,7 @@ import { answerUpgrades, lingerOnClose, withPlainUpgradeRefused } from './http/c
 import { currentVersion } from './version.ts'
 import { createAccess, firstStartLink } from './access/index.ts'
 import type { Credentials } from './access/credentials.ts'
+import { Telemetry } from './observability/telemetry.ts'
 
 export interface Capability {
   /** Mount path and sub-app. */
@@ -37,6 +38,8 @@ export type CapabilityFactory = (ctx: {
   writer: Writer
   hub: Hub
   log: Logger
+  /** Counters for GET /metrics. */
+  telemetry: Telemetry
 }) => Capability
 
 export interface RunningServer {
@@ -81,16 +84,18 @@ export async function startServer(
     heartbeatMs: config.LIVE_HEARTBEAT_MS,
     pollTimeoutMs: config.LIVE_POLL_TIMEOUT_MS,
   })
+  const telemetry = new Telemetry({ version, writer, hub })
   const access = createAccess(config, store, writer, hub)
   // A revoked token or session loses its open live connections at once (close code 4401).
   access.credentials.onRevoke((r) => hub.closeWhere((c) => c.principal === r.id, 4401, 'access revoked'))
-  const caps = capabilities.map((f) => f({ config, store, writer, hub, log }))
+  const caps = capabilities.map((f) => f({ config, store, writer, hub, log, telemetry }))
   const app = createApp({
     config,
     store,
     writer,
     hub,
     log,
+    telemetry,
     version,
     startedAt,
     access: access.control,

@@ -3,7 +3,7 @@
  * its level as its first handler — `app.get('/builds', access.viewer, handler)` — and the
  * route-table test reads that marker back from the app, so the declaration and the check are one
  * thing. Credentials, tried in order: `Authorization: Bearer <token>` (an API token, ADMIN_TOKEN,
- * METRICS_TOKEN), `Authorization: Basic` with the token as password (how cctray clients send one),
+ * METRICS_TOKEN, METRICS_SCRAPE_TOKEN), `Authorization: Basic` with the token as password (how cctray clients send one),
  * the session cookie, the trusted auth proxy's header; then PUBLIC_DASHBOARD / PUBLIC_FEEDS.
  */
 import type { Context, MiddlewareHandler } from 'hono'
@@ -30,6 +30,8 @@ export interface Principal {
   failed?: boolean
   /** The cookie's value, for a session (to renew the cookie's lifetime). */
   cookie?: string
+  /** METRICS_SCRAPE_TOKEN: no role, only GET /metrics. */
+  scraper?: true
 }
 
 /** Failed credential checks (a wrong token, a revoked cookie) accepted per client address per minute. */
@@ -74,6 +76,8 @@ export class AccessControl {
     if (secretIn(secret, this.config.ADMIN_TOKEN)) return { role: 'admin', id: 'env:ADMIN_TOKEN', subject: 'ADMIN_TOKEN', via: 'env' }
     if (secretIn(secret, this.config.METRICS_TOKEN))
       return { role: 'metrics-push', id: 'env:METRICS_TOKEN', subject: 'METRICS_TOKEN', via: 'env' }
+    if (secretIn(secret, this.config.METRICS_SCRAPE_TOKEN))
+      return { role: null, id: 'env:METRICS_SCRAPE_TOKEN', subject: 'METRICS_SCRAPE_TOKEN', via: 'env', scraper: true }
     const t = this.credentials.token(secret)
     return t ? { role: t.role, id: t.id, subject: t.name, via: 'token' } : FAILED
   }
@@ -92,9 +96,9 @@ export class AccessControl {
   }
 
   permits(p: Principal, level: AccessLevel): boolean {
-    if (allows(p.role, level)) return true
+    if (allows(p.role, level) || (p.scraper && level === 'scrape')) return true
     if (p.role !== null) return false
-    return (level === 'viewer' && this.config.PUBLIC_DASHBOARD) || (level === 'feed' && (this.config.PUBLIC_FEEDS || this.config.PUBLIC_DASHBOARD))
+    return ((level === 'viewer' || level === 'scrape') && this.config.PUBLIC_DASHBOARD) || (level === 'feed' && (this.config.PUBLIC_FEEDS || this.config.PUBLIC_DASHBOARD))
   }
 }
 
@@ -132,9 +136,11 @@ function guard(level: AccessLevel): Guard {
             'UNAUTHORIZED',
             level === 'push'
               ? 'send Authorization: Bearer <token>: a metrics-push token, or one of METRICS_TOKEN'
-              : 'sign in first: a session cookie, or Authorization: Bearer <token>'
+              : level === 'scrape'
+                ? 'send Authorization: Bearer <token>: one of METRICS_SCRAPE_TOKEN, or a viewer token'
+                : 'sign in first: a session cookie, or Authorization: Bearer <token>'
           )
-        throw new AppError('FORBIDDEN', `this needs the ${level === 'feed' ? 'viewer' : level} role`)
+        throw new AppError('FORBIDDEN', `this needs the ${level === 'feed' || level === 'scrape' ? 'viewer' : level} role`)
       }
       c.set('principal' as never, p as never)
     }
@@ -149,6 +155,7 @@ export const access = {
   viewer: guard('viewer'),
   feed: guard('feed'),
   push: guard('push'),
+  scrape: guard('scrape'),
   admin: guard('admin'),
 } as const
 

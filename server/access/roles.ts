@@ -10,9 +10,10 @@
  * - viewer: the dashboard's data, the read APIs, the live stream, cctray and badges.
  * - feed: cctray and badges; viewer, or anyone with PUBLIC_FEEDS.
  * - push: POST /api/metrics (a metrics-push or admin token).
+ * - scrape: GET /metrics, the Prometheus series; viewer, or METRICS_SCRAPE_TOKEN (guard.ts).
  * - admin: tokens, sessions, screens, the delivery log and raw bodies, settings.
  */
-export const ACCESS_LEVELS = ['public', 'viewer', 'feed', 'push', 'admin'] as const
+export const ACCESS_LEVELS = ['public', 'viewer', 'feed', 'push', 'scrape', 'admin'] as const
 export type AccessLevel = (typeof ACCESS_LEVELS)[number]
 
 /** What a credential is allowed: an API token has one of these; a session is viewer or admin. */
@@ -28,6 +29,7 @@ export function allows(role: Role | null, level: AccessLevel): boolean {
       return true
     case 'viewer':
     case 'feed':
+    case 'scrape':
       return role === 'viewer' || role === 'admin'
     case 'push':
       return role === 'metrics-push' || role === 'admin'

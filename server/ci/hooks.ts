@@ -16,6 +16,7 @@ import { clientIp } from '../http/client-ip.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
 import { readBodyBytes, tooLarge } from '../metrics/request.ts'
 import { access } from '../access/guard.ts'
+import type { Telemetry, WebhookOutcome } from '../observability/telemetry.ts'
 
 export const MAX_HOOK_BYTES = 5 * 1024 * 1024
 
@@ -28,8 +29,8 @@ function secretsFor(config: Config, vars: readonly string[]): Record<string, rea
   return out
 }
 
-export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Ingest; log: Logger }) {
-  const { config, writer, ingest, log } = deps
+export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Ingest; log: Logger; telemetry: Telemetry }) {
+  const { config, writer, ingest, log, telemetry } = deps
   const app = new Hono()
   // Only failed authentications are limited: a provider with the right secret is never refused
   // (GitHub does not retry), while guessing secrets or filling the delivery log is cut short.
@@ -39,10 +40,16 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
     '/:provider',
     // Public by nature: each provider's signature or token is checked below, on the raw bytes.
     access.public,
+    async function countFailed(c, next) {
+      await next()
+      // Thrown (413, 503 while the disk refuses, a bug): answered by the app's error handler.
+      if (c.error && (PROVIDERS as readonly string[]).includes(c.req.param('provider')!)) telemetry.webhook(c.req.param('provider')!, 'failed')
+    },
     async (c) => {
       const name = c.req.param('provider') as ProviderName
       const provider = (PROVIDERS as readonly string[]).includes(name) ? providers[name] : undefined
       if (!provider) throw new AppError('NOT_FOUND', `no such provider; one of ${PROVIDERS.join(', ')}`)
+      const count = (outcome: WebhookOutcome) => telemetry.webhook(name, outcome)
       // Read from Node's request: over the limit it is a 413 that closes the connection, and a
       // client leaving mid-body is a quiet ClientGoneError (request.ts), not a failed body stream.
       const raw = await readBodyBytes(c, MAX_HOOK_BYTES)
@@ -58,13 +65,16 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
       const reject = async (code: 'UNAUTHORIZED' | 'BAD_REQUEST', message: string) => {
         await writer.write(() => ingest.log(info, 'rejected', message))
         log.info('webhook rejected', { provider: name, reason: message })
+        count(code === 'UNAUTHORIZED' ? 'unauthorized' : 'invalid')
         return c.json(errorBody(code, message), code === 'UNAUTHORIZED' ? 401 : 400)
       }
 
       const verdict = provider.verify(delivery, secretsFor(config, provider.secretVars))
       if (!verdict.ok) {
-        if (!authFailures.take(clientIp(c, config.TRUST_PROXY)))
+        if (!authFailures.take(clientIp(c, config.TRUST_PROXY))) {
+          count('rate_limited')
           return c.json(errorBody('TOO_MANY_REQUESTS', 'too many failed authentications; try again in a minute'), 429, { 'retry-after': '60' })
+        }
         return reject('UNAUTHORIZED', verdict.reason)
       }
       let body: unknown
@@ -83,17 +93,20 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
       info.event = result.event
       if (result.kind === 'ping') {
         await writer.write(() => ingest.log(info, 'ping', null))
+        count('ping')
         return c.json({ ok: true, event: result.event })
       }
       if (result.kind === 'ignored') {
         info.deliveryId = result.deliveryId ?? null
         await writer.write(() => ingest.log(info, 'ignored', result.reason))
+        count('ignored')
         return c.json({ ignored: result.reason }, 202)
       }
       const parsed = buildUpdateSchema.safeParse(result.update)
       if (!parsed.success) return reject('BAD_REQUEST', `normalized build is invalid: ${zodMessage(parsed.error)}`)
       const withId = { ...info, deliveryId: result.deliveryId }
       const r = await writer.write((sqlite) => ingest.applyBuild(sqlite, withId, parsed.data, delivery))
+      count(r.outcome === 'duplicate' || r.outcome === 'superseded' ? r.outcome : 'stored')
       if (r.outcome === 'duplicate') return c.json({ duplicate: true })
       return c.json({ stored: true, outcome: r.outcome, build: r.buildId, status: r.status, transition: r.transition })
     }

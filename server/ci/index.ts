@@ -7,12 +7,12 @@ import { Ingest } from './ingest.ts'
 
 const DAY = 86_400_000
 
-export const ciCapability: CapabilityFactory = ({ config, store, writer, hub, log }) => {
+export const ciCapability: CapabilityFactory = ({ config, store, writer, hub, log, telemetry }) => {
   const ingest = new Ingest(store.sqlite, hub)
   hub.addSnapshot('pipelines', () => ingest.builds.tiles())
   return {
     mounts: [
-      ['/hooks', hookRoutes({ config, writer, ingest, log })],
+      ['/hooks', hookRoutes({ config, writer, ingest, log, telemetry })],
       ['/api', apiRoutes(store.sqlite, ingest.builds)],
       ['/', feedRoutes(store.sqlite, ingest.builds, config.PUBLIC_URL?.replace(/\/$/, ''))],
     ],

@@ -67,6 +67,12 @@ function storageRefusal(e: Error & { code: string }): WriterClosedError {
   return new WriterClosedError(`the database can't be written right now: ${e.message} (${e.code}); retry later`)
 }
 
+/** Told about each COMMIT and WAL sync (server/observability): batch size and seconds taken. */
+export interface WriterObserver {
+  committed(ops: number, seconds: number): void
+  synced(seconds: number): void
+}
+
 interface Committed {
   settle(): void
   fail(err: Error): void
@@ -93,6 +99,7 @@ export class Writer {
   private rollbackStmt
   /** Batches committed and ops written, for /healthz and the benchmark. */
   stats = { batches: 0, ops: 0, failed: 0 }
+  observer: WriterObserver | null = null
 
   constructor(
     private sqlite: Sqlite,
@@ -139,7 +146,7 @@ export class Writer {
     try {
       this.begin.run()
       for (const p of batch) results.push(p.op(this.sqlite))
-      this.commitStmt.run()
+      this.commit(batch.length)
     } catch {
       // Optimistic batching keeps the hot path free of savepoints; when one op fails, the batch is
       // rolled back and replayed one op per transaction so only the failing caller sees the error.
@@ -170,6 +177,13 @@ export class Writer {
     this.sync()
   }
 
+  private commit(ops: number): void {
+    if (!this.observer) return void this.commitStmt.run()
+    const t = performance.now()
+    this.commitStmt.run()
+    this.observer.committed(ops, (performance.now() - t) / 1000)
+  }
+
   private refusal(failed: Error): WriterClosedError {
     return new WriterClosedError(`the database can't be written: ${failed.message}`)
   }
@@ -183,8 +197,10 @@ export class Writer {
     const covered = this.unsynced
     this.unsynced = []
     this.syncing = true
+    const t = performance.now()
     this.syncWal((err) => {
       this.syncing = false
+      this.observer?.synced((performance.now() - t) / 1000)
       if (err) this.failed ??= err
       for (const c of covered) (err ? c.fail(err) : c.settle())
       if (this.queue.length > 0) this.flush()
@@ -209,7 +225,7 @@ export class Writer {
       try {
         this.begin.run()
         result = p.op(this.sqlite)
-        this.commitStmt.run()
+        this.commit(1)
       } catch (e) {
         this.rollback()
         this.hooks.forEach((h, i) => h.rollback(marks[i]))

@@ -245,6 +245,22 @@ export class Hub {
     return this.clients.size + this.joining.size
   }
 
+  /** Events fanned out, and frames handed to clients for them (for /metrics, read when scraped). */
+  readonly stats = { published: 0, sent: 0 }
+
+  /** Events held for resuming clients. */
+  get replayDepth(): number {
+    return this.ring.length
+  }
+
+  /** Open connections per transport (for /metrics: counted when scraped, not kept). */
+  clientsByTransport(): Map<string, number> {
+    const n = new Map<string, number>()
+    for (const set of [this.clients, this.joining])
+      for (const c of set) if (c.meta) n.set(c.meta.transport, (n.get(c.meta.transport) ?? 0) + 1)
+    return n
+  }
+
   addSnapshot(name: string, provider: SnapshotProvider): void {
     this.snapshotProviders.set(name, provider)
   }
@@ -302,7 +318,14 @@ export class Hub {
       const dropped = this.ring.splice(0, this.ring.length - this.opts.replayBuffer)
       this.ringFloor = dropped[dropped.length - 1]!.event.id
     }
-    for (const c of this.clients) if (matches(c.topics, frame.event.type)) c.send(frame)
+    let sent = 0
+    for (const c of this.clients)
+      if (matches(c.topics, frame.event.type)) {
+        c.send(frame)
+        sent++
+      }
+    this.stats.published++
+    this.stats.sent += sent
   }
 
   /** The providers' state, built at most once per head (and per SNAPSHOT_TTL_MS). */

@@ -18,11 +18,13 @@ import { parseTopics, REPLAY_PAGE_EVENTS, type ClientMeta, type Frame, type Hub,
 import { SseClient } from './sse.ts'
 import { WsClient } from './ws.ts'
 import { access, principalOf } from '../access/guard.ts'
+import type { Telemetry } from '../observability/telemetry.ts'
 
 export interface LiveDeps {
   hub: Hub
   config: Config
   log: Logger
+  telemetry: Telemetry
 }
 
 /** Seconds a refused client is asked to wait (Retry-After; `retry:` for EventSource). */
@@ -47,7 +49,11 @@ function resumeId(query: string | undefined, header: string | undefined): number
   return Math.max(q, h)
 }
 
-export function liveRoutes({ hub, config, log }: LiveDeps) {
+export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
+  const cutOff = (transport: 'ws' | 'sse', reason: string) => {
+    telemetry.liveCutOff(transport, reason)
+    log.warn('live client cut off', { transport, reason })
+  }
   const app = new Hono()
   const enabled = new Set(config.LIVE_TRANSPORTS)
   const admission = new Admission(config.LIVE_MAX_CLIENTS, config.LIVE_MAX_CLIENTS_PER_ADDRESS)
@@ -107,15 +113,15 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
       return {
         onOpen(_evt, ws) {
           const raw = ws.raw as WebSocket
+          const cut = (reason: string) => cutOff('ws', reason)
           client = new WsClient(raw, topics, config.LIVE_CLIENT_BUFFER_BYTES, (reason) => {
             // Stop fanning out to it at once; the socket itself closes after the close handshake.
             hub.disconnect(client!)
-            log.warn('live client cut off', { transport: 'ws', reason })
+            cut(reason)
           })
           client.principal = principalOf(c).id
           client.meta = meta(c, 'ws')
           hub.join(client)
-          const cut = (reason: string) => log.warn('live client cut off', { transport: 'ws', reason })
           catchUp(hub, client, hub.open(since), cut).catch((e) => {
             log.error('live catch-up failed', { transport: 'ws', err: String(e) })
             client?.close(1011, 'internal error')
@@ -137,7 +143,7 @@ export function liveRoutes({ hub, config, log }: LiveDeps) {
       const body = `retry: ${BUSY_RETRY_S * 1000}\nevent: unavailable\ndata: ${JSON.stringify({ ...errorBody('UNAVAILABLE', slot), retryAfterMs: BUSY_RETRY_S * 1000 })}\n\n`
       return new Response(body, { headers: sseHeaders })
     }
-    const cut = (reason: string) => log.warn('live client cut off', { transport: 'sse', reason })
+    const cut = (reason: string) => cutOff('sse', reason)
     const client: SseClient = new SseClient(
       topics,
       config.LIVE_CLIENT_BUFFER_BYTES,

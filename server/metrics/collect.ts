@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts'
 import { Drop, type DropReason, type Ingest, type Outcome } from './pipeline.ts'
 import { ABORTED, readNodeBody } from './request.ts'
 import type { Sites } from './sites.ts'
+import type { StatusCounts } from '../observability/telemetry.ts'
 
 export const COLLECT_PATH = '/api/collect'
 export const COLLECT_LIMIT_BYTES = 16 * 1024
@@ -33,6 +34,8 @@ export interface CollectDeps {
   sites: Sites
   trustProxy: boolean
   log: Logger
+  /** Answers by status, for /metrics (a Map update per request; nothing allocated). */
+  requests?: StatusCounts
 }
 
 export function collectHandler(d: CollectDeps): NodeHandler {
@@ -71,18 +74,23 @@ export function collectHandler(d: CollectDeps): NodeHandler {
       // The writer refusing (shutting down, disk failed) is a 503 with its reason; anything else
       // is logged and a 500.
       const { status, body, headers } = errorAnswer(e, d.log, COLLECT_PATH)
-      return send(res, status, { ...headers, ...cors(origin, d.sites.originAllowedForAny(origin)) }, body)
+      return reply(res, status, { ...headers, ...cors(origin, d.sites.originAllowedForAny(origin)) }, body)
     }
     const headers = cors(origin, outcome.site ? d.sites.originAllowed(origin, outcome.site) : d.sites.originAllowedForAny(origin))
-    if (outcome.accepted) return send(res, 202, headers)
+    if (outcome.accepted) return reply(res, 202, headers)
     const code = DROP_ANSWER[outcome.drop.reason]
     headers['x-radiator-dropped'] = outcome.drop.reason
-    if (code === 'ACCEPTED') return send(res, 202, headers)
+    if (code === 'ACCEPTED') return reply(res, 202, headers)
     // A body over the limit is not read to its end: the connection closes after this answer,
     // lingering until the client has sent the rest (http/connections.ts) so it reads the 413.
     if (outcome.drop.reason === 'too_large') headers.connection = 'close'
     if (outcome.drop.retryAfterS) headers['retry-after'] = String(outcome.drop.retryAfterS)
-    send(res, ERROR_STATUS[code], headers, errorBody(code, outcome.drop.message, { reason: outcome.drop.reason }))
+    reply(res, ERROR_STATUS[code], headers, errorBody(code, outcome.drop.message, { reason: outcome.drop.reason }))
+  }
+
+  function reply(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, json?: object): void {
+    d.requests?.add(status)
+    send(res, status, headers, json)
   }
 }
 

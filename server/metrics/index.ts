@@ -31,7 +31,7 @@ export interface MetricsOptions extends Partial<LivePushOptions> {
 }
 
 export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFactory {
-  return ({ config, store, writer, hub, log }) => {
+  return ({ config, store, writer, hub, log, telemetry }) => {
     const now = opts.now ?? Date.now
     const sqlite = store.sqlite
     const onError = (what: string) => (e: unknown) => log.warn(`metrics: ${what} failed`, { err: String(e) })
@@ -65,6 +65,7 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
       perAddress: config.COLLECT_PER_MINUTE > 0 ? new RateLimiter(config.COLLECT_PER_MINUTE) /* real time, not the data clock */ : null,
       onAccepted: (site) => live.visited(site),
     })
+    telemetry.beacons(ingest.stats)
     hub.addSnapshot('sites', () => live.snapshot())
     hub.addSnapshot('metrics', () => custom.latestByName())
 
@@ -73,7 +74,7 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
         ['/api', metricsRoutes({ config, ingest, sites, presence, summaries, custom, now })],
         ['/', beaconRoutes(opts.beaconPath)],
       ],
-      nodeRoutes: { [`POST ${COLLECT_PATH}`]: collectHandler({ ingest, sites, trustProxy: config.TRUST_PROXY, log }) },
+      nodeRoutes: { [`POST ${COLLECT_PATH}`]: collectHandler({ ingest, sites, trustProxy: config.TRUST_PROXY, log, requests: telemetry.nodeRoute('POST', COLLECT_PATH) }) },
       start() {
         writer.write((s) => sites.sync(s, now())).catch(onError('sites sync'))
         const stops = [
