@@ -29,6 +29,22 @@ const vars = {
     'an integer 1–65536: MB of SQLite page cache (the vitals id index is looked up on every CLS/INP report)',
     '64',
   ],
+  BACKUP_DIR: [
+    z.string().min(1).optional(),
+    'a directory path: scheduled backups are written there (created if missing), as radiator-<UTC time>.db',
+    '(unset: no scheduled backups)',
+  ],
+  BACKUP_EVERY: [
+    z
+      .string()
+      .regex(/^\d+[smhd]$/)
+      .transform((v) => Number(v.slice(0, -1)) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[v.at(-1) as 's' | 'm' | 'h' | 'd'])
+      .pipe(z.number().min(1000).max(24 * 86_400_000))
+      .default(6 * 3_600_000),
+    'a number and s, m, h or d (30m, 6h, 1d), 1s–24d: time between scheduled backups',
+    '6h',
+  ],
+  BACKUP_KEEP: [int(1, 10_000).default(7), 'an integer 1–10000: scheduled backups kept in BACKUP_DIR (older ones are deleted)', '7'],
   LOG_LEVEL: [
     z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     'one of debug, info, warn, error, silent',

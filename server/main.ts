@@ -8,6 +8,7 @@ import { ensureWebBuild } from './http/web-build.ts'
 import { startServer } from './server.ts'
 import { StartupError } from './errors.ts'
 import { capabilities } from './capabilities.ts'
+import { scheduleBackups } from './db/backup.ts'
 
 const SHUTDOWN_LIMIT_MS = 5000
 
@@ -39,6 +40,11 @@ try {
   }
   throw e
 }
+// Off unless BACKUP_DIR is set; runs on the server's own connection (see db/backup.ts).
+const { BACKUP_DIR, BACKUP_EVERY, BACKUP_KEEP } = config
+const backups = BACKUP_DIR
+  ? scheduleBackups({ sqlite: server.store.sqlite, dir: BACKUP_DIR, everyMs: BACKUP_EVERY, keep: BACKUP_KEEP, log })
+  : undefined
 
 if (config.LOG_LEVEL !== 'silent') {
   process.stdout.write(
@@ -63,13 +69,15 @@ const shutdown = (signal: string) => {
     process.exit(1)
   }, SHUTDOWN_LIMIT_MS)
   force.unref()
-  server.close().then(
-    () => process.exit(0),
-    (e) => {
-      log.error('shutdown failed', { err: String(e) })
-      process.exit(1)
-    }
-  )
+  Promise.resolve(backups?.stop())
+    .then(() => server.close())
+    .then(
+      () => process.exit(0),
+      (e) => {
+        log.error('shutdown failed', { err: String(e) })
+        process.exit(1)
+      }
+    )
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'))
 process.once('SIGINT', () => shutdown('SIGINT'))

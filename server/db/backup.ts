@@ -17,7 +17,7 @@
  *   event loop is never held for the whole copy.
  */
 import Database from 'better-sqlite3'
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { databasePath, ensureDir, type Sqlite } from './client.ts'
 
@@ -107,7 +107,11 @@ export interface BackupSchedule {
   stop(): Promise<void>
 }
 
-/** Backs up every `everyMs` into `dir`, keeping the newest `keep`. Failures are logged, not fatal. */
+/**
+ * Backs up every `everyMs` into `dir`, keeping the newest `keep`. The first is due `everyMs` after
+ * the newest one already there (at once when there is none or it is overdue), so restarts more
+ * frequent than the interval don't starve the schedule. Failures are logged, never fatal.
+ */
 export function scheduleBackups(opts: {
   sqlite: Sqlite
   dir: string
@@ -116,6 +120,7 @@ export function scheduleBackups(opts: {
   log: { info(m: string, f?: Record<string, unknown>): void; error(m: string, f?: Record<string, unknown>): void }
 }): BackupSchedule {
   let running: Promise<void> = Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
   let stopped = false
   const once = async () => {
     try {
@@ -127,17 +132,27 @@ export function scheduleBackups(opts: {
       opts.log.error('backup failed', { dir: opts.dir, err: String(e) })
     }
   }
-  const timer = setInterval(() => {
-    if (!stopped) running = running.then(once)
-  }, opts.everyMs)
-  timer.unref()
+  const next = (ms: number) => {
+    if (stopped) return
+    timer = setTimeout(() => {
+      running = once().then(() => next(opts.everyMs))
+    }, ms)
+    timer.unref()
+  }
+  next(Math.min(opts.everyMs, Math.max(0, newestBackupAt(opts.dir) + opts.everyMs - Date.now())))
   return {
     async stop() {
       stopped = true
-      clearInterval(timer)
+      clearTimeout(timer)
       await running
     },
   }
+}
+
+function newestBackupAt(dir: string): number {
+  if (!existsSync(dir)) return 0
+  const ours = readdirSync(dir).filter((f) => SCHEDULED.test(f)).sort()
+  return ours.length ? statSync(join(dir, ours.at(-1)!)).mtimeMs : 0
 }
 
 function prepareTarget(dest: string): string {
