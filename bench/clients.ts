@@ -1,0 +1,192 @@
+/**
+ * @module Live clients for the benchmarks, many in one process, as light as the protocol allows:
+ * each records, per message, its event id, type, size and arrival time (performance.now()). The
+ * id and type are read from the start of the frame (`{"id":N,"type":"…"` is how every frame
+ * begins), so a 5,000-client round is not dominated by JSON.parse in the measuring process; the
+ * full JSON is parsed only where a check needs it (`keepText`).
+ */
+import http from 'node:http'
+import WebSocket from 'ws'
+import { io as ioClient, type Socket } from 'socket.io-client'
+
+export interface Msg {
+  id: number
+  type: string
+  bytes: number
+  t: number
+  /** The frame's text, for the clients asked to keep it. */
+  text?: string
+}
+
+const HEAD = /^\{"id":(\d+),"type":"([^"]+)"/
+
+export abstract class BenchClient {
+  messages: Msg[] = []
+  closed = false
+  closeCode: number | null = null
+  /** Called on every message (the round's waiter counts arrivals here). */
+  onMessage: ((m: Msg, c: BenchClient) => void) | null = null
+  constructor(readonly keepText = false) {}
+  protected record(id: number, type: string, bytes: number, text?: string): void {
+    const m: Msg = { id, type, bytes, t: performance.now() }
+    if (this.keepText && text !== undefined) m.text = text
+    this.messages.push(m)
+    this.onMessage?.(m, this)
+  }
+  protected frame(text: string, bytes: number): void {
+    const h = HEAD.exec(text.length > 120 ? text.slice(0, 120) : text)
+    if (h) this.record(Number(h[1]), h[2]!, bytes, text)
+    else if (text.startsWith('{"type":"heartbeat"')) return
+    else this.record(-1, 'unparsed', bytes, text)
+  }
+  get lastId(): number {
+    for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i]!.id >= 0) return this.messages[i]!.id
+    return 0
+  }
+  abstract close(): void
+}
+
+/** A WebSocket client (`ws`), for Radiator's /live and the raw ws baseline. */
+export class WsBench extends BenchClient {
+  readonly ws: WebSocket
+  readonly opened: Promise<void>
+  constructor(url: string, keepText = false, localAddress?: string) {
+    super(keepText)
+    this.ws = new WebSocket(url, { perMessageDeflate: false, localAddress })
+    this.ws.on('message', (data: Buffer) => {
+      // Only the head is decoded unless the text is kept.
+      const text = this.keepText ? data.toString('utf8') : data.toString('latin1', 0, Math.min(data.length, 120))
+      this.frame(text, data.length)
+    })
+    this.ws.on('close', (code) => {
+      this.closed = true
+      this.closeCode = code
+    })
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve())
+      this.ws.once('error', reject)
+    })
+    this.opened.catch(() => {})
+  }
+  close(): void {
+    this.ws.terminate()
+  }
+}
+
+/** A socket.io client on the websocket transport only (no polling handshake first). */
+export class SocketIoBench extends BenchClient {
+  readonly socket: Socket
+  readonly opened: Promise<void>
+  constructor(url: string) {
+    super(false)
+    this.socket = ioClient(url, { transports: ['websocket'], forceNew: true, reconnection: false })
+    this.socket.on('event', (e: { id: number; type: string }) => this.record(e.id, e.type, 0))
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.once('connect', () => resolve())
+      this.socket.once('connect_error', reject)
+    })
+    this.opened.catch(() => {})
+  }
+  close(): void {
+    this.socket.disconnect()
+  }
+}
+
+/** EventSource's parsing over a plain node:http stream (one socket per client, as browsers do). */
+export class SseBench extends BenchClient {
+  private req!: http.ClientRequest
+  readonly opened: Promise<void>
+  constructor(url: string, keepText = false, lastEventId?: number) {
+    super(keepText)
+    const headers: Record<string, string> = { accept: 'text/event-stream' }
+    if (lastEventId !== undefined) headers['last-event-id'] = String(lastEventId)
+    let buf = ''
+    this.opened = new Promise((resolve, reject) => {
+      this.req = http.get(url, { agent: false, headers }, (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`SSE answered ${res.statusCode}`))
+        res.setEncoding('utf8')
+        resolve()
+        res.on('data', (chunk: string) => {
+          buf += chunk
+          let i: number
+          while ((i = buf.indexOf('\n\n')) !== -1) {
+            const block = buf.slice(0, i)
+            buf = buf.slice(i + 2)
+            const d = block.indexOf('data: ')
+            if (d >= 0) this.frame(block.slice(d + 6, this.keepText ? undefined : d + 126), Buffer.byteLength(block) + 2)
+          }
+        })
+        res.on('close', () => (this.closed = true))
+      })
+      this.req.on('error', reject)
+    })
+    this.opened.catch(() => {})
+  }
+  close(): void {
+    this.req.destroy()
+  }
+}
+
+/**
+ * A long-polling client looping like the page does: first poll with `snapshot=1`, then each from
+ * the last id it got, at once. Events are recorded when the answer carrying them has arrived.
+ */
+export class PollBench extends BenchClient {
+  private stopped = false
+  private current: http.ClientRequest | null = null
+  readonly opened: Promise<void>
+  polls = 0
+  constructor(private base: string, private agent: http.Agent, keepText = false) {
+    super(keepText)
+    this.opened = this.poll(true)
+    this.opened.then(() => this.loop()).catch(() => {})
+  }
+  private poll(first: boolean): Promise<void> {
+    const u = new URL('/live/poll', this.base)
+    if (first) u.searchParams.set('snapshot', '1')
+    else u.searchParams.set('since', String(this.lastId))
+    return new Promise((resolve, reject) => {
+      this.current = http.get(u, { agent: this.agent }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          this.polls++
+          const raw = Buffer.concat(chunks)
+          if (res.statusCode !== 200) return reject(new Error(`poll answered ${res.statusCode}`))
+          const { events } = JSON.parse(raw.toString('utf8')) as { events: { id?: number; type: string }[] }
+          // The answer's bytes are shared out over its events.
+          for (const e of events)
+            if (typeof e.id === 'number') this.record(e.id, e.type, raw.length / events.length, this.keepText ? JSON.stringify(e) : undefined)
+          resolve()
+        })
+      })
+      this.current.on('error', reject)
+    })
+  }
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.poll(false)
+      } catch {
+        if (this.stopped) return
+        this.closed = true
+        return
+      }
+    }
+  }
+  close(): void {
+    this.stopped = true
+    this.current?.destroy()
+  }
+}
+
+/** Opens `n` clients `batch` at a time; throws when any fails to open. */
+export async function openMany<C extends { opened: Promise<void> }>(n: number, make: (i: number) => C, batch = 100): Promise<C[]> {
+  const out: C[] = []
+  for (let i = 0; i < n; i += batch) {
+    const chunk = Array.from({ length: Math.min(batch, n - i) }, (_, k) => make(i + k))
+    await Promise.all(chunk.map((c) => c.opened))
+    out.push(...chunk)
+  }
+  return out
+}
