@@ -45,10 +45,12 @@ export function requestLog(o: RequestLogOptions): MiddlewareHandler {
     const seconds = (performance.now() - start) / 1000
     const id = c.get('requestId' as never) as string
     const route = routeOf(c)
-    const status = c.res.status
+    // An accepted WebSocket upgrade is answered 200 to the adapter, which then sends the 101.
+    const status = c.res.status === 200 && c.req.header('upgrade')?.toLowerCase() === 'websocket' ? 101 : c.res.status
     o.telemetry.request(c.req.method, route, status, seconds)
     if (status >= 400) await withRequestId(c, id)
-    const rate = status < 400 ? sampled() : 1
+    const gone = c.req.raw.signal.aborted
+    const rate = status < 400 && !gone ? sampled() : 1
     if (rate === null) return
     const fields: Record<string, unknown> = {
       requestId: id,
@@ -56,10 +58,13 @@ export function requestLog(o: RequestLogOptions): MiddlewareHandler {
       route,
       status,
       durationMs: Math.round(seconds * 10_000) / 10,
-      outcome: status >= 500 ? 'server_error' : status >= 400 ? 'client_error' : 'ok',
+      outcome: gone ? 'client_gone' : status >= 500 ? 'server_error' : status >= 400 ? 'client_error' : 'ok',
     }
     if (rate < 1) fields.sampled = rate
-    if (status >= 500) o.log.error('request', fields)
+    // A client that left mid-request is ordinary internet life: logged, but quietly.
+    if (gone) o.log.debug('request', fields)
+    // 503 is a deliberate answer (disk refusing writes, shutting down, live slots full): a warning.
+    else if (status >= 500 && status !== 503) o.log.error('request', fields)
     else if (status >= 400) o.log.warn('request', fields)
     else o.log.info('request', fields)
   }
