@@ -26,7 +26,7 @@ export abstract class BenchClient {
   closeCode: number | null = null
   /** Called on every message (the round's waiter counts arrivals here). */
   onMessage: ((m: Msg, c: BenchClient) => void) | null = null
-  constructor(readonly keepText = false) {}
+  constructor(public keepText = false) {}
   protected record(id: number, type: string, bytes: number, text?: string): void {
     const m: Msg = { id, type, bytes, t: performance.now() }
     if (this.keepText && text !== undefined) m.text = text
@@ -50,13 +50,19 @@ export abstract class BenchClient {
 export class WsBench extends BenchClient {
   readonly ws: WebSocket
   readonly opened: Promise<void>
-  constructor(url: string, keepText = false, localAddress?: string) {
+  /** `keepSnapshots`: keep the text of snapshot frames only (checked after the timing). */
+  constructor(url: string, keepText = false, keepSnapshots = false) {
     super(keepText)
-    this.ws = new WebSocket(url, { perMessageDeflate: false, localAddress })
+    this.ws = new WebSocket(url, { perMessageDeflate: false })
     this.ws.on('message', (data: Buffer) => {
       // Only the head is decoded unless the text is kept.
-      const text = this.keepText ? data.toString('utf8') : data.toString('latin1', 0, Math.min(data.length, 120))
-      this.frame(text, data.length)
+      const whole = this.keepText || (keepSnapshots && data.toString('latin1', 0, 40).includes('"type":"snapshot"'))
+      const text = whole ? data.toString('utf8') : data.toString('latin1', 0, Math.min(data.length, 120))
+      if (whole && !this.keepText) {
+        this.keepText = true
+        this.frame(text, data.length)
+        this.keepText = false
+      } else this.frame(text, data.length)
     })
     this.ws.on('close', (code) => {
       this.closed = true

@@ -71,23 +71,18 @@ export async function startRadiator(dataDir: string, env: Record<string, string>
   })
   let out = ''
   let err = ''
-  child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => {
     err += d
     if (process.env.BENCH_VERBOSE) process.stderr.write(d)
   })
+  // Resolved in the turn the line arrives: the reconnect storm times from this moment.
   const url = await new Promise<string>((resolve, reject) => {
-    const t = setInterval(() => {
+    child.stdout!.on('data', (d) => {
+      out += d
       const m = /Dashboard:\s+(http:\/\/\S+?)\/\n/.exec(out)
-      if (m) {
-        clearInterval(t)
-        resolve(m[1]!)
-      }
-    }, 5)
-    child.once('exit', (code) => {
-      clearInterval(t)
-      reject(new Error(`radiator exited ${code} before listening: ${err}`))
+      if (m) resolve(m[1]!)
     })
+    child.once('exit', (code) => reject(new Error(`radiator exited ${code} before listening: ${err}`)))
   })
   return wrap(child, url)
 }

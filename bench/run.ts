@@ -1,10 +1,32 @@
 /**
- * `npm run bench`: every benchmark, each reported against a baseline measured in the same run on
- * the same machine. Parts: `npm run bench:writer`, `npm run bench:collect [throughput|summary]`.
+ * `npm run bench [-- part …]`: every benchmark, each reported against a baseline measured in the
+ * same run on the same machine; with part names, only those. Parts: writer, collect, summary
+ * (bench/writer.ts, bench/collect.ts), fanout, storm, ingest (bench/fanout.ts, storm.ts, ingest.ts).
+ * The live and ingest parts print markdown tables and write .artifacts/bench/<part>.json.
  */
 import { benchCollect, benchSummary } from './collect.ts'
+import { benchFanout } from './fanout.ts'
+import { benchIngest } from './ingest.ts'
+import { benchStorm } from './storm.ts'
 import { benchWriter } from './writer.ts'
 
-console.log(await benchWriter())
-console.log(await benchCollect())
-console.log(await benchSummary())
+const PARTS: Record<string, () => Promise<string>> = {
+  writer: benchWriter,
+  collect: benchCollect,
+  summary: benchSummary,
+  fanout: benchFanout,
+  storm: benchStorm,
+  ingest: benchIngest,
+}
+
+const asked = process.argv.slice(2)
+const unknown = asked.filter((p) => !(p in PARTS))
+if (unknown.length) {
+  console.error(`unknown part ${unknown.join(', ')}; parts: ${Object.keys(PARTS).join(', ')}`)
+  process.exit(2)
+}
+for (const name of asked.length ? asked : Object.keys(PARTS)) {
+  const t0 = performance.now()
+  console.log(await PARTS[name]!())
+  console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+}

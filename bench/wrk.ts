@@ -30,7 +30,7 @@ export interface WrkResult {
  * The Lua side: `body` is a Lua expression over `n` (a per-thread counter) and `tag` (unique per
  * run and thread). `done` prints one JSON line per thread; wrk's own summary is ignored.
  */
-function script(headers: Record<string, string>, body: string): string {
+function script(headers: Record<string, string>, body: string, lua: { init?: string; request?: string } = {}): string {
   const h = Object.entries(headers)
     .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
     .join('\n')
@@ -46,9 +46,11 @@ local n, tag = 0, nil
 statuses = {} -- global: done() reads it from each thread with thread:get
 function init(args)
   tag = args[1] .. "-" .. tid
+  ${lua.init ?? ''}
 end
 function request()
   n = n + 1
+  ${lua.request ?? ''}
   return wrk.format(nil, nil, nil, ${body})
 end
 function response(status)
@@ -77,13 +79,18 @@ export async function wrkLoad(opts: {
   connections: number
   seconds: number
   threads?: number
+  /** Lua run in each thread's init (after `tag` is set; `args` holds the tag and then `args`). */
+  luaInit?: string
+  /** Lua run before each request is formatted (e.g. per-request headers into wrk.headers). */
+  luaRequest?: string
+  args?: string[]
 }): Promise<WrkResult> {
   const u = new URL(opts.url)
   if (u.hostname !== '127.0.0.1') throw new Error('benchmarks only target loopback')
   const dir = mkdtempSync(join(tmpdir(), 'radiator-wrk-'))
   try {
     const file = join(dir, 'load.lua')
-    writeFileSync(file, script(opts.headers, opts.body))
+    writeFileSync(file, script(opts.headers, opts.body, { init: opts.luaInit, request: opts.luaRequest }))
     const { stdout } = await run(WRK, [
       `-t${opts.threads ?? 1}`,
       `-c${opts.connections}`,
@@ -93,7 +100,8 @@ export async function wrkLoad(opts: {
       opts.url,
       '--',
       opts.tag,
-    ])
+      ...(opts.args ?? []),
+    ], { maxBuffer: 16 * 1024 * 1024 })
     const statuses: Record<number, number> = {}
     for (const m of stdout.matchAll(/^STATUSES (.*)$/gm))
       for (const [code, count] of Object.entries(JSON.parse(m[1]!) as Record<string, number>))

@@ -1,0 +1,178 @@
+/**
+ * `npm run bench -- storm`: a reconnect storm. 200 pipelines seeded through signed generic
+ * deliveries, 1,000 WebSocket clients connected, the server stopped with SIGTERM (clients see 1001)
+ * and started again on the same DATA_DIR and port; the moment it prints its URL every client
+ * reconnects at once with `?since=<its last id>`, while deliveries keep arriving (one every 20 ms
+ * during the storm, three more once every client is back).
+ *
+ * Reported: time from "server up" to each client's snapshot (its resume point) and to the client
+ * being current (it has every event published during the storm), p50/p99/max; bytes per client
+ * until resumed; restart timings. Checked: every client was closed with 1001; each got a snapshot
+ * with its own id as resume point, not a reset, carrying all the pipelines; and after it every event
+ * published after the restart exactly once, in id order, the same list for every client, as many as
+ * the deliveries made (a build reaching a final state is a build.updated and a build.finished).
+ *
+ * Env: BENCH_STORM_CLIENTS (1000), BENCH_STORM_PIPELINES (200), BENCH_STORM_DURING (10).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import http from 'node:http'
+import { openMany, WsBench } from './clients.ts'
+import { freePort, GENERIC_TOKEN, machine, mdTable, ms, quantile, sleep, startRadiator, writeJson } from './procs.ts'
+
+const CLIENTS = Number(process.env.BENCH_STORM_CLIENTS ?? 1000)
+const PIPELINES = Number(process.env.BENCH_STORM_PIPELINES ?? 200)
+const DURING = Number(process.env.BENCH_STORM_DURING ?? 10)
+const AFTER = 3
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
+
+async function deliver(url: string, id: string, pipeline: string, status: string): Promise<void> {
+  const body = JSON.stringify({
+    id,
+    project: 'acme/storm',
+    pipeline,
+    branch: 'main',
+    status,
+    number: 1,
+    actor: 'octocat',
+    commit: { sha: '9f1c2e7', subject: `Build ${id}`, author: 'octocat' },
+    url: `https://ci.example/${id}`,
+    startedAt: '2026-11-24T10:00:00Z',
+    finishedAt: '2026-11-24T10:03:12Z',
+  })
+  const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request(`${url}/hooks/generic`, { method: 'POST', agent, headers: { authorization: `Bearer ${GENERIC_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+      let s = ''
+      r.on('data', (c) => (s += c))
+      r.on('end', () => resolve({ status: r.statusCode!, body: s }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+  if (res.status !== 200 || !JSON.parse(res.body).stored) throw new Error(`delivery ${id}: ${res.status} ${res.body}`)
+}
+
+const q = (xs: number[], p: number) => quantile([...xs].sort((a, b) => a - b), p)
+
+export async function benchStorm(): Promise<string> {
+  const before = machine()
+  const dataDir = mkdtempSync(join(tmpdir(), 'radiator-bench-storm-'))
+  const port = await freePort()
+  const env = { PORT: String(port) }
+  let server = await startRadiator(dataDir, env)
+  const tag = `${process.pid}-${Date.now()}`
+  const errors: string[] = []
+  try {
+    // Seed: one build per pipeline, eight deliveries in flight.
+    for (let i = 0; i < PIPELINES; i += 8)
+      await Promise.all(Array.from({ length: Math.min(8, PIPELINES - i) }, (_, k) => deliver(server.url, `seed-${tag}-${i + k}`, `p${i + k}`, 'success')))
+    const wsUrl = server.url.replace('http', 'ws') + '/live'
+    const clients = await openMany(CLIENTS, () => new WsBench(wsUrl))
+    // One live event each, so every client resumes from an id it was sent live.
+    await deliver(server.url, `pre-${tag}`, 'p0', 'failure')
+    const t0 = Date.now()
+    while (clients.some((c) => !c.messages.some((m) => m.type === 'build.finished')) && Date.now() - t0 < 30_000) await sleep(10)
+    const since = clients.map((c) => c.lastId)
+    if (new Set(since).size !== 1) errors.push(`clients disagree on their last id before the restart: ${[...new Set(since)].join(',')}`)
+
+    // Restart.
+    const tStop = performance.now()
+    const code = await server.stop()
+    const stopMs = performance.now() - tStop
+    if (code !== 0) errors.push(`SIGTERM exit code ${code}`)
+    await sleep(50)
+    const notGoingAway = clients.filter((c) => c.closeCode !== 1001).length
+    if (notGoingAway) errors.push(`${notGoingAway} clients were not closed with 1001 (${clients.find((c) => c.closeCode !== 1001)?.closeCode})`)
+    const tStart = performance.now()
+    server = await startRadiator(dataDir, env)
+    const tUp = performance.now()
+    const startMs = tUp - tStart
+
+    // The storm: every client at once, from its last id; deliveries keep coming meanwhile.
+    const again = clients.map((c, i) => new WsBench(`${wsUrl}?since=${since[i]}`, i === 0, true))
+    const opened = Promise.allSettled(again.map((c) => c.opened))
+    const during: Promise<void>[] = []
+    for (let k = 0; k < DURING; k++) {
+      during.push(deliver(server.url, `during-${tag}-${k}`, `p${k % PIPELINES}`, k % 2 ? 'success' : 'failure'))
+      await sleep(20)
+    }
+    await Promise.all(during)
+    const failedOpen = (await opened).filter((r) => r.status === 'rejected').length
+    if (failedOpen) errors.push(`${failedOpen} clients failed to reconnect`)
+    const want = 2 * DURING
+    const t1 = Date.now()
+    while (again.some((c) => c.messages.filter((m) => m.type !== 'snapshot').length < want) && Date.now() - t1 < 60_000) await sleep(10)
+    for (let k = 0; k < AFTER; k++) await deliver(server.url, `after-${tag}-${k}`, `p${k}`, k % 2 ? 'failure' : 'success')
+    const t2 = Date.now()
+    while (again.some((c) => c.messages.filter((m) => m.type !== 'snapshot').length < 2 * (DURING + AFTER)) && Date.now() - t2 < 30_000) await sleep(10)
+    await sleep(100)
+
+    // Timings and checks.
+    const snapAt: number[] = []
+    const currentAt: number[] = []
+    const bytes: number[] = []
+    const total: number[] = []
+    const ref = again[0]!.messages.filter((m) => m.type !== 'snapshot').map((m) => m.id)
+    if (ref.length !== 2 * (DURING + AFTER)) errors.push(`client 0 got ${ref.length} events after the restart; ${DURING + AFTER} deliveries make ${2 * (DURING + AFTER)}`)
+    if (ref.length && ref[0]! <= since[0]!) errors.push(`the first event after the restart has id ${ref[0]}, not above ${since[0]}`)
+    let pipelinesSeen = -1
+    for (const [i, c] of again.entries()) {
+      const [snap, ...events] = c.messages
+      if (!snap || snap.type !== 'snapshot') {
+        if (errors.length < 10) errors.push(`client ${i}: no snapshot first`)
+        continue
+      }
+      const data = JSON.parse(snap.text!).data as { reset: boolean; pipelines: unknown[] }
+      if (i === 0) pipelinesSeen = data.pipelines.length
+      if (snap.id !== since[i] || data.reset || data.pipelines.length < PIPELINES)
+        if (errors.length < 10) errors.push(`client ${i}: snapshot id ${snap.id} (resumed from ${since[i]}), reset ${data.reset}, ${data.pipelines.length} pipelines`)
+      snap.text = undefined
+      const ids = events.map((m) => m.id)
+      if (ids.length !== ref.length || ids.some((id, k) => id !== ref[k] || (k > 0 && id <= ids[k - 1]!)))
+        if (errors.length < 10) errors.push(`client ${i}: events ${ids.join(',')} ≠ client 0's ${ref.join(',')}`)
+      snapAt.push(snap.t - tUp)
+      // Current: it holds every event of the storm's deliveries (replayed or live).
+      const last = events[want - 1]
+      if (last) currentAt.push(last.t - tUp)
+      bytes.push(snap.bytes)
+      total.push(snap.bytes + events.reduce((a, m) => a + m.bytes, 0))
+    }
+    for (const c of again) c.close()
+    const after = machine()
+    const row = {
+      clients: CLIENTS,
+      pipelines: PIPELINES,
+      pipelinesInSnapshot: pipelinesSeen,
+      stopMs,
+      startMs,
+      snapshot: { p50: q(snapAt, 0.5), p99: q(snapAt, 0.99), max: Math.max(...snapAt) },
+      current: { p50: q(currentAt, 0.5), p99: q(currentAt, 0.99), max: Math.max(...currentAt) },
+      deliveriesDuringStormMs: DURING * 20,
+      snapshotBytes: q(bytes, 0.5),
+      bytesPerClient: q(total, 0.5),
+      errors,
+    }
+    const file = writeJson('storm', { machine: { before, after }, ...row })
+    return [
+      `\nReconnect storm: ${CLIENTS} WebSocket clients, ${PIPELINES} pipelines; SIGTERM took ${ms(stopMs)} ms, the new process printed its URL ${ms(startMs)} ms after it was spawned; then every client reconnected at once with ?since=<its last id> while ${DURING} deliveries arrived 20 ms apart (${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
+      mdTable(
+        ['from server up to', 'p50 ms', 'p99 ms', 'max ms'],
+        [
+          ['snapshot received (resumed)', ms(row.snapshot.p50), ms(row.snapshot.p99), ms(row.snapshot.max)],
+          [`current (has all ${want} events of the storm's deliveries)`, ms(row.current.p50), ms(row.current.p99), ms(row.current.max)],
+        ]
+      ),
+      `bytes per client: snapshot ${Math.round(row.snapshotBytes).toLocaleString('en')} B (${pipelinesSeen} pipelines), ${Math.round(row.bytesPerClient).toLocaleString('en')} B with the ${2 * (DURING + AFTER)} events after it; ${errors.length ? `FAILED: ${errors.slice(0, 3).join('; ')}` : `every client: closed 1001, a full snapshot at its own resume point (no reset), then all ${ref.length} events published after the restart once, in order`}`,
+      `JSON: ${file}`,
+    ].join('\n')
+  } finally {
+    await server.stop()
+    agent.destroy()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) console.log(await benchStorm())
