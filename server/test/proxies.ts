@@ -149,6 +149,13 @@ export async function startProxy(kind: ProxyKind, upstream: { port: number }, op
     env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') }
   }
   const child = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] })
+  // A test process that ends without stopping its proxy (a crash, a timeout) must not leave it running.
+  const orphanGuard = () => {
+    child.kill('SIGTERM') // not SIGKILL: nginx's master then takes its workers down with it
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', orphanGuard)
+  child.once('exit', () => process.off('exit', orphanGuard))
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += String(d)))
   const log = () => (kind === 'nginx' && existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : '') + stderr
