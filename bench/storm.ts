@@ -141,6 +141,18 @@ export async function benchStorm(): Promise<string> {
       total.push(snap.bytes + events.reduce((a, m) => a + m.bytes, 0))
     }
     for (const c of again) c.close()
+
+    // The same storm on the warm process, with no deliveries meanwhile: what the cold start and
+    // the snapshot rebuilt after each delivery add to the one above.
+    await sleep(500)
+    const warmSince = again.map((c) => c.lastId)
+    const tWarm = performance.now()
+    const warm = warmSince.map((id) => new WsBench(`${wsUrl}?since=${id}`))
+    const t3 = Date.now()
+    while (warm.some((c) => !c.messages.length) && Date.now() - t3 < 60_000) await sleep(5)
+    const warmAt = warm.filter((c) => c.messages[0]?.type === 'snapshot').map((c) => c.messages[0]!.t - tWarm)
+    if (warmAt.length !== CLIENTS) errors.push(`warm storm: ${CLIENTS - warmAt.length} clients got no snapshot`)
+    for (const c of warm) c.close()
     const after = machine()
     const row = {
       clients: CLIENTS,
@@ -150,6 +162,7 @@ export async function benchStorm(): Promise<string> {
       startMs,
       snapshot: { p50: q(snapAt, 0.5), p99: q(snapAt, 0.99), max: Math.max(...snapAt) },
       current: { p50: q(currentAt, 0.5), p99: q(currentAt, 0.99), max: Math.max(...currentAt) },
+      warm: { p50: q(warmAt, 0.5), p99: q(warmAt, 0.99), max: Math.max(...warmAt) },
       deliveriesDuringStormMs: DURING * 20,
       snapshotBytes: q(bytes, 0.5),
       bytesPerClient: q(total, 0.5),
@@ -163,6 +176,7 @@ export async function benchStorm(): Promise<string> {
         [
           ['snapshot received (resumed)', ms(row.snapshot.p50), ms(row.snapshot.p99), ms(row.snapshot.max)],
           [`current (has all ${want} events of the storm's deliveries)`, ms(row.current.p50), ms(row.current.p99), ms(row.current.max)],
+          ['reference: the same clients again on the warm process, no deliveries: snapshot received', ms(row.warm.p50), ms(row.warm.p99), ms(row.warm.max)],
         ]
       ),
       `bytes per client: snapshot ${Math.round(row.snapshotBytes).toLocaleString('en')} B (${pipelinesSeen} pipelines), ${Math.round(row.bytesPerClient).toLocaleString('en')} B with the ${2 * (DURING + AFTER)} events after it; ${errors.length ? `FAILED: ${errors.slice(0, 3).join('; ')}` : `every client: closed 1001, a full snapshot at its own resume point (no reset), then all ${ref.length} events published after the restart once, in order`}`,
