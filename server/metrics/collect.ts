@@ -34,7 +34,7 @@ export interface CollectDeps {
   sites: Sites
   trustProxy: boolean
   log: Logger
-  /** Answers by status, for /metrics (a Map update per request; nothing allocated). */
+  /** Answers by status, for /metrics (an array increment per request). */
   requests?: StatusCounts
 }
 
