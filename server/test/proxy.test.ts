@@ -44,8 +44,8 @@ function postBuild(base: string, project: string, body: object = {}) {
 }
 
 /** A WebSocket from a page of the proxy's origin (Radiator refuses cross-site upgrades). */
-function openWs(p: RunningProxy): Promise<{ messages: LiveMessage[]; ws: WebSocket }> {
-  const ws = new WebSocket(`${p.url.replace('http', 'ws')}/live`, { origin: p.url })
+function openWs(p: RunningProxy, origin = p.url, headers: Record<string, string> = {}): Promise<{ messages: LiveMessage[]; ws: WebSocket }> {
+  const ws = new WebSocket(`${p.url.replace('http', 'ws')}/live`, { origin, headers })
   cleanups.push(() => ws.terminate())
   const messages: LiveMessage[] = []
   ws.on('message', (d) => messages.push(JSON.parse(String(d))))
@@ -128,6 +128,13 @@ for (const [kind, bin] of suites) {
       expect((await postBuild(p.url, 'acme/ws')).status).toBe(200)
       const e = await until(() => messages.find((m) => m.type === 'build.updated'), 'the build over WebSocket')
       expect(e.data.build.project).toBe('acme/ws')
+    })
+
+    it('sets X-Forwarded-Proto itself: a client claiming https over plain http is not believed', async () => {
+      const s = await radiator()
+      const p = await behind(kind, s)
+      const https = p.url.replace('http:', 'https:')
+      await expect(openWs(p, https, { 'x-forwarded-proto': 'https' })).rejects.toThrow(/upgrade refused: 403/)
     })
 
     it('streams Server-Sent Events unbuffered: a build arrives while the stream is open', async () => {
@@ -229,6 +236,12 @@ describe.skipIf(!NGINX)('the checks fail against a broken nginx config', () => {
     const s = await radiator()
     const p = await behind('nginx', s, { mutate: (c) => c.replace('$proxy_add_x_forwarded_for', '$http_x_forwarded_for') })
     expect(await countVisitors(p, s)).toEqual({ twoPeople: 1, plusOneSpoofing: 3 })
+  })
+
+  it('without X-Forwarded-Proto the client can claim https', async () => {
+    const s = await radiator()
+    const p = await behind('nginx', s, { mutate: without(/^.*proxy_set_header X-Forwarded-Proto .*\n/m) })
+    await openWs(p, p.url.replace('http:', 'https:'), { 'x-forwarded-proto': 'https' })
   })
 
   it("with nginx's default 1 MB body limit a large webhook never reaches Radiator", async () => {
