@@ -1,4 +1,4 @@
-/** @module The client's address: the socket peer, or X-Forwarded-For's first hop when TRUST_PROXY is on. */
+/** @module The client's address: the socket peer, or the last X-Forwarded-For entry (our proxy's) when TRUST_PROXY is on. */
 import type { Context } from 'hono'
 import type { IncomingMessage } from 'node:http'
 import { nodeRequestOf } from './node-routes.ts'
