@@ -100,6 +100,7 @@ describe('GET /metrics', () => {
     expect(value(after, 'radiator_beacons_dropped_total', { reason: 'unknown_site' })).toBe(1)
     expect(value(after, 'radiator_live_clients', { transport: 'ws' })).toBe(1)
     expect(value(after, 'radiator_live_events_published_total')).toBeGreaterThan(value(before, 'radiator_live_events_published_total'))
+    expect(value(after, 'radiator_live_replay_buffer_events')).toBeGreaterThan(value(before, 'radiator_live_replay_buffer_events'))
     expect(value(after, 'radiator_db_write_batch_ops')).toBeGreaterThan(value(before, 'radiator_db_write_batch_ops'))
     expect(value(after, 'radiator_db_wal_sync_seconds')).toBeGreaterThan(value(before, 'radiator_db_wal_sync_seconds'))
     expect(value(after, 'radiator_http_requests_total', { method: 'POST', route: '/hooks/:provider', status: '200' })).toBe(1)

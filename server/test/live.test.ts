@@ -181,6 +181,7 @@ describe('live channel', () => {
       if (i % 2 === 0) await new Promise((r) => setTimeout(r, 1))
     }
     await until(() => s.hub.clientCount === 1, 'stalled client dropped')
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toContain('radiator_live_cutoffs_total{transport="ws",reason="slow"} 1\n')
     s.hub.publish('metric', { after: true })
     await until(() => healthy.events().some((m) => m.data?.after), 'healthy client still receiving')
 
