@@ -14,6 +14,21 @@ const list = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
 
+/** One SITE_DEPLOYS entry: `site=project[:pipeline][@branch]`; `,` `=` `:` `@` are the separators. */
+const DEPLOY_SOURCE = /^\s*([a-z0-9.-]+)\s*=\s*([^:@=]*[^:@=\s])\s*(?::\s*([^:@=]*[^:@=\s])\s*)?(?:@\s*([^:@=]*[^:@=\s])\s*)?$/i
+export interface DeploySource {
+  site: string
+  project: string
+  /** null: any pipeline of the project. */
+  pipeline: string | null
+  /** null: the pipeline's default branch. */
+  branch: string | null
+}
+function deploySource(entry: string): DeploySource {
+  const [, site, project, pipeline, branch] = DEPLOY_SOURCE.exec(entry)!
+  return { site: site!.toLowerCase(), project: project!, pipeline: pipeline ?? null, branch: branch ?? null }
+}
+
 /** Variable → [schema, what it accepts (for errors and the README), default shown in docs]. */
 const vars = {
   PORT: [int(0, 65535).default(8080), 'an integer 0–65535', '8080'],
@@ -157,6 +172,14 @@ const vars = {
     '(none)',
   ],
   SITES_ALLOW_SUBDOMAINS: [bool.default(true), 'true or false: accept beacons from subdomains of a site', 'true'],
+  SITE_DEPLOYS: [
+    list
+      .pipe(z.array(z.string().regex(DEPLOY_SOURCE)))
+      .transform((l) => l.map(deploySource))
+      .default([]),
+    'comma-separated site=project[:pipeline][@branch] (e.g. shop.example.com=acme/shop:deploy@main): the pipelines whose successful builds are drawn as deploys on that site\'s charts (without @branch, its default branch); a site with none shows no deploy markers',
+    '(none)',
+  ],
   ROLLUP_RETENTION_DAYS: [int(1, 3650).default(400), 'an integer 1–3650: days minute/hour/day rollups and custom metric points are kept', '400'],
   COLLECT_PER_MINUTE: [
     int(0, 10_000_000).default(1200),
@@ -208,6 +231,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
 /** Rules between variables, each broken one named in one line like any bad value. */
 function checkTogether(c: Config): Config {
+  const unknownSite = c.SITE_DEPLOYS.find((d) => !c.SITES.includes(d.site))
+  if (unknownSite)
+    throw new ConfigError(`Invalid SITE_DEPLOYS: ${unknownSite.site} is not in SITES (${c.SITES.join(', ') || 'empty'})`)
   if (c.OIDC_ISSUER) {
     if (!c.OIDC_CLIENT_ID || !c.OIDC_CLIENT_SECRET)
       throw new ConfigError('OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too')

@@ -27,6 +27,13 @@ const toPoint = (r: Row): CustomMetricPoint => ({
   at: new Date(r.at).toISOString(),
 })
 
+/** Thresholds travel with the latest point only: the wall colours the value now, not the history. */
+function withThresholds(p: CustomMetricPoint, m: CustomMetricInput): CustomMetricPoint {
+  if (m.warn !== undefined) p.warn = m.warn
+  if (m.crit !== undefined) p.crit = m.crit
+  return p
+}
+
 export class CustomMetrics {
   private latest = new Map<string, CustomMetricPoint>()
   private stmts
@@ -63,7 +70,7 @@ export class CustomMetrics {
     await this.writer.write(() => {
       for (const r of rows) this.stmts.insert.run(r.name, r.value, r.unit, r.tags, r.at)
     })
-    const points = rows.map(toPoint)
+    const points = rows.map((r, i) => withThresholds(toPoint(r), items[i]!))
     for (const p of points) {
       this.latest.set(p.name, p)
       this.hub.publish('metric', p, 'metric:' + p.name)

@@ -37,7 +37,7 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
     const onError = (what: string) => (e: unknown) => log.warn(`metrics: ${what} failed`, { err: String(e) })
     registerHistogramFunctions(sqlite)
 
-    const sites = new Sites(config.SITES, config.SITES_ALLOW_SUBDOMAINS)
+    const sites = new Sites(config.SITES, config.SITES_ALLOW_SUBDOMAINS, config.SITE_DEPLOYS)
     const presence = new Presence(now)
     loadPresence(sqlite, presence)
     const visitors = new VisitorIds(sqlite, writer, now)

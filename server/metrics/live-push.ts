@@ -67,7 +67,7 @@ export class LivePush {
     for (const s of sites) if (this.sites.has(s)) this.vitals.touch(s)
   }
 
-  /** The snapshot's `sites`: every configured site with its figures now and its last 24h summary. */
+  /** The snapshot's `sites`, in SITES order: each site's figures now, its last 24h summary and its deploy pipelines. */
   snapshot(): SiteEntry[] {
     return this.sites.list.map((site) => {
       let summary = this.latestSummary.get(site) ?? null
@@ -79,7 +79,7 @@ export class LivePush {
           summary = null
         }
       }
-      return { site, ...this.presence.counts(site), summary }
+      return { site, ...this.presence.counts(site), summary, deploys: this.sites.deploysOf(site) }
     })
   }
 

@@ -1,8 +1,10 @@
 /**
  * @module The sites /api/collect accepts: SITES from the config, mirrored into the `sites` table at
  * start (rows from SITES follow it; the data of a removed site stays). Also the Origin rule: the
- * site's domain itself, or one of its subdomains when SITES_ALLOW_SUBDOMAINS is on.
+ * site's domain itself, or one of its subdomains when SITES_ALLOW_SUBDOMAINS is on. And which
+ * pipelines deploy each site (SITE_DEPLOYS), which the dashboard draws as deploy markers.
  */
+import type { DeploySource } from '../config.ts'
 import type { Sqlite } from '../db/client.ts'
 
 export class Sites {
@@ -10,9 +12,15 @@ export class Sites {
 
   constructor(
     readonly list: readonly string[],
-    private allowSubdomains: boolean
+    private allowSubdomains: boolean,
+    private deploySources: readonly DeploySource[] = []
   ) {
     this.set = new Set(list)
+  }
+
+  /** The pipelines whose successful builds deploy `site` (none: the site shows no deploy markers). */
+  deploysOf(site: string): { project: string; pipeline: string | null; branch: string | null }[] {
+    return this.deploySources.filter((d) => d.site === site).map(({ project, pipeline, branch }) => ({ project, pipeline, branch }))
   }
 
   has(site: string): boolean {

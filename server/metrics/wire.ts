@@ -107,6 +107,12 @@ export const customMetric = z.object({
     .record(z.string().min(1).max(64), z.string().max(256))
     .refine((t) => Object.keys(t).length <= 20, 'at most 20 tags')
     .optional(),
+  /**
+   * Optional thresholds that colour the value on the wall: past `warn` amber, past `crit` red.
+   * `warn` above `crit` means lower is worse (free disk, success rate).
+   */
+  warn: z.number().min(-1e15).max(1e15).optional(),
+  crit: z.number().min(-1e15).max(1e15).optional(),
 })
 export const customMetricsBody = z.union([customMetric, z.array(customMetric).min(1).max(100)])
 export type CustomMetricInput = z.output<typeof customMetric>
@@ -117,6 +123,9 @@ export interface CustomMetricPoint {
   unit: string | null
   tags: Record<string, string> | null
   at: string
+  /** Present only when the latest push gave them (kept in memory, not stored with the series). */
+  warn?: number
+  crit?: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,6 +178,8 @@ export const siteEntry = z.object({
   site: z.string(),
   live: z.number().int(),
   last5m: z.number().int(),
+  /** The pipelines whose successful builds are this site's deploys (SITE_DEPLOYS; branch null: the default). */
+  deploys: z.array(z.object({ project: z.string(), pipeline: z.string().nullable(), branch: z.string().nullable() })),
   /** The 24h summary over all devices, as last pushed (null until one could be made). */
   summary: summarySchema.nullable(),
 })

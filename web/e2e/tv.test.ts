@@ -74,7 +74,8 @@ suite('TV mode and screenshots in Chromium', () => {
   let s: TestServer
 
   beforeAll(async () => {
-    s = await startServer({ SITES: `${SITE},blog.example.org` })
+    // The shop is deployed by acme/web's CI on main: its successful builds are the shop's deploy markers.
+    s = await startServer({ SITES: `${SITE},blog.example.org`, SITE_DEPLOYS: `${SITE}=acme/web:CI` })
     await seedPipelines(s, 40)
     browser = await launch()
   }, 120_000)

@@ -31,7 +31,7 @@ const ROUTES: RouteDef[] = [
   { path: '/pipelines/:id', component: Pipeline },
   { path: '/sites', component: Sites },
   { path: '/sites/:site', component: Site },
-  { path: '/metrics', component: Metrics },
+  { path: '/custom-metrics', component: Metrics },
 ]
 
 /** Offsets (in 0.1 vw) visited one by one against burn-in: small enough that nobody notices. */
@@ -52,7 +52,7 @@ function NotFound() {
   return (
     <NotFoundView
       what="No such page"
-      hint="Views: /, /tv, /pipelines/<id>, /sites, /sites/<domain>, /metrics."
+      hint="Views: /, /tv, /pipelines/<id>, /sites, /sites/<domain>, /custom-metrics."
       back={{ href: '/', label: 'Go to the builds board' }}
     />
   )
@@ -96,7 +96,7 @@ function Shell() {
   const problems = createMemo(() => optionProblems(search()))
   const viewName = () => {
     const p = loc().pathname
-    return p.startsWith('/pipelines/') ? 'pipeline' : p.startsWith('/sites') ? 'sites' : p.startsWith('/metrics') ? 'metrics' : ''
+    return p.startsWith('/pipelines/') ? 'pipeline' : p.startsWith('/sites') ? 'sites' : p.startsWith('/custom-metrics') ? 'metrics' : ''
   }
   createTabSummary({ counts, stale: live.stale, view: viewName })
 

@@ -240,3 +240,91 @@ function BarSvg(props: { bars: Bar[]; median?: number | null; label: string; for
     </svg>
   )
 }
+
+/**
+ * A metric's recent values on its own scale: the lowest and highest value seen are labelled on the
+ * left, the times of the first and last point below, and `warn`/`crit` thresholds are lines in
+ * their colours (the range stretches to show them).
+ */
+export function ScaleChart(props: {
+  points: Point[]
+  warn?: number
+  crit?: number
+  height?: string
+  label: string
+  format: (v: number) => string
+}) {
+  return (
+    <Sized height={props.height ?? '6rem'} class="scale">
+      {(s) => <ScaleSvg {...props} s={s} />}
+    </Sized>
+  )
+}
+
+function ScaleSvg(props: { points: Point[]; warn?: number; crit?: number; label: string; format: (v: number) => string; s: Size }) {
+  const W = () => props.s.w
+  const H = () => props.s.h
+  const em = () => props.s.fs
+  const values = () => props.points.map((p) => p.v)
+  const lo = () => Math.min(...values())
+  const hi = () => Math.max(...values())
+  const thresholds = () =>
+    (
+      [
+        ['warn', props.warn],
+        ['crit', props.crit],
+      ] as const
+    ).filter((t): t is readonly ['warn' | 'crit', number] => typeof t[1] === 'number' && Number.isFinite(t[1]))
+  const range = createMemo(() => {
+    let a = Math.min(lo(), ...thresholds().map((t) => t[1]))
+    let b = Math.max(hi(), ...thresholds().map((t) => t[1]))
+    if (a === b) {
+      const d = Math.abs(a) * 0.1 || 1
+      a -= d
+      b += d
+    }
+    const m = (b - a) * 0.08
+    return [a - m, b + m] as const
+  })
+  const labelW = () => Math.max(2.2, ...[lo(), hi()].map((v) => props.format(v).length * 0.62)) * em()
+  const pad = () => ({ l: labelW() + 0.4 * em(), r: 0.4 * em(), t: 0.6 * em(), b: 1.3 * em() })
+  const t0 = () => props.points[0]?.t ?? 0
+  const t1 = () => props.points[props.points.length - 1]?.t ?? 1
+  const x = (t: number) => pad().l + ((t - t0()) / Math.max(1, t1() - t0())) * (W() - pad().l - pad().r)
+  const y = (v: number) => {
+    const [a, b] = range()
+    return H() - pad().b - ((v - a) / (b - a)) * (H() - pad().t - pad().b)
+  }
+  const line = () => props.points.map((p, i) => `${i ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join('')
+  // The min label gives way when it would sit on the max label.
+  const both = () => lo() !== hi() && y(lo()) - y(hi()) > 0.8 * em()
+  return (
+    <svg class="chart" viewBox={`0 0 ${W()} ${H()}`} width={W()} height={H()} role="img" aria-label={props.label}>
+      <For each={thresholds()}>
+        {([kind, v]) => (
+          <line class="threshold" data-kind={kind} data-testid={`threshold-${kind}`} x1={pad().l} x2={W() - pad().r} y1={y(v)} y2={y(v)} />
+        )}
+      </For>
+      <line class="grid" x1={pad().l} x2={W() - pad().r} y1={y(hi())} y2={y(hi())} />
+      <text class="tick" data-testid="scale-max" x={pad().l - 0.3 * em()} y={y(hi()) + 0.35 * em()} text-anchor="end">
+        {props.format(hi())}
+      </text>
+      <Show when={both()}>
+        <line class="grid" x1={pad().l} x2={W() - pad().r} y1={y(lo())} y2={y(lo())} />
+        <text class="tick" data-testid="scale-min" x={pad().l - 0.3 * em()} y={y(lo()) + 0.35 * em()} text-anchor="end">
+          {props.format(lo())}
+        </text>
+      </Show>
+      <path class="line" d={line()} />
+      <circle class="last" cx={x(t1())} cy={y(props.points[props.points.length - 1]?.v ?? 0)} r={0.22 * em()} />
+      <Show when={hhmm(t0()) !== hhmm(t1())}>
+        <text class="tick" x={pad().l} y={H() - 0.2 * em()}>
+          {hhmm(t0())}
+        </text>
+      </Show>
+      <text class="tick" x={W() - pad().r} y={H() - 0.2 * em()} text-anchor="end">
+        {hhmm(t1())}
+      </text>
+    </svg>
+  )
+}

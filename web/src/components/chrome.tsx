@@ -50,10 +50,10 @@ export function Header(props: { counts: BoardCounts | null }) {
         <A href="/sites" aria-current={path().startsWith('/sites') ? 'page' : undefined}>
           Sites
         </A>
-        <A href="/metrics" aria-current={path() === '/metrics' ? 'page' : undefined}>
+        <A href="/custom-metrics" aria-current={path() === '/custom-metrics' ? 'page' : undefined}>
           Metrics
         </A>
-        <a href={`${path() === '/' ? '/tv' : path()}?tv`} target="_blank" rel="noopener">
+        <a class="tv-link" href={`${path() === '/' ? '/tv' : path()}?tv`} target="_blank" rel="noopener">
           TV ↗
         </a>
       </nav>
@@ -66,10 +66,13 @@ export function Header(props: { counts: BoardCounts | null }) {
         title="Sounds for broken, fixed and still failing builds (key: m)"
         onClick={() => alerts.toggleSound()}
       >
-        {alerts.soundOn() ? 'Sound on' : 'Sound off'}
+        <span class="snd-ico" aria-hidden="true">
+          {alerts.soundOn() ? '♪ on' : '♪ off'}
+        </span>
+        <span class="snd-txt">{alerts.soundOn() ? 'Sound on' : 'Sound off'}</span>
       </button>
       <Show when={alerts.permission() === 'default'}>
-        <button type="button" class="tool" onClick={() => void alerts.askPermission()}>
+        <button type="button" class="tool notify" onClick={() => void alerts.askPermission()}>
           Enable notifications
         </button>
       </Show>

@@ -2,7 +2,8 @@ import { For, Show } from 'solid-js'
 import type { Rating, SiteSummary, VitalName, VitalSummary } from '../types.ts'
 import { VITALS } from '../types.ts'
 import { A } from '../lib/router.tsx'
-import type { Deploy, SiteLive } from '../lib/live.ts'
+import type { SiteLive } from '../lib/live.ts'
+import { sourceLabel, type Deploy, type DeploySource } from '../lib/deploys.ts'
 import { TimeChart, type Marker } from './chart.tsx'
 import { ago } from '../lib/time.ts'
 
@@ -136,9 +137,27 @@ export function seriesPoints(s: SiteSummary | null | undefined, field: 'visitors
 export function deployMarkers(deploys: readonly Deploy[]): Marker[] {
   return deploys.map((d) => ({
     t: d.at,
-    kind: d.status,
-    label: `${d.status === 'success' ? 'deploy' : 'failed build'}: ${d.project} ${d.branch}${d.number != null ? ` #${d.number}` : ''}`,
+    kind: 'success',
+    label: `deploy: ${d.project} ${d.pipeline} ${d.branch}${d.number != null ? ` #${d.number}` : ''}`,
   }))
+}
+
+/** What the deploy markers are, or, discreetly, that there are none because nothing is mapped. */
+export function DeploysNote(props: { sources: readonly DeploySource[] | null | undefined; class?: string }) {
+  return (
+    <Show
+      when={props.sources?.length}
+      fallback={
+        <span class={`deploys-note muted ${props.class ?? ''}`} data-testid="deploys-unmapped">
+          deploys: set SITE_DEPLOYS
+        </span>
+      }
+    >
+      <span class={`deploys-note l-dep ${props.class ?? ''}`} data-testid="deploys-mapped">
+        ▼ deploy: {props.sources!.map(sourceLabel).join(', ')}
+      </span>
+    </Show>
+  )
 }
 
 export function SiteCard(props: { site: SiteLive; now: number; deploys: readonly Deploy[]; tv?: boolean }) {
@@ -170,7 +189,10 @@ export function SiteCard(props: { site: SiteLive; now: number; deploys: readonly
         label={`${props.site.site}: visitors per minute, last 60 minutes`}
       />
       <Vitals summary={props.site.summary} compact />
-      <div class="sc-age muted">updated {ago(props.now - props.site.at)}</div>
+      <div class="sc-age muted">
+        <span>updated {ago(props.now - props.site.at)}</span>
+        <DeploysNote sources={props.site.deploys} />
+      </div>
     </A>
   )
 }

@@ -41,7 +41,15 @@ const q = (params: Record<string, string | number | null | undefined>) => {
 
 export const api = {
   pipelines: () => fetchAPI<{ pipelines: PipelineTile[] }>('/api/pipelines'),
-  builds: (p: { pipelineId?: string; limit?: number; cursor?: string | null }) =>
+  builds: (p: {
+    pipelineId?: string
+    project?: string
+    pipeline?: string | null
+    branch?: string | null
+    status?: string
+    limit?: number
+    cursor?: string | null
+  }) =>
     fetchAPI<BuildsPage>(`/api/builds${q(p)}`),
   build: (id: string) => fetchAPI<Build>(`/api/builds/${encodeURIComponent(id)}`),
   sites: () => fetchAPI<{ sites: SiteRow[] }>('/api/sites'),

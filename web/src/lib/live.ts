@@ -16,6 +16,10 @@ import type {
   VisitorsEvent,
 } from '../types.ts'
 import { announceAccess, announceControl, type ControlMessage } from '../access/session.ts'
+import { deploysAny, type Deploy, type DeploySource } from './deploys.ts'
+import { api } from './api.ts'
+
+export type { Deploy } from './deploys.ts'
 
 export const MAX_METRICS = 100
 export const METRIC_HISTORY = 60
@@ -32,22 +36,16 @@ export interface SiteLive {
   summary: SiteSummary | null
   /** Server time (ms) this site's figures last arrived. */
   at: number
+  /** The pipelines that deploy it (SITE_DEPLOYS); null when the server has not said. */
+  deploys: DeploySource[] | null
+  /** Its place in the server's SITES list: cards keep their places whatever the figures do. */
+  order: number
 }
 
 export interface MetricLive extends Metric {
   key: string
-  history: number[]
-}
-
-/** A finished build on a default branch: drawn as a marker on the site charts. */
-export interface Deploy {
-  buildId: string
-  at: number
-  project: string
-  pipeline: string
-  branch: string
-  number: number | null
-  status: string
+  /** Values seen, oldest first, `t` in ms (the page adds the last hour from the API). */
+  history: { t: number; v: number }[]
 }
 
 export interface LiveState {
@@ -77,8 +75,7 @@ function listOf<T>(v: unknown): T[] | null {
 }
 
 function deployOf(tile: PipelineTile | undefined, build = tile?.latest): Deploy | null {
-  if (!tile?.isDefaultBranch || !build?.finishedAt) return null
-  if (build.status !== 'success' && build.status !== 'failure') return null
+  if (!tile || !build?.finishedAt || build.status !== 'success') return null
   const at = Date.parse(build.finishedAt)
   if (!Number.isFinite(at)) return null
   return {
@@ -87,8 +84,8 @@ function deployOf(tile: PipelineTile | undefined, build = tile?.latest): Deploy 
     project: tile.project,
     pipeline: tile.pipeline,
     branch: tile.branch,
+    defaultBranch: tile.isDefaultBranch,
     number: build.number,
-    status: build.status,
   }
 }
 
@@ -116,9 +113,11 @@ export function createLive(opts: LiveOptions = {}) {
   const offset = () => status()?.clockOffsetMs ?? 0
   const serverNow = () => Date.now() + offset()
 
+  /** Keeps only builds some site is deployed by, so other builds can't crowd deploys out. */
   function addDeploys(list: Deploy[]) {
     const since = serverNow() - DEPLOY_WINDOW_MS
-    const recent = list.filter((d) => d.at >= since)
+    const sites = Object.values(state.sites ?? {})
+    const recent = list.filter((d) => d.at >= since && sites.some((s) => deploysAny(s?.deploys, d)))
     if (!recent.length) return
     setDeploys((prev) => {
       const seen = new Set(prev.map((d) => d.buildId))
@@ -129,7 +128,52 @@ export function createLive(opts: LiveOptions = {}) {
     })
   }
 
+  /** Deploys from before this connection: recent successful builds of every mapped pipeline. */
+  function loadPastDeploys() {
+    const seen = new Set<string>()
+    const sources = Object.values(state.sites ?? {})
+      .flatMap((s) => s?.deploys ?? [])
+      .filter((src) => {
+        const k = JSON.stringify(src)
+        return !seen.has(k) && seen.add(k)
+      })
+    for (const src of sources)
+      api
+        .builds({ project: src.project, pipeline: src.pipeline, branch: src.branch, status: 'success', limit: 50 })
+        .then((r) => {
+          const tiles = Object.values(state.pipelines ?? {})
+          addDeploys(
+            r.builds.map((b) =>
+              deployOf(
+                tiles.find((t) => t && t.provider === b.provider && t.project === b.project && t.pipeline === b.pipeline && t.branch === b.branch),
+                b
+              )
+            ).filter((x): x is Deploy => !!x)
+          )
+        })
+        .catch(() => {})
+  }
+
   function applySnapshot(d: Record<string, unknown>) {
+    // Sites first: they say which builds are deploys.
+    const sites = listOf<SiteRow>(d.sites)
+    if (sites) {
+      const map: Record<string, SiteLive> = {}
+      sites.forEach((s, order) => {
+        if (isObj(s) && typeof s.site === 'string')
+          map[s.site] = {
+            site: s.site,
+            live: s.live ?? 0,
+            last5m: s.last5m ?? 0,
+            summary: s.summary ?? null,
+            at: serverNow(),
+            deploys: Array.isArray(s.deploys) ? s.deploys : null,
+            order,
+          }
+      })
+      setState('sites', state.sites ? reconcile(map) : map)
+    } else setState('sites', null)
+
     const pipelines = listOf<PipelineTile>(d.pipelines)
     if (pipelines) {
       const map: Record<string, PipelineTile> = {}
@@ -138,14 +182,6 @@ export function createLive(opts: LiveOptions = {}) {
       addDeploys(Object.values(map).map((t) => deployOf(t)).filter((x): x is Deploy => !!x))
     } else setState('pipelines', null)
 
-    const sites = listOf<SiteRow>(d.sites)
-    if (sites) {
-      const map: Record<string, SiteLive> = {}
-      for (const s of sites)
-        if (isObj(s) && typeof s.site === 'string')
-          map[s.site] = { site: s.site, live: s.live ?? 0, last5m: s.last5m ?? 0, summary: s.summary ?? null, at: serverNow() }
-      setState('sites', state.sites ? reconcile(map) : map)
-    } else setState('sites', null)
 
     const metrics = listOf<Metric>(d.metrics)
     if (metrics) {
@@ -155,7 +191,7 @@ export function createLive(opts: LiveOptions = {}) {
         const key = metricKey(m)
         const prev = state.metrics?.[key]
         const history = prev ? [...prev.history] : []
-        if (!prev || prev.at !== m.at) history.push(m.value)
+        if (!prev || prev.at !== m.at) history.push({ t: Date.parse(m.at), v: m.value })
         map[key] = { ...m, key, history: history.slice(-METRIC_HISTORY) }
       }
       setState('metrics', state.metrics ? reconcile(map) : map)
@@ -174,7 +210,9 @@ export function createLive(opts: LiveOptions = {}) {
           cur.unit = m.unit ?? null
           cur.tags = m.tags ?? null
           cur.at = m.at
-          cur.history.push(m.value)
+          cur.warn = m.warn
+          cur.crit = m.crit
+          cur.history.push({ t: Date.parse(m.at), v: m.value })
           if (cur.history.length > METRIC_HISTORY) cur.history.splice(0, cur.history.length - METRIC_HISTORY)
           return
         }
@@ -185,7 +223,17 @@ export function createLive(opts: LiveOptions = {}) {
           for (const k of keys) if (s.metrics[k]!.at < s.metrics[oldest]!.at) oldest = k
           delete s.metrics[oldest]
         }
-        s.metrics[key] = { name: m.name, value: m.value, unit: m.unit ?? null, tags: m.tags ?? null, at: m.at, key, history: [m.value] }
+        s.metrics[key] = {
+          name: m.name,
+          value: m.value,
+          unit: m.unit ?? null,
+          tags: m.tags ?? null,
+          at: m.at,
+          warn: m.warn,
+          crit: m.crit,
+          key,
+          history: [{ t: Date.parse(m.at), v: m.value }],
+        }
       })
     )
   }
@@ -200,7 +248,10 @@ export function createLive(opts: LiveOptions = {}) {
         const known = version()
         if (known && v && known !== v) return reloadForVersion(v)
         setVersion(v)
-        if (isObj(d)) applySnapshot(d)
+        if (isObj(d)) {
+          applySnapshot(d)
+          loadPastDeploys()
+        }
         return
       }
       case 'build.updated': {
@@ -227,7 +278,7 @@ export function createLive(opts: LiveOptions = {}) {
         if (!isObj(e) || typeof e.site !== 'string') return
         if (!state.sites) setState('sites', {})
         if (state.sites![e.site]) setState('sites', e.site, { live: e.live ?? 0, last5m: e.last5m ?? 0, at: serverNow() })
-        else setState('sites', e.site, { site: e.site, live: e.live ?? 0, last5m: e.last5m ?? 0, summary: null, at: serverNow() })
+        else setState('sites', e.site, { site: e.site, live: e.live ?? 0, last5m: e.last5m ?? 0, summary: null, at: serverNow(), deploys: null, order: Infinity })
         return
       }
       case 'vitals': {
@@ -244,6 +295,8 @@ export function createLive(opts: LiveOptions = {}) {
             last5m: e.visitors?.last5m ?? 0,
             summary: e,
             at: serverNow(),
+            deploys: null,
+            order: Infinity,
           })
         return
       }
@@ -266,8 +319,13 @@ export function createLive(opts: LiveOptions = {}) {
 
   return {
     state,
-    /** Finished default-branch builds of the last two hours, oldest first (deploy markers). */
+    /** Successful builds of the last two hours that deploy some site (SITE_DEPLOYS), oldest first. */
     deploys,
+    /** The deploys of one site: none when nothing is mapped to it. */
+    deploysOf: (site: string) => {
+      const sources = state.sites?.[site]?.deploys
+      return sources?.length ? deploys().filter((d) => deploysAny(sources, d)) : []
+    },
     status,
     version,
     serverNow,

@@ -1,7 +1,10 @@
-import { For, Match, Show, Switch, createMemo } from 'solid-js'
-import { TimeChart } from '../components/chart.tsx'
+import { For, Match, Show, Switch, createMemo, createSignal, onCleanup } from 'solid-js'
+import { ScaleChart } from '../components/chart.tsx'
 import { PagedGrid } from '../components/paged-grid.tsx'
-import { useLive, type MetricLive } from '../lib/live.ts'
+import { fetchAPI } from '../lib/api.ts'
+import { METRIC_HISTORY, useLive, type MetricLive } from '../lib/live.ts'
+import { metricLevel } from '../lib/metric-level.ts'
+import type { Metric } from '../types.ts'
 import { ago, parseTime } from '../lib/time.ts'
 import { useView } from '../lib/view.ts'
 
@@ -49,19 +52,40 @@ export default function Metrics() {
   )
 }
 
+/** The last hour of one metric from the API, merged with what arrived live (by time). */
+function useHistory(m: () => MetricLive) {
+  const [past, setPast] = createSignal<{ t: number; v: number }[]>([])
+  let done = false
+  onCleanup(() => (done = true))
+  void fetchAPI<{ points: Metric[] }>(`/api/metrics?name=${encodeURIComponent(m().name)}&window=1h`)
+    .then((r) => !done && setPast(r.points.map((p) => ({ t: Date.parse(p.at), v: p.value })).filter((p) => Number.isFinite(p.t))))
+    .catch(() => {})
+  return createMemo(() => {
+    const seen = new Set<number>()
+    return [...past(), ...m().history]
+      .filter((p) => !seen.has(p.t) && seen.add(p.t))
+      .sort((a, b) => a.t - b.t)
+      .slice(-METRIC_HISTORY * 4)
+  })
+}
+
 function MetricTile(props: { m: MetricLive; now: number }) {
   const at = () => parseTime(props.m.at)
   const tags = () => Object.entries(props.m.tags ?? {})
-  const points = () => {
-    const h = props.m.history
-    return h.map((v, i) => ({ t: i, v }))
-  }
+  const points = useHistory(() => props.m)
+  const level = () => metricLevel(props.m.value, props.m.warn, props.m.crit)
+  const unit = () => (props.m.unit ? ` ${props.m.unit}` : '')
+  const thresholds = () =>
+    [props.m.warn != null ? `warn ${formatNumber(props.m.warn)}` : '', props.m.crit != null ? `critical ${formatNumber(props.m.crit)}` : '']
+      .filter(Boolean)
+      .join(' · ')
   return (
     <div
       class="metric"
       data-testid="metric"
+      data-level={level() ?? undefined}
       role="group"
-      aria-label={`${props.m.name}: ${formatNumber(props.m.value)}${props.m.unit ? ` ${props.m.unit}` : ''}`}
+      aria-label={`${props.m.name}: ${formatNumber(props.m.value)}${unit()}${level() ? `, ${LEVEL_WORD[level()!]}` : ''}`}
     >
       <div class="m-name">{props.m.name}</div>
       <Show when={tags().length}>
@@ -69,16 +93,32 @@ function MetricTile(props: { m: MetricLive; now: number }) {
           <For each={tags()}>{([k, v]) => <span>{`${k}=${v}`}</span>}</For>
         </div>
       </Show>
-      <div class="m-value">
+      <div class="m-value" data-testid="metric-value">
+        <Show when={level() && level() !== 'ok'}>
+          <span class="m-icon" aria-hidden="true">{level() === 'crit' ? '■ ' : '▲ '}</span>
+        </Show>
         {formatNumber(props.m.value)}
         <Show when={props.m.unit}>
           <span class="m-unit"> {props.m.unit}</span>
         </Show>
       </div>
       <Show when={points().length > 1}>
-        <TimeChart series={[points()]} from={0} to={Math.max(1, points().length - 1)} height="2.6em" axis={false} label={`${props.m.name}, recent values`} />
+        <ScaleChart
+          points={points()}
+          warn={props.m.warn}
+          crit={props.m.crit}
+          format={formatNumber}
+          label={`${props.m.name}, the last hour: from ${formatNumber(Math.min(...points().map((p) => p.v)))} to ${formatNumber(Math.max(...points().map((p) => p.v)))}${unit()}`}
+        />
       </Show>
-      <div class="m-age muted">{at() !== null ? `updated ${ago(props.now - at()!)}` : ''}</div>
+      <div class="m-age muted">
+        <span>{at() !== null ? `updated ${ago(props.now - at()!)}` : ''}</span>
+        <Show when={thresholds()}>
+          <span class="m-th">{thresholds()}</span>
+        </Show>
+      </div>
     </div>
   )
 }
+
+const LEVEL_WORD = { ok: 'within thresholds', warn: 'past its warning threshold', crit: 'past its critical threshold' } as const

@@ -1,10 +1,10 @@
-import { For, Show, createEffect, createMemo, createSignal, on, onCleanup } from 'solid-js'
-import type { Build, SiteSummary } from '../types.ts'
+import { For, Show, createEffect, createSignal, on, onCleanup } from 'solid-js'
+import type { SiteSummary } from '../types.ts'
 import { TimeChart } from '../components/chart.tsx'
-import { Vitals, deployMarkers, seriesPoints } from '../components/site-parts.tsx'
+import { DeploysNote, Vitals, deployMarkers, seriesPoints } from '../components/site-parts.tsx'
 import { NotFoundView } from '../components/not-found.tsx'
 import { ApiError, api } from '../lib/api.ts'
-import { useLive, type Deploy } from '../lib/live.ts'
+import { useLive } from '../lib/live.ts'
 import { A, search, setSearch } from '../lib/router.tsx'
 import { useView } from '../lib/view.ts'
 
@@ -33,7 +33,6 @@ export default function SitePage(props: { params: Record<string, string> }) {
   const [error, setError] = createSignal<string | null>(null)
   /** The server does not collect for this domain (not in SITES). */
   const [unknown, setUnknown] = createSignal(false)
-  const [pastBuilds, setPastBuilds] = createSignal<Deploy[]>([])
   let disposed = false
   let lastFetch = 0
   let pending: ReturnType<typeof setTimeout> | undefined
@@ -78,34 +77,8 @@ export default function SitePage(props: { params: Record<string, string> }) {
   const periodic = setInterval(() => !usesLive() && refetchSoon(), 60_000)
   onCleanup(() => clearInterval(periodic))
 
-  // Deploy markers from before the page opened: recent builds on default branches.
-  api
-    .builds({ limit: 100 })
-    .then((r) => {
-      if (disposed) return
-      const tiles = Object.values(live.state.pipelines ?? {})
-      const isDefault = (b: Build) =>
-        tiles.some((t) => t && t.isDefaultBranch && t.project === b.project && t.branch === b.branch && t.provider === b.provider)
-      setPastBuilds(
-        r.builds
-          .filter((b) => b.finishedAt && (b.status === 'success' || b.status === 'failure') && isDefault(b))
-          .map((b) => ({
-            buildId: b.id,
-            at: Date.parse(b.finishedAt!),
-            project: b.project,
-            pipeline: b.pipeline,
-            branch: b.branch,
-            number: b.number,
-            status: b.status,
-          }))
-      )
-    })
-    .catch(() => {})
-
-  const deploys = createMemo(() => {
-    const seen = new Set<string>()
-    return [...live.deploys(), ...pastBuilds()].filter((d) => !seen.has(d.buildId) && seen.add(d.buildId))
-  })
+  const sources = () => liveRow()?.deploys ?? null
+  const deploys = () => live.deploysOf(site())
   const figures = () => ({
     live: liveRow()?.live ?? summary()?.visitors?.live ?? 0,
     last5m: liveRow()?.last5m ?? summary()?.visitors?.last5m ?? 0,
@@ -177,8 +150,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
       </Show>
       <div class="chart-box">
         <div class="legend" aria-hidden="true">
-          <span class="l-vis">visitors / min</span> <span class="l-pv">page views / min</span>{' '}
-          <span class="l-dep">▼ deploy (default branch build)</span>
+          <span class="l-vis">visitors / min</span> <span class="l-pv">page views / min</span> <DeploysNote sources={sources()} />
         </div>
         <TimeChart
           series={[seriesPoints(summary(), 'visitors'), seriesPoints(summary(), 'pageviews')]}

@@ -12,7 +12,8 @@ export default function Sites() {
     if (!map) return null
     return Object.values(map)
       .filter((s): s is SiteLive => !!s)
-      .sort((a, b) => b.live - a.live || a.site.localeCompare(b.site))
+      // SITES order, then by domain: a card never swaps places because its figures changed.
+      .sort((a, b) => a.order - b.order || a.site.localeCompare(b.site))
   })
   return (
     <section class="sites" aria-label="Sites">
@@ -31,7 +32,7 @@ export default function Sites() {
         </Match>
         <Match when={true}>
           <PagedGrid items={sites()!} class="site-grid" maxCells={6} label="Sites">
-            {(s) => <SiteCard site={s} now={view.now()} deploys={live.deploys()} tv={view.prefs.tv()} />}
+            {(s) => <SiteCard site={s} now={view.now()} deploys={live.deploysOf(s.site)} tv={view.prefs.tv()} />}
           </PagedGrid>
         </Match>
       </Switch>
