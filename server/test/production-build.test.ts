@@ -49,6 +49,38 @@ describe('the production build', () => {
     }
   })
 
+  it('npm start runs the compiled server as npm\'s own child: SIGTERM to npm stops it, nothing is left listening', async () => {
+    const dataDir = tempDir()
+    dirs.push(dataDir)
+    const child = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so the finally below can end whatever it started, orphans included.
+      detached: true,
+    })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', () => {})
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+    try {
+      const url = await until(() => out.match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1], 'the printed URL', 60_000)
+      expect(out).toMatch(/node dist\/server\/main\.js/)
+      expect((await fetch(`${url}/healthz`)).status).toBe(200)
+      child.kill('SIGTERM')
+      await exited
+      // Had a shell stayed between npm and node, node would be orphaned and still answer.
+      let answered = true
+      for (const end = Date.now() + 5000; answered && Date.now() < end; await new Promise((r) => setTimeout(r, 50)))
+        answered = await fetch(`${url}/healthz`).then(() => true, () => false)
+      expect(answered, 'a server still answering after npm stopped').toBe(false)
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {}
+    }
+  })
+
   it('serves /healthz, stores a signed webhook, serves the dashboard and the beacon, backs up on schedule, and exits 0 on SIGTERM', async () => {
     const dataDir = tempDir()
     const backupDir = join(tempDir('radiator-backups-'), 'nested')
