@@ -16,6 +16,8 @@ export interface Msg {
   t: number
   /** The frame's text, for the clients asked to keep it. */
   text?: string
+  /** The frame's bytes, when kept undecoded (WsBench's keepSnapshots). */
+  raw?: Buffer
 }
 
 const HEAD = /^\{"id":(\d+),"type":"([^"]+)"/
@@ -55,14 +57,14 @@ export class WsBench extends BenchClient {
     super(keepText)
     this.ws = new WebSocket(url, { perMessageDeflate: false })
     this.ws.on('message', (data: Buffer) => {
-      // Only the head is decoded unless the text is kept.
-      const whole = this.keepText || (keepSnapshots && data.toString('latin1', 0, 40).includes('"type":"snapshot"'))
-      const text = whole ? data.toString('utf8') : data.toString('latin1', 0, Math.min(data.length, 120))
-      if (whole && !this.keepText) {
-        this.keepText = true
-        this.frame(text, data.length)
-        this.keepText = false
-      } else this.frame(text, data.length)
+      // Only the head is decoded unless the text is kept; a snapshot kept for later is kept as
+      // its bytes and decoded after the timing.
+      const text = this.keepText ? data.toString('utf8') : data.toString('latin1', 0, Math.min(data.length, 120))
+      this.frame(text, data.length)
+      if (keepSnapshots && !this.keepText) {
+        const m = this.messages[this.messages.length - 1]
+        if (m?.type === 'snapshot') m.raw = data
+      }
     })
     this.ws.on('close', (code) => {
       this.closed = true

@@ -180,6 +180,8 @@ export async function benchIngest(): Promise<string> {
     changed: v.changed,
     inFlight: v.inFlight,
     mismatches: v.mismatches,
+    /** req/s of each slice in turn order (Radiator's falls as the pipeline's builds grow: see README). */
+    perSlice: v.rps,
   }))
   const file = writeJson('ingest', { machine: { before, after }, slices: SLICES, sliceSeconds: SLICE_SECONDS, connections: CONNECTIONS, bodies: BODIES, bodyBytes: avgBytes, rows })
   return [

@@ -125,11 +125,11 @@ export async function benchStorm(): Promise<string> {
         if (errors.length < 10) errors.push(`client ${i}: no snapshot first`)
         continue
       }
-      const data = JSON.parse(snap.text!).data as { reset: boolean; pipelines: unknown[] }
+      const data = JSON.parse(snap.text ?? snap.raw!.toString('utf8')).data as { reset: boolean; pipelines: unknown[] }
       if (i === 0) pipelinesSeen = data.pipelines.length
       if (snap.id !== since[i] || data.reset || data.pipelines.length < PIPELINES)
         if (errors.length < 10) errors.push(`client ${i}: snapshot id ${snap.id} (resumed from ${since[i]}), reset ${data.reset}, ${data.pipelines.length} pipelines`)
-      snap.text = undefined
+      snap.text = snap.raw = undefined
       const ids = events.map((m) => m.id)
       if (ids.length !== ref.length || ids.some((id, k) => id !== ref[k] || (k > 0 && id <= ids[k - 1]!)))
         if (errors.length < 10) errors.push(`client ${i}: events ${ids.join(',')} ≠ client 0's ${ref.join(',')}`)
