@@ -49,6 +49,10 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
   async function open(path: string, width = 1366, height = 768) {
     const page = await browser.newPage({ viewport: { width, height } })
     page.on('pageerror', (e) => console.error('pageerror:', e.message))
+    await page.addInitScript(() => {
+      const seen: string[] = ((window as unknown as { __csp: string[] }).__csp = [])
+      document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`))
+    })
     await page.goto(s.url + path)
     await page.waitForSelector('[data-testid=connection][data-state=live]')
     return page
@@ -160,6 +164,8 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
     await expect.poll(() => tile('error rate').getAttribute('data-level'), { timeout: 5000 }).toBe('crit')
     expect(await tile('error rate').getAttribute('aria-label')).toBe('error rate: 2.5 %, past its critical threshold')
     expect(await tile('error rate').locator('[data-testid=scale-max]').textContent()).toBe('2.5')
+    // The new charts run under the Content-Security-Policy like every other view.
+    expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([])
     await page.screenshot({ path: screenshotPath('custom-metrics-1366x768.png') })
     await page.close()
 
