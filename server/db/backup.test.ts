@@ -160,30 +160,54 @@ describe('backup and restore', () => {
     expect((await cli([], s.dataDir)).code).toBe(2)
   })
 
-  it('scheduled backups keep the newest BACKUP_KEEP and leave other files alone', async () => {
+  it('scheduled backups, taken while webhooks keep arriving, are consistent, hold every build acknowledged before they began, and only the newest BACKUP_KEEP stay', async () => {
     const s = await server()
-    const build = await postBuild(s.url, 'scheduled')
     const dir = tempDir('radiator-backups-')
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
     writeFileSync(join(dir, 'radiator-by-hand.db'), 'an operator file')
     const lines: string[] = []
     const log = { info: (m: string) => lines.push(m), error: (m: string, f?: Record<string, unknown>) => lines.push(`${m} ${JSON.stringify(f)}`) }
+
+    const acked: { build: string; at: number }[] = []
+    let stop = false
+    let n = 0
+    const posters = Array.from({ length: 3 }, async () => {
+      while (!stop) {
+        const build = await postBuild(s.url, `s${n++}`)
+        acked.push({ build, at: Date.now() })
+      }
+    })
+    await until(() => acked.length >= 20, 'a first batch of builds')
     const schedule = scheduleBackups({ sqlite: s.store.sqlite, dir, everyMs: 20, keep: 2, log })
     cleanup.push(() => schedule.stop())
     const seen = new Set<string>()
     await until(() => {
       const ours = readdirSync(dir).filter((f) => SCHEDULED.test(f))
-      expect(ours.length).toBeLessThanOrEqual(2)
+      // The oldest goes once the new one is complete: one more for that moment.
+      expect(ours.length).toBeLessThanOrEqual(3)
       for (const f of ours) seen.add(f)
-      return seen.size >= 4
-    }, 'four scheduled backups')
+      return seen.size >= 5
+    }, 'five scheduled backups')
     await schedule.stop()
+    stop = true
+    await Promise.all(posters)
+
     expect(lines.filter((l) => l !== 'backup written')).toEqual([])
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([])
     expect(readdirSync(dir)).toContain('radiator-by-hand.db')
-    const newest = readdirSync(dir).filter((f) => SCHEDULED.test(f)).sort().at(-1)!
-    const copy = new Database(join(dir, newest), { readonly: true })
-    expect(copy.prepare('SELECT id FROM builds WHERE id = ?').get(build)).toEqual({ id: build })
-    copy.close()
+    const kept = readdirSync(dir).filter((f) => SCHEDULED.test(f))
+    expect(kept).toHaveLength(2)
+    for (const f of kept) {
+      // The name is the time the backup began: every build acknowledged earlier must be in it.
+      const [, d, t, ms] = /^radiator-(\d{8})T(\d{6})(\d{3})Z\.db$/.exec(f)!
+      const began = Date.parse(`${d!.slice(0, 4)}-${d!.slice(4, 6)}-${d!.slice(6)}T${t!.slice(0, 2)}:${t!.slice(2, 4)}:${t!.slice(4)}.${ms}Z`)
+      const copy = new Database(join(dir, f), { readonly: true })
+      expect(copy.pragma('integrity_check', { simple: true })).toBe('ok')
+      const has = copy.prepare('SELECT 1 FROM builds WHERE id = ?')
+      const before = acked.filter((a) => a.at < began)
+      expect(before.length).toBeGreaterThanOrEqual(20)
+      for (const a of before) expect(has.get(a.build), `${a.build} in ${f}`).toBeTruthy()
+      copy.close()
+    }
   })
 })

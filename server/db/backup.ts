@@ -18,6 +18,7 @@
  */
 import Database from 'better-sqlite3'
 import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { databasePath, ensureDir, type Sqlite } from './client.ts'
 
@@ -26,6 +27,7 @@ export interface BackupInfo {
   bytes: number
   /** The hub's event id reservation in the copy: a server started on it issues ids above this. */
   eventIdReserved: number
+  /** Rows in the copy; -1 from scheduled backups, which don't count (a full scan). */
   builds: number
   events: number
 }
@@ -57,13 +59,32 @@ export function backupFile(dbPath: string, dest: string): BackupInfo {
 export async function backupConnection(sqlite: Sqlite, dest: string, pagesPerStep = 256): Promise<BackupInfo> {
   const target = prepareTarget(dest)
   const tmp = tempName(target)
+  // The last step commits the copy with an fsync, on the event loop: flushing as it grows, on the
+  // thread pool, leaves that sync little to write (260 MB: the stall went from ~160 ms to ~30).
+  let flushing = null as Promise<void> | null
+  let steps = 0
+  const flush = async () => {
+    const fh = await open(tmp, 'r')
+    try {
+      await fh.datasync()
+    } finally {
+      await fh.close()
+    }
+  }
   try {
-    await sqlite.backup(tmp, { progress: () => pagesPerStep })
+    await sqlite.backup(tmp, {
+      progress: () => {
+        if (++steps % 16 === 0 && !flushing) flushing = flush().finally(() => (flushing = null))
+        return pagesPerStep
+      },
+    })
   } catch (e) {
+    await flushing?.catch(() => {})
     rmSync(tmp, { force: true })
     throw e
   }
-  return seal(tmp, target)
+  await flushing
+  return sealInBackground(tmp, target)
 }
 
 /**
@@ -196,6 +217,43 @@ function seal(tmp: string, target: string): BackupInfo {
     closeSync(dir)
   }
   return { path: target, ...info }
+}
+
+/**
+ * `seal` for the server's event loop: the page copy needs no check (the online backup copies pages
+ * as they are), and the syncs run on the thread pool; measured on a 260 MB database, the
+ * synchronous version held the loop for a third of a second.
+ */
+async function sealInBackground(tmp: string, target: string): Promise<BackupInfo> {
+  let info: BackupInfo
+  try {
+    const db = new Database(tmp, { fileMustExist: true })
+    try {
+      db.pragma('journal_mode = DELETE')
+      const reserved = db.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as { value: string } | undefined
+      info = { path: target, bytes: statSync(tmp).size, eventIdReserved: Number(reserved?.value ?? 0), builds: -1, events: -1 }
+    } finally {
+      db.close()
+    }
+    const fh = await open(tmp, 'r+')
+    try {
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    if (existsSync(target)) throw new BackupError(`${target} exists; choose a new file name (backups never overwrite)`)
+    renameSync(tmp, target)
+  } catch (e) {
+    rmSync(tmp, { force: true })
+    throw e
+  }
+  const dir = await open(dirname(target), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+  return info
 }
 
 /** Opens a copy read-only, checks its structure and reads what the report shows. */
