@@ -49,6 +49,20 @@ describe('the production build', () => {
     }
   })
 
+  it('imports only production dependencies, so it runs from `npm ci --omit=dev`', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+    const imported = new Set<string>()
+    for (const f of readdirSync(DIST).filter((f) => f.endsWith('.js'))) {
+      const js = readFileSync(join(DIST, f), 'utf8')
+      for (const [, spec] of js.matchAll(/(?:\bfrom|\bimport\(?)\s*["']([^"'./][^"']*)["']/g)) {
+        if (spec!.startsWith('node:')) continue
+        imported.add(spec!.startsWith('@') ? spec!.split('/').slice(0, 2).join('/') : spec!.split('/')[0]!)
+      }
+    }
+    expect(imported).toContain('better-sqlite3')
+    expect([...imported].filter((p) => !(p in pkg.dependencies))).toEqual([])
+  })
+
   it('npm start runs the compiled server as npm\'s own child: SIGTERM to npm stops it, nothing is left listening', async () => {
     const dataDir = tempDir()
     dirs.push(dataDir)
