@@ -208,9 +208,18 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
             .sort((a, b) => a - b)
             .filter((c, i, all) => i === 0 || c - all[i - 1]! > 10).length,
           headerH: document.querySelector('.topbar')!.getBoundingClientRect().height,
+          // Nothing sticks out of the right edge, even where an overflow: hidden parent hides the scroll.
+          outside: [...document.querySelectorAll('main *')]
+            .filter((e) => {
+              const r = e.getBoundingClientRect()
+              return r.width > 0 && r.right > innerWidth + 0.5
+            })
+            .map((e) => `${e.tagName}.${e.getAttribute('class') ?? ''}`)
+            .slice(0, 5),
         }
       })
       expect(l.scrollWidth, path).toBeLessThanOrEqual(l.innerWidth)
+      expect(l.outside, path).toEqual([])
       expect(l.rows, path).toBeLessThanOrEqual(2)
       expect(l.headerH, path).toBeLessThan(100)
       await page.screenshot({ path: screenshotPath(`phone${path.replace(/\W+/g, '-')}-375x812.png`) })

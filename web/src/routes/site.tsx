@@ -157,7 +157,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
           from={view.now() - 3_600_000}
           to={view.now()}
           markers={deployMarkers(deploys())}
-          label={`${site()}: visitors and page views per minute over the last 60 minutes, with deploys`}
+          label={`${site()}: visitors and page views per minute over the last 60 minutes${sources()?.length ? ', with deploys' : ''}`}
         />
       </div>
       <h2>Web Vitals at p75 {device() ? `(${device()})` : ''}</h2>
