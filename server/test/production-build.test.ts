@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { ROOT } from '../http/web-build.ts'
@@ -47,6 +47,19 @@ describe('the production build', () => {
       expect(tsImports.filter((p) => p !== '../../web/build.ts'), f).toEqual([])
       expect(js, f).not.toMatch(/["']tsx(\/[^"']*)?["']/)
     }
+  })
+
+  it('--if-stale compiles again when the sources are newer than the bundle, and only then', () => {
+    const ifStale = () => spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, encoding: 'utf8' })
+    // A bundle older than every source, as after a pull.
+    utimesSync(join(DIST, '.built'), 0, 0)
+    const stale = ifStale()
+    expect(stale.status, stale.stderr).toBe(0)
+    expect(stale.stderr).toMatch(/compiling the server/)
+    expect(statSync(join(DIST, '.built')).mtimeMs).toBeGreaterThan(0)
+    const fresh = ifStale()
+    expect(fresh.status).toBe(0)
+    expect(fresh.stderr).not.toMatch(/compiling the server/)
   })
 
   it('imports only production dependencies, so it runs from `npm ci --omit=dev`', () => {
