@@ -33,6 +33,8 @@ export function demoEnv(): Partial<Record<ConfigVar, string>> {
     JENKINS_WEBHOOK_TOKEN: DEMO_SECRET,
     GENERIC_WEBHOOK_TOKEN: DEMO_SECRET,
     SITES: DEMO_SITES.join(','),
+    // The shop is deployed by acme/shop's deploy pipeline, the docs by acme/docs' builds.
+    SITE_DEPLOYS: 'shop.demo.test=acme/shop:deploy,docs.demo.test=acme/docs',
     // Simulated visitors differ by X-Forwarded-For.
     TRUST_PROXY: 'true',
     METRICS_TOKEN: DEMO_METRICS_TOKEN,

@@ -168,7 +168,7 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
   it('runs every view under the Content-Security-Policy without a violation', async () => {
     const s = await closedServer()
     const laptop = await adminPage(s)
-    for (const path of ['/', '/tv', '/sites', '/metrics', '/pipelines/nope', '/pair', '/admin', '/tv?rotate=builds,sites&every=5s']) {
+    for (const path of ['/', '/tv', '/sites', '/pipelines/nope', '/custom-metrics', '/pair', '/admin', '/tv?rotate=builds,sites&every=5s']) {
       await laptop.goto(`${s.url}${path}`)
       await laptop.waitForLoadState('networkidle').catch(() => {})
     }
