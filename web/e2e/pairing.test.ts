@@ -168,6 +168,9 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
   it('runs every view under the Content-Security-Policy without a violation', async () => {
     const s = await closedServer()
     const laptop = await adminPage(s)
+    // An admin finds the screens page from the board's header.
+    await laptop.goto(`${s.url}/`)
+    await laptop.locator('header a[href="/admin"]').waitFor({ timeout: 10_000 })
     for (const path of ['/', '/tv', '/sites', '/pipelines/nope', '/custom-metrics', '/pair', '/admin', '/tv?rotate=builds,sites&every=5s']) {
       await laptop.goto(`${s.url}${path}`)
       await laptop.waitForLoadState('networkidle').catch(() => {})

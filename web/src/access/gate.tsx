@@ -6,7 +6,7 @@
  */
 import { Match, Show, Switch, createSignal, lazy, onCleanup, onMount, type JSX } from 'solid-js'
 import { navigate, useLocation } from '../lib/router.tsx'
-import { ACCESS_EVENT, CONTROL_EVENT, fetchMe, fetchScreen, postJson, type ControlMessage, type Me } from './session.ts'
+import { ACCESS_EVENT, CONTROL_EVENT, fetchMe, fetchScreen, MeContext, postJson, type ControlMessage, type Me } from './session.ts'
 import { PairScreen } from './pair-screen.tsx'
 import './access.css'
 
@@ -89,6 +89,10 @@ export function Gate(props: { children: () => JSX.Element }) {
   })
 
   const path = () => loc().pathname
+  const me = () => {
+    const s = state()
+    return s.kind === 'in' ? s.me : null
+  }
   return (
     <Switch>
       <Match when={path() === '/pair'}>
@@ -98,7 +102,7 @@ export function Gate(props: { children: () => JSX.Element }) {
         <Admin />
       </Match>
       <Match when={state().kind === 'in' || state().kind === 'offline'}>
-        {props.children()}
+        <MeContext.Provider value={me}>{props.children()}</MeContext.Provider>
         <Show when={identify()}>
           <div class="identify" role="status" data-testid="identify">
             {identify()}

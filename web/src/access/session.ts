@@ -24,6 +24,12 @@ export type ControlMessage =
   | { action: 'reload' }
   | { action: 'show'; view: string }
 
+import { createContext, useContext, type Accessor } from 'solid-js'
+
+/** Who this page is signed in as (null while unknown): the header shows admins their pages. */
+export const MeContext = createContext<Accessor<Me | null>>(() => null)
+export const useMe = () => useContext(MeContext)
+
 export const ACCESS_EVENT = 'radiator:access'
 export const CONTROL_EVENT = 'radiator:control'
 

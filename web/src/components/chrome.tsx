@@ -7,6 +7,7 @@ import { hhmm } from '../lib/time.ts'
 import { useView } from '../lib/view.ts'
 import { ConnectionBadge } from './connection-badge.tsx'
 import { StatusIcon } from './status-icon.tsx'
+import { useMe } from '../access/session.ts'
 
 export function Counts(props: { counts: BoardCounts | null }) {
   return (
@@ -34,6 +35,7 @@ export function Counts(props: { counts: BoardCounts | null }) {
 
 export function Header(props: { counts: BoardCounts | null }) {
   const live = useLive()
+  const me = useMe()
   const { alerts } = useView()
   const loc = useLocation()
   const path = () => loc().pathname
@@ -56,6 +58,11 @@ export function Header(props: { counts: BoardCounts | null }) {
         <a class="tv-link" href={`${path() === '/' ? '/tv' : path()}?tv`} target="_blank" rel="noopener">
           TV ↗
         </a>
+        <Show when={me()?.role === 'admin'}>
+          <a class="tv-link" href="/admin">
+            Screens
+          </a>
+        </Show>
       </nav>
       <Counts counts={props.counts} />
       <span class="spacer" />
