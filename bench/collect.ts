@@ -475,7 +475,7 @@ export async function benchSummary(): Promise<string> {
     store.close()
 
     // The real server on that database, asked over HTTP one request at a time.
-    const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATA_DIR: dir, SITES: SITE })
+    const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATA_DIR: dir, SITES: SITE, PUBLIC_DASHBOARD: 'true' })
     const server = await startServer(config, createLogger(config.LOG_LEVEL), capabilities)
     const lines = [
       `\nGET /api/sites/:site/summary over ${stored.toLocaleString('en')} stored samples (${PATHS} pages, 3 devices, 28 days; ${rollups.toLocaleString('en')} rollup rows)`,

@@ -25,8 +25,19 @@ if (unknown.length) {
   console.error(`unknown part ${unknown.join(', ')}; parts: ${Object.keys(PARTS).join(', ')}`)
   process.exit(2)
 }
+const failed: string[] = []
 for (const name of asked.length ? asked : Object.keys(PARTS)) {
   const t0 = performance.now()
-  console.log(await PARTS[name]!())
+  try {
+    console.log(await PARTS[name]!())
+  } catch (e) {
+    // One broken part must not hide the others' results; the run still ends non-zero.
+    failed.push(name)
+    console.error(`\n${name} FAILED:`, e)
+  }
   console.log(`(${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+}
+if (failed.length) {
+  console.error(`failed parts: ${failed.join(', ')}`)
+  process.exit(1)
 }
