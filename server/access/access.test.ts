@@ -158,6 +158,21 @@ describe('sessions', () => {
     expect(res.headers.get('set-cookie')).toMatch(/; Secure/)
   })
 
+  it('ends the sessions signed in with a token when the token is revoked', async () => {
+    const s = await closed()
+    const token = await createToken(s, 'viewer')
+    const login = await fetch(`${s.url}/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/live`, { headers: { cookie } })
+    const code = new Promise<number>((r) => ws.on('close', (c) => r(c)))
+    await new Promise((r) => ws.once('message', r))
+    const list = await (await fetch(`${s.url}/api/admin/tokens`, { headers: bearer(ADMIN) })).json()
+    const id = list.tokens.find((t: { name: string }) => t.name === 'viewer token').id
+    expect((await fetch(`${s.url}/api/admin/tokens/${id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status).toBe(200)
+    expect(await code).toBe(4401)
+    expect((await fetch(`${s.url}/api/builds`, { headers: { cookie } })).status).toBe(401)
+  })
+
   it('closes the live connections of a revoked session with 4401', async () => {
     const s = await closed()
     const token = await createToken(s, 'viewer')

@@ -78,11 +78,23 @@ export class Credentials {
     return row
   }
 
+  /** Revokes a token and every browser session signed in with it. */
   async revokeToken(id: string): Promise<boolean> {
-    const n = await this.writer.write(
-      () => this.db.update(apiTokens).set({ revokedAt: this.now() }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).run().changes
-    )
+    const { n, ended } = await this.writer.write(() => {
+      const now = this.now()
+      const n = this.db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).run().changes
+      const ended = n
+        ? this.db
+            .update(sessions)
+            .set({ revokedAt: now })
+            .where(and(eq(sessions.fromToken, id), isNull(sessions.revokedAt)))
+            .returning({ id: sessions.id })
+            .all()
+        : []
+      return { n, ended }
+    })
     if (n) this.announce({ kind: 'token', id })
+    for (const s of ended) this.announce({ kind: 'session', id: s.id })
     return n > 0
   }
 
@@ -167,6 +179,7 @@ export class Credentials {
     subject: string
     userAgent?: string | null
     address?: string | null
+    fromToken?: string | null
   }): Promise<{ id: string; secret: string; row: SessionRow }> {
     const secret = newSecret('ras')
     const now = this.now()
@@ -182,6 +195,7 @@ export class Credentials {
       revokedAt: null,
       userAgent: s.userAgent?.slice(0, 300) ?? null,
       address: s.address ?? null,
+      fromToken: s.fromToken ?? null,
     }
     await this.writer.write(() => this.db.insert(sessions).values(row).run())
     return { id: row.id, secret, row }
@@ -202,7 +216,7 @@ export class Credentials {
     return row
   }
 
-  listSessions(): Omit<SessionRow, 'hash'>[] {
+  listSessions(): Omit<SessionRow, 'hash' | 'fromToken'>[] {
     const now = this.now()
     return this.db
       .select({

@@ -93,6 +93,7 @@ export function accessRoutes(deps: { config: Config; credentials: Credentials; c
       subject: token.name,
       userAgent: c.req.header('user-agent'),
       address: clientIp(c, config.TRUST_PROXY),
+      fromToken: token.id,
     })
     setSessionCookie(c, config, s.secret, 'browser')
     return c.json({ role: token.role, subject: token.name })

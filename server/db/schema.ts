@@ -330,6 +330,8 @@ export const sessions = sqliteTable(
     revokedAt: integer('revoked_at'),
     userAgent: text('user_agent'),
     address: text('address'),
+    /** The API token a browser signed in with: revoking the token ends these sessions too. */
+    fromToken: text('from_token'),
   },
   (t) => [uniqueIndex('sessions_hash_idx').on(t.hash)]
 )
