@@ -55,7 +55,7 @@ describe('the dashboard files', () => {
     expectUncachedNotFound(await fetch(`${s.url}/assets/index-0ldHa5h.js`, { method: 'HEAD' }), 'HEAD')
   })
 
-  it.each(['/', '/pipelines/3f2a9c0d1e4b5a6f', '/sites', '/sites/shop.example.com', '/sites/docs.demo.test?window=1h', '/metrics', '/tv'])(
+  it.each(['/', '/pipelines/3f2a9c0d1e4b5a6f', '/sites', '/sites/shop.example.com', '/sites/docs.demo.test?window=1h', '/custom-metrics', '/tv'])(
     'serves the page for the client route %s, revalidated',
     async (path) => {
       const res = await fetch(`${s.url}${path}`)
