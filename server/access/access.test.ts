@@ -29,6 +29,18 @@ async function createToken(s: TestServer, role: string, name = `${role} token`):
   return (await res.json()).token
 }
 
+/** A browser signed in with a new viewer token, with its WebSocket open; `closeCode` settles when it closes. */
+async function liveWithTokenSession(s: TestServer) {
+  const token = await createToken(s, 'viewer')
+  const login = await fetch(`${s.url}/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
+  const cookie = login.headers.get('set-cookie')!.split(';')[0]!
+  const ws = new WebSocket(`${s.url.replace('http', 'ws')}/live`, { headers: { cookie } })
+  t.cleanup(() => ws.close())
+  const closeCode = new Promise<number>((r) => ws.on('close', (c) => r(c)))
+  await new Promise((r) => ws.once('message', r))
+  return { cookie, closeCode }
+}
+
 /** The route table as the app holds it: method + path → the levels its handlers declare. */
 function routeTable(s: TestServer) {
   const table = new Map<string, { method: string; path: string; levels: AccessLevel[]; firstIsGuard: boolean }>()
@@ -160,12 +172,7 @@ describe('sessions', () => {
 
   it('ends the sessions signed in with a token when the token is revoked', async () => {
     const s = await closed()
-    const token = await createToken(s, 'viewer')
-    const login = await fetch(`${s.url}/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!
-    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/live`, { headers: { cookie } })
-    const code = new Promise<number>((r) => ws.on('close', (c) => r(c)))
-    await new Promise((r) => ws.once('message', r))
+    const { cookie, closeCode: code } = await liveWithTokenSession(s)
     const list = await (await fetch(`${s.url}/api/admin/tokens`, { headers: bearer(ADMIN) })).json()
     const id = list.tokens.find((t: { name: string }) => t.name === 'viewer token').id
     expect((await fetch(`${s.url}/api/admin/tokens/${id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status).toBe(200)
@@ -175,12 +182,7 @@ describe('sessions', () => {
 
   it('closes the live connections of a revoked session with 4401', async () => {
     const s = await closed()
-    const token = await createToken(s, 'viewer')
-    const login = await fetch(`${s.url}/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!
-    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/live`, { headers: { cookie } })
-    const code = new Promise<number>((r) => ws.on('close', (c) => r(c)))
-    await new Promise((r) => ws.once('message', r))
+    const { cookie, closeCode: code } = await liveWithTokenSession(s)
     const sessions = await (await fetch(`${s.url}/api/admin/sessions`, { headers: bearer(ADMIN) })).json()
     const mine = sessions.sessions.find((x: { subject: string }) => x.subject === 'viewer token')
     expect((await fetch(`${s.url}/api/admin/sessions/${mine.id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status).toBe(200)
