@@ -2,8 +2,8 @@
  * @module The baselines the live and ingest benchmarks measure Radiator against, each run in its
  * own process by bench/procs.ts (`tsx bench/baselines.ts <kind>`; prints `LISTENING <url>`):
  *
- * - `ws`: node:http + a bare `ws` server on /live; POST /publish broadcasts the body as it came, one
- *   `send` per client (the usual broadcast loop), and answers 204.
+ * - `ws`: node:http + a bare `ws` server on /live; POST /publish broadcasts each line of the body as
+ *   a frame, one `send` per client (the usual broadcast loop), and answers 204.
  * - `socketio`: the same with socket.io 4 (`io.emit('event', JSON.parse(body))`, encoded once per emit).
  * - `bare`: reads the body and answers 204 (the ingest baseline).
  * - `bare-verify`: reads the body, checks its GitHub HMAC in constant time, JSON.parses it, answers
@@ -32,9 +32,9 @@ const server = createServer(async (req, res) => {
 if (kind === 'ws') {
   const { WebSocketServer } = await import('ws')
   const wss = new WebSocketServer({ server, path: '/live' })
+  // One frame per line of the body, each sent to every client before the next (as a hub does).
   handler = (_req, res, body) => {
-    const text = body.toString('utf8')
-    for (const c of wss.clients) c.send(text)
+    for (const text of body.toString('utf8').split('\n')) for (const c of wss.clients) c.send(text)
     res.writeHead(204).end()
   }
 } else if (kind === 'socketio') {

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BenchClient, openMany, PollBench, SocketIoBench, SseBench, WsBench, type Msg } from './clients.ts'
-import { GENERIC_TOKEN, machine, mdTable, ms, quantile, sleep, startBaseline, startRadiator, writeJson, type Proc } from './procs.ts'
+import { GENERIC_TOKEN, machine, mdTable, median, ms, quantile, sleep, startBaseline, startRadiator, writeJson, type Proc } from './procs.ts'
 
 const LEVELS = (process.env.BENCH_LEVELS ?? '100,1000,5000').split(',').map(Number)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20)
@@ -30,7 +30,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const SIDE_CLIENTS = Number(process.env.BENCH_SIDE_CLIENTS ?? 1000)
 const ROUND_TIMEOUT_MS = 30_000
 
-type Kind = 'radiator' | 'ws' | 'socketio'
+type Kind = 'radiator' | 'ws' | 'ws2' | 'socketio'
 
 interface Variant {
   name: string
@@ -58,8 +58,9 @@ interface RoundResult {
 
 let runTag = `${process.pid}-${Date.now()}`
 let seq = 0
-/** Radiator's build.finished frame as sent, captured in the warm-up: what the baselines broadcast. */
+/** Radiator's frames of one build change as sent, captured in the warm-up: what the baselines broadcast. */
 let template: string | null = null
+let updatedTemplate: string | null = null
 
 /** A generic-provider delivery that takes a new build to a final state (transitions alternate). */
 async function postGeneric(url: string): Promise<{ build: string; answerMs: number }> {
@@ -120,8 +121,9 @@ async function round(v: Variant): Promise<RoundResult> {
     answerMs = r.answerMs
     build = r.build
   } else {
-    const id = ++seq
-    const body = template!.replace(/^\{"id":\d+/, `{"id":${id}`)
+    const withId = (t: string) => t.replace(/^\{"id":\d+/, `{"id":${++seq}`)
+    // `ws2` sends the same two frames Radiator sends (build.updated, then build.finished).
+    const body = v.kind === 'ws2' ? `${withId(updatedTemplate!)}\n${withId(template!)}` : withId(template!)
     const res = await post(`${v.proc.url}/publish`, body)
     answerMs = performance.now() - t0
     if (res.status !== 204) throw new Error(`${v.name} publish answered ${res.status}`)
@@ -146,6 +148,7 @@ async function round(v: Variant): Promise<RoundResult> {
   if (build !== null) {
     const fin = ref.find((m) => m.type === 'build.finished')
     if (!template && fin?.text) template = fin.text
+    updatedTemplate ??= ref.find((m) => m.type === 'build.updated')?.text ?? null
     const data = fin?.text ? (JSON.parse(fin.text) as { data: { build: { id: string } } }).data : null
     if (data?.build.id !== build) errors.push(`client 0's build.finished is for ${data?.build.id}, the POST stored ${build}`)
   }
@@ -185,6 +188,8 @@ interface Row {
   p50: number
   p99: number
   max: number
+  /** The median over the rounds of each round's p99 (steadier than the pooled p99 on a shared machine). */
+  roundP99: number
   /** p99 of each client's build.finished after the round's first client's. */
   spreadP99: number
   answerP50: number
@@ -209,6 +214,7 @@ function summarize(level: number, v: Variant, rs: RoundResult[]): Row {
     p50: quantile(all, 0.5),
     p99: quantile(all, 0.99),
     max: all[all.length - 1] ?? NaN,
+    roundP99: median(rs.map((r) => quantile([...r.times].sort((a, b) => a - b), 0.99))),
     spreadP99: quantile(rs.flatMap((r) => r.spread).sort((a, b) => a - b), 0.99),
     answerP50: quantile(answers, 0.5),
     cpuPerRoundMs: rs.reduce((a, r) => a + r.cpuMs, 0) / rs.length,
@@ -243,11 +249,13 @@ export async function benchFanout(): Promise<string> {
   const dataDir = mkdtempSync(join(tmpdir(), 'radiator-bench-fanout-'))
   const radiator = await startRadiator(dataDir)
   const raw = await startBaseline('ws')
+  const raw2 = await startBaseline('ws')
   const sio = await startBaseline('socketio')
   const wsUrl = (p: Proc, path: string) => `${p.url.replace('http', 'ws')}${path}`
   const variants: Variant[] = [
     { name: 'Radiator', kind: 'radiator', transport: 'ws', proc: radiator, clients: [], connect: (i) => new WsBench(wsUrl(radiator, '/live'), i === 0) },
     { name: 'raw ws broadcast', kind: 'ws', transport: 'ws', proc: raw, clients: [], connect: () => new WsBench(wsUrl(raw, '/live')) },
+    { name: 'raw ws, Radiator\'s 2 frames', kind: 'ws2', transport: 'ws', proc: raw2, clients: [], connect: () => new WsBench(wsUrl(raw2, '/live')) },
     { name: 'socket.io io.emit', kind: 'socketio', transport: 'ws', proc: sio, clients: [], connect: () => new SocketIoBench(sio.url) },
   ]
   const rows: Row[] = []
@@ -304,7 +312,7 @@ export async function benchFanout(): Promise<string> {
       pollAgent.destroy()
     }
   } finally {
-    await Promise.all([radiator.stop(), raw.stop(), sio.stop()])
+    await Promise.all([radiator.stop(), raw.stop(), raw2.stop(), sio.stop()])
     rmSync(dataDir, { recursive: true, force: true })
     agent.destroy()
   }
@@ -313,9 +321,9 @@ export async function benchFanout(): Promise<string> {
   const base = (level: number, server: string) => rows.find((r) => r.level === level && r.server === server && r.transport === 'ws')
   const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '-')
   lines.push(
-    `\nTime to truth: one webhook POST → every client has the build.finished (${ROUNDS} rounds after ${WARMUP} warm-up, variants taking turns; every client in this process; ${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
+    `\nTime to truth: one webhook POST → every client has the build.finished (${ROUNDS} rounds after ${WARMUP} warm-up, variants taking turns; every client in this process; ratios are of the round p99, the median over rounds of each round's p99; ${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
     mdTable(
-      ['clients', 'transport', 'server', 'p50 ms', 'p99 ms', 'max ms', 'p99 ÷ raw ws', 'p99 ÷ socket.io', 'first→last p99 ms', 'POST answered p50 ms', 'server CPU/round ms', 'check'],
+      ['clients', 'transport', 'server', 'p50 ms', 'p99 ms', 'max ms', 'round p99 ms', '÷ raw ws', '÷ raw ws 2 frames', '÷ socket.io', 'first→last p99 ms', 'POST answered p50 ms', 'server CPU/round ms', 'check'],
       rows.map((r) => [
         r.level,
         r.transport,
@@ -323,8 +331,10 @@ export async function benchFanout(): Promise<string> {
         ms(r.p50),
         ms(r.p99),
         ms(r.max),
-        ratio(r.p99, base(r.level, 'raw ws broadcast')?.p99),
-        ratio(r.p99, base(r.level, 'socket.io io.emit')?.p99),
+        ms(r.roundP99),
+        ratio(r.roundP99, base(r.level, 'raw ws broadcast')?.roundP99),
+        ratio(r.roundP99, base(r.level, "raw ws, Radiator's 2 frames")?.roundP99),
+        ratio(r.roundP99, base(r.level, 'socket.io io.emit')?.roundP99),
         ms(r.spreadP99),
         ms(r.answerP50),
         ms(r.cpuPerRoundMs),
@@ -337,7 +347,7 @@ export async function benchFanout(): Promise<string> {
     lines.push(
       `Radiator frames per client per build change: ${rad.framesPerChange} (${Object.entries(rad.byType)
         .map(([t, x]) => `${t} ${x.frames} × ${Math.round(x.bytes / x.frames)} B`)
-        .join(', ')}), ${rad.bytesPerChange} B in all; the baselines send one frame of the build.finished's size`
+        .join(', ')}), ${rad.bytesPerChange} B in all; raw ws and socket.io send one frame of the build.finished's size, "raw ws, Radiator's 2 frames" both`
     )
   const file = writeJson('fanout', { machine: { before, after }, rounds: ROUNDS, warmup: WARMUP, rows })
   lines.push(`JSON: ${file}`)

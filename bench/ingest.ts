@@ -14,7 +14,7 @@
  * connection in flight: those may be stored beyond the 200s, no more).
  *
  * Env: BENCH_INGEST_SLICES (5), BENCH_INGEST_SLICE_SECONDS (2), BENCH_INGEST_CONNECTIONS (50),
- * BENCH_INGEST_BODIES (5000).
+ * BENCH_INGEST_BODIES (8000).
  */
 import { createHmac } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -29,7 +29,7 @@ import { hasWrk, wrkLoad } from './wrk.ts'
 const SLICES = Number(process.env.BENCH_INGEST_SLICES ?? 5)
 const SLICE_SECONDS = Number(process.env.BENCH_INGEST_SLICE_SECONDS ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_INGEST_CONNECTIONS ?? 50)
-const BODIES = Number(process.env.BENCH_INGEST_BODIES ?? 5000)
+const BODIES = Number(process.env.BENCH_INGEST_BODIES ?? 8000)
 
 /** `sig\nlength\nbody` per delivery, for the Lua side. */
 function writeBodies(file: string, n: number, runBase: number): number {
@@ -100,7 +100,8 @@ export async function benchIngest(): Promise<string> {
     blank('bare + HMAC check + JSON.parse, 204', await startBaseline('bare-verify')),
     { ...blank('Radiator POST /hooks/github', await startRadiator(dataDir)), db: join(dataDir, 'radiator.db') },
   ]
-  let offset = 0
+  /** Where each server's next slice starts in the pool: a server sees a body again only once it has used them all. */
+  const offsets = new Map<Variant, number>()
   const count = (v: Variant) => {
     const db = new Database(v.db!, { readonly: true, fileMustExist: true })
     try {
@@ -125,9 +126,9 @@ export async function benchIngest(): Promise<string> {
       seconds,
       luaInit: LUA_INIT,
       luaRequest: LUA_REQUEST,
-      args: [bodiesFile, String(offset)],
+      args: [bodiesFile, String(offsets.get(v) ?? 0)],
     })
-    offset += r.requests + r.errors + CONNECTIONS
+    offsets.set(v, (offsets.get(v) ?? 0) + r.requests + r.errors + CONNECTIONS)
     await sleep(300) // what wrk left in flight lands (a body is read and committed within ms)
     const cpuMs = v.proc.cpuMs() - cpu0
     const c1 = v.db ? count(v) : null
