@@ -80,7 +80,7 @@ describe('steering screens', () => {
     socket.on('message', (d) => wsMsgs.push(JSON.parse(String(d))))
     const closedWith = new Promise<number>((r) => socket.on('close', (code) => r(code)))
     t.cleanup(() => socket.close())
-    const sseClient = new SseTestClient(`${s.url}/live/sse`, { cookie: sse.cookie })
+    const sseClient = new SseTestClient(`${s.url}/live/sse?client=9.9.9`, { cookie: sse.cookie })
     t.cleanup(() => sseClient.close())
     await until(() => wsMsgs.length && sseClient.messages.length, 'connected')
 
@@ -100,7 +100,9 @@ describe('steering screens', () => {
 
     const list = await (await fetch(`${s.url}/api/admin/screens`, { headers: admin })).json()
     const lobby = list.screens.find((x: { id: string }) => x.id === ws.screen)
-    expect(lobby).toMatchObject({ name: 'lobby ws', live: true, connections: [expect.objectContaining({ transport: 'ws' })] })
+    expect(lobby).toMatchObject({ name: 'lobby ws', live: true, version: 'test', connections: [expect.objectContaining({ transport: 'ws' })] })
+    // The version the page says it runs (it reloads when the server's changes).
+    expect(list.screens.find((x: { id: string }) => x.id === sse.screen)).toMatchObject({ version: '9.9.9' })
 
     expect((await fetch(`${s.url}/api/admin/screens/${ws.screen}`, { method: 'DELETE', headers: admin })).status).toBe(200)
     expect(await closedWith).toBe(4401)

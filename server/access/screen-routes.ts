@@ -145,6 +145,7 @@ export function screenRoutes(deps: { config: Config; credentials: Credentials; s
         lastSeenAt: s.lastSeenAt,
         live: conns.length > 0,
         connections: conns,
+        version: conns[0]?.version ?? null,
         address: conns[0]?.address ?? s.address,
         userAgent: conns[0]?.userAgent ?? s.userAgent,
       }

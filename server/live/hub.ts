@@ -100,6 +100,8 @@ export interface LiveClient {
 
 export interface ClientMeta {
   transport: 'ws' | 'sse' | 'poll'
+  /** The dashboard version the client runs (`?client=`), else this server's: a page just loaded runs it. */
+  version: string
   connectedAt: number
   address: string
   userAgent: string | null
@@ -239,6 +241,11 @@ export class Hub {
   /** The id of the newest event sent to clients (a resume point beyond it was never issued). */
   get head(): number {
     return this.sentThrough
+  }
+
+  /** This server's version (what a freshly loaded page runs). */
+  get version(): string {
+    return this.opts.version
   }
 
   get clientCount(): number {

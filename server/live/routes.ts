@@ -82,6 +82,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
   /** WebSocket and polling clients (ours, partysocket, …) retry a 503 after Retry-After. */
   const meta = (c: Context, transport: ClientMeta['transport']): ClientMeta => ({
     transport,
+    version: /^[\w.+-]{1,60}$/.test(c.req.query('client') ?? '') ? c.req.query('client')! : hub.version,
     connectedAt: Date.now(),
     address: clientIp(c, config.TRUST_PROXY),
     userAgent: c.req.header('user-agent')?.slice(0, 300) ?? null,

@@ -13,7 +13,8 @@ interface ScreenRow {
   pairedAt: number
   lastSeenAt: number
   live: boolean
-  connections: { transport: string; connectedAt: number; address: string; userAgent: string | null }[]
+  connections: { transport: string; version: string; connectedAt: number; address: string; userAgent: string | null }[]
+  version: string | null
   address: string | null
   userAgent: string | null
 }
@@ -81,16 +82,17 @@ export default function Admin() {
           </Show>
           <table class="screens" data-testid="screens">
             <thead>
-              <tr><th>Screen</th><th>Shows</th><th>State</th><th>Connected</th><th>Address · browser</th><th>Last seen</th><th /></tr>
+              <tr><th>Screen</th><th>Shows</th><th>State</th><th>Connected</th><th>Version</th><th>Address · browser</th><th>Last seen</th><th /></tr>
             </thead>
             <tbody>
-              <For each={screens()?.screens ?? []} fallback={<tr><td colSpan={7} class="muted">No screens yet: open /tv on a TV and approve its code here.</td></tr>}>
+              <For each={screens()?.screens ?? []} fallback={<tr><td colSpan={8} class="muted">No screens yet: open /tv on a TV and approve its code here.</td></tr>}>
                 {(s) => (
                   <tr data-screen={s.id}>
                     <td>{s.name}</td>
                     <td><code>{s.view}</code></td>
                     <td>{s.live ? <span class="live-dot">live</span> : <span class="muted">offline</span>}</td>
                     <td>{s.connections[0] ? `${s.connections[0].transport} since ${new Date(s.connections[0].connectedAt).toLocaleTimeString()}` : '—'}</td>
+                    <td>{s.version ?? '—'}</td>
                     <td>{s.address ?? '—'} · {browser(s.userAgent)}</td>
                     <td>{when(s.lastSeenAt)}</td>
                     <td class="actions">

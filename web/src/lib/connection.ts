@@ -113,6 +113,8 @@ export class LiveConnection {
   private replayThrough = 0
   /** Silence longer than this means the stream is dead (see the snapshot's heartbeat settings). */
   private silenceMs: number
+  /** The server version of the first snapshot this page got. */
+  private pageVersion: string | null = null
 
   constructor(private o: ConnectionOptions) {
     this.order = o.transports?.length ? o.transports : TRANSPORTS
@@ -159,6 +161,8 @@ export class LiveConnection {
     const u = new URL(path, this.o.base)
     if (this.status.lastEventId !== null) u.searchParams.set('since', String(this.status.lastEventId))
     if (this.o.topics?.length) u.searchParams.set('topics', this.o.topics.join(','))
+    // The version this page runs (it reloads when the server's changes): the admin's screens list shows it.
+    if (this.pageVersion) u.searchParams.set('client', this.pageVersion)
     for (const [k, v] of Object.entries(extra)) u.searchParams.set(k, v)
     return u.toString()
   }
@@ -253,7 +257,8 @@ export class LiveConnection {
       this.preferred = this.index
       this.disconnectedAt = null
       clearTimeout(this.openTimer)
-      const d = ev.data as { serverTime: string; reset: boolean; head: number; heartbeatMs?: unknown; pollTimeoutMs?: unknown }
+      const d = ev.data as { serverTime: string; reset: boolean; head: number; heartbeatMs?: unknown; pollTimeoutMs?: unknown; version?: unknown }
+      if (this.pageVersion === null && typeof d.version === 'string') this.pageVersion = d.version
       const offset = Date.parse(d.serverTime) - now
       // A server configured with slower heartbeats or longer polls must not look dead between them.
       const hb = typeof d.heartbeatMs === 'number' ? d.heartbeatMs * 2.5 : 0
