@@ -18,6 +18,7 @@ import {
   type Transition,
 } from './model.ts'
 import { isoMs } from './time.ts'
+import { BUILD_RUNNING } from '../db/schema.ts'
 
 interface BuildRow {
   id: string
@@ -99,6 +100,10 @@ const RUNNING_STALE_MS = 12 * 3600_000
 
 /** A build arrives within seconds of its first job; one that has not in a day never will. */
 const WAITING_TTL_MS = 86_400_000
+
+/** A tile's newest queued or running build with news since `?`: must use `builds_running_idx`. */
+export const RUNNING_BUILD_SQL = `SELECT * FROM builds WHERE pipeline_id = ? AND ${BUILD_RUNNING}
+  AND updated_at > ? ORDER BY created_at DESC LIMIT 1`
 
 const ms = isoMs
 /** A stored time as ISO; null for one no `Date` can hold, so one bad row never fails an answer. */
@@ -194,8 +199,7 @@ export class BuildStore {
       unwait: p('DELETE FROM waiting_jobs WHERE build_id = ?'),
       expireWaiting: p('DELETE FROM waiting_jobs WHERE at < ?'),
       newest: p<BuildRow>('SELECT * FROM builds WHERE pipeline_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
-      running: p<BuildRow>(`SELECT * FROM builds WHERE pipeline_id = ? AND status IN ('queued','running')
-        AND updated_at > ? ORDER BY created_at DESC LIMIT 1`),
+      running: p<BuildRow>(RUNNING_BUILD_SQL),
       recent: p<{ status: BuildStatus; duration_ms: number | null }>(
         'SELECT status, duration_ms FROM builds WHERE pipeline_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 40'
       ),

@@ -57,6 +57,9 @@ export const pipelines = sqliteTable(
   (t) => [index('pipelines_project_idx').on(t.project, t.branch)]
 )
 
+/** The rows `builds_running_idx` holds; a query must repeat it for SQLite to use the index. */
+export const BUILD_RUNNING = `status IN ('queued', 'running')`
+
 export const builds = sqliteTable(
   'builds',
   {
@@ -93,6 +96,12 @@ export const builds = sqliteTable(
   (t) => [
     // Tile history, medians and success rates read the newest builds of one tile.
     index('builds_pipeline_created_idx').on(t.pipelineId, t.createdAt),
+    // A tile's running build is looked up on every delivery and for every tile of a snapshot;
+    // through the index above that walked the pipeline's whole history (getTile: 95 µs at 100
+    // builds, 5.4 ms at 20,000), through this one it is 73 µs at 20,000 (bench/ingest profile).
+    index('builds_running_idx')
+      .on(t.pipelineId, t.createdAt)
+      .where(sql.raw(BUILD_RUNNING)),
     // GET /api/builds lists newest first across everything.
     index('builds_updated_idx').on(t.updatedAt, t.id),
   ]

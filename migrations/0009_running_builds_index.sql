@@ -1,0 +1,1 @@
+CREATE INDEX `builds_running_idx` ON `builds` (`pipeline_id`,`created_at`) WHERE status IN ('queued', 'running');
