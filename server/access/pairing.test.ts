@@ -118,3 +118,16 @@ describe('steering screens', () => {
     expect((await fetch(`${again.url}/live/poll`, { headers: { cookie } })).status).toBe(200)
   })
 })
+
+describe('a screen that is reconnecting', () => {
+  it('gets an action sent while it had no connection as soon as it connects, on any transport', async () => {
+    const s = await closed()
+    const tv = await pair(s, '/tv', 'lobby offline')
+    const act = await fetch(`${s.url}/api/admin/screens/${tv.screen}`, { method: 'POST', headers: admin, body: JSON.stringify({ action: 'identify' }) })
+    expect((await act.json()).reached).toBe(0)
+    const sse = new SseTestClient(`${s.url}/live/sse`, { cookie: tv.cookie })
+    t.cleanup(() => sse.close())
+    await until(() => sse.messages.find((m) => m.type === 'control' && m.data.name === 'lobby offline'), 'the held identify')
+    expect(sse.messages[0]!.type).toBe('snapshot')
+  })
+})

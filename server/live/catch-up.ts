@@ -48,6 +48,8 @@ export async function catchUp(
   stallMs = CATCH_UP_STALL_MS
 ): Promise<void> {
   client.sendCatchUp(conn.snapshot)
+  // An admin's action sent while this screen had no connection (it was reconnecting) comes now.
+  for (const f of hub.takeControls(client.principal ?? null)) client.sendCatchUp(f)
   let at = conn.resumeAfter
   while (at !== null && at < hub.head) {
     if (!(await room(client, stallMs))) {

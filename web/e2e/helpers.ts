@@ -34,8 +34,12 @@ export function screenshotPath(name: string): string {
   return join(SCREENSHOTS, name)
 }
 
-export function startServer(env: Parameters<typeof startTestServer>[0] = {}, dataDir?: string): Promise<TestServer> {
-  return startTestServer({ GENERIC_WEBHOOK_TOKEN: TOKEN, LIVE_POLL_TIMEOUT_MS: '5000', ...env }, dataDir)
+export function startServer(
+  env: Parameters<typeof startTestServer>[0] = {},
+  dataDir?: string,
+  caps?: Parameters<typeof startTestServer>[2]
+): Promise<TestServer> {
+  return startTestServer({ GENERIC_WEBHOOK_TOKEN: TOKEN, LIVE_POLL_TIMEOUT_MS: '5000', ...env }, dataDir, caps)
 }
 
 export interface BuildInput {

@@ -123,6 +123,7 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
       await tv.goto(`${s.url}/tv`)
       const screen = await approveByApi(s, await codeOn(tv), `lobby ${transport}`)
       await tv.locator('.app').waitFor({ timeout: 10_000 })
+      await tv.locator('[data-testid=connection][data-state=live]').waitFor({ timeout: 10_000 })
       const act = (body: object) => fetch(`${s.url}/api/admin/screens/${screen}`, { method: 'POST', headers: admin, body: JSON.stringify(body) })
 
       await act({ action: 'identify' })
