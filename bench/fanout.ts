@@ -122,8 +122,9 @@ async function round(v: Variant): Promise<RoundResult> {
     build = r.build
   } else {
     const withId = (t: string) => t.replace(/^\{"id":\d+/, `{"id":${++seq}`)
-    // `ws2` sends the same two frames Radiator sends (build.updated, then build.finished).
-    const body = v.kind === 'ws2' ? `${withId(updatedTemplate!)}\n${withId(template!)}` : withId(template!)
+    // `ws2` sends two frames per change, as Radiator did before build changes became one message
+    // (build.updated, then build.finished; two build.finished-sized frames when none is seen now).
+    const body = v.kind === 'ws2' ? `${withId(updatedTemplate ?? template!)}\n${withId(template!)}` : withId(template!)
     const res = await post(`${v.proc.url}/publish`, body)
     answerMs = performance.now() - t0
     if (res.status !== 204) throw new Error(`${v.name} publish answered ${res.status}`)

@@ -75,8 +75,11 @@ export class Ingest {
     const outcome: Outcome = r.superseded ? 'superseded' : 'stored'
     const reason = r.superseded ? `attempt ${update.attempt} is older than the stored attempt` : r.changed ? null : 'no change'
     keep(outcome, reason)
-    if (r.changed) this.hub.persist(sqlite, 'build.updated', { build: r.build, pipeline: r.tile })
+    // One message per change: a build reaching a final state is announced by build.finished alone
+    // (it carries the tile too); every other change by build.updated. Two frames per finish cost
+    // screens twice the bytes and the server twice the writes (bench/fanout.ts: ~2x at 1,000+).
     if (r.transition) this.hub.persist(sqlite, 'build.finished', { build: r.build, transition: r.transition, pipeline: r.tile })
+    else if (r.changed) this.hub.persist(sqlite, 'build.updated', { build: r.build, pipeline: r.tile })
     return { outcome, buildId: r.build.id, status: r.build.status, transition: r.transition }
   }
 }

@@ -18,7 +18,7 @@ export interface LiveEvent<D = unknown> {
 export class Frame {
   readonly json: string
   private sse: Buffer | undefined
-  private size: number | undefined
+  private utf8Bytes: Buffer | undefined
   /** `json` when the caller already has the serialized form (a stored row, a cached snapshot). */
   constructor(readonly event: LiveEvent, json?: string) {
     this.json = json ?? JSON.stringify(event)
@@ -26,9 +26,16 @@ export class Frame {
   get sseBytes(): Buffer {
     return (this.sse ??= Buffer.from(`id: ${this.event.id}\ndata: ${this.json}\n\n`))
   }
+  /**
+   * `json` encoded once, for every WebSocket client: sending the string made `ws` encode it again
+   * per client (writeUtf8String was 5.4 % of the fan-out profile at 5,000 clients).
+   */
+  get utf8(): Buffer {
+    return (this.utf8Bytes ??= Buffer.from(this.json))
+  }
   /** UTF-8 length of `json`: what a page of replay and a client's send budget count. */
   get bytes(): number {
-    return (this.size ??= Buffer.byteLength(this.json))
+    return this.utf8.length
   }
 }
 
@@ -110,9 +117,11 @@ export interface ClientMeta {
 /** Not an event of the stream (no id): tells clients and proxies the connection is alive. */
 export class Heartbeat {
   readonly json: string
+  readonly utf8: Buffer
   readonly sseBytes: Buffer
   constructor(at: string) {
     this.json = JSON.stringify({ type: 'heartbeat', at })
+    this.utf8 = Buffer.from(this.json)
     // The comment is for proxies; the data line lets page code see the connection is alive.
     this.sseBytes = Buffer.from(`: heartbeat\ndata: ${this.json}\n\n`)
   }

@@ -8,6 +8,9 @@ import type { CatchUpClient } from './catch-up.ts'
 import type { ClientMeta, Frame, Heartbeat, Topics } from './hub.ts'
 import { SendBudget } from './send-budget.ts'
 
+/** Shared bytes go out as text messages (what browsers' `onmessage` gets as a string). */
+const TEXT = { binary: false } as const
+
 /** After a close frame is queued, how long a peer that is not reading gets before the socket is destroyed. */
 const CLOSE_GRACE_MS = 5000
 
@@ -41,22 +44,23 @@ export class WsClient implements CatchUpClient {
   sendCatchUp(frame: Frame): void {
     if (this.ended) return
     this.budget.wrote(frame.bytes, true)
-    this.ws.send(frame.json)
+    this.ws.send(frame.utf8, TEXT)
   }
 
   send(frame: Frame): void {
-    this.sendLive(frame.json, frame.bytes)
+    this.sendLive(frame.utf8)
   }
 
-  private sendLive(text: string, bytes: number): void {
+  /** The frame's shared UTF-8 bytes, sent as a text message. */
+  private sendLive(utf8: Buffer): void {
     if (this.ended) return
     if (this.budget.over(this.ws.bufferedAmount)) {
       this.onCutOff('send buffer over its limit')
       this.close(1013, 'client too slow')
       return
     }
-    this.budget.wrote(bytes, false)
-    this.ws.send(text)
+    this.budget.wrote(utf8.length, false)
+    this.ws.send(utf8, TEXT)
   }
 
   tick(hb: Heartbeat): void {
@@ -68,7 +72,7 @@ export class WsClient implements CatchUpClient {
     }
     this.alive = false
     this.ws.ping()
-    this.sendLive(hb.json, hb.json.length)
+    this.sendLive(hb.utf8)
   }
 
   close(code: number, reason: string): void {

@@ -102,7 +102,7 @@ async function sseDelivers(p: RunningProxy, s: TestServer, waitMs = 3000): Promi
   await until(() => s.hub.clientCount > 0, 'the SSE client to reach Radiator')
   expect((await postBuild(p.url, 'acme/sse')).status).toBe(200)
   try {
-    await until(() => c.events().some((e) => e.type === 'build.updated'), 'the build on the SSE stream', waitMs)
+    await until(() => c.events().some((e) => e.type.startsWith('build.')), 'the build on the SSE stream', waitMs)
     return true
   } catch {
     return false
@@ -126,7 +126,7 @@ for (const [kind, bin] of suites) {
       const { messages } = await openWs(p)
       await until(() => messages.find((m) => m.type === 'snapshot'), 'the snapshot over WebSocket')
       expect((await postBuild(p.url, 'acme/ws')).status).toBe(200)
-      const e = await until(() => messages.find((m) => m.type === 'build.updated'), 'the build over WebSocket')
+      const e = await until(() => messages.find((m) => m.type.startsWith('build.')), 'the build over WebSocket')
       expect(e.data.build.project).toBe('acme/ws')
     })
 
