@@ -63,6 +63,15 @@ describe('catch-up bigger than the client buffer', () => {
     s.hub.addSnapshot('board', () => ({ tiles: Array.from({ length: 400 }, (_, i) => ({ i, name: `pipeline-${i}`.padEnd(200, '.') })) }))
     const start = s.hub.head
     await persistMany(s, 300, (i) => ({ i, pad: 'p'.repeat(2000) }))
+    // A fresh screen gets the whole board, far over its buffer, before anything else.
+    const fresh = new WsTestClient(wsUrl(s))
+    const freshSse = new SseTestClient(`${s.url}/live/sse`)
+    t.cleanup(() => fresh.close(), () => freshSse.close())
+    for (const c of [fresh, freshSse]) {
+      await until(() => c.messages[0], 'the fresh snapshot')
+      expect(c.messages[0]!.data.board.tiles).toHaveLength(400)
+    }
+    // Resuming screens have the board already and get the replay, also far over the buffer.
     const ws = new WsTestClient(wsUrl(s, `?since=${start}`))
     const sse = new SseTestClient(`${s.url}/live/sse?since=${start}`)
     t.cleanup(() => ws.close(), () => sse.close())
@@ -78,10 +87,12 @@ describe('catch-up bigger than the client buffer', () => {
     for (const c of [ws, sse]) {
       await until(() => ids(c.messages).length === 301 + live, 'the live event after the replay')
       expect(c.messages[0]!.type).toBe('snapshot')
-      expect(c.messages[0]!.data.board.tiles).toHaveLength(400)
+      expect(c.messages[0]!.data).toMatchObject({ resumed: true, reset: false })
+      expect(c.messages[0]!.data.board).toBeUndefined()
       expect(ids(c.messages)).toEqual(range(start + 1, s.hub.head))
     }
     expect(ws.closeCode).toBeNull()
+    for (const c of [fresh, freshSse]) await until(() => ids(c.messages).length === live + 1, 'the fresh screens get the live events too')
   })
 })
 

@@ -248,7 +248,8 @@ export function createLive(opts: LiveOptions = {}) {
         const known = version()
         if (known && v && known !== v) return reloadForVersion(v)
         setVersion(v)
-        if (isObj(d)) {
+        // A resume snapshot has no state: what we hold stays, and the replay that follows updates it.
+        if (isObj(d) && d.resumed !== true) {
           applySnapshot(d)
           loadPastDeploys()
         }
