@@ -38,6 +38,9 @@ const promtool = (() => {
     execFileSync('promtool', ['--version'], { stdio: 'ignore' })
     return true
   } catch {
+    console.warn(
+      '\n*** promtool not found: /metrics is checked with the JS parser only. Install it with `apt-get install prometheus` for the stricter check (CI does). ***\n'
+    )
     return false
   }
 })()
