@@ -101,6 +101,7 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
 
     await tv.locator('.app').waitFor({ timeout: 5000 })
     const took = Date.now() - approvedAt
+    console.log(`pairing: approve clicked → TV board shown in ${took} ms`)
     expect(took).toBeLessThan(3000) // the issue asks for 1 s; slack for a busy 2-core machine
     expect(await tv.evaluate(() => (window as unknown as { __same?: boolean }).__same)).toBe(true) // no reload
     expect(await tv.locator('[data-testid="pair-screen"]').count()).toBe(0)
