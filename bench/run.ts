@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- part …]`: every benchmark, each reported against a baseline measured in the
  * same run on the same machine; with part names, only those. Parts: writer, collect, summary
- * (bench/writer.ts, bench/collect.ts), fanout, storm, ingest (bench/fanout.ts, storm.ts, ingest.ts).
+ * (bench/writer.ts, bench/collect.ts), fanout, storm, ingest, memory (bench/fanout.ts, storm.ts,
+ * ingest.ts, memory.ts).
  * The live and ingest parts print markdown tables and write .artifacts/bench/<part>.json.
  */
 import { benchCollect, benchSummary } from './collect.ts'
 import { benchFanout } from './fanout.ts'
 import { benchIngest } from './ingest.ts'
+import { benchMemory } from './memory.ts'
 import { benchStorm } from './storm.ts'
 import { benchWriter } from './writer.ts'
 
@@ -17,6 +19,7 @@ const PARTS: Record<string, () => Promise<string>> = {
   fanout: benchFanout,
   storm: benchStorm,
   ingest: benchIngest,
+  memory: benchMemory,
 }
 
 const asked = process.argv.slice(2)
