@@ -16,10 +16,11 @@ import { nodeRequestOf } from '../http/node-routes.ts'
 export const ABORTED = Symbol('aborted')
 
 /**
- * The body as text; null when it is larger than `limit` bytes (a declared length is checked before
- * reading anything, a streamed one as it arrives); ABORTED when the client went away first.
+ * The one body reader: the chunks handed to `finish` once the body ended; null when it is larger
+ * than `limit` bytes (a declared length is checked before reading anything, a streamed one as it
+ * arrives); ABORTED when the client went away first.
  */
-export function readNodeBody(req: IncomingMessage, limit: number): Promise<string | null | typeof ABORTED> {
+function readNode<T>(req: IncomingMessage, limit: number, finish: (chunks: Buffer[]) => T): Promise<T | null | typeof ABORTED> {
   const declared = req.headers['content-length']
   if (declared !== undefined && Number(declared) > limit) return Promise.resolve(null)
   return new Promise((resolve) => {
@@ -33,55 +34,43 @@ export function readNodeBody(req: IncomingMessage, limit: number): Promise<strin
       if (size > limit) resolve(null)
       else chunks.push(chunk)
     })
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')))
+    req.once('end', () => resolve(finish(chunks)))
     // After 'end' these settle nothing: a promise settles once.
     req.once('close', () => resolve(ABORTED))
     req.once('error', () => resolve(ABORTED))
   })
 }
 
-/** The body's bytes; null when larger than `limit` (same rules as readNodeBody). */
-export function readNodeBytes(req: IncomingMessage, limit: number): Promise<Buffer | null | typeof ABORTED> {
-  const declared = req.headers['content-length']
-  if (declared !== undefined && Number(declared) > limit) return Promise.resolve(null)
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    req.on('data', (chunk: Buffer) => {
-      if (size > limit) return
-      size += chunk.length
-      if (size > limit) resolve(null)
-      else chunks.push(chunk)
-    })
-    req.once('end', () => resolve(Buffer.concat(chunks)))
-    req.once('close', () => resolve(ABORTED))
-    req.once('error', () => resolve(ABORTED))
-  })
+/** One chunk (a beacon's usual case) is used as it is, not copied by Buffer.concat. */
+const joined = (chunks: Buffer[]): Buffer => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+const asText = (chunks: Buffer[]): string => joined(chunks).toString('utf8')
+
+/** The body as UTF-8 text (see readNode). */
+export function readNodeBody(req: IncomingMessage, limit: number): Promise<string | null | typeof ABORTED> {
+  return readNode(req, limit, asText)
 }
 
-/** In a Hono handler: the body as text, or null when it is larger than `limit` bytes. */
-export async function readBody(c: Context, limit: number): Promise<string | null> {
-  const incoming = nodeRequestOf(c)
-  if (!incoming) {
-    // app.request() in unit tests: no Node request underneath.
-    const text = await c.req.text()
-    return Buffer.byteLength(text) > limit ? null : text
-  }
-  const body = await readNodeBody(incoming, limit)
-  if (body === ABORTED) throw new ClientGoneError()
-  return body
+/** The body's bytes (see readNode). */
+export function readNodeBytes(req: IncomingMessage, limit: number): Promise<Buffer | null | typeof ABORTED> {
+  return readNode(req, limit, joined)
 }
 
 /** In a Hono handler: the body's bytes, or null when it is larger than `limit` bytes. */
 export async function readBodyBytes(c: Context, limit: number): Promise<Buffer | null> {
   const incoming = nodeRequestOf(c)
   if (!incoming) {
+    // app.request() in unit tests: no Node request underneath.
     const bytes = Buffer.from(await c.req.arrayBuffer())
     return bytes.length > limit ? null : bytes
   }
   const body = await readNodeBytes(incoming, limit)
   if (body === ABORTED) throw new ClientGoneError()
   return body
+}
+
+/** In a Hono handler: the body as text, or null when it is larger than `limit` bytes. */
+export async function readBody(c: Context, limit: number): Promise<string | null> {
+  return (await readBodyBytes(c, limit))?.toString('utf8') ?? null
 }
 
 /** A 413 for a body over `limit`; the answer closes the connection (see errors.ts). */
