@@ -9,38 +9,13 @@ import fc from 'fast-check'
 import { loadFixture } from '../test/fixtures.ts'
 import { startTestServer } from '../test/harness.ts'
 import * as github from '../test/sign/github.ts'
-import * as gitea from '../test/sign/gitea.ts'
-import * as gitlab from '../test/sign/gitlab.ts'
-import * as circleci from '../test/sign/circleci.ts'
-import * as buildkite from '../test/sign/buildkite.ts'
-import * as bitbucket from '../test/sign/bitbucket.ts'
-import * as drone from '../test/sign/drone.ts'
-import * as jenkins from '../test/sign/jenkins.ts'
 import type { Sqlite } from '../db/client.ts'
 import { BuildStore } from './store.ts'
 import { buildEvent, buildFinished, buildObject, jobEvent, jobFinished, jobObject, jobStarted } from '../test/buildkite-bodies.ts'
+import { hookSecrets, SIGNERS } from '../test/sign/index.ts'
 
 const SECRET = 'order-secret'
-const ENV = {
-  GITHUB_WEBHOOK_SECRET: SECRET,
-  GITEA_WEBHOOK_SECRET: SECRET,
-  GITLAB_WEBHOOK_TOKEN: SECRET,
-  CIRCLECI_WEBHOOK_SECRET: SECRET,
-  BUILDKITE_WEBHOOK_TOKEN: SECRET,
-  BITBUCKET_WEBHOOK_SECRET: SECRET,
-  DRONE_WEBHOOK_SECRET: SECRET,
-  JENKINS_WEBHOOK_TOKEN: SECRET,
-}
-const SIGNERS: Record<string, (raw: Buffer, secret: string) => Record<string, string>> = {
-  github: github.sign,
-  gitea: gitea.sign,
-  gitlab: gitlab.sign,
-  circleci: circleci.sign,
-  buildkite: buildkite.sign,
-  bitbucket: bitbucket.sign,
-  drone: drone.sign,
-  jenkins: jenkins.sign,
-}
+const ENV = hookSecrets(SECRET)
 
 interface Send {
   provider: string

@@ -7,30 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { fixtureNames, loadFixture } from '../test/fixtures.ts'
 import { startTestServer, type TestServer } from '../test/harness.ts'
-import * as github from '../test/sign/github.ts'
-import * as gitea from '../test/sign/gitea.ts'
-import * as gitlab from '../test/sign/gitlab.ts'
-import * as circleci from '../test/sign/circleci.ts'
-import * as buildkite from '../test/sign/buildkite.ts'
-import * as bitbucket from '../test/sign/bitbucket.ts'
-import * as azure from '../test/sign/azure-devops.ts'
-import * as drone from '../test/sign/drone.ts'
-import * as jenkins from '../test/sign/jenkins.ts'
 import { buildSchema, pipelineTileSchema } from './model.ts'
 import { BuildStore, rowToBuild } from './store.ts'
 import { buildEvent, buildFinished, buildObject, jobFinished, jobStarted } from '../test/buildkite-bodies.ts'
+import { hookSecrets, SIGNERS as PROVIDER_SIGNERS } from '../test/sign/index.ts'
 
 const SECRET = 'fuzz-secret'
-const SIGNERS: Record<string, (raw: Buffer, secret: string) => Record<string, string>> = {
-  github: github.sign,
-  gitea: gitea.sign,
-  gitlab: gitlab.sign,
-  circleci: circleci.sign,
-  buildkite: buildkite.sign,
-  bitbucket: bitbucket.sign,
-  'azure-devops': azure.sign,
-  drone: drone.sign,
-  jenkins: jenkins.sign,
+const SIGNERS: typeof PROVIDER_SIGNERS = {
+  ...PROVIDER_SIGNERS,
   generic: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
 }
 
@@ -71,18 +55,7 @@ const PROVIDERS = [...new Set(SAMPLES.map((s) => s.provider))]
 
 let s: TestServer
 beforeAll(async () => {
-  s = await startTestServer({
-    GITHUB_WEBHOOK_SECRET: SECRET,
-    GITEA_WEBHOOK_SECRET: SECRET,
-    GITLAB_WEBHOOK_TOKEN: SECRET,
-    CIRCLECI_WEBHOOK_SECRET: SECRET,
-    BUILDKITE_WEBHOOK_TOKEN: SECRET,
-    BITBUCKET_WEBHOOK_SECRET: SECRET,
-    AZURE_DEVOPS_WEBHOOK_TOKEN: SECRET,
-    DRONE_WEBHOOK_SECRET: SECRET,
-    JENKINS_WEBHOOK_TOKEN: SECRET,
-    GENERIC_WEBHOOK_TOKEN: SECRET,
-  })
+  s = await startTestServer(hookSecrets(SECRET))
 })
 afterAll(() => s.destroy())
 

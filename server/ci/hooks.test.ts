@@ -5,44 +5,16 @@ import { adminAuth, startTestServer, until, WsTestClient, type TestServer } from
 import { providers } from './registry.ts'
 import type { ProviderName } from './model.ts'
 import * as github from '../test/sign/github.ts'
-import * as gitea from '../test/sign/gitea.ts'
-import * as gitlab from '../test/sign/gitlab.ts'
-import * as circleci from '../test/sign/circleci.ts'
 import * as buildkite from '../test/sign/buildkite.ts'
-import * as bitbucket from '../test/sign/bitbucket.ts'
-import * as azure from '../test/sign/azure-devops.ts'
-import * as drone from '../test/sign/drone.ts'
-import * as jenkins from '../test/sign/jenkins.ts'
 import { buildFinished, buildRunning, jobStarted } from '../test/buildkite-bodies.ts'
+import { hookSecrets, SIGNERS } from '../test/sign/index.ts'
 
 const SECRET = 's3cret-for-tests'
-const SIGNERS: Record<string, (raw: Buffer, secret: string, now?: number) => Record<string, string>> = {
-  github: github.sign,
-  gitea: gitea.sign,
-  gitlab: gitlab.sign,
-  circleci: circleci.sign,
-  buildkite: buildkite.sign,
-  bitbucket: bitbucket.sign,
-  'azure-devops': azure.sign,
-  drone: drone.sign,
-  jenkins: jenkins.sign,
-}
 const FIXTURE_PROVIDERS = ['github', 'gitlab', 'circleci', 'buildkite', 'bitbucket', 'azure-devops', 'drone', 'jenkins']
 
 let s: TestServer
 beforeAll(async () => {
-  s = await startTestServer({
-    GITHUB_WEBHOOK_SECRET: `old-secret,${SECRET}`,
-    GITEA_WEBHOOK_SECRET: SECRET,
-    GITLAB_WEBHOOK_TOKEN: SECRET,
-    CIRCLECI_WEBHOOK_SECRET: SECRET,
-    BUILDKITE_WEBHOOK_TOKEN: SECRET,
-    BITBUCKET_WEBHOOK_SECRET: SECRET,
-    AZURE_DEVOPS_WEBHOOK_TOKEN: SECRET,
-    DRONE_WEBHOOK_SECRET: SECRET,
-    JENKINS_WEBHOOK_TOKEN: SECRET,
-    GENERIC_WEBHOOK_TOKEN: SECRET,
-  })
+  s = await startTestServer({ ...hookSecrets(SECRET), GITHUB_WEBHOOK_SECRET: `old-secret,${SECRET}` })
 })
 afterAll(() => s.destroy())
 
