@@ -13,10 +13,6 @@ export class Admission {
     private readonly maxPerAddress: number
   ) {}
 
-  get count(): number {
-    return this.total
-  }
-
   /** A release function (idempotent), or why the connection is refused. */
   admit(address: string): (() => void) | string {
     if (this.total >= this.maxTotal) return `too many live clients (LIVE_MAX_CLIENTS=${this.maxTotal})`
