@@ -189,6 +189,15 @@ describe('ordering, re-runs and transitions', () => {
     return res.json()
   }
 
+  it('keeps a build whose id or names carry a lone surrogate escape findable by its id', async () => {
+    // JSON.stringify writes a lone surrogate as the escape \udc00, the way a hostile CI can send it.
+    const r = await generic({ id: 'lone-\udc00-id', project: 'acme/\ud800-order', status: 'running' })
+    expect(r.build).toBe('generic:lone-\ufffd-id')
+    const res = await fetch(`${s.url}/api/builds/${encodeURIComponent(r.build)}`)
+    expect(res.status).toBe(200)
+    expect((await res.json()).project).toBe('acme/\ufffd-order')
+  })
+
   it('never moves a finished build back to running when a late in_progress arrives', async () => {
     await generic({ id: 'o1', status: 'failure', startedAt: '2026-01-01T10:00:00Z', finishedAt: '2026-01-01T10:05:00Z' })
     const late = await generic({ id: 'o1', status: 'running', startedAt: '2026-01-01T10:00:00Z' })

@@ -17,6 +17,7 @@ import { RateLimiter } from '../http/rate-limit.ts'
 import { readBodyBytes, tooLarge } from '../metrics/request.ts'
 import { access } from '../access/guard.ts'
 import type { Telemetry, WebhookOutcome } from '../observability/telemetry.ts'
+import { parseBody } from './payload.ts'
 
 export const MAX_HOOK_BYTES = 5 * 1024 * 1024
 
@@ -79,7 +80,7 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
       }
       let body: unknown
       try {
-        body = JSON.parse(raw.toString('utf8'))
+        body = parseBody(raw)
       } catch {
         return reject('BAD_REQUEST', 'body is not valid JSON')
       }

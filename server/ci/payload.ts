@@ -5,6 +5,19 @@
 
 export type Obj = Record<string, unknown>
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+/**
+ * A delivery's body as JSON, every string well-formed: a `\uD800` escape would otherwise reach
+ * SQLite as a lone surrogate, be stored as bytes that read back as U+FFFD, and leave a build whose
+ * id no longer finds it. Bodies without a surrogate escape (nearly all) skip the reviver.
+ */
+export function parseBody(raw: Buffer): unknown {
+  const text = raw.toString('utf8')
+  if (!/\\u[dD][89a-fA-F]/.test(text)) return JSON.parse(text)
+  return JSON.parse(text, (_k, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\uFFFD') : v))
+}
+
 /** A plain JSON object, else undefined (arrays and null are not objects here). */
 export const obj = (v: unknown): Obj | undefined =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined

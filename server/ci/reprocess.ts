@@ -9,6 +9,7 @@ import type { ProviderName } from './model.ts'
 import { buildUpdateSchema } from './model.ts'
 import { providers } from './registry.ts'
 import { BuildStore } from './store.ts'
+import { parseBody } from './payload.ts'
 
 export interface ReprocessResult {
   deliveries: number
@@ -45,7 +46,7 @@ export function reprocess(sqlite: Sqlite): ReprocessResult {
       }
       try {
         const delivery = { headers: new Headers(JSON.parse(r.headers)), raw: r.body, url: new URL(`http://reprocess/hooks/${r.provider}`), receivedAt: r.received_at }
-        const out = provider.normalize(delivery, JSON.parse(r.body.toString('utf8')))
+        const out = provider.normalize(delivery, parseBody(r.body))
         if (out.kind !== 'build') {
           result.ignored++
           continue
