@@ -14,7 +14,9 @@ const MB = Number(process.env.BENCH_BACKUP_MB ?? 200)
 const dir = mkdtempSync(join(tmpdir(), 'radiator-bench-backup-'))
 try {
   const store = openStore(join(dir, 'radiator.db'))
-  const data = JSON.stringify({ build: { id: 'x'.repeat(40), project: 'acme/web', status: 'success', log: 'y'.repeat(900) } })
+  const data = JSON.stringify({
+    build: { id: 'x'.repeat(40), project: 'acme/web', status: 'success', log: 'y'.repeat(900) },
+  })
   const insert = store.sqlite.prepare('INSERT INTO events (id, type, at, data) VALUES (?, ?, ?, ?)')
   const rows = Math.round((MB * 1048576) / (data.length + 60))
   store.sqlite.transaction(() => {

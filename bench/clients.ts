@@ -121,7 +121,8 @@ export class SseBench extends BenchClient {
             const block = buf.slice(0, i)
             buf = buf.slice(i + 2)
             const d = block.indexOf('data: ')
-            if (d >= 0) this.frame(block.slice(d + 6, this.keepText ? undefined : d + 126), Buffer.byteLength(block) + 2)
+            if (d >= 0)
+              this.frame(block.slice(d + 6, this.keepText ? undefined : d + 126), Buffer.byteLength(block) + 2)
           }
         })
         res.on('close', () => (this.closed = true))
@@ -144,7 +145,11 @@ export class PollBench extends BenchClient {
   private current: http.ClientRequest | null = null
   readonly opened: Promise<void>
   polls = 0
-  constructor(private base: string, private agent: http.Agent, keepText = false) {
+  constructor(
+    private base: string,
+    private agent: http.Agent,
+    keepText = false
+  ) {
     super(keepText)
     this.opened = this.poll(true)
     this.opened.then(() => this.loop()).catch(() => {})
@@ -164,7 +169,8 @@ export class PollBench extends BenchClient {
           const { events } = JSON.parse(raw.toString('utf8')) as { events: { id?: number; type: string }[] }
           // The answer's bytes are shared out over its events.
           for (const e of events)
-            if (typeof e.id === 'number') this.record(e.id, e.type, raw.length / events.length, this.keepText ? JSON.stringify(e) : undefined)
+            if (typeof e.id === 'number')
+              this.record(e.id, e.type, raw.length / events.length, this.keepText ? JSON.stringify(e) : undefined)
           resolve()
         })
       })
@@ -189,7 +195,11 @@ export class PollBench extends BenchClient {
 }
 
 /** Opens `n` clients `batch` at a time; throws when any fails to open. */
-export async function openMany<C extends { opened: Promise<void> }>(n: number, make: (i: number) => C, batch = 100): Promise<C[]> {
+export async function openMany<C extends { opened: Promise<void> }>(
+  n: number,
+  make: (i: number) => C,
+  batch = 100
+): Promise<C[]> {
   const out: C[] = []
   for (let i = 0; i < n; i += batch) {
     const chunk = Array.from({ length: Math.min(batch, n - i) }, (_, k) => make(i + k))

@@ -52,7 +52,9 @@ async function serve(kind: string, dataDir: string): Promise<void> {
       if (kind === 'bare-zod' && !collectBody.safeParse(json).success) return c.body(null, 400)
       return c.body(null, 202)
     })
-    const server = listen({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => process.send!({ port: info.port }))
+    const server = listen({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+      process.send!({ port: info.port })
+    )
     stopOnMessage(server)
     return
   }
@@ -76,7 +78,14 @@ async function serve(kind: string, dataDir: string): Promise<void> {
   const { createLogger } = await import('../server/log.ts')
   const { startServer } = await import('../server/server.ts')
   const { capabilities } = await import('../server/capabilities.ts')
-  const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATA_DIR: dataDir, SITES: SITE, COLLECT_PER_MINUTE: '0' })
+  const config = configFrom({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    DATA_DIR: dataDir,
+    SITES: SITE,
+    COLLECT_PER_MINUTE: '0',
+  })
   const s = await startServer(config, createLogger(config.LOG_LEVEL), capabilities)
   process.send!({ port: s.port })
   process.on('message', async (m) => {
@@ -128,7 +137,7 @@ interface Child {
 }
 
 async function child(kind: Variant['server'], dataDir: string): Promise<Child> {
-  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []
+  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
   const c = fork(SELF, ['--serve', kind, dataDir], { execArgv: ['--import', 'tsx', ...prof], stdio: 'inherit' })
   const port = await new Promise<number>((r) => c.once('message', (m: { port: number }) => r(m.port)))
   return {
@@ -204,9 +213,30 @@ const flush = (i: number) =>
     site: SITE,
     width: 390,
     events: [
-      { type: 'vital', path: `/products/${i % 50}`, name: 'LCP', value: 1800 + (i % 900), id: `v5-${i}-lcp`, nav: 'navigate' },
-      { type: 'vital', path: `/products/${i % 50}`, name: 'CLS', value: (i % 30) / 100, id: `v5-${i}-cls`, nav: 'navigate' },
-      { type: 'vital', path: `/products/${i % 50}`, name: 'INP', value: 80 + (i % 300), id: `v5-${i}-inp`, nav: 'navigate' },
+      {
+        type: 'vital',
+        path: `/products/${i % 50}`,
+        name: 'LCP',
+        value: 1800 + (i % 900),
+        id: `v5-${i}-lcp`,
+        nav: 'navigate',
+      },
+      {
+        type: 'vital',
+        path: `/products/${i % 50}`,
+        name: 'CLS',
+        value: (i % 30) / 100,
+        id: `v5-${i}-cls`,
+        nav: 'navigate',
+      },
+      {
+        type: 'vital',
+        path: `/products/${i % 50}`,
+        name: 'INP',
+        value: 80 + (i % 300),
+        id: `v5-${i}-inp`,
+        nav: 'navigate',
+      },
       { type: 'leave', path: `/products/${i % 50}` },
     ],
   })
@@ -228,13 +258,55 @@ interface Variant {
 }
 
 const VARIANTS: Variant[] = [
-  { name: 'bare Hono: read + JSON.parse, 202 (baseline)', server: 'bare', body: pageview, lua: luaPageview, rows: { hits: 0, samples: 0 } },
-  { name: 'bare Hono + zod validation, 202', server: 'bare-zod', body: pageview, lua: luaPageview, rows: { hits: 0, samples: 0 } },
-  { name: 'bare Hono, the vitals flush body (baseline)', server: 'bare', body: flush, lua: luaFlush, rows: { hits: 0, samples: 0 } },
-  { name: 'Radiator /api/collect: page view (vs 1st)', server: 'radiator', body: pageview, lua: luaPageview, rows: { hits: 1, samples: 0 } },
-  { name: 'Radiator /api/collect: 3 vitals + leave (vs 3rd)', server: 'radiator', body: flush, lua: luaFlush, rows: { hits: 1, samples: 3 } },
-  { name: 'bare node:http: read + JSON.parse, 202', server: 'bare-node', body: pageview, lua: luaPageview, rows: { hits: 0, samples: 0 } },
-  { name: 'bare node:http, the vitals flush body', server: 'bare-node', body: flush, lua: luaFlush, rows: { hits: 0, samples: 0 } },
+  {
+    name: 'bare Hono: read + JSON.parse, 202 (baseline)',
+    server: 'bare',
+    body: pageview,
+    lua: luaPageview,
+    rows: { hits: 0, samples: 0 },
+  },
+  {
+    name: 'bare Hono + zod validation, 202',
+    server: 'bare-zod',
+    body: pageview,
+    lua: luaPageview,
+    rows: { hits: 0, samples: 0 },
+  },
+  {
+    name: 'bare Hono, the vitals flush body (baseline)',
+    server: 'bare',
+    body: flush,
+    lua: luaFlush,
+    rows: { hits: 0, samples: 0 },
+  },
+  {
+    name: 'Radiator /api/collect: page view (vs 1st)',
+    server: 'radiator',
+    body: pageview,
+    lua: luaPageview,
+    rows: { hits: 1, samples: 0 },
+  },
+  {
+    name: 'Radiator /api/collect: 3 vitals + leave (vs 3rd)',
+    server: 'radiator',
+    body: flush,
+    lua: luaFlush,
+    rows: { hits: 1, samples: 3 },
+  },
+  {
+    name: 'bare node:http: read + JSON.parse, 202',
+    server: 'bare-node',
+    body: pageview,
+    lua: luaPageview,
+    rows: { hits: 0, samples: 0 },
+  },
+  {
+    name: 'bare node:http, the vitals flush body',
+    server: 'bare-node',
+    body: flush,
+    lua: luaFlush,
+    rows: { hits: 0, samples: 0 },
+  },
 ]
 
 /**
@@ -247,7 +319,9 @@ async function commitMs(): Promise<number> {
   const store = openStore(join(dir, 'radiator.db'))
   store.sqlite.pragma('synchronous = FULL') // the fsync inside COMMIT, as a plain SQLite setup would do it
   try {
-    const set = store.sqlite.prepare("INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    const set = store.sqlite.prepare(
+      "INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+    )
     const commit = store.sqlite.transaction((i: number) => set.run(String(i)))
     const times: number[] = []
     for (let i = 0; i < 200; i++) {
@@ -296,10 +370,26 @@ export async function benchCollect(): Promise<string> {
   const fsyncMs = await commitMs()
   const dirs = variants.map(() => mkdtempSync(join(tmpdir(), 'radiator-bench-')))
   const children = await Promise.all(variants.map((v, i) => child(v.server, dirs[i]!)))
-  const totals: Totals[] = variants.map(() => ({ requests: 0, seconds: 0, ok: 0, errors: 0, statuses: {}, cpuMs: 0, commits: 0, hits: 0, samples: 0, p50s: [], p99s: [], unacked: 0, mismatches: [], slices: [] }))
+  const totals: Totals[] = variants.map(() => ({
+    requests: 0,
+    seconds: 0,
+    ok: 0,
+    errors: 0,
+    statuses: {},
+    cpuMs: 0,
+    commits: 0,
+    hits: 0,
+    samples: 0,
+    p50s: [],
+    p99s: [],
+    unacked: 0,
+    mismatches: [],
+    slices: [],
+  }))
   let next = 0
   try {
-    for (const [i, v] of variants.entries()) await load(`${children[i]!.url}/api/collect`, (k) => v.body(k + 1e9 + i * 1e8), 1) // warm-up
+    for (const [i, v] of variants.entries())
+      await load(`${children[i]!.url}/api/collect`, (k) => v.body(k + 1e9 + i * 1e8), 1) // warm-up
     for (let turn = 0; turn < SLICES; turn++)
       for (let k = 0; k < variants.length; k++) {
         const i = (turn + k) % variants.length
@@ -308,7 +398,14 @@ export async function benchCollect(): Promise<string> {
         const t = totals[i]!
         const before = await c.ask<Counts>('count')
         const r: LoadResult & { p50?: number; p99?: number } = USE_WRK
-          ? await wrkLoad({ url: `${c.url}/api/collect`, headers: HEADERS, body: v.lua, tag: `t${turn}v${i}`, connections: CONNECTIONS, seconds: SLICE_SECONDS })
+          ? await wrkLoad({
+              url: `${c.url}/api/collect`,
+              headers: HEADERS,
+              body: v.lua,
+              tag: `t${turn}v${i}`,
+              connections: CONNECTIONS,
+              seconds: SLICE_SECONDS,
+            })
           : await load(`${c.url}/api/collect`, (n) => v.body(next + n), SLICE_SECONDS)
         next += r.requests + r.errors + CONNECTIONS
         const after = await c.ask<Counts>('count')
@@ -316,7 +413,8 @@ export async function benchCollect(): Promise<string> {
         t.seconds += r.seconds
         t.errors += r.errors
         t.ok += r.statuses[202] ?? 0
-        for (const [code, n] of Object.entries(r.statuses)) t.statuses[Number(code)] = (t.statuses[Number(code)] ?? 0) + n
+        for (const [code, n] of Object.entries(r.statuses))
+          t.statuses[Number(code)] = (t.statuses[Number(code)] ?? 0) + n
         t.cpuMs += after.cpu - before.cpu
         t.commits += after.batches - before.batches
         const hits = after.hits - before.hits
@@ -344,7 +442,13 @@ export async function benchCollect(): Promise<string> {
   }
 
   // Each variant is compared with the bare endpoint parsing the same body (the issue's baseline).
-  const baseOf = (v: Variant) => totals[Math.max(0, variants.findIndex((b) => b.server === 'bare' && b.body === v.body))]!
+  const baseOf = (v: Variant) =>
+    totals[
+      Math.max(
+        0,
+        variants.findIndex((b) => b.server === 'bare' && b.body === v.body)
+      )
+    ]!
   const rps = (t: Totals) => t.requests / t.seconds
   const cpuUs = (t: Totals) => (t.cpuMs * 1000) / t.requests
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
@@ -377,7 +481,9 @@ export async function benchCollect(): Promise<string> {
         `${cpuUs(t).toFixed(0)} µs`.padStart(8),
         `${(cpuUs(base) / cpuUs(t)).toFixed(2)}×`.padStart(6),
         (t.commits ? (t.ok / t.commits).toFixed(1) : '-').padStart(8),
-        (t.p50s.length ? `${(median(t.p50s) / 1000).toFixed(1)}/${(median(t.p99s) / 1000).toFixed(1)}` : '-').padStart(11),
+        (t.p50s.length ? `${(median(t.p50s) / 1000).toFixed(1)}/${(median(t.p99s) / 1000).toFixed(1)}` : '-').padStart(
+          11
+        ),
         ` ${check}${other.length ? ` other statuses ${JSON.stringify(t.statuses)}` : ''}${t.errors ? ` ${t.errors} errors` : ''}`,
       ].join(' ')
     )
@@ -388,10 +494,14 @@ export async function benchCollect(): Promise<string> {
     if (v.server !== 'radiator' || b < 0) return []
     const [t, base] = [totals[i]!, totals[b]!]
     const perTurn = perTurnRatio(t, base)
-    return [`${v.name.replace(/ \(vs .*\)$/, '')} ${(rps(t) / rps(base)).toFixed(2)}× (per turn ${perTurn.toFixed(2)}×, CPU ${(cpuUs(base) / cpuUs(t)).toFixed(2)}×)`]
+    return [
+      `${v.name.replace(/ \(vs .*\)$/, '')} ${(rps(t) / rps(base)).toFixed(2)}× (per turn ${perTurn.toFixed(2)}×, CPU ${(cpuUs(base) / cpuUs(t)).toFixed(2)}×)`,
+    ]
   })
   if (strict.length) lines.push(`against bare node:http with the same body: ${strict.join('; ')}`)
-  lines.push(`best durable beacons/s: ${durable.toFixed(0)} (rows counted after every slice); p50/p99: wrk's answer times, median over the slices`)
+  lines.push(
+    `best durable beacons/s: ${durable.toFixed(0)} (rows counted after every slice); p50/p99: wrk's answer times, median over the slices`
+  )
   return lines.join('\n')
 }
 
@@ -475,7 +585,14 @@ export async function benchSummary(): Promise<string> {
     store.close()
 
     // The real server on that database, asked over HTTP one request at a time.
-    const config = configFrom({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATA_DIR: dir, SITES: SITE, PUBLIC_DASHBOARD: 'true' })
+    const config = configFrom({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DATA_DIR: dir,
+      SITES: SITE,
+      PUBLIC_DASHBOARD: 'true',
+    })
     const server = await startServer(config, createLogger(config.LOG_LEVEL), capabilities)
     const lines = [
       `\nGET /api/sites/:site/summary over ${stored.toLocaleString('en')} stored samples (${PATHS} pages, 3 devices, 28 days; ${rollups.toLocaleString('en')} rollup rows)`,
@@ -497,7 +614,9 @@ export async function benchSummary(): Promise<string> {
           }
           times.sort((a, b) => a - b)
           const ms = (v: number) => `${v.toFixed(1)} ms`.padStart(9)
-          lines.push(`  ${`${window} / ${device ?? 'all'}`.padEnd(22)} ${ms(times[12]!)} ${ms(times[23]!)} ${ms(times[24]!)}   ${samples.toLocaleString('en')}`)
+          lines.push(
+            `  ${`${window} / ${device ?? 'all'}`.padEnd(22)} ${ms(times[12]!)} ${ms(times[23]!)} ${ms(times[24]!)}   ${samples.toLocaleString('en')}`
+          )
         }
     } finally {
       await server.close()

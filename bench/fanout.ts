@@ -21,8 +21,20 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BenchClient, openMany, PollBench, SocketIoBench, SseBench, WsBench, type Msg } from './clients.ts'
-import { GENERIC_TOKEN, machine, mdTable, median, ms, quantile, sleep, startBaseline, startRadiator, writeJson, type Proc } from './procs.ts'
+import { type BenchClient, openMany, PollBench, SocketIoBench, SseBench, WsBench, type Msg } from './clients.ts'
+import {
+  GENERIC_TOKEN,
+  machine,
+  mdTable,
+  median,
+  ms,
+  quantile,
+  sleep,
+  startBaseline,
+  startRadiator,
+  writeJson,
+  type Proc,
+} from './procs.ts'
 
 const LEVELS = (process.env.BENCH_LEVELS ?? '100,1000,5000').split(',').map(Number)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20)
@@ -82,20 +94,33 @@ async function postGeneric(url: string): Promise<{ build: string; answerMs: numb
   const res = await post(`${url}/hooks/generic`, body, { authorization: `Bearer ${GENERIC_TOKEN}` })
   const answerMs = performance.now() - t0
   const json = JSON.parse(res.body) as { stored?: boolean; build?: string }
-  if (res.status !== 200 || !json.stored || !json.build) throw new Error(`generic hook answered ${res.status} ${res.body}`)
+  if (res.status !== 200 || !json.stored || !json.build)
+    throw new Error(`generic hook answered ${res.status} ${res.body}`)
   return { build: json.build, answerMs }
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
 
-function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function post(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
-      let s = ''
-      res.setEncoding('utf8')
-      res.on('data', (c) => (s += c))
-      res.on('end', () => resolve({ status: res.statusCode!, body: s }))
-    })
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (res) => {
+        let s = ''
+        res.setEncoding('utf8')
+        res.on('data', (c) => (s += c))
+        res.on('end', () => resolve({ status: res.statusCode!, body: s }))
+      }
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -151,7 +176,8 @@ async function round(v: Variant): Promise<RoundResult> {
     if (!template && fin?.text) template = fin.text
     updatedTemplate ??= ref.find((m) => m.type === 'build.updated')?.text ?? null
     const data = fin?.text ? (JSON.parse(fin.text) as { data: { build: { id: string } } }).data : null
-    if (data?.build.id !== build) errors.push(`client 0's build.finished is for ${data?.build.id}, the POST stored ${build}`)
+    if (data?.build.id !== build)
+      errors.push(`client 0's build.finished is for ${data?.build.id}, the POST stored ${build}`)
   }
   for (const [i, c] of v.clients.entries()) {
     const mine = c.messages.slice(start[i])
@@ -161,8 +187,14 @@ async function round(v: Variant): Promise<RoundResult> {
       continue
     }
     times.push(fin.t - t0)
-    if (mine.length !== ref.length || mine.some((m, k) => m.id !== ref[k]!.id || m.type !== ref[k]!.type || m.bytes !== ref[k]!.bytes))
-      if (errors.length < 5) errors.push(`client ${i} got ${mine.map((m) => `${m.id}:${m.type}`).join(',')}; client 0 ${ref.map((m) => `${m.id}:${m.type}`).join(',')}`)
+    if (
+      mine.length !== ref.length ||
+      mine.some((m, k) => m.id !== ref[k]!.id || m.type !== ref[k]!.type || m.bytes !== ref[k]!.bytes)
+    )
+      if (errors.length < 5)
+        errors.push(
+          `client ${i} got ${mine.map((m) => `${m.id}:${m.type}`).join(',')}; client 0 ${ref.map((m) => `${m.id}:${m.type}`).join(',')}`
+        )
     if (c.closed && errors.length < 5) errors.push(`client ${i} was closed (${c.closeCode})`)
   }
   const first = Math.min(...times)
@@ -215,8 +247,18 @@ function summarize(level: number, v: Variant, rs: RoundResult[]): Row {
     p50: quantile(all, 0.5),
     p99: quantile(all, 0.99),
     max: all[all.length - 1] ?? NaN,
-    roundP99: median(rs.map((r) => quantile([...r.times].sort((a, b) => a - b), 0.99))),
-    spreadP99: quantile(rs.flatMap((r) => r.spread).sort((a, b) => a - b), 0.99),
+    roundP99: median(
+      rs.map((r) =>
+        quantile(
+          [...r.times].sort((a, b) => a - b),
+          0.99
+        )
+      )
+    ),
+    spreadP99: quantile(
+      rs.flatMap((r) => r.spread).sort((a, b) => a - b),
+      0.99
+    ),
     answerP50: quantile(answers, 0.5),
     cpuPerRoundMs: rs.reduce((a, r) => a + r.cpuMs, 0) / rs.length,
     framesPerChange: last.frames,
@@ -254,11 +296,39 @@ export async function benchFanout(): Promise<string> {
   const sio = await startBaseline('socketio')
   const wsUrl = (p: Proc, path: string) => `${p.url.replace('http', 'ws')}${path}`
   const variants: Variant[] = [
-    { name: 'Radiator', kind: 'radiator', transport: 'ws', proc: radiator, clients: [], connect: (i) => new WsBench(wsUrl(radiator, '/live'), i === 0) },
-    { name: 'raw ws broadcast', kind: 'ws', transport: 'ws', proc: raw, clients: rawClients, connect: () => new WsBench(wsUrl(raw, '/live')) },
+    {
+      name: 'Radiator',
+      kind: 'radiator',
+      transport: 'ws',
+      proc: radiator,
+      clients: [],
+      connect: (i) => new WsBench(wsUrl(radiator, '/live'), i === 0),
+    },
+    {
+      name: 'raw ws broadcast',
+      kind: 'ws',
+      transport: 'ws',
+      proc: raw,
+      clients: rawClients,
+      connect: () => new WsBench(wsUrl(raw, '/live')),
+    },
     // The same server and clients (4 × 5,000 sockets would pass a 20,000 open-files limit).
-    { name: 'raw ws, Radiator\'s 2 frames', kind: 'ws2', transport: 'ws', proc: raw, clients: rawClients, connect: () => new WsBench(wsUrl(raw, '/live')) },
-    { name: 'socket.io io.emit', kind: 'socketio', transport: 'ws', proc: sio, clients: [], connect: () => new SocketIoBench(sio.url) },
+    {
+      name: "raw ws, Radiator's 2 frames",
+      kind: 'ws2',
+      transport: 'ws',
+      proc: raw,
+      clients: rawClients,
+      connect: () => new WsBench(wsUrl(raw, '/live')),
+    },
+    {
+      name: 'socket.io io.emit',
+      kind: 'socketio',
+      transport: 'ws',
+      proc: sio,
+      clients: [],
+      connect: () => new SocketIoBench(sio.url),
+    },
   ]
   const rows: Row[] = []
   const lines: string[] = []
@@ -291,8 +361,22 @@ export async function benchFanout(): Promise<string> {
     if (process.env.BENCH_SIDE !== '0') {
       const pollAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
       const side: Variant[] = [
-        { name: 'Radiator', kind: 'radiator', transport: 'sse', proc: radiator, clients: [], connect: (i) => new SseBench(`${radiator.url}/live/sse`, i === 0) },
-        { name: 'Radiator', kind: 'radiator', transport: 'poll', proc: radiator, clients: [], connect: (i) => new PollBench(radiator.url, pollAgent, i === 0) },
+        {
+          name: 'Radiator',
+          kind: 'radiator',
+          transport: 'sse',
+          proc: radiator,
+          clients: [],
+          connect: (i) => new SseBench(`${radiator.url}/live/sse`, i === 0),
+        },
+        {
+          name: 'Radiator',
+          kind: 'radiator',
+          transport: 'poll',
+          proc: radiator,
+          clients: [],
+          connect: (i) => new PollBench(radiator.url, pollAgent, i === 0),
+        },
       ]
       for (const v of side) {
         v.clients = await openMany(SIDE_CLIENTS, (i) => v.connect(i))
@@ -320,12 +404,28 @@ export async function benchFanout(): Promise<string> {
   }
   const after = machine()
 
-  const base = (level: number, server: string) => rows.find((r) => r.level === level && r.server === server && r.transport === 'ws')
+  const base = (level: number, server: string) =>
+    rows.find((r) => r.level === level && r.server === server && r.transport === 'ws')
   const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '-')
   lines.push(
     `\nTime to truth: one webhook POST → every client has the build.finished (${ROUNDS} rounds after ${WARMUP} warm-up, variants taking turns; every client in this process; ratios are of the round p99, the median over rounds of each round's p99; ${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
     mdTable(
-      ['clients', 'transport', 'server', 'p50 ms', 'p99 ms', 'max ms', 'round p99 ms', '÷ raw ws', '÷ raw ws 2 frames', '÷ socket.io', 'first→last p99 ms', 'POST answered p50 ms', 'server CPU/round ms', 'check'],
+      [
+        'clients',
+        'transport',
+        'server',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'round p99 ms',
+        '÷ raw ws',
+        '÷ raw ws 2 frames',
+        '÷ socket.io',
+        'first→last p99 ms',
+        'POST answered p50 ms',
+        'server CPU/round ms',
+        'check',
+      ],
       rows.map((r) => [
         r.level,
         r.transport,
@@ -340,7 +440,11 @@ export async function benchFanout(): Promise<string> {
         ms(r.spreadP99),
         ms(r.answerP50),
         ms(r.cpuPerRoundMs),
-        r.errors.length ? `FAILED: ${r.errors.slice(0, 2).join('; ')}` : r.ordered ? 'every client every frame once, in order' : 'ORDER',
+        r.errors.length
+          ? `FAILED: ${r.errors.slice(0, 2).join('; ')}`
+          : r.ordered
+            ? 'every client every frame once, in order'
+            : 'ORDER',
       ])
     )
   )
@@ -349,7 +453,9 @@ export async function benchFanout(): Promise<string> {
     lines.push(
       `Radiator frames per client per build change: ${rad.framesPerChange} (${Object.entries(rad.byType)
         .map(([t, x]) => `${t} ${x.frames} × ${Math.round(x.bytes / x.frames)} B`)
-        .join(', ')}), ${rad.bytesPerChange} B in all; raw ws and socket.io send one frame of the build.finished's size, "raw ws, Radiator's 2 frames" both`
+        .join(
+          ', '
+        )}), ${rad.bytesPerChange} B in all; raw ws and socket.io send one frame of the build.finished's size, "raw ws, Radiator's 2 frames" both`
     )
   const file = writeJson('fanout', { machine: { before, after }, rounds: ROUNDS, warmup: WARMUP, rows })
   lines.push(`JSON: ${file}`)

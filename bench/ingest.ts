@@ -23,7 +23,18 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { loadFixture } from '../server/test/fixtures.ts'
-import { GITHUB_SECRET, machine, mdTable, median, ms, sleep, startBaseline, startRadiator, writeJson, type Proc } from './procs.ts'
+import {
+  GITHUB_SECRET,
+  machine,
+  mdTable,
+  median,
+  ms,
+  sleep,
+  startBaseline,
+  startRadiator,
+  writeJson,
+  type Proc,
+} from './procs.ts'
 import { hasWrk, wrkLoad } from './wrk.ts'
 
 const SLICES = Number(process.env.BENCH_INGEST_SLICES ?? 5)
@@ -94,7 +105,23 @@ export async function benchIngest(): Promise<string> {
   const bodiesFile = join(dir, 'bodies.bin')
   const avgBytes = writeBodies(bodiesFile, BODIES, 7_000_000_000 + (Date.now() % 1_000_000) * 1000)
   const dataDir = join(dir, 'data')
-  const blank = (name: string, proc: Proc): Variant => ({ name, proc, ok: 0, requests: 0, seconds: 0, rps: [], p50: [], p99: [], cpuMs: 0, statuses: {}, errors: 0, stored: 0, changed: 0, inFlight: 0, mismatches: [] })
+  const blank = (name: string, proc: Proc): Variant => ({
+    name,
+    proc,
+    ok: 0,
+    requests: 0,
+    seconds: 0,
+    rps: [],
+    p50: [],
+    p99: [],
+    cpuMs: 0,
+    statuses: {},
+    errors: 0,
+    stored: 0,
+    changed: 0,
+    inFlight: 0,
+    mismatches: [],
+  })
   const variants: Variant[] = [
     blank('bare node:http: read the body, 204 (baseline)', await startBaseline('bare')),
     blank('bare + HMAC check + JSON.parse, 204', await startBaseline('bare-verify')),
@@ -108,7 +135,9 @@ export async function benchIngest(): Promise<string> {
       const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n
       return {
         stored: n(`SELECT count(*) AS n FROM deliveries WHERE provider = 'github' AND outcome = 'stored'`),
-        changed: n(`SELECT count(*) AS n FROM deliveries WHERE provider = 'github' AND outcome = 'stored' AND reason IS NULL`),
+        changed: n(
+          `SELECT count(*) AS n FROM deliveries WHERE provider = 'github' AND outcome = 'stored' AND reason IS NULL`
+        ),
       }
     } finally {
       db.close()
@@ -119,7 +148,11 @@ export async function benchIngest(): Promise<string> {
     const cpu0 = v.proc.cpuMs()
     const r = await wrkLoad({
       url: `${v.proc.url}/hooks/github`,
-      headers: { 'content-type': 'application/json', 'user-agent': 'GitHub-Hookshot/044aadd', 'x-github-event': 'workflow_run' },
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'GitHub-Hookshot/044aadd',
+        'x-github-event': 'workflow_run',
+      },
       body: 'cur',
       tag,
       connections: CONNECTIONS,
@@ -150,7 +183,8 @@ export async function benchIngest(): Promise<string> {
         v.p99.push(r.p99 / 1000)
         v.cpuMs += cpuMs
         v.errors += r.errors
-        for (const [code, n] of Object.entries(r.statuses)) v.statuses[Number(code)] = (v.statuses[Number(code)] ?? 0) + n
+        for (const [code, n] of Object.entries(r.statuses))
+          v.statuses[Number(code)] = (v.statuses[Number(code)] ?? 0) + n
         if (v.db) {
           v.stored += stored
           v.changed += changed
@@ -184,7 +218,15 @@ export async function benchIngest(): Promise<string> {
     /** req/s of each slice in turn order (Radiator's falls as the pipeline's builds grow: see README). */
     perSlice: v.rps,
   }))
-  const file = writeJson('ingest', { machine: { before, after }, slices: SLICES, sliceSeconds: SLICE_SECONDS, connections: CONNECTIONS, bodies: BODIES, bodyBytes: avgBytes, rows })
+  const file = writeJson('ingest', {
+    machine: { before, after },
+    slices: SLICES,
+    sliceSeconds: SLICE_SECONDS,
+    connections: CONNECTIONS,
+    bodies: BODIES,
+    bodyBytes: avgBytes,
+    rows,
+  })
   return [
     `\nWebhook ingest: signed GitHub workflow_run deliveries (${Math.round(avgBytes).toLocaleString('en')} B each, ${BODIES} distinct runs pre-signed, distinct delivery ids), ${CONNECTIONS} connections from wrk, ${SLICES} turns of ${SLICE_SECONDS} s slices, each server in its own process (${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
     mdTable(

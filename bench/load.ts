@@ -30,14 +30,17 @@ export async function load(opts: {
   let errors = 0
   const one = () =>
     new Promise<void>((resolve) => {
-      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers, agent }, (res) => {
-        statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1
-        res.resume()
-        res.on('end', () => {
-          requests++
-          resolve()
-        })
-      })
+      const req = http.request(
+        { host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers, agent },
+        (res) => {
+          statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1
+          res.resume()
+          res.on('end', () => {
+            requests++
+            resolve()
+          })
+        }
+      )
       req.on('error', () => {
         errors++
         resolve()
@@ -60,6 +63,8 @@ export function table(title: string, rows: [name: string, r: LoadResult][]): str
   const base = rows[0]![1].rps
   const lines = [`\n${title}`, `${'variant'.padEnd(44)} ${'req/s'.padStart(10)} ${'ratio'.padStart(7)}  statuses`]
   for (const [name, r] of rows)
-    lines.push(`${name.padEnd(44)} ${r.rps.toFixed(0).padStart(10)} ${(r.rps / base).toFixed(2).padStart(6)}×  ${JSON.stringify(r.statuses)}${r.errors ? ` errors=${r.errors}` : ''}`)
+    lines.push(
+      `${name.padEnd(44)} ${r.rps.toFixed(0).padStart(10)} ${(r.rps / base).toFixed(2).padStart(6)}×  ${JSON.stringify(r.statuses)}${r.errors ? ` errors=${r.errors}` : ''}`
+    )
   return lines.join('\n')
 }

@@ -37,14 +37,26 @@ export async function benchMemory(): Promise<string> {
       const idle = rssKb(proc.child.pid)
       const url = proc.url
       clients = await openMany<BenchClient & { opened: Promise<void> }>(N, () =>
-        transport === 'ws' ? new WsBench(`${url.replace('http', 'ws')}/live`) : transport === 'sse' ? new SseBench(`${url}/live/sse`) : new PollBench(url, agent)
+        transport === 'ws'
+          ? new WsBench(`${url.replace('http', 'ws')}/live`)
+          : transport === 'sse'
+            ? new SseBench(`${url}/live/sse`)
+            : new PollBench(url, agent)
       )
       await sleep(SETTLE_MS)
       const loaded = rssKb(proc.child.pid)
       const perClient = (loaded - idle) / N
       // Correctness: every client is connected and got its snapshot.
       const ok = clients.every((c) => c.messages.some((m) => m.type === 'snapshot'))
-      rows.push([transport, N, (idle / 1024).toFixed(1), (loaded / 1024).toFixed(1), perClient.toFixed(1), perClient <= 30 ? 'met' : 'not met', ok ? 'every client has its snapshot' : 'FAILED: a client has no snapshot'])
+      rows.push([
+        transport,
+        N,
+        (idle / 1024).toFixed(1),
+        (loaded / 1024).toFixed(1),
+        perClient.toFixed(1),
+        perClient <= 30 ? 'met' : 'not met',
+        ok ? 'every client has its snapshot' : 'FAILED: a client has no snapshot',
+      ])
       json.push({ transport, clients: N, idleRssKb: idle, loadedRssKb: loaded, perClientKb: perClient, ok })
       if (!ok) throw new Error(`${transport}: a client has no snapshot`)
     } finally {
@@ -58,7 +70,10 @@ export async function benchMemory(): Promise<string> {
   const file = writeJson('memory', { before, after, results: json })
   return [
     `\nMemory per idle live client (${N} clients per transport, each on a fresh server; ${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
-    mdTable(['transport', 'clients', 'idle server RSS MB', 'with clients MB', 'KB per client', 'target ≤ 30 KB', 'check'], rows),
+    mdTable(
+      ['transport', 'clients', 'idle server RSS MB', 'with clients MB', 'KB per client', 'target ≤ 30 KB', 'check'],
+      rows
+    ),
     `JSON: ${file}`,
   ].join('\n')
 }

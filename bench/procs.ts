@@ -138,7 +138,11 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 }
 
-export const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5)
+export const median = (xs: number[]) =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5
+  )
 
 /** One-minute load average and the core count, to print with each part's results. */
 export function machine(): { load1: number; cores: number } {
@@ -150,7 +154,7 @@ export function writeJson(name: string, data: unknown): string {
   const dir = join(ROOT, '.artifacts', 'bench')
   mkdirSync(dir, { recursive: true })
   const file = join(dir, `${name}.json`)
-  writeFileSync(file, JSON.stringify(data, null, 2) + '\n')
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`)
   return file
 }
 

@@ -14,13 +14,20 @@ interface Node {
 }
 
 export function top(file: string, n = 25): string {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+  const p = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: Node[]
+    startTime: number
+    endTime: number
+    samples: number[]
+    timeDeltas: number[]
+  }
   const byId = new Map(p.nodes.map((x) => [x.id, x]))
   const parent = new Map<number, number>()
   for (const x of p.nodes) for (const c of x.children ?? []) parent.set(c, x.id)
   // Sample time per node from the deltas (hitCount alone ignores the sampling interval's jitter).
   const selfUs = new Map<number, number>()
-  for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i + 1] ?? 0))
+  for (let i = 0; i < p.samples.length; i++)
+    selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i + 1] ?? 0))
   const name = (x: Node) => {
     const f = x.callFrame
     const where = f.url.replace(/^.*\/(node_modules\/|work\/main\/)/, '').replace(/^file:\/\//, '')
@@ -48,7 +55,10 @@ export function top(file: string, n = 25): string {
       .filter(([k]) => !/^\((idle|root|program)\)/.test(k))
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
-      .map(([k, us]) => `${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / (all - idle)).toFixed(1).padStart(5)}%  ${k}`)
+      .map(
+        ([k, us]) =>
+          `${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / (all - idle)).toFixed(1).padStart(5)}%  ${k}`
+      )
       .join('\n')
   return [
     `${file}: ${(all / 1000).toFixed(0)} ms sampled, ${((all - idle) / 1000).toFixed(0)} ms busy (idle/program excluded; % of busy)`,
@@ -59,4 +69,5 @@ export function top(file: string, n = 25): string {
   ].join('\n')
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) console.log(top(process.argv[2]!, Number(process.argv[3] ?? 25)))
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1])
+  console.log(top(process.argv[2]!, Number(process.argv[3] ?? 25)))

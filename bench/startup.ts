@@ -36,7 +36,14 @@ async function once(variant: Variant): Promise<Sample> {
   const t0 = performance.now()
   const child = spawn(process.execPath, variants[variant], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   try {
@@ -50,7 +57,10 @@ async function once(variant: Variant): Promise<Sample> {
       child.once('exit', (code) => reject(new Error(`${variant} exited ${code} before listening`)))
     })
     for (;;) {
-      const ok = await fetch(`${url}/healthz`).then((r) => r.status === 200, () => false)
+      const ok = await fetch(`${url}/healthz`).then(
+        (r) => r.status === 200,
+        () => false
+      )
       if (ok) break
       await new Promise((r) => setTimeout(r, 2))
     }
@@ -70,7 +80,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 
-if (spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) process.exit(1)
+if (spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, stdio: 'inherit' }).status !== 0)
+  process.exit(1)
 
 const samples: Record<Variant, Sample[]> = { tsx: [], compiled: [] }
 await once('tsx')
@@ -85,14 +96,27 @@ for (let i = 0; i < RUNS; i++)
 const row = (v: Variant) => {
   const ready = samples[v].map((s) => s.readyMs)
   const rss = samples[v].map((s) => s.rssMb)
-  return { ready: median(ready), readyMin: Math.min(...ready), readyMax: Math.max(...ready), rss: median(rss), rssMin: Math.min(...rss), rssMax: Math.max(...rss) }
+  return {
+    ready: median(ready),
+    readyMin: Math.min(...ready),
+    readyMax: Math.max(...ready),
+    rss: median(rss),
+    rssMin: Math.min(...rss),
+    rssMax: Math.max(...rss),
+  }
 }
 const t = row('tsx')
 const c = row('compiled')
 const f = (n: number) => n.toFixed(0)
-console.log(`start-up: spawn → /healthz 200, and RSS ${IDLE_MS} ms later; ${RUNS} runs each (median, min–max), node ${process.version}`)
+console.log(
+  `start-up: spawn → /healthz 200, and RSS ${IDLE_MS} ms later; ${RUNS} runs each (median, min–max), node ${process.version}`
+)
 console.log(`| variant | start-up ms | RSS MB |`)
 console.log(`|---|---|---|`)
-console.log(`| tsx (\`node --import tsx server/main.ts\`) | ${f(t.ready)} (${f(t.readyMin)}–${f(t.readyMax)}) | ${f(t.rss)} (${f(t.rssMin)}–${f(t.rssMax)}) |`)
-console.log(`| compiled (\`node dist/server/main.js\`) | ${f(c.ready)} (${f(c.readyMin)}–${f(c.readyMax)}) | ${f(c.rss)} (${f(c.rssMin)}–${f(c.rssMax)}) |`)
+console.log(
+  `| tsx (\`node --import tsx server/main.ts\`) | ${f(t.ready)} (${f(t.readyMin)}–${f(t.readyMax)}) | ${f(t.rss)} (${f(t.rssMin)}–${f(t.rssMax)}) |`
+)
+console.log(
+  `| compiled (\`node dist/server/main.js\`) | ${f(c.ready)} (${f(c.readyMin)}–${f(c.readyMax)}) | ${f(c.rss)} (${f(c.rssMin)}–${f(c.rssMax)}) |`
+)
 console.log(`| compiled / tsx | ${(c.ready / t.ready).toFixed(2)} | ${(c.rss / t.rss).toFixed(2)} |`)

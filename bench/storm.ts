@@ -46,18 +46,34 @@ async function deliver(url: string, id: string, pipeline: string, status: string
     finishedAt: '2026-11-24T10:03:12Z',
   })
   const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(`${url}/hooks/generic`, { method: 'POST', agent, headers: { authorization: `Bearer ${GENERIC_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
-      let s = ''
-      r.on('data', (c) => (s += c))
-      r.on('end', () => resolve({ status: r.statusCode!, body: s }))
-    })
+    const req = http.request(
+      `${url}/hooks/generic`,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          authorization: `Bearer ${GENERIC_TOKEN}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (r) => {
+        let s = ''
+        r.on('data', (c) => (s += c))
+        r.on('end', () => resolve({ status: r.statusCode!, body: s }))
+      }
+    )
     req.on('error', reject)
     req.end(body)
   })
   if (res.status !== 200 || !JSON.parse(res.body).stored) throw new Error(`delivery ${id}: ${res.status} ${res.body}`)
 }
 
-const q = (xs: number[], p: number) => quantile([...xs].sort((a, b) => a - b), p)
+const q = (xs: number[], p: number) =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    p
+  )
 
 export async function benchStorm(): Promise<string> {
   const before = machine()
@@ -70,15 +86,21 @@ export async function benchStorm(): Promise<string> {
   try {
     // Seed: one build per pipeline, eight deliveries in flight.
     for (let i = 0; i < PIPELINES; i += 8)
-      await Promise.all(Array.from({ length: Math.min(8, PIPELINES - i) }, (_, k) => deliver(server.url, `seed-${tag}-${i + k}`, `p${i + k}`, 'success')))
-    const wsUrl = server.url.replace('http', 'ws') + '/live'
+      await Promise.all(
+        Array.from({ length: Math.min(8, PIPELINES - i) }, (_, k) =>
+          deliver(server.url, `seed-${tag}-${i + k}`, `p${i + k}`, 'success')
+        )
+      )
+    const wsUrl = `${server.url.replace('http', 'ws')}/live`
     const clients = await openMany(CLIENTS, () => new WsBench(wsUrl))
     // One live event each, so every client resumes from an id it was sent live.
     await deliver(server.url, `pre-${tag}`, 'p0', 'failure')
     const t0 = Date.now()
-    while (clients.some((c) => !c.messages.some((m) => m.type === 'build.finished')) && Date.now() - t0 < 30_000) await sleep(10)
+    while (clients.some((c) => !c.messages.some((m) => m.type === 'build.finished')) && Date.now() - t0 < 30_000)
+      await sleep(10)
     const since = clients.map((c) => c.lastId)
-    if (new Set(since).size !== 1) errors.push(`clients disagree on their last id before the restart: ${[...new Set(since)].join(',')}`)
+    if (new Set(since).size !== 1)
+      errors.push(`clients disagree on their last id before the restart: ${[...new Set(since)].join(',')}`)
 
     // Restart.
     const tStop = performance.now()
@@ -87,14 +109,17 @@ export async function benchStorm(): Promise<string> {
     if (code !== 0) errors.push(`SIGTERM exit code ${code}`)
     await sleep(50)
     const notGoingAway = clients.filter((c) => c.closeCode !== 1001).length
-    if (notGoingAway) errors.push(`${notGoingAway} clients were not closed with 1001 (${clients.find((c) => c.closeCode !== 1001)?.closeCode})`)
+    if (notGoingAway)
+      errors.push(
+        `${notGoingAway} clients were not closed with 1001 (${clients.find((c) => c.closeCode !== 1001)?.closeCode})`
+      )
     const tStart = performance.now()
     server = await startRadiator(dataDir, env)
     const tUp = performance.now()
     const startMs = tUp - tStart
 
     // The storm: every client at once, from its last id; deliveries keep coming meanwhile.
-    const again = clients.map((c, i) => new WsBench(`${wsUrl}?since=${since[i]}`, i === 0, true))
+    const again = clients.map((_c, i) => new WsBench(`${wsUrl}?since=${since[i]}`, i === 0, true))
     const opened = Promise.allSettled(again.map((c) => c.opened))
     const during: Promise<void>[] = []
     for (let k = 0; k < DURING; k++) {
@@ -106,10 +131,16 @@ export async function benchStorm(): Promise<string> {
     if (failedOpen) errors.push(`${failedOpen} clients failed to reconnect`)
     const want = PER_DELIVERY * DURING
     const t1 = Date.now()
-    while (again.some((c) => c.messages.filter((m) => m.type !== 'snapshot').length < want) && Date.now() - t1 < 60_000) await sleep(10)
-    for (let k = 0; k < AFTER; k++) await deliver(server.url, `after-${tag}-${k}`, `p${k}`, k % 2 ? 'failure' : 'success')
+    while (again.some((c) => c.messages.filter((m) => m.type !== 'snapshot').length < want) && Date.now() - t1 < 60_000)
+      await sleep(10)
+    for (let k = 0; k < AFTER; k++)
+      await deliver(server.url, `after-${tag}-${k}`, `p${k}`, k % 2 ? 'failure' : 'success')
     const t2 = Date.now()
-    while (again.some((c) => c.messages.filter((m) => m.type !== 'snapshot').length < PER_DELIVERY * (DURING + AFTER)) && Date.now() - t2 < 30_000) await sleep(10)
+    while (
+      again.some((c) => c.messages.filter((m) => m.type !== 'snapshot').length < PER_DELIVERY * (DURING + AFTER)) &&
+      Date.now() - t2 < 30_000
+    )
+      await sleep(10)
     await sleep(100)
 
     // Timings and checks.
@@ -118,20 +149,31 @@ export async function benchStorm(): Promise<string> {
     const bytes: number[] = []
     const total: number[] = []
     const ref = again[0]!.messages.filter((m) => m.type !== 'snapshot').map((m) => m.id)
-    if (ref.length !== PER_DELIVERY * (DURING + AFTER)) errors.push(`client 0 got ${ref.length} events after the restart; ${DURING + AFTER} deliveries make ${PER_DELIVERY * (DURING + AFTER)}`)
-    if (ref.length && ref[0]! <= since[0]!) errors.push(`the first event after the restart has id ${ref[0]}, not above ${since[0]}`)
+    if (ref.length !== PER_DELIVERY * (DURING + AFTER))
+      errors.push(
+        `client 0 got ${ref.length} events after the restart; ${DURING + AFTER} deliveries make ${PER_DELIVERY * (DURING + AFTER)}`
+      )
+    if (ref.length && ref[0]! <= since[0]!)
+      errors.push(`the first event after the restart has id ${ref[0]}, not above ${since[0]}`)
     let pipelinesSeen = -1
     for (const [i, c] of again.entries()) {
       const [snap, ...events] = c.messages
-      if (!snap || snap.type !== 'snapshot') {
+      if (snap?.type !== 'snapshot') {
         if (errors.length < 10) errors.push(`client ${i}: no snapshot first`)
         continue
       }
-      const data = JSON.parse(snap.text ?? snap.raw!.toString('utf8')).data as { reset: boolean; resumed?: boolean; pipelines?: unknown[] }
+      const data = JSON.parse(snap.text ?? snap.raw!.toString('utf8')).data as {
+        reset: boolean
+        resumed?: boolean
+        pipelines?: unknown[]
+      }
       if (i === 0) pipelinesSeen = data.pipelines?.length ?? 0
       // A resume carries no state ("resumed": the client keeps its own) — only a reset would need it.
       if (snap.id !== since[i] || data.reset || data.resumed !== true)
-        if (errors.length < 10) errors.push(`client ${i}: snapshot id ${snap.id} (resumed from ${since[i]}), reset ${data.reset}, resumed ${data.resumed}`)
+        if (errors.length < 10)
+          errors.push(
+            `client ${i}: snapshot id ${snap.id} (resumed from ${since[i]}), reset ${data.reset}, resumed ${data.resumed}`
+          )
       snap.text = snap.raw = undefined
       const ids = events.map((m) => m.id)
       if (ids.length !== ref.length || ids.some((id, k) => id !== ref[k] || (k > 0 && id <= ids[k - 1]!)))
@@ -178,8 +220,18 @@ export async function benchStorm(): Promise<string> {
         ['from server up to', 'p50 ms', 'p99 ms', 'max ms'],
         [
           ['snapshot received (resumed)', ms(row.snapshot.p50), ms(row.snapshot.p99), ms(row.snapshot.max)],
-          [`current (has all ${want} events of the storm's deliveries)`, ms(row.current.p50), ms(row.current.p99), ms(row.current.max)],
-          ['reference: the same clients again on the warm process, no deliveries: snapshot received', ms(row.warm.p50), ms(row.warm.p99), ms(row.warm.max)],
+          [
+            `current (has all ${want} events of the storm's deliveries)`,
+            ms(row.current.p50),
+            ms(row.current.p99),
+            ms(row.current.max),
+          ],
+          [
+            'reference: the same clients again on the warm process, no deliveries: snapshot received',
+            ms(row.warm.p50),
+            ms(row.warm.p99),
+            ms(row.warm.max),
+          ],
         ]
       ),
       `bytes per client: snapshot ${Math.round(row.snapshotBytes).toLocaleString('en')} B (${pipelinesSeen} pipelines), ${Math.round(row.bytesPerClient).toLocaleString('en')} B with the ${PER_DELIVERY * (DURING + AFTER)} events after it; ${errors.length ? `FAILED: ${errors.slice(0, 3).join('; ')}` : `every client: closed 1001, a resume snapshot at its own resume point (no reset, no state), then all ${ref.length} events published after the restart once, in order`}`,

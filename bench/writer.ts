@@ -41,7 +41,9 @@ export async function benchWriter(): Promise<string> {
     ['group commit, answered after the WAL sync', group],
     ['one durable transaction per request', each],
   ])
-  const check = [group, each].every((r) => r.rows === r.statuses[202]) ? 'row counts match the 202s' : 'ROW COUNT MISMATCH'
+  const check = [group, each].every((r) => r.rows === r.statuses[202])
+    ? 'row counts match the 202s'
+    : 'ROW COUNT MISMATCH'
   return `${out}\n${check}: group ${group.rows} rows, per-request ${each.rows} rows`
 }
 

@@ -91,17 +91,21 @@ export async function wrkLoad(opts: {
   try {
     const file = join(dir, 'load.lua')
     writeFileSync(file, script(opts.headers, opts.body, { init: opts.luaInit, request: opts.luaRequest }))
-    const { stdout } = await run(WRK, [
-      `-t${opts.threads ?? 1}`,
-      `-c${opts.connections}`,
-      `-d${opts.seconds}s`,
-      '-s',
-      file,
-      opts.url,
-      '--',
-      opts.tag,
-      ...(opts.args ?? []),
-    ], { maxBuffer: 16 * 1024 * 1024 })
+    const { stdout } = await run(
+      WRK,
+      [
+        `-t${opts.threads ?? 1}`,
+        `-c${opts.connections}`,
+        `-d${opts.seconds}s`,
+        '-s',
+        file,
+        opts.url,
+        '--',
+        opts.tag,
+        ...(opts.args ?? []),
+      ],
+      { maxBuffer: 16 * 1024 * 1024 }
+    )
     const statuses: Record<number, number> = {}
     for (const m of stdout.matchAll(/^STATUSES (.*)$/gm))
       for (const [code, count] of Object.entries(JSON.parse(m[1]!) as Record<string, number>))
@@ -111,7 +115,15 @@ export async function wrkLoad(opts: {
     const seconds = Number(s[2]) / 1e6
     const requests = Object.values(statuses).reduce((a, b) => a + b, 0)
     const l = /^LATENCY (\d+) (\d+)$/m.exec(stdout)
-    return { requests, seconds, rps: requests / seconds, statuses, errors: Number(s[3]), p50: Number(l?.[1]), p99: Number(l?.[2]) }
+    return {
+      requests,
+      seconds,
+      rps: requests / seconds,
+      statuses,
+      errors: Number(s[3]),
+      p50: Number(l?.[1]),
+      p99: Number(l?.[2]),
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

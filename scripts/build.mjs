@@ -69,7 +69,7 @@ export async function buildServer() {
       },
     ],
   })
-  writeFileSync(STAMP, new Date().toISOString() + '\n')
+  writeFileSync(STAMP, `${new Date().toISOString()}\n`)
 }
 
 /** Runs web/build.ts (vite) in its own process, through tsx: a development-time tool. */
@@ -81,13 +81,15 @@ function buildWeb() {
 async function main(ifStale) {
   if (!existsSync(join(ROOT, 'server'))) return
   if (!ifStale || serverBuildIsStale()) {
-    if (ifStale) process.stderr.write('radiator: compiling the server (its bundle is missing or older than its sources)\n')
+    if (ifStale)
+      process.stderr.write('radiator: compiling the server (its bundle is missing or older than its sources)\n')
     await buildServer()
   }
   if (!existsSync(join(ROOT, 'web', 'src'))) return
   const { webBuildIsStale } = await import(join(OUT, 'web-build.js'))
   if (!ifStale || webBuildIsStale()) {
-    if (ifStale) process.stderr.write('radiator: building the dashboard (its build is missing or older than its sources)\n')
+    if (ifStale)
+      process.stderr.write('radiator: building the dashboard (its build is missing or older than its sources)\n')
     buildWeb()
   }
 }

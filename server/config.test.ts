@@ -20,8 +20,16 @@ describe('config', () => {
   it.each([
     ['PORT', '70000', 'Invalid PORT="70000": expected an integer 0–65535'],
     ['LOG_LEVEL', 'loud', 'Invalid LOG_LEVEL="loud": expected one of debug, info, warn, error, silent'],
-    ['LIVE_TRANSPORTS', 'ws,carrier-pigeon', 'Invalid LIVE_TRANSPORTS="ws,carrier-pigeon": expected a comma-separated subset of ws, sse, poll (the transports served)'],
-    ['TRUST_PROXY', 'maybe', 'Invalid TRUST_PROXY="maybe": expected true or false: believe X-Forwarded-For / X-Forwarded-Proto from a reverse proxy'],
+    [
+      'LIVE_TRANSPORTS',
+      'ws,carrier-pigeon',
+      'Invalid LIVE_TRANSPORTS="ws,carrier-pigeon": expected a comma-separated subset of ws, sse, poll (the transports served)',
+    ],
+    [
+      'TRUST_PROXY',
+      'maybe',
+      'Invalid TRUST_PROXY="maybe": expected true or false: believe X-Forwarded-For / X-Forwarded-Proto from a reverse proxy',
+    ],
   ])('rejects %s=%s with one line naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError)
     expect(() => loadConfig({ [name]: value })).toThrow(message)

@@ -6,16 +6,18 @@
 import { z } from 'zod'
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')
 /** Comma-separated list; empty entries dropped so a trailing comma is harmless. */
-const list = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+)
 
 /** One SITE_DEPLOYS entry: `site=project[:pipeline][@branch]`; `,` `=` `:` `@` are the separators. */
-const DEPLOY_SOURCE = /^\s*([a-z0-9.-]+)\s*=\s*([^:@=]*[^:@=\s])\s*(?::\s*([^:@=]*[^:@=\s])\s*)?(?:@\s*([^:@=]*[^:@=\s])\s*)?$/i
+const DEPLOY_SOURCE =
+  /^\s*([a-z0-9.-]+)\s*=\s*([^:@=]*[^:@=\s])\s*(?::\s*([^:@=]*[^:@=\s])\s*)?(?:@\s*([^:@=]*[^:@=\s])\s*)?$/i
 export interface DeploySource {
   site: string
   project: string
@@ -53,13 +55,26 @@ const vars = {
     z
       .string()
       .regex(/^\d+[smhd]$/)
-      .transform((v) => Number(v.slice(0, -1)) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[v.at(-1) as 's' | 'm' | 'h' | 'd'])
-      .pipe(z.number().min(1000).max(24 * 86_400_000))
+      .transform(
+        (v) =>
+          Number(v.slice(0, -1)) *
+          { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[v.at(-1) as 's' | 'm' | 'h' | 'd']
+      )
+      .pipe(
+        z
+          .number()
+          .min(1000)
+          .max(24 * 86_400_000)
+      )
       .default(6 * 3_600_000),
     'a number and s, m, h or d (30m, 6h, 1d), 1s–24d: time between scheduled backups',
     '6h',
   ],
-  BACKUP_KEEP: [int(1, 10_000).default(7), 'an integer 1–10000: scheduled backups kept in BACKUP_DIR (older ones are deleted)', '7'],
+  BACKUP_KEEP: [
+    int(1, 10_000).default(7),
+    'an integer 1–10000: scheduled backups kept in BACKUP_DIR (older ones are deleted)',
+    '7',
+  ],
   LOG_LEVEL: [
     z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
     'one of debug, info, warn, error, silent',
@@ -86,14 +101,30 @@ const vars = {
     'true or false: open the dashboard, read APIs, live stream and feeds to anyone without signing in (for a trusted LAN only)',
     'false',
   ],
-  PUBLIC_FEEDS: [bool.default(false), 'true or false: open /cctray.xml and the badges to anyone (README badges are often public)', 'false'],
-  ADMIN_TOKEN: [list.default([]), 'comma-separated admin bearer tokens (else a one-time sign-in link is printed while no admin exists)', '(unset)'],
+  PUBLIC_FEEDS: [
+    bool.default(false),
+    'true or false: open /cctray.xml and the badges to anyone (README badges are often public)',
+    'false',
+  ],
+  ADMIN_TOKEN: [
+    list.default([]),
+    'comma-separated admin bearer tokens (else a one-time sign-in link is printed while no admin exists)',
+    '(unset)',
+  ],
   AUTH_PROXY_HEADER: [
-    z.string().regex(/^[A-Za-z0-9-]+$/).transform((h) => h.toLowerCase()).optional(),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .transform((h) => h.toLowerCase())
+      .optional(),
     'a header name carrying the signed-in user from a trusted auth proxy (oauth2-proxy: X-Forwarded-Email)',
     '(unset: off)',
   ],
-  AUTH_PROXY_TRUSTED: [list.default([]), 'comma-separated IP addresses of the auth proxy; the header is believed only from these peers', '(none)'],
+  AUTH_PROXY_TRUSTED: [
+    list.default([]),
+    'comma-separated IP addresses of the auth proxy; the header is believed only from these peers',
+    '(none)',
+  ],
   AUTH_PROXY_ADMINS: [
     list.transform((l) => l.map((u) => u.toLowerCase())).default([]),
     'comma-separated users (as the proxy names them) who get the admin role; everyone else the proxy lets in is a viewer',
@@ -111,7 +142,7 @@ const vars = {
     'comma-separated e-mail domains whose verified users may sign in as viewers',
     '(none)',
   ],
-  OIDC_GROUPS_CLAIM: [z.string().min(1).default('groups'), 'the claim that lists a user\'s groups', 'groups'],
+  OIDC_GROUPS_CLAIM: [z.string().min(1).default('groups'), "the claim that lists a user's groups", 'groups'],
   OIDC_VIEWER_GROUPS: [list.default([]), 'comma-separated groups whose members may sign in as viewers', '(none)'],
   OIDC_ADMIN_GROUPS: [list.default([]), 'comma-separated groups whose members sign in as admins', '(none)'],
   FRAME_ANCESTORS: [
@@ -129,7 +160,11 @@ const vars = {
     'a comma-separated subset of ws, sse, poll (the transports served)',
     'ws,sse,poll',
   ],
-  LIVE_MAX_CLIENTS: [int(1, 100_000).default(1000), 'an integer 1–100000: open live connections, all transports', '1000'],
+  LIVE_MAX_CLIENTS: [
+    int(1, 100_000).default(1000),
+    'an integer 1–100000: open live connections, all transports',
+    '1000',
+  ],
   LIVE_MAX_CLIENTS_PER_ADDRESS: [
     int(1, 100_000).default(100),
     'an integer 1–100000: open live connections from one client address (a long poll counts while it is held)',
@@ -140,10 +175,26 @@ const vars = {
     'an integer 16384–67108864: bytes queued for one live client before it is cut off (WebSocket code 1013)',
     '1048576',
   ],
-  LIVE_HEARTBEAT_MS: [int(1000, 300_000).default(15_000), 'an integer 1000–300000 (ms between heartbeats and WebSocket pings)', '15000'],
-  LIVE_POLL_TIMEOUT_MS: [int(100, 120_000).default(25_000), 'an integer 100–120000 (ms a long poll is held open)', '25000'],
-  LIVE_REPLAY_BUFFER: [int(100, 1_000_000).default(10_000), 'an integer 100–1000000: recent events kept in memory for resuming clients', '10000'],
-  EVENT_RETENTION_DAYS: [int(1, 3650).default(7), 'an integer 1–3650: days persisted live events are kept for replay', '7'],
+  LIVE_HEARTBEAT_MS: [
+    int(1000, 300_000).default(15_000),
+    'an integer 1000–300000 (ms between heartbeats and WebSocket pings)',
+    '15000',
+  ],
+  LIVE_POLL_TIMEOUT_MS: [
+    int(100, 120_000).default(25_000),
+    'an integer 100–120000 (ms a long poll is held open)',
+    '25000',
+  ],
+  LIVE_REPLAY_BUFFER: [
+    int(100, 1_000_000).default(10_000),
+    'an integer 100–1000000: recent events kept in memory for resuming clients',
+    '10000',
+  ],
+  EVENT_RETENTION_DAYS: [
+    int(1, 3650).default(7),
+    'an integer 1–3650: days persisted live events are kept for replay',
+    '7',
+  ],
   // CI webhooks (each a comma-separated list so a secret can be rotated without a missed delivery)
   GITHUB_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
   GITEA_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
@@ -161,7 +212,11 @@ const vars = {
     'an integer 1–100000: failed webhook authentications accepted per client address per minute before 429 (valid deliveries are never limited)',
     '30',
   ],
-  RAW_RETENTION_DAYS: [int(1, 3650).default(30), 'an integer 1–3650: days raw webhook bodies and raw beacon samples are kept', '30'],
+  RAW_RETENTION_DAYS: [
+    int(1, 3650).default(30),
+    'an integer 1–3650: days raw webhook bodies and raw beacon samples are kept',
+    '30',
+  ],
   // Site metrics
   SITES: [
     list
@@ -177,13 +232,17 @@ const vars = {
       .pipe(z.array(z.string().regex(DEPLOY_SOURCE)))
       .transform((l) => l.map(deploySource))
       .default([]),
-    'comma-separated site=project[:pipeline][@branch] (e.g. shop.example.com=acme/shop:deploy@main): the pipelines whose successful builds are drawn as deploys on that site\'s charts (without @branch, its default branch); a site with none shows no deploy markers',
+    "comma-separated site=project[:pipeline][@branch] (e.g. shop.example.com=acme/shop:deploy@main): the pipelines whose successful builds are drawn as deploys on that site's charts (without @branch, its default branch); a site with none shows no deploy markers",
     '(none)',
   ],
-  ROLLUP_RETENTION_DAYS: [int(1, 3650).default(400), 'an integer 1–3650: days minute/hour/day rollups and custom metric points are kept', '400'],
+  ROLLUP_RETENTION_DAYS: [
+    int(1, 3650).default(400),
+    'an integer 1–3650: days minute/hour/day rollups and custom metric points are kept',
+    '400',
+  ],
   COLLECT_PER_MINUTE: [
     int(0, 10_000_000).default(1200),
-    'an integer 0–10000000: beacons /api/collect takes per client address per minute (a burst of that many, refilled evenly) before 429; 0 turns the limit off. Behind a reverse proxy it needs TRUST_PROXY, or every visitor shares the proxy\'s address',
+    "an integer 0–10000000: beacons /api/collect takes per client address per minute (a burst of that many, refilled evenly) before 429; 0 turns the limit off. Behind a reverse proxy it needs TRUST_PROXY, or every visitor shares the proxy's address",
     '1200',
   ],
   METRICS_TOKEN: [list.default([]), 'comma-separated bearer tokens for POST /api/metrics', '(unset: 401)'],
@@ -233,16 +292,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 function checkTogether(c: Config): Config {
   const unknownSite = c.SITE_DEPLOYS.find((d) => !c.SITES.includes(d.site))
   if (unknownSite)
-    throw new ConfigError(`Invalid SITE_DEPLOYS: ${unknownSite.site} is not in SITES (${c.SITES.join(', ') || 'empty'})`)
+    throw new ConfigError(
+      `Invalid SITE_DEPLOYS: ${unknownSite.site} is not in SITES (${c.SITES.join(', ') || 'empty'})`
+    )
   if (c.OIDC_ISSUER) {
     if (!c.OIDC_CLIENT_ID || !c.OIDC_CLIENT_SECRET)
       throw new ConfigError('OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too')
     // An issuer like Google lets anyone with an account sign in: say who may.
     if (!c.OIDC_ALLOWED_DOMAINS.length && !c.OIDC_VIEWER_GROUPS.length && !c.OIDC_ADMIN_GROUPS.length)
-      throw new ConfigError('OIDC_ISSUER is set: say who may sign in with OIDC_ALLOWED_DOMAINS and/or OIDC_VIEWER_GROUPS / OIDC_ADMIN_GROUPS')
+      throw new ConfigError(
+        'OIDC_ISSUER is set: say who may sign in with OIDC_ALLOWED_DOMAINS and/or OIDC_VIEWER_GROUPS / OIDC_ADMIN_GROUPS'
+      )
     const u = new URL(c.OIDC_ISSUER)
     if (u.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))
-      throw new ConfigError(`Invalid OIDC_ISSUER=${JSON.stringify(c.OIDC_ISSUER)}: expected https (http only on loopback)`)
+      throw new ConfigError(
+        `Invalid OIDC_ISSUER=${JSON.stringify(c.OIDC_ISSUER)}: expected https (http only on loopback)`
+      )
   }
   return c
 }

@@ -61,7 +61,7 @@ export function errorBody(code: ErrorCode, message: string, extra?: Record<strin
 export function zodMessage(e: ZodError): string {
   const i = e.issues[0]
   if (!i) return 'invalid input'
-  const path = i.path.length ? i.path.join('.') + ': ' : ''
+  const path = i.path.length ? `${i.path.join('.')}: ` : ''
   return `${path}${i.message}`
 }
 
@@ -77,7 +77,11 @@ export interface ErrorAnswer {
  * so whatever failed because of that is not the server's error.
  */
 export function errorAnswer(err: unknown, log: Logger, path: string, clientGone = false): ErrorAnswer {
-  const answer = (status: ContentfulStatusCode, body: ErrorAnswer['body'], headers: Record<string, string> = {}): ErrorAnswer => {
+  const answer = (
+    status: ContentfulStatusCode,
+    body: ErrorAnswer['body'],
+    headers: Record<string, string> = {}
+  ): ErrorAnswer => {
     // A refused body is not read to its end: the connection can't carry another request.
     if (status === 413) headers = { ...headers, connection: 'close' }
     return { status, body, headers }

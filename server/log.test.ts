@@ -16,7 +16,15 @@ describe('the logger', () => {
   it('redacts credentials, cookies and webhook signatures wherever a line carries them', () => {
     const lines: string[] = []
     const log = createLogger('debug', (l) => lines.push(l))
-    const secrets = ['Bearer s3cret-bearer', 'radiator_session=c00kie', 'sha256=abc123sig', 'gl-t0ken', 'v1,standard-sig', 'plain-t0ken', 'pa55word']
+    const secrets = [
+      'Bearer s3cret-bearer',
+      'radiator_session=c00kie',
+      'sha256=abc123sig',
+      'gl-t0ken',
+      'v1,standard-sig',
+      'plain-t0ken',
+      'pa55word',
+    ]
     log.warn('what a careless caller might pass', {
       headers: {
         authorization: secrets[0],

@@ -2,7 +2,7 @@
  * @module The process entry: environment → config → dashboard build → server. The only module that
  * reads process.env, prints to the console for humans, or handles signals.
  */
-import { ConfigError, loadConfig } from './config.ts'
+import { type Config, ConfigError, loadConfig } from './config.ts'
 import { createLogger } from './log.ts'
 import { ensureWebBuild } from './http/web-build.ts'
 import { startServer } from './server.ts'
@@ -12,7 +12,7 @@ import { scheduleBackups } from './db/backup.ts'
 
 const SHUTDOWN_LIMIT_MS = 5000
 
-let config
+let config: Config
 try {
   config = loadConfig(process.env)
 } catch (e) {
@@ -29,7 +29,7 @@ try {
 } catch (e) {
   log.error('dashboard build failed; serving the API without it', { err: String(e) })
 }
-let server
+let server: Awaited<ReturnType<typeof startServer>>
 try {
   server = await startServer(config, log, capabilities)
 } catch (e) {

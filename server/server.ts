@@ -111,7 +111,10 @@ export async function startServer(
     port: config.PORT,
     hostname: config.HOST,
     createServer: ((options: ServerOptions, listener: RequestListener) =>
-      createServer(options, withPlainUpgradeRefused(WS_PATH, withNodeRoutes(nodeRoutes, listener)))) as typeof createServer,
+      createServer(
+        options,
+        withPlainUpgradeRefused(WS_PATH, withNodeRoutes(nodeRoutes, listener))
+      )) as typeof createServer,
   }) as Server
   answerUpgrades(server, WS_PATH)
   lingerOnClose(server)
@@ -129,8 +132,7 @@ export async function startServer(
   const port = (server.address() as AddressInfo).port
 
   const heartbeat = setInterval(() => hub.tick(), config.LIVE_HEARTBEAT_MS)
-  const trim = () =>
-    hub.trim().catch((e) => log.warn('event trim failed', { err: String(e) }))
+  const trim = () => hub.trim().catch((e) => log.warn('event trim failed', { err: String(e) }))
   const trimTimer = setInterval(trim, 3600_000)
   heartbeat.unref()
   trimTimer.unref()
@@ -165,7 +167,19 @@ export async function startServer(
 
   const signinUrl = await firstStartLink(config, access.credentials, url)
 
-  return { url, port, store, writer, hub, version, credentials: access.credentials, signinUrl, routes: app.routes, connections, close }
+  return {
+    url,
+    port,
+    store,
+    writer,
+    hub,
+    version,
+    credentials: access.credentials,
+    signinUrl,
+    routes: app.routes,
+    connections,
+    close,
+  }
 }
 
 type Errno = Error & { code?: string; path?: string }
@@ -195,7 +209,9 @@ function openDataDir(config: Config): Store {
       case 'SQLITE_CANTOPEN':
       case 'SQLITE_READONLY':
       case 'SQLITE_READONLY_DIRECTORY':
-        throw new StartupError(`DATA_DIR=${dir}: ${path} can't be opened for writing (${whyNotWritable(path) ?? err.code}); ${writable}`)
+        throw new StartupError(
+          `DATA_DIR=${dir}: ${path} can't be opened for writing (${whyNotWritable(path) ?? err.code}); ${writable}`
+        )
       case 'SQLITE_NOTADB':
       case 'SQLITE_CORRUPT':
         throw new StartupError(
@@ -206,7 +222,9 @@ function openDataDir(config: Config): Store {
         throw new StartupError(`DATA_DIR=${dir}: the disk is full; free some space and start again`)
     }
     if (err.code?.startsWith('SQLITE_IOERR'))
-      throw new StartupError(`DATA_DIR=${dir}: reading or writing ${path} failed (${err.code}: ${err.message}); check the disk`)
+      throw new StartupError(
+        `DATA_DIR=${dir}: reading or writing ${path} failed (${err.code}: ${err.message}); check the disk`
+      )
     throw e
   }
 }
@@ -225,14 +243,20 @@ function explainListen(e: unknown, config: Config): unknown {
   const at = `HOST=${config.HOST} PORT=${config.PORT}`
   switch ((e as Errno).code) {
     case 'EADDRINUSE':
-      return new StartupError(`PORT=${config.PORT} is already in use on HOST=${config.HOST}; stop the other process or set PORT to a free port`)
+      return new StartupError(
+        `PORT=${config.PORT} is already in use on HOST=${config.HOST}; stop the other process or set PORT to a free port`
+      )
     case 'EACCES':
     case 'EPERM':
-      return new StartupError(`PORT=${config.PORT} may not be opened by this user (${at}); use a port above 1023 or grant the capability to bind it`)
+      return new StartupError(
+        `PORT=${config.PORT} may not be opened by this user (${at}); use a port above 1023 or grant the capability to bind it`
+      )
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new StartupError(`HOST=${config.HOST} is not an address of this machine; set HOST to one of its addresses, 0.0.0.0 for all, or 127.0.0.1`)
+      return new StartupError(
+        `HOST=${config.HOST} is not an address of this machine; set HOST to one of its addresses, 0.0.0.0 for all, or 127.0.0.1`
+      )
   }
   return e
 }

@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs'
 const web = fileURLToPath(new URL('./', import.meta.url))
 
 export async function buildWeb(): Promise<void> {
-  await build({ configFile: web + 'vite.config.ts', logLevel: 'warn' })
+  await build({ configFile: `${web}vite.config.ts`, logLevel: 'warn' })
   // The beacon is a separate, self-contained entry with its own size budget.
-  if (existsSync(web + 'vite.beacon.config.ts'))
-    await build({ configFile: web + 'vite.beacon.config.ts', logLevel: 'warn' })
+  if (existsSync(`${web}vite.beacon.config.ts`))
+    await build({ configFile: `${web}vite.beacon.config.ts`, logLevel: 'warn' })
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

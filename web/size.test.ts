@@ -40,7 +40,9 @@ describe('dashboard bundle size', () => {
       raw += buf.length
       gz += gzipSync(buf, { level: 9 }).length
     }
-    console.log(`initial JS: ${seen.size} files, ${(raw / 1024).toFixed(1)} KB raw, ${(gz / 1024).toFixed(1)} KB gzipped (budget 60 KB)`)
+    console.log(
+      `initial JS: ${seen.size} files, ${(raw / 1024).toFixed(1)} KB raw, ${(gz / 1024).toFixed(1)} KB gzipped (budget 60 KB)`
+    )
     expect(seen.size).toBeGreaterThan(0)
     expect(gz).toBeLessThanOrEqual(BUDGET)
   })

@@ -11,7 +11,7 @@ export default defineConfig({
   root: web,
   publicDir: false,
   build: {
-    outDir: web + 'dist',
+    outDir: `${web}dist`,
     // The dashboard was built into the same directory a moment ago.
     emptyOutDir: false,
     // Lowering web-vitals' class fields for older engines adds helpers that break the budget; an
@@ -22,7 +22,7 @@ export default defineConfig({
     sourcemap: false,
     copyPublicDir: false,
     lib: {
-      entry: web + 'beacon/beacon.ts',
+      entry: `${web}beacon/beacon.ts`,
       formats: ['iife'],
       name: 'radiatorBeacon',
       fileName: () => 'beacon.js',

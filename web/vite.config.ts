@@ -7,9 +7,9 @@ const web = fileURLToPath(new URL('./', import.meta.url))
 export default defineConfig({
   root: web,
   plugins: [solid()],
-  resolve: { alias: { '~': web + 'src' } },
+  resolve: { alias: { '~': `${web}src` } },
   build: {
-    outDir: web + 'dist',
+    outDir: `${web}dist`,
     emptyOutDir: true,
     target: 'es2020',
     // The page must work on a TV with no internet: everything is bundled, nothing from a CDN.

@@ -32,7 +32,11 @@ async function createToken(s: TestServer, role: string, name = `${role} token`):
 /** A browser signed in with a new viewer token, with its WebSocket open; `closeCode` settles when it closes. */
 async function liveWithTokenSession(s: TestServer) {
   const token = await createToken(s, 'viewer')
-  const login = await fetch(`${s.url}/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
+  const login = await fetch(`${s.url}/auth/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  })
   const cookie = login.headers.get('set-cookie')!.split(';')[0]!
   const ws = new WebSocket(`${s.url.replace('http', 'ws')}/live`, { headers: { cookie } })
   t.cleanup(() => ws.close())
@@ -69,11 +73,17 @@ describe('the route table', () => {
   it('answers an anonymous request to every non-public route with 401', async () => {
     const s = await closed()
     const guarded = routeTable(s).filter((r) => r.levels[0] !== 'public')
-    expect(guarded.map((r) => r.path)).toEqual(expect.arrayContaining(['/api/builds', '/live', '/live/sse', '/live/poll', '/cctray.xml', '/api/admin/tokens']))
+    expect(guarded.map((r) => r.path)).toEqual(
+      expect.arrayContaining(['/api/builds', '/live', '/live/sse', '/live/poll', '/cctray.xml', '/api/admin/tokens'])
+    )
     for (const r of guarded) {
       const path = r.path.replace(/:[a-z]+/gi, 'x').replace(/\*/g, 'x')
       const method = r.method === 'ALL' ? 'GET' : r.method
-      const res = await fetch(`${s.url}${path}`, { method, body: method === 'GET' ? undefined : '{}', headers: { 'content-type': 'application/json' } })
+      const res = await fetch(`${s.url}${path}`, {
+        method,
+        body: method === 'GET' ? undefined : '{}',
+        headers: { 'content-type': 'application/json' },
+      })
       expect(res.status, `${method} ${path}`).toBe(401)
       expect((await res.json()).code).toBe('UNAUTHORIZED')
       expect(res.headers.get('www-authenticate')).toMatch(/realm="Radiator"/)
@@ -120,7 +130,9 @@ describe('tokens', () => {
     const ana = list.tokens.find((t: { name: string }) => t.name === "CCMenu on Ana's Mac")
     expect(ana).toMatchObject({ role: 'viewer', revokedAt: null })
     expect(JSON.stringify(list)).not.toContain(viewer) // only hashes are kept
-    expect((await fetch(`${s.url}/api/admin/tokens/${ana.id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status).toBe(200)
+    expect(
+      (await fetch(`${s.url}/api/admin/tokens/${ana.id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status
+    ).toBe(200)
     expect((await fetch(`${s.url}/api/builds`, { headers: bearer(viewer) })).status).toBe(401)
   })
 
@@ -175,7 +187,9 @@ describe('sessions', () => {
     const { cookie, closeCode: code } = await liveWithTokenSession(s)
     const list = await (await fetch(`${s.url}/api/admin/tokens`, { headers: bearer(ADMIN) })).json()
     const id = list.tokens.find((t: { name: string }) => t.name === 'viewer token').id
-    expect((await fetch(`${s.url}/api/admin/tokens/${id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status).toBe(200)
+    expect((await fetch(`${s.url}/api/admin/tokens/${id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status).toBe(
+      200
+    )
     expect(await code).toBe(4401)
     expect((await fetch(`${s.url}/api/builds`, { headers: { cookie } })).status).toBe(401)
   })
@@ -185,7 +199,9 @@ describe('sessions', () => {
     const { cookie, closeCode: code } = await liveWithTokenSession(s)
     const sessions = await (await fetch(`${s.url}/api/admin/sessions`, { headers: bearer(ADMIN) })).json()
     const mine = sessions.sessions.find((x: { subject: string }) => x.subject === 'viewer token')
-    expect((await fetch(`${s.url}/api/admin/sessions/${mine.id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status).toBe(200)
+    expect(
+      (await fetch(`${s.url}/api/admin/sessions/${mine.id}`, { method: 'DELETE', headers: bearer(ADMIN) })).status
+    ).toBe(200)
     expect(await code).toBe(4401)
     expect((await fetch(`${s.url}/api/builds`, { headers: { cookie } })).status).toBe(401)
   })
@@ -193,7 +209,11 @@ describe('sessions', () => {
   it('refuses a cookie-authenticated write and a WebSocket from another site', async () => {
     const s = await closed()
     const token = await createToken(s, 'admin')
-    const login = await fetch(`${s.url}/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
+    const login = await fetch(`${s.url}/auth/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token }),
+    })
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!
     const write = (origin: string) =>
       fetch(`${s.url}/api/admin/tokens`, {
@@ -205,7 +225,9 @@ describe('sessions', () => {
     expect((await write(s.url)).status).toBe(201)
 
     const hijack = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/live`, { headers: { cookie, origin: 'https://evil.example' } })
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/live`, {
+        headers: { cookie, origin: 'https://evil.example' },
+      })
       ws.on('unexpected-response', (_q, res) => resolve(res.statusCode!))
       ws.on('open', () => resolve(101))
       ws.on('error', () => {})
@@ -219,12 +241,24 @@ describe('sessions', () => {
 
 describe('trusted auth proxy', () => {
   it('believes the user header only from the configured proxy addresses', async () => {
-    const trusted = await closed({ AUTH_PROXY_HEADER: 'X-Forwarded-Email', AUTH_PROXY_TRUSTED: '127.0.0.1', AUTH_PROXY_ADMINS: 'ana@example.com' })
-    expect((await fetch(`${trusted.url}/api/builds`, { headers: { 'x-forwarded-email': 'bo@example.com' } })).status).toBe(200)
-    expect((await fetch(`${trusted.url}/api/admin/tokens`, { headers: { 'x-forwarded-email': 'bo@example.com' } })).status).toBe(403)
-    expect((await fetch(`${trusted.url}/api/admin/tokens`, { headers: { 'x-forwarded-email': 'Ana@example.com' } })).status).toBe(200)
+    const trusted = await closed({
+      AUTH_PROXY_HEADER: 'X-Forwarded-Email',
+      AUTH_PROXY_TRUSTED: '127.0.0.1',
+      AUTH_PROXY_ADMINS: 'ana@example.com',
+    })
+    expect(
+      (await fetch(`${trusted.url}/api/builds`, { headers: { 'x-forwarded-email': 'bo@example.com' } })).status
+    ).toBe(200)
+    expect(
+      (await fetch(`${trusted.url}/api/admin/tokens`, { headers: { 'x-forwarded-email': 'bo@example.com' } })).status
+    ).toBe(403)
+    expect(
+      (await fetch(`${trusted.url}/api/admin/tokens`, { headers: { 'x-forwarded-email': 'Ana@example.com' } })).status
+    ).toBe(200)
     const untrusted = await closed({ AUTH_PROXY_HEADER: 'X-Forwarded-Email', AUTH_PROXY_TRUSTED: '10.9.8.7' })
-    expect((await fetch(`${untrusted.url}/api/builds`, { headers: { 'x-forwarded-email': 'bo@example.com' } })).status).toBe(401)
+    expect(
+      (await fetch(`${untrusted.url}/api/builds`, { headers: { 'x-forwarded-email': 'bo@example.com' } })).status
+    ).toBe(401)
   })
 })
 
@@ -234,7 +268,10 @@ describe('npm run token', () => {
     const dir = tempDir()
     const s = await closed({}, dir)
     const run = (...args: string[]) =>
-      execFileSync(process.execPath, ['--import', 'tsx', 'server/access/cli.ts', ...args], { env: { ...process.env, DATA_DIR: dir }, encoding: 'utf8' })
+      execFileSync(process.execPath, ['--import', 'tsx', 'server/access/cli.ts', ...args], {
+        env: { ...process.env, DATA_DIR: dir },
+        encoding: 'utf8',
+      })
     const out = run('create', '--role', 'viewer', 'CCMenu on the CLI')
     const token = /^(rad_\S+)$/m.exec(out)![1]!
     const id = /^created (tok_\S+)/m.exec(out)![1]!
@@ -269,7 +306,12 @@ describe('security headers', () => {
 describe('single sign-on configuration', () => {
   it('refuses to start with an issuer but no client, no rule for who may sign in, or plain http off loopback', async () => {
     const { loadConfig } = await import('../config.ts')
-    const base = { OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'r', OIDC_CLIENT_SECRET: 's', OIDC_ALLOWED_DOMAINS: 'acme.example' }
+    const base = {
+      OIDC_ISSUER: 'https://idp.example.com',
+      OIDC_CLIENT_ID: 'r',
+      OIDC_CLIENT_SECRET: 's',
+      OIDC_ALLOWED_DOMAINS: 'acme.example',
+    }
     expect(() => loadConfig(base)).not.toThrow()
     expect(() => loadConfig({ ...base, OIDC_CLIENT_SECRET: '' })).toThrow(/OIDC_CLIENT_SECRET/)
     expect(() => loadConfig({ ...base, OIDC_ALLOWED_DOMAINS: '' })).toThrow(/OIDC_ALLOWED_DOMAINS/)
@@ -279,7 +321,14 @@ describe('single sign-on configuration', () => {
   it('maps claims to roles: admin groups, viewer groups, verified e-mail domains only', async () => {
     const { roleFor } = await import('./oidc.ts')
     const { configFrom } = await import('../config.ts')
-    const c = configFrom({ OIDC_ISSUER: 'https://idp.example.com', OIDC_CLIENT_ID: 'r', OIDC_CLIENT_SECRET: 's', OIDC_ALLOWED_DOMAINS: 'acme.example', OIDC_ADMIN_GROUPS: 'ops', OIDC_VIEWER_GROUPS: 'dev' })
+    const c = configFrom({
+      OIDC_ISSUER: 'https://idp.example.com',
+      OIDC_CLIENT_ID: 'r',
+      OIDC_CLIENT_SECRET: 's',
+      OIDC_ALLOWED_DOMAINS: 'acme.example',
+      OIDC_ADMIN_GROUPS: 'ops',
+      OIDC_VIEWER_GROUPS: 'dev',
+    })
     expect(roleFor(c, { groups: ['ops'] })).toEqual({ role: 'admin' })
     expect(roleFor(c, { groups: 'dev' })).toEqual({ role: 'viewer' })
     expect(roleFor(c, { email: 'Bo@ACME.example', email_verified: true })).toEqual({ role: 'viewer' })
@@ -294,7 +343,8 @@ describe('failed credentials', () => {
     const s = await closed()
     const token = await createToken(s, 'viewer')
     let last = 0
-    for (let i = 0; i <= AUTH_FAILURES_PER_MINUTE; i++) last = (await fetch(`${s.url}/api/builds`, { headers: bearer(`rad_guess-${i}`) })).status
+    for (let i = 0; i <= AUTH_FAILURES_PER_MINUTE; i++)
+      last = (await fetch(`${s.url}/api/builds`, { headers: bearer(`rad_guess-${i}`) })).status
     expect(last).toBe(429)
     // Anonymous requests without a credential are not failures, and other addresses are not affected:
     // here the same address, so even the right token waits out the minute.
@@ -302,7 +352,11 @@ describe('failed credentials', () => {
 
     const other = await closed()
     const t2 = await createToken(other, 'viewer')
-    const login = await fetch(`${other.url}/auth/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: t2 }) })
+    const login = await fetch(`${other.url}/auth/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: t2 }),
+    })
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!
     const me = await fetch(`${other.url}/api/me`, { headers: { cookie } })
     expect(me.headers.get('set-cookie')).toMatch(/^radiator_session=.*Max-Age=2592000/)

@@ -21,7 +21,11 @@ const USAGE = `usage: npm run token -- create --role <${ROLES.join('|')}> "<name
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<string> {
-  const { values, positionals } = parseArgs({ args: argv, options: { role: { type: 'string' } }, allowPositionals: true })
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { role: { type: 'string' } },
+    allowPositionals: true,
+  })
   const [command, arg] = positionals
   if (!command || !['create', 'list', 'revoke'].includes(command)) throw new UsageError(USAGE)
   if (command === 'create' && (!arg?.trim() || !ROLES.includes(values.role as Role))) throw new UsageError(USAGE)
@@ -40,7 +44,10 @@ async function main(argv: string[]): Promise<string> {
     if (!rows.length) return 'no tokens'
     const when = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().slice(0, 16).replace('T', ' '))
     return rows
-      .map((t) => `${t.id}  ${t.role.padEnd(12)} ${t.revokedAt ? 'revoked ' : 'active  '} last used ${when(t.lastUsedAt)}  ${t.name}`)
+      .map(
+        (t) =>
+          `${t.id}  ${t.role.padEnd(12)} ${t.revokedAt ? 'revoked ' : 'active  '} last used ${when(t.lastUsedAt)}  ${t.name}`
+      )
       .join('\n')
   } finally {
     await writer.close()
@@ -51,7 +58,9 @@ async function main(argv: string[]): Promise<string> {
 main(process.argv.slice(2)).then(
   (out) => process.stdout.write(`${out}\n`),
   (e) => {
-    process.stderr.write(e instanceof UsageError ? `${e.message}\n` : `token: ${e instanceof ConfigError ? e.message : String(e)}\n`)
+    process.stderr.write(
+      e instanceof UsageError ? `${e.message}\n` : `token: ${e instanceof ConfigError ? e.message : String(e)}\n`
+    )
     process.exit(e instanceof UsageError ? 2 : 1)
   }
 )

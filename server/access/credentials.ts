@@ -47,7 +47,10 @@ export class Credentials {
     const secret = newSecret('rad')
     const id = newId('tok')
     await this.writer.write(() =>
-      this.db.insert(apiTokens).values({ id, kind: 'api', name, role, hash: hashSecret(secret), createdAt: this.now() }).run()
+      this.db
+        .insert(apiTokens)
+        .values({ id, kind: 'api', name, role, hash: hashSecret(secret), createdAt: this.now() })
+        .run()
     )
     return { id, secret }
   }
@@ -72,9 +75,15 @@ export class Credentials {
 
   /** A usable API token by its secret, or undefined. */
   token(secret: string): TokenRow | undefined {
-    const row = this.db.select().from(apiTokens).where(eq(apiTokens.hash, hashSecret(secret))).get()
-    if (!row || row.kind !== 'api' || row.revokedAt !== null) return undefined
-    this.touch(row.id, () => this.db.update(apiTokens).set({ lastUsedAt: this.now() }).where(eq(apiTokens.id, row.id)).run())
+    const row = this.db
+      .select()
+      .from(apiTokens)
+      .where(eq(apiTokens.hash, hashSecret(secret)))
+      .get()
+    if (row?.kind !== 'api' || row.revokedAt !== null) return undefined
+    this.touch(row.id, () =>
+      this.db.update(apiTokens).set({ lastUsedAt: this.now() }).where(eq(apiTokens.id, row.id)).run()
+    )
     return row
   }
 
@@ -82,7 +91,11 @@ export class Credentials {
   async revokeToken(id: string): Promise<boolean> {
     const { n, ended } = await this.writer.write(() => {
       const now = this.now()
-      const n = this.db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt))).run().changes
+      const n = this.db
+        .update(apiTokens)
+        .set({ revokedAt: now })
+        .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+        .run().changes
       const ended = n
         ? this.db
             .update(sessions)
@@ -105,10 +118,22 @@ export class Credentials {
     const secret = newSecret('rsi')
     const now = this.now()
     await this.writer.write(() => {
-      this.db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.kind, 'signin'), isNull(apiTokens.revokedAt))).run()
+      this.db
+        .update(apiTokens)
+        .set({ revokedAt: now })
+        .where(and(eq(apiTokens.kind, 'signin'), isNull(apiTokens.revokedAt)))
+        .run()
       this.db
         .insert(apiTokens)
-        .values({ id: newId('lnk'), kind: 'signin', name: 'sign-in link', role: 'admin', hash: hashSecret(secret), createdAt: now, expiresAt: now + SIGNIN_LINK_TTL_MS })
+        .values({
+          id: newId('lnk'),
+          kind: 'signin',
+          name: 'sign-in link',
+          role: 'admin',
+          hash: hashSecret(secret),
+          createdAt: now,
+          expiresAt: now + SIGNIN_LINK_TTL_MS,
+        })
         .run()
     })
     return secret
@@ -122,7 +147,16 @@ export class Credentials {
     await this.writer.write(() =>
       this.db
         .insert(apiTokens)
-        .values({ id: newId('lnk'), kind: 'screen-link', name, view, role: 'viewer', hash: hashSecret(secret), createdAt: now, expiresAt })
+        .values({
+          id: newId('lnk'),
+          kind: 'screen-link',
+          name,
+          view,
+          role: 'viewer',
+          hash: hashSecret(secret),
+          createdAt: now,
+          expiresAt,
+        })
         .run()
     )
     return { secret, expiresAt }
@@ -166,7 +200,13 @@ export class Credentials {
     const session = this.db
       .select({ id: sessions.id })
       .from(sessions)
-      .where(and(eq(sessions.role, 'admin'), isNull(sessions.revokedAt), or(isNull(sessions.expiresAt), gt(sessions.expiresAt, now))))
+      .where(
+        and(
+          eq(sessions.role, 'admin'),
+          isNull(sessions.revokedAt),
+          or(isNull(sessions.expiresAt), gt(sessions.expiresAt, now))
+        )
+      )
       .get()
     return !!session
   }
@@ -203,7 +243,11 @@ export class Credentials {
 
   /** A valid session by its cookie secret (sliding its expiry while used), or undefined. */
   session(secret: string): SessionRow | undefined {
-    const row = this.db.select().from(sessions).where(eq(sessions.hash, hashSecret(secret))).get()
+    const row = this.db
+      .select()
+      .from(sessions)
+      .where(eq(sessions.hash, hashSecret(secret)))
+      .get()
     const now = this.now()
     if (!row || row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return undefined
     this.touch(row.id, () =>
@@ -239,7 +283,12 @@ export class Credentials {
 
   async revokeSession(id: string): Promise<boolean> {
     const n = await this.writer.write(
-      () => this.db.update(sessions).set({ revokedAt: this.now() }).where(and(eq(sessions.id, id), isNull(sessions.revokedAt))).run().changes
+      () =>
+        this.db
+          .update(sessions)
+          .set({ revokedAt: this.now() })
+          .where(and(eq(sessions.id, id), isNull(sessions.revokedAt)))
+          .run().changes
     )
     if (n) this.announce({ kind: 'session', id })
     return n > 0

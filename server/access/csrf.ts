@@ -26,7 +26,9 @@ export function sameOrigin(c: Context, config: Config): boolean {
   if (config.PUBLIC_URL) own.add(new URL(config.PUBLIC_URL).origin)
   const host = c.req.header('host')
   if (host) {
-    const proto = config.TRUST_PROXY ? (c.req.header('x-forwarded-proto') ?? new URL(c.req.url).protocol.slice(0, -1)) : new URL(c.req.url).protocol.slice(0, -1)
+    const proto = config.TRUST_PROXY
+      ? (c.req.header('x-forwarded-proto') ?? new URL(c.req.url).protocol.slice(0, -1))
+      : new URL(c.req.url).protocol.slice(0, -1)
     own.add(`${proto}://${host}`)
   }
   return own.has(origin)
@@ -35,9 +37,15 @@ export function sameOrigin(c: Context, config: Config): boolean {
 export function csrfGuard(config: Config): MiddlewareHandler {
   const mw: MiddlewareHandler = async (c, next) => {
     const upgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
-    const cookieWrite = !SAFE.has(c.req.method) && !c.req.header('authorization') && getCookie(c, SESSION_COOKIE) !== undefined
+    const cookieWrite =
+      !SAFE.has(c.req.method) && !c.req.header('authorization') && getCookie(c, SESSION_COOKIE) !== undefined
     if ((upgrade || cookieWrite) && !sameOrigin(c, config))
-      throw new AppError('FORBIDDEN', upgrade ? 'cross-site WebSocket refused (Origin is not this Radiator)' : 'cross-site request refused (Origin is not this Radiator)')
+      throw new AppError(
+        'FORBIDDEN',
+        upgrade
+          ? 'cross-site WebSocket refused (Origin is not this Radiator)'
+          : 'cross-site request refused (Origin is not this Radiator)'
+      )
     await next()
   }
   return Object.assign(mw, { [APP_WIDE]: true })

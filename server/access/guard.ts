@@ -73,7 +73,8 @@ export class AccessControl {
   }
 
   private bySecret(secret: string): Principal {
-    if (secretIn(secret, this.config.ADMIN_TOKEN)) return { role: 'admin', id: 'env:ADMIN_TOKEN', subject: 'ADMIN_TOKEN', via: 'env' }
+    if (secretIn(secret, this.config.ADMIN_TOKEN))
+      return { role: 'admin', id: 'env:ADMIN_TOKEN', subject: 'ADMIN_TOKEN', via: 'env' }
     if (secretIn(secret, this.config.METRICS_TOKEN))
       return { role: 'metrics-push', id: 'env:METRICS_TOKEN', subject: 'METRICS_TOKEN', via: 'env' }
     if (secretIn(secret, this.config.METRICS_SCRAPE_TOKEN))
@@ -98,7 +99,10 @@ export class AccessControl {
   permits(p: Principal, level: AccessLevel): boolean {
     if (allows(p.role, level) || (p.scraper && level === 'scrape')) return true
     if (p.role !== null) return false
-    return ((level === 'viewer' || level === 'scrape') && this.config.PUBLIC_DASHBOARD) || (level === 'feed' && (this.config.PUBLIC_FEEDS || this.config.PUBLIC_DASHBOARD))
+    return (
+      ((level === 'viewer' || level === 'scrape') && this.config.PUBLIC_DASHBOARD) ||
+      (level === 'feed' && (this.config.PUBLIC_FEEDS || this.config.PUBLIC_DASHBOARD))
+    )
   }
 }
 
@@ -127,7 +131,10 @@ function guard(level: AccessLevel): Guard {
       if (!ac) throw new Error('access control is not installed (app.ts)')
       const p = ac.principal(c)
       if (p.failed && !ac.failures.take(ac.address(c)))
-        throw new AppError('TOO_MANY_REQUESTS', 'too many failed credential checks from this address; try again in a minute')
+        throw new AppError(
+          'TOO_MANY_REQUESTS',
+          'too many failed credential checks from this address; try again in a minute'
+        )
       if (!ac.permits(p, level)) {
         const challenge = level === 'feed' ? 'Basic realm="Radiator", charset="UTF-8"' : 'Bearer realm="Radiator"'
         c.header('www-authenticate', challenge)
@@ -140,7 +147,10 @@ function guard(level: AccessLevel): Guard {
                 ? 'send Authorization: Bearer <token>: one of METRICS_SCRAPE_TOKEN, or a viewer token'
                 : 'sign in first: a session cookie, or Authorization: Bearer <token>'
           )
-        throw new AppError('FORBIDDEN', `this needs the ${level === 'feed' || level === 'scrape' ? 'viewer' : level} role`)
+        throw new AppError(
+          'FORBIDDEN',
+          `this needs the ${level === 'feed' || level === 'scrape' ? 'viewer' : level} role`
+        )
       }
       c.set('principal' as never, p as never)
     }

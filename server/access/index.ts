@@ -28,7 +28,11 @@ export function createAccess(config: Config, store: Store, writer: Writer, hub: 
  * With no admin token configured and no admin signed in, a one-time admin sign-in link (the way
  * Jupyter prints its `?token=` URL); null when someone can already administer this Radiator.
  */
-export async function firstStartLink(config: Config, credentials: Credentials, baseUrl: string): Promise<string | null> {
+export async function firstStartLink(
+  config: Config,
+  credentials: Credentials,
+  baseUrl: string
+): Promise<string | null> {
   if (config.ADMIN_TOKEN.length || credentials.hasAdmin()) return null
   return `${baseUrl}/signin?token=${await credentials.createSigninLink()}`
 }

@@ -32,14 +32,24 @@ interface Flow {
 /** The role a user's claims give, or why they may not sign in. */
 export function roleFor(config: Config, claims: Record<string, unknown>): { role: SessionRole } | { refused: string } {
   const raw = claims[config.OIDC_GROUPS_CLAIM]
-  const groups = new Set(Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : typeof raw === 'string' ? [raw] : [])
+  const groups = new Set(
+    Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : typeof raw === 'string' ? [raw] : []
+  )
   if (config.OIDC_ADMIN_GROUPS.some((g) => groups.has(g))) return { role: 'admin' }
   if (config.OIDC_VIEWER_GROUPS.some((g) => groups.has(g))) return { role: 'viewer' }
   const email = typeof claims.email === 'string' ? claims.email.toLowerCase() : ''
   // An unverified address proves nothing: anyone can type any e-mail into some IdPs.
-  if (email && claims.email_verified === true && config.OIDC_ALLOWED_DOMAINS.includes(email.slice(email.lastIndexOf('@') + 1)))
+  if (
+    email &&
+    claims.email_verified === true &&
+    config.OIDC_ALLOWED_DOMAINS.includes(email.slice(email.lastIndexOf('@') + 1))
+  )
     return { role: 'viewer' }
-  return { refused: email ? `${email} is not in an allowed domain or group` : 'the identity provider sent no usable e-mail or group' }
+  return {
+    refused: email
+      ? `${email} is not in an allowed domain or group`
+      : 'the identity provider sent no usable e-mail or group',
+  }
 }
 
 const page = (title: string, text: string) =>
@@ -70,7 +80,10 @@ export function oidcRoutes(deps: { config: Config; credentials: Credentials }) {
     try {
       cfg = await configuration()
     } catch {
-      return c.html(page('Single sign-on is unavailable', 'The identity provider could not be reached. Try again in a minute.'), 503)
+      return c.html(
+        page('Single sign-on is unavailable', 'The identity provider could not be reached. Try again in a minute.'),
+        503
+      )
     }
     const now = Date.now()
     for (const [k, f] of flows) if (f.expiresAt < now) flows.delete(k)
@@ -85,7 +98,13 @@ export function oidcRoutes(deps: { config: Config; credentials: Credentials }) {
     }
     const id = newId('flw')
     flows.set(id, flow)
-    setCookie(c, FLOW_COOKIE, id, { httpOnly: true, sameSite: 'Lax', secure: secureCookies(c, config), path: '/auth/oidc', maxAge: FLOW_TTL_MS / 1000 })
+    setCookie(c, FLOW_COOKIE, id, {
+      httpOnly: true,
+      sameSite: 'Lax',
+      secure: secureCookies(c, config),
+      path: '/auth/oidc',
+      maxAge: FLOW_TTL_MS / 1000,
+    })
     const url = client.buildAuthorizationUrl(cfg, {
       redirect_uri: `${base(c)}/auth/oidc/callback`,
       scope: `openid email profile`,
@@ -103,7 +122,8 @@ export function oidcRoutes(deps: { config: Config; credentials: Credentials }) {
     const flow = id ? flows.get(id) : undefined
     if (id) flows.delete(id)
     deleteCookie(c, FLOW_COOKIE, { path: '/auth/oidc' })
-    if (!flow || flow.expiresAt < Date.now()) return c.html(page('Sign-in expired', 'Start again from the sign-in page.'), 400)
+    if (!flow || flow.expiresAt < Date.now())
+      return c.html(page('Sign-in expired', 'Start again from the sign-in page.'), 400)
     let claims: Record<string, unknown>
     try {
       const cfg = await configuration()
@@ -120,10 +140,17 @@ export function oidcRoutes(deps: { config: Config; credentials: Credentials }) {
         claims = { ...info, ...claims }
       }
     } catch (e) {
-      return c.html(page('Sign-in failed', escapeHtml(e instanceof Error ? e.message : 'the identity provider refused')), 400)
+      return c.html(
+        page('Sign-in failed', escapeHtml(e instanceof Error ? e.message : 'the identity provider refused')),
+        400
+      )
     }
     const verdict = roleFor(config, claims)
-    if ('refused' in verdict) return c.html(page('Not allowed here', `${escapeHtml(verdict.refused)}. Ask an admin to add your domain or group.`), 403)
+    if ('refused' in verdict)
+      return c.html(
+        page('Not allowed here', `${escapeHtml(verdict.refused)}. Ask an admin to add your domain or group.`),
+        403
+      )
     const subject = typeof claims.email === 'string' ? claims.email : String(claims.preferred_username ?? claims.sub)
     const s = await credentials.createSession({
       kind: 'browser',

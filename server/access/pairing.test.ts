@@ -5,7 +5,14 @@
  */
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { perTest, SseTestClient, startTestServer, until, type LiveMessage, type TestServer } from '../test/harness.ts'
+import {
+  perTest,
+  SseTestClient,
+  type startTestServer,
+  until,
+  type LiveMessage,
+  type TestServer,
+} from '../test/harness.ts'
 import { PAIRINGS_PER_MINUTE } from './screen-routes.ts'
 
 const t = perTest()
@@ -25,7 +32,11 @@ async function pair(s: TestServer, view = '/tv?project=acme/shop', name = '3rd f
   const waiting = fetch(`${s.url}/api/pair/wait?device=${device}`)
   const seen = await (await fetch(`${s.url}/api/pair/${code}`, { headers: admin })).json()
   expect(seen.code).toBe(code)
-  const approved = await fetch(`${s.url}/api/pair/approve`, { method: 'POST', headers: admin, body: JSON.stringify({ code, name, view }) })
+  const approved = await fetch(`${s.url}/api/pair/approve`, {
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({ code, name, view }),
+  })
   expect(approved.status).toBe(201)
   const res = await waiting
   expect(await res.json()).toEqual({ status: 'approved', view, name })
@@ -47,21 +58,46 @@ describe('pairing', () => {
     expect((await fetch(`${s.url}/api/builds`, { headers: { cookie } })).status).toBe(200)
     expect((await fetch(`${s.url}/api/admin/tokens`, { headers: { cookie } })).status).toBe(403)
     // Single use.
-    const again = await fetch(`${s.url}/api/pair/approve`, { method: 'POST', headers: admin, body: JSON.stringify({ code, name: 'x' }) })
+    const again = await fetch(`${s.url}/api/pair/approve`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ code, name: 'x' }),
+    })
     expect(again.status).toBe(404)
   })
 
   it('refuses approval without an admin, views on other origins, bad codes, and too many codes per address', async () => {
     const s = await closed()
     const { code } = await (await fetch(`${s.url}/api/pair`, { method: 'POST' })).json()
-    const anon = await fetch(`${s.url}/api/pair/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, name: 'x' }) })
+    const anon = await fetch(`${s.url}/api/pair/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code, name: 'x' }),
+    })
     expect(anon.status).toBe(401)
     for (const view of ['https://evil.example/', '//evil.example/tv', 'javascript:alert(1)'])
-      expect((await fetch(`${s.url}/api/pair/approve`, { method: 'POST', headers: admin, body: JSON.stringify({ code, name: 'x', view }) })).status).toBe(400)
-    expect((await fetch(`${s.url}/api/pair/approve`, { method: 'POST', headers: admin, body: JSON.stringify({ code: 'AAAA-AAAA', name: 'x' }) })).status).toBe(404)
+      expect(
+        (
+          await fetch(`${s.url}/api/pair/approve`, {
+            method: 'POST',
+            headers: admin,
+            body: JSON.stringify({ code, name: 'x', view }),
+          })
+        ).status
+      ).toBe(400)
+    expect(
+      (
+        await fetch(`${s.url}/api/pair/approve`, {
+          method: 'POST',
+          headers: admin,
+          body: JSON.stringify({ code: 'AAAA-AAAA', name: 'x' }),
+        })
+      ).status
+    ).toBe(404)
     expect((await fetch(`${s.url}/api/pair/wait?device=rpr_nope`)).status).toBe(400)
     let status = 0
-    for (let i = 0; i < PAIRINGS_PER_MINUTE + 1; i++) status = (await fetch(`${s.url}/api/pair`, { method: 'POST' })).status
+    for (let i = 0; i < PAIRINGS_PER_MINUTE + 1; i++)
+      status = (await fetch(`${s.url}/api/pair`, { method: 'POST' })).status
     expect(status).toBe(429)
     const qr = await fetch(`${s.url}/api/pair/qr.svg?code=${code}`)
     expect(qr.headers.get('content-type')).toBe('image/svg+xml')
@@ -84,27 +120,42 @@ describe('steering screens', () => {
     t.cleanup(() => sseClient.close())
     await until(() => wsMsgs.length && sseClient.messages.length, 'connected')
 
-    const act = (screen: string, body: object) => fetch(`${s.url}/api/admin/screens/${screen}`, { method: 'POST', headers: admin, body: JSON.stringify(body) })
+    const act = (screen: string, body: object) =>
+      fetch(`${s.url}/api/admin/screens/${screen}`, { method: 'POST', headers: admin, body: JSON.stringify(body) })
     expect((await act(ws.screen, { action: 'identify' })).status).toBe(200)
-    await until(() => wsMsgs.find((m) => m.type === 'control' && m.data.action === 'identify' && m.data.name === 'lobby ws'), 'identify over ws')
+    await until(
+      () => wsMsgs.find((m) => m.type === 'control' && m.data.action === 'identify' && m.data.name === 'lobby ws'),
+      'identify over ws'
+    )
     await act(sse.screen, { action: 'show', view: '/sites' })
     await until(() => sseClient.messages.find((m) => m.type === 'control' && m.data.view === '/sites'), 'show over sse')
-    expect(await (await fetch(`${s.url}/api/screen`, { headers: { cookie: sse.cookie } })).json()).toMatchObject({ screen: { view: '/sites' } })
+    expect(await (await fetch(`${s.url}/api/screen`, { headers: { cookie: sse.cookie } })).json()).toMatchObject({
+      screen: { view: '/sites' },
+    })
     // Control messages have no id: they never move a resume point.
     expect(sseClient.ids[sseClient.messages.findIndex((m) => m.type === 'control')]).toBeNull()
 
     // A poll-only screen between two polls still gets its action on the next poll.
     expect((await (await act(poll.screen, { action: 'reload' })).json()).reached).toBe(0)
     const res = await fetch(`${s.url}/live/poll`, { headers: { cookie: poll.cookie } })
-    expect((await res.json()).events).toEqual([expect.objectContaining({ type: 'control', data: { action: 'reload' } })])
+    expect((await res.json()).events).toEqual([
+      expect.objectContaining({ type: 'control', data: { action: 'reload' } }),
+    ])
 
     const list = await (await fetch(`${s.url}/api/admin/screens`, { headers: admin })).json()
     const lobby = list.screens.find((x: { id: string }) => x.id === ws.screen)
-    expect(lobby).toMatchObject({ name: 'lobby ws', live: true, version: 'test', connections: [expect.objectContaining({ transport: 'ws' })] })
+    expect(lobby).toMatchObject({
+      name: 'lobby ws',
+      live: true,
+      version: 'test',
+      connections: [expect.objectContaining({ transport: 'ws' })],
+    })
     // The version the page says it runs (it reloads when the server's changes).
     expect(list.screens.find((x: { id: string }) => x.id === sse.screen)).toMatchObject({ version: '9.9.9' })
 
-    expect((await fetch(`${s.url}/api/admin/screens/${ws.screen}`, { method: 'DELETE', headers: admin })).status).toBe(200)
+    expect((await fetch(`${s.url}/api/admin/screens/${ws.screen}`, { method: 'DELETE', headers: admin })).status).toBe(
+      200
+    )
     expect(await closedWith).toBe(4401)
     expect((await fetch(`${s.url}/api/builds`, { headers: { cookie: ws.cookie } })).status).toBe(401)
   })
@@ -114,7 +165,9 @@ describe('steering screens', () => {
     const { cookie } = await pair(s)
     await t.stop(s)
     const again = await t.server({ PUBLIC_DASHBOARD: 'false', ADMIN_TOKEN: ADMIN }, s.dataDir)
-    expect(await (await fetch(`${again.url}/api/screen`, { headers: { cookie } })).json()).toMatchObject({ screen: { name: '3rd floor lobby' } })
+    expect(await (await fetch(`${again.url}/api/screen`, { headers: { cookie } })).json()).toMatchObject({
+      screen: { name: '3rd floor lobby' },
+    })
     expect((await fetch(`${again.url}/live/poll`, { headers: { cookie } })).status).toBe(200)
   })
 })
@@ -123,11 +176,18 @@ describe('a screen that is reconnecting', () => {
   it('gets an action sent while it had no connection as soon as it connects, on any transport', async () => {
     const s = await closed()
     const tv = await pair(s, '/tv', 'lobby offline')
-    const act = await fetch(`${s.url}/api/admin/screens/${tv.screen}`, { method: 'POST', headers: admin, body: JSON.stringify({ action: 'identify' }) })
+    const act = await fetch(`${s.url}/api/admin/screens/${tv.screen}`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ action: 'identify' }),
+    })
     expect((await act.json()).reached).toBe(0)
     const sse = new SseTestClient(`${s.url}/live/sse`, { cookie: tv.cookie })
     t.cleanup(() => sse.close())
-    await until(() => sse.messages.find((m) => m.type === 'control' && m.data.name === 'lobby offline'), 'the held identify')
+    await until(
+      () => sse.messages.find((m) => m.type === 'control' && m.data.name === 'lobby offline'),
+      'the held identify'
+    )
     expect(sse.messages[0]!.type).toBe('snapshot')
   })
 })

@@ -50,7 +50,14 @@ export class Pairings {
       code = `${chars.slice(0, 4).join('')}-${chars.slice(4).join('')}`
     } while (this.byCode.has(code))
     const device = newSecret('rpr')
-    const p: Pending = { code, deviceHash: hashSecret(device), expiresAt: this.now() + PAIRING_TTL_MS, address, userAgent, waiters: new Set() }
+    const p: Pending = {
+      code,
+      deviceHash: hashSecret(device),
+      expiresAt: this.now() + PAIRING_TTL_MS,
+      address,
+      userAgent,
+      waiters: new Set(),
+    }
     this.byCode.set(code, p)
     this.byDevice.set(p.deviceHash, p)
     return { code, device, expiresAt: p.expiresAt }
@@ -98,7 +105,10 @@ export class Pairings {
         resolve(o)
       }
       const abort = () => done({ status: 'pending' })
-      const timer = setTimeout(() => done(this.live(p) ? { status: 'pending' } : { status: 'expired' }), Math.min(timeoutMs, Math.max(0, p!.expiresAt - this.now())))
+      const timer = setTimeout(
+        () => done(this.live(p) ? { status: 'pending' } : { status: 'expired' }),
+        Math.min(timeoutMs, Math.max(0, p!.expiresAt - this.now()))
+      )
       signal?.addEventListener('abort', abort)
       p!.waiters.add(done)
     })

@@ -65,7 +65,13 @@ export function accessRoutes(deps: { config: Config; credentials: Credentials; c
     const role = secret ? await credentials.consumeSigninLink(secret) : null
     if (!role || role === 'metrics-push') {
       failed(c)
-      return c.html(page('This sign-in link no longer works', '<p>It was used already or has expired. Restart Radiator with no admin signed in for a new one, or ask an admin for a token.</p>'), 401)
+      return c.html(
+        page(
+          'This sign-in link no longer works',
+          '<p>It was used already or has expired. Restart Radiator with no admin signed in for a new one, or ask an admin for a token.</p>'
+        ),
+        401
+      )
     }
     const s = await credentials.createSession({
       kind: 'browser',
@@ -114,9 +120,18 @@ export function accessRoutes(deps: { config: Config; credentials: Credentials; c
     // A session's cookie is renewed whenever the page asks who it is (a TV does daily), so a
     // screen's never runs out while it is on; a dead cookie is removed.
     if (p.via === 'session' && p.cookie) setSessionCookie(c, config, p.cookie, p.kind ?? 'browser')
-    else if (p.failed && getCookie(c, SESSION_COOKIE)) deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secureCookies(c, config) })
-    if (p.role === null) return c.json({ signedIn: false, publicDashboard: config.PUBLIC_DASHBOARD, sso: !!config.OIDC_ISSUER })
-    return c.json({ signedIn: true, role: p.role, subject: p.subject, via: p.via, kind: p.kind ?? null, publicDashboard: config.PUBLIC_DASHBOARD })
+    else if (p.failed && getCookie(c, SESSION_COOKIE))
+      deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secureCookies(c, config) })
+    if (p.role === null)
+      return c.json({ signedIn: false, publicDashboard: config.PUBLIC_DASHBOARD, sso: !!config.OIDC_ISSUER })
+    return c.json({
+      signedIn: true,
+      role: p.role,
+      subject: p.subject,
+      via: p.via,
+      kind: p.kind ?? null,
+      publicDashboard: config.PUBLIC_DASHBOARD,
+    })
   })
 
   app.get('/api/admin/tokens', access.admin, (c) => c.json({ tokens: credentials.listTokens() }))
@@ -131,7 +146,9 @@ export function accessRoutes(deps: { config: Config; credentials: Credentials; c
     if (!(await credentials.revokeToken(id))) throw new AppError('NOT_FOUND', 'no such active token')
     return c.json({ revoked: id })
   })
-  app.get('/api/admin/sessions', access.admin, (c) => c.json({ sessions: credentials.listSessions(), you: principalOf(c).id }))
+  app.get('/api/admin/sessions', access.admin, (c) =>
+    c.json({ sessions: credentials.listSessions(), you: principalOf(c).id })
+  )
   app.delete('/api/admin/sessions/:id', access.admin, async (c) => {
     const id = idParam.parse(c.req.param('id'))
     if (!(await credentials.revokeSession(id))) throw new AppError('NOT_FOUND', 'no such active session')

@@ -46,7 +46,13 @@ function baseUrl(c: Context, config: Config): string {
   return new URL(c.req.url).origin
 }
 
-export function screenRoutes(deps: { config: Config; credentials: Credentials; screens: Screens; hub: Hub; pairings?: Pairings }) {
+export function screenRoutes(deps: {
+  config: Config
+  credentials: Credentials
+  screens: Screens
+  hub: Hub
+  pairings?: Pairings
+}) {
   const { config, credentials, screens, hub } = deps
   const pairings = deps.pairings ?? new Pairings()
   const app = new Hono()
@@ -56,15 +62,21 @@ export function screenRoutes(deps: { config: Config; credentials: Credentials; s
 
   app.post('/api/pair', access.public, (c) => {
     const address = clientIp(c, config.TRUST_PROXY)
-    if (!starts.take(address)) throw new AppError('TOO_MANY_REQUESTS', 'too many pairing codes from this address; try again in a minute')
+    if (!starts.take(address))
+      throw new AppError('TOO_MANY_REQUESTS', 'too many pairing codes from this address; try again in a minute')
     const p = pairings.start(address, c.req.header('user-agent')?.slice(0, 300) ?? null)
     if (!p) throw new AppError('UNAVAILABLE', 'too many pairings pending; try again in a minute')
-    return c.json({ ...p, approveUrl: `${baseUrl(c, config)}/pair?code=${p.code}` }, 201, { 'cache-control': 'no-store' })
+    return c.json({ ...p, approveUrl: `${baseUrl(c, config)}/pair?code=${p.code}` }, 201, {
+      'cache-control': 'no-store',
+    })
   })
 
   /** Held until the code is approved (then the screen's cookie is set on this very answer) or PAIR_WAIT_MS. */
   app.get('/api/pair/wait', access.public, async (c) => {
-    const device = z.string().regex(/^rpr_[A-Za-z0-9_-]{43}$/, 'not a pairing device id').parse(c.req.query('device') ?? '')
+    const device = z
+      .string()
+      .regex(/^rpr_[A-Za-z0-9_-]{43}$/, 'not a pairing device id')
+      .parse(c.req.query('device') ?? '')
     const o = await pairings.wait(device, PAIR_WAIT_MS, c.req.raw.signal)
     c.header('cache-control', 'no-store')
     if (o.status === 'expired') return c.json({ status: 'expired' }, 410)
@@ -78,7 +90,11 @@ export function screenRoutes(deps: { config: Config; credentials: Credentials; s
     const code = normalizeCode(c.req.query('code') ?? '')
     if (!code) throw new AppError('BAD_REQUEST', 'code must look like ABCD-EFGH')
     const svg = renderSVG(`${baseUrl(c, config)}/pair?code=${code}`, { border: 2 })
-    return c.body(svg, 200, { 'content-type': 'image/svg+xml', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' })
+    return c.body(svg, 200, {
+      'content-type': 'image/svg+xml',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    })
   })
 
   // --- the admin's side --------------------------------------------------------------------
@@ -97,7 +113,13 @@ export function screenRoutes(deps: { config: Config; credentials: Credentials; s
     const who = pairings.describe(code)
     let screenIdMade = ''
     const ok = await pairings.approve(code, async () => {
-      const s = await credentials.createSession({ kind: 'screen', role: 'viewer', subject: body.name, userAgent: who?.userAgent, address: who?.address })
+      const s = await credentials.createSession({
+        kind: 'screen',
+        role: 'viewer',
+        subject: body.name,
+        userAgent: who?.userAgent,
+        address: who?.address,
+      })
       screenIdMade = (await screens.create(s.id, body.name, body.view)).id
       return { secret: s.secret, view: body.view, name: body.name }
     })
@@ -116,11 +138,17 @@ export function screenRoutes(deps: { config: Config; credentials: Credentials; s
 
   /** The screen's side of a share link: exchanged once for its cookie (the page drops it from its URL first). */
   app.post('/api/pair/link', access.public, async (c) => {
-    const body = z.object({ link: z.string().regex(/^rsl_[A-Za-z0-9_-]{43}$/, 'not a screen link') }).parse(await c.req.json().catch(() => ({})))
+    const body = z
+      .object({ link: z.string().regex(/^rsl_[A-Za-z0-9_-]{43}$/, 'not a screen link') })
+      .parse(await c.req.json().catch(() => ({})))
     const got = await credentials.consumeScreenLink(body.link)
     if (!got) {
-      if (!starts.take(clientIp(c, config.TRUST_PROXY))) throw new AppError('TOO_MANY_REQUESTS', 'too many attempts; try again in a minute')
-      throw new AppError('UNAUTHORIZED', 'this screen link was used already or has expired; pair the screen with its code instead')
+      if (!starts.take(clientIp(c, config.TRUST_PROXY)))
+        throw new AppError('TOO_MANY_REQUESTS', 'too many attempts; try again in a minute')
+      throw new AppError(
+        'UNAUTHORIZED',
+        'this screen link was used already or has expired; pair the screen with its code instead'
+      )
     }
     const s = await credentials.createSession({
       kind: 'screen',

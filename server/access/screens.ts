@@ -54,7 +54,12 @@ export class Screens {
 
   update(id: string, patch: { name?: string; view?: string }): Promise<boolean> {
     return this.writer.write(
-      () => this.db.update(screens).set({ ...patch, updatedAt: this.now() }).where(eq(screens.id, id)).run().changes > 0
+      () =>
+        this.db
+          .update(screens)
+          .set({ ...patch, updatedAt: this.now() })
+          .where(eq(screens.id, id))
+          .run().changes > 0
     )
   }
 }

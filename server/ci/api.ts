@@ -57,7 +57,7 @@ export function apiRoutes(sqlite: Sqlite, builds: BuildStore) {
       where.push('(updated_at < ? OR (updated_at = ? AND id < ?))')
       args.push(q.cursor.t, q.cursor.t, q.cursor.id)
     }
-    const sql = `SELECT * FROM builds ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+    const sql = `SELECT * FROM builds ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY updated_at DESC, id DESC LIMIT ?`
     const rows = sqlite.prepare(sql).all(...args, q.limit + 1) as Parameters<typeof rowToBuild>[0][]
     const page = rows.slice(0, q.limit)
@@ -86,13 +86,17 @@ export function apiRoutes(sqlite: Sqlite, builds: BuildStore) {
     const q = deliveriesQuery.parse(c.req.query())
     const where: string[] = []
     const args: unknown[] = []
-    if (q.provider) where.push('provider = ?'), args.push(q.provider)
-    if (q.outcome) where.push('outcome = ?'), args.push(q.outcome)
-    if (q.cursor) where.push('id < ?'), args.push(q.cursor)
+    const filter = (clause: string, value: unknown) => {
+      where.push(clause)
+      args.push(value)
+    }
+    if (q.provider) filter('provider = ?', q.provider)
+    if (q.outcome) filter('outcome = ?', q.outcome)
+    if (q.cursor) filter('id < ?', q.cursor)
     const rows = sqlite
       .prepare(
         `SELECT id, provider, event, delivery_id AS deliveryId, received_at AS receivedAt, outcome, reason, size,
-         build_id AS buildId FROM deliveries ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+         build_id AS buildId FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY id DESC LIMIT ?`
       )
       .all(...args, q.limit + 1) as { id: number; receivedAt: number }[]

@@ -11,7 +11,15 @@ import { startTestServer } from '../test/harness.ts'
 import * as github from '../test/sign/github.ts'
 import type { Sqlite } from '../db/client.ts'
 import { BuildStore } from './store.ts'
-import { buildEvent, buildFinished, buildObject, jobEvent, jobFinished, jobObject, jobStarted } from '../test/buildkite-bodies.ts'
+import {
+  buildEvent,
+  buildFinished,
+  buildObject,
+  jobEvent,
+  jobFinished,
+  jobObject,
+  jobStarted,
+} from '../test/buildkite-bodies.ts'
 import { hookSecrets, SIGNERS } from '../test/sign/index.ts'
 
 const SECRET = 'order-secret'
@@ -26,7 +34,12 @@ interface Send {
 /** Header names lower-cased, so an override replaces a fixture's header instead of joining it. */
 const lower = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))
 
-function fixture(provider: string, name: string, change: (body: any) => void = () => {}, headers: Record<string, string> = {}): Send {
+function fixture(
+  provider: string,
+  name: string,
+  change: (body: any) => void = () => {},
+  headers: Record<string, string> = {}
+): Send {
   const f = loadFixture(provider, name)
   change(f.body)
   return { provider, body: f.body, headers: { ...lower(f.headers), ...headers } }
@@ -36,7 +49,9 @@ const RUN = 289782451
 /** The run's own deliveries, then its jobs: real jobs of another run, pointed at this one. */
 function actionsRun(): Send[] {
   const job = (name: string, id: string) =>
-    fixture('github', name, (b) => Object.assign(b.workflow_job, { run_id: RUN, run_attempt: 1 }), { 'x-github-delivery': id })
+    fixture('github', name, (b) => Object.assign(b.workflow_job, { run_id: RUN, run_attempt: 1 }), {
+      'x-github-delivery': id,
+    })
   return [
     fixture('github', 'workflow_run-requested-queued', () => {}, { 'x-github-delivery': 'run-1' }),
     fixture('github', 'workflow_run-completed-success', () => {}, { 'x-github-delivery': 'run-2' }),
@@ -56,14 +71,23 @@ const SCENARIOS: Record<string, () => Send[]> = {
     actionsRun().map((d, i) => ({
       provider: 'gitea',
       body: d.body,
-      headers: { 'content-type': 'application/json', 'x-gitea-event': d.headers['x-github-event']!, 'x-gitea-delivery': `gitea-${i}` },
+      headers: {
+        'content-type': 'application/json',
+        'x-gitea-event': d.headers['x-github-event']!,
+        'x-gitea-delivery': `gitea-${i}`,
+      },
     })),
   gitlab: () => {
     const pointed = (b: any) => Object.assign(b, { pipeline_id: PIPELINE, commit: { ...b.commit, id: PIPELINE } })
     return [
-      fixture('gitlab', 'pipeline-success-docs-example-v16', (b) => {
-        Object.assign(b.object_attributes, { status: 'running', finished_at: null, duration: null })
-      }, { 'idempotency-key': 'p-running' }),
+      fixture(
+        'gitlab',
+        'pipeline-success-docs-example-v16',
+        (b) => {
+          Object.assign(b.object_attributes, { status: 'running', finished_at: null, duration: null })
+        },
+        { 'idempotency-key': 'p-running' }
+      ),
       fixture('gitlab', 'pipeline-success-docs-example-v16', () => {}, { 'idempotency-key': 'p-success' }),
       // A job names its pipeline from commit.name, which the pipeline's own name need not match.
       fixture('gitlab', 'job-created-docs-example', pointed, { 'idempotency-key': 'j-created' }),
@@ -83,9 +107,16 @@ const SCENARIOS: Record<string, () => Send[]> = {
       jobStarted(),
       jobFinished('passed'),
       buildFinished('passed'),
-    ].map((raw) => ({ provider: 'buildkite', body: JSON.parse(raw), headers: { 'x-buildkite-event': JSON.parse(raw).event } })),
+    ].map((raw) => ({
+      provider: 'buildkite',
+      body: JSON.parse(raw),
+      headers: { 'x-buildkite-event': JSON.parse(raw).event },
+    })),
   drone: () => ['build-created', 'build-updated', 'build-completed'].map((n) => fixture('drone', n)),
-  bitbucket: () => ['repo-commit_status_created-inprogress', 'repo-commit_status_updated-successful'].map((n) => fixture('bitbucket', n)),
+  bitbucket: () =>
+    ['repo-commit_status_created-inprogress', 'repo-commit_status_updated-successful'].map((n) =>
+      fixture('bitbucket', n)
+    ),
   jenkins: () => [
     fixture('jenkins', 'notification-started'),
     fixture('jenkins', 'notification-completed-failure', (b) => (b.build.number = 3)),
@@ -100,7 +131,11 @@ function state(sqlite: Sqlite) {
     Array.isArray(o)
       ? o.map(strip)
       : o && typeof o === 'object'
-        ? Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'updatedAt').map(([k, v]) => [k, strip(v)]))
+        ? Object.fromEntries(
+            Object.entries(o)
+              .filter(([k]) => k !== 'updatedAt')
+              .map(([k, v]) => [k, strip(v)])
+          )
         : o
   const ids = (sqlite.prepare('SELECT id FROM builds ORDER BY id').all() as { id: string }[]).map((r) => r.id)
   const byId = (a: Json, b: Json) => String(a.id).localeCompare(String(b.id))
@@ -126,20 +161,26 @@ async function play(deliveries: Send[]) {
 }
 
 describe('arrival order', () => {
-  it.each(Object.keys(SCENARIOS))('%s: every order of one run leaves the same builds and tiles, none empty', async (name) => {
-    const deliveries = SCENARIOS[name]!()
-    const reference = await play(deliveries)
-    expect(reference.builds).toHaveLength(1)
-    expect(reference.pipelines).toHaveLength(1)
-    expect(reference.pipelines[0].latest?.id).toBe(reference.builds[0].id)
-    await fc.assert(
-      // Orders of indices, so a counterexample reads as a short list rather than whole bodies.
-      fc.asyncProperty(fc.shuffledSubarray([...deliveries.keys()], { minLength: deliveries.length, maxLength: deliveries.length }), async (order) => {
-        expect(await play(order.map((i) => deliveries[i]!))).toEqual(reference)
-      }),
-      { numRuns: deliveries.length > 3 ? 6 : 2 }
-    )
-  })
+  it.each(Object.keys(SCENARIOS))(
+    '%s: every order of one run leaves the same builds and tiles, none empty',
+    async (name) => {
+      const deliveries = SCENARIOS[name]!()
+      const reference = await play(deliveries)
+      expect(reference.builds).toHaveLength(1)
+      expect(reference.pipelines).toHaveLength(1)
+      expect(reference.pipelines[0].latest?.id).toBe(reference.builds[0].id)
+      await fc.assert(
+        // Orders of indices, so a counterexample reads as a short list rather than whole bodies.
+        fc.asyncProperty(
+          fc.shuffledSubarray([...deliveries.keys()], { minLength: deliveries.length, maxLength: deliveries.length }),
+          async (order) => {
+            expect(await play(order.map((i) => deliveries[i]!))).toEqual(reference)
+          }
+        ),
+        { numRuns: deliveries.length > 3 ? 6 : 2 }
+      )
+    }
+  )
 
   it('keeps a job that comes first waiting, and shows it on its build when the build arrives', async () => {
     const [queued, completed, , , , legacy] = actionsRun()
@@ -147,7 +188,11 @@ describe('arrival order', () => {
     try {
       const post = async (d: Send) => {
         const raw = Buffer.from(JSON.stringify(d.body))
-        const res = await fetch(`${s.url}/hooks/github`, { method: 'POST', headers: { ...d.headers, ...github.sign(raw, SECRET) }, body: new Uint8Array(raw) })
+        const res = await fetch(`${s.url}/hooks/github`, {
+          method: 'POST',
+          headers: { ...d.headers, ...github.sign(raw, SECRET) },
+          body: new Uint8Array(raw),
+        })
         return res.json()
       }
       expect(await post(legacy!)).toMatchObject({ stored: true, build: `github:${RUN}`, status: null })
@@ -158,7 +203,9 @@ describe('arrival order', () => {
       expect(await post(completed!)).toMatchObject({ status: 'success', transition: 'passed' })
       expect(store.tiles().map((p) => [p.pipeline, p.branch])).toEqual([['test', 'master']])
       const build = store.getBuild(`github:${RUN}`)!
-      expect(build.jobs!.map((j: Json) => j.name)).toEqual([loadFixture('github', 'workflow_job-in_progress-legacy-schema').body.workflow_job.name])
+      expect(build.jobs!.map((j: Json) => j.name)).toEqual([
+        loadFixture('github', 'workflow_job-in_progress-legacy-schema').body.workflow_job.name,
+      ])
     } finally {
       await s.destroy()
     }

@@ -27,18 +27,26 @@ async function hook(body: Record<string, unknown>) {
 // conforming parser (libxml2 in BuildNotify and CCMenu) does.
 
 const isXmlChar = (cp: number) =>
-  cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff)
+  cp === 0x9 ||
+  cp === 0xa ||
+  cp === 0xd ||
+  (cp >= 0x20 && cp <= 0xd7ff) ||
+  (cp >= 0xe000 && cp <= 0xfffd) ||
+  (cp >= 0x10000 && cp <= 0x10ffff)
 const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }
 const REF = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|([A-Za-z]+));/g
 const decodeRefs = (v: string) =>
-  v.replace(REF, (_, hex, dec, name) => (name ? NAMED[name]! : String.fromCodePoint(parseInt(hex ?? dec, hex ? 16 : 10))))
+  v.replace(REF, (_, hex, dec, name) =>
+    name ? NAMED[name]! : String.fromCodePoint(parseInt(hex ?? dec, hex ? 16 : 10))
+  )
 
 /** Parses `xml` as a conforming XML 1.0 processor would, or throws saying why it is not XML. */
 function strictXml(xml: string): any {
   let at = 0
   for (const ch of xml) {
     const cp = ch.codePointAt(0)!
-    if (!isXmlChar(cp)) throw new Error(`not XML: character U+${cp.toString(16).toUpperCase().padStart(4, '0')} at ${at}`)
+    if (!isXmlChar(cp))
+      throw new Error(`not XML: character U+${cp.toString(16).toUpperCase().padStart(4, '0')} at ${at}`)
     at += ch.length
   }
   for (const m of xml.matchAll(/&[^;]{0,10};?/g)) {
@@ -84,7 +92,8 @@ const LEGAL: [string, string][] = [
   ['tab, LF and CR', 'col1\tcol2\nline2\r\nline3\rend'],
   ['C1 controls, NEL, LS and U+FFFD', '\u0080\u009F\u0085\u2028\uFFFD'],
 ]
-const expected = (v: string) => v.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDFFF]/gu, '\uFFFD')
+const expected = (v: string) =>
+  v.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDFFF]/gu, '\uFFFD')
 const hasUnpaired = (v: string) => /[\uD800-\uDFFF]/u.test(v)
 /**
  * What a stored field reads back as: SQLite keeps an unpaired surrogate as its three (invalid)
@@ -212,7 +221,13 @@ describe('badges', () => {
     expect(res.headers.get('content-type')).toMatch(/application\/json/)
     expect(res.headers.get('cache-control')).toBe('no-store')
     const body = await res.json()
-    expect(body).toEqual({ schemaVersion: 1, label: expect.any(String), message: expect.stringMatching(says), isError: true, color: 'lightgrey' })
+    expect(body).toEqual({
+      schemaVersion: 1,
+      label: expect.any(String),
+      message: expect.stringMatching(says),
+      isError: true,
+      color: 'lightgrey',
+    })
     expect(body.message.length).toBeGreaterThan(0)
   })
 

@@ -46,7 +46,8 @@ const pick = (tiles: PipelineTile[], f: Filter) =>
  * A pipeline that has built none of these adds nothing to the badge.
  */
 export function defaultBranchTiles(tiles: PipelineTile[]): PipelineTile[] {
-  const rank = (t: PipelineTile) => (t.branch === 'main' ? 0 : t.branch === 'master' ? 1 : t.isDefaultBranch ? 2 : t.branch === '' ? 3 : null)
+  const rank = (t: PipelineTile) =>
+    t.branch === 'main' ? 0 : t.branch === 'master' ? 1 : t.isDefaultBranch ? 2 : t.branch === '' ? 3 : null
   const best = new Map<string, { tile: PipelineTile; rank: number }>()
   for (const t of tiles) {
     const r = rank(t)
@@ -81,8 +82,18 @@ export function xmlEscape(s: string): string {
 }
 
 type BadgeState = 'passing' | 'failing' | 'running' | 'unknown'
-const BADGE_COLOR: Record<BadgeState, string> = { passing: '#2e7d32', failing: '#c62828', running: '#1565c0', unknown: '#616161' }
-const SHIELDS_COLOR: Record<BadgeState, string> = { passing: 'brightgreen', failing: 'red', running: 'blue', unknown: 'lightgrey' }
+const BADGE_COLOR: Record<BadgeState, string> = {
+  passing: '#2e7d32',
+  failing: '#c62828',
+  running: '#1565c0',
+  unknown: '#616161',
+}
+const SHIELDS_COLOR: Record<BadgeState, string> = {
+  passing: 'brightgreen',
+  failing: 'red',
+  running: 'blue',
+  unknown: 'lightgrey',
+}
 
 /** The worst of the matching tiles: one failing tile makes the badge red. */
 function badgeState(tiles: PipelineTile[]): BadgeState {
@@ -109,7 +120,10 @@ export function badgeSvg(label: string, state: BadgeState): string {
 
 export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string | undefined) {
   const app = new Hono()
-  const lastDecided = sqlite.prepare<[string], { number: number | null; id: string; url: string | null; finished_at: number | null; updated_at: number }>(
+  const lastDecided = sqlite.prepare<
+    [string],
+    { number: number | null; id: string; url: string | null; finished_at: number | null; updated_at: number }
+  >(
     `SELECT number, id, url, finished_at, updated_at FROM builds WHERE pipeline_id = ? AND status IN ('success','failure')
      ORDER BY coalesce(finished_at, updated_at) DESC LIMIT 1`
   )
@@ -125,8 +139,17 @@ export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string
       const label = last ? String(last.number ?? last.id) : '0'
       const web = t.latest?.url ?? `${base}/pipelines/${t.id}`
       const name = `${t.project} :: ${t.pipeline} :: ${t.branch}`
-      const attrs = { name, activity: t.running ? 'Building' : 'Sleeping', lastBuildStatus: status, lastBuildLabel: label, lastBuildTime: time, webUrl: web }
-      return `  <Project${Object.entries(attrs).map(([k, v]) => ` ${k}="${xmlEscape(v)}"`).join('')}/>`
+      const attrs = {
+        name,
+        activity: t.running ? 'Building' : 'Sleeping',
+        lastBuildStatus: status,
+        lastBuildLabel: label,
+        lastBuildTime: time,
+        webUrl: web,
+      }
+      return `  <Project${Object.entries(attrs)
+        .map(([k, v]) => ` ${k}="${xmlEscape(v)}"`)
+        .join('')}/>`
     })
     const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Projects>\n${rows.join('\n')}${rows.length ? '\n' : ''}</Projects>\n`
     return c.body(xml, 200, { 'content-type': 'application/xml; charset=utf-8', 'cache-control': 'no-cache' })
@@ -156,8 +179,12 @@ export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string
     // shields.io reads the body of a 200 only (any other status becomes its own "inaccessible"),
     // so a bad query is a 200 in the endpoint schema with isError: the README shows what is wrong.
     if ('error' in b)
-      return c.json({ schemaVersion: 1, label: 'radiator', message: b.error, isError: true, color: 'lightgrey' }, 200, { 'cache-control': 'no-store' })
-    return c.json({ schemaVersion: 1, label: b.label, message: b.state, color: SHIELDS_COLOR[b.state] }, 200, { 'cache-control': 'no-cache' })
+      return c.json({ schemaVersion: 1, label: 'radiator', message: b.error, isError: true, color: 'lightgrey' }, 200, {
+        'cache-control': 'no-store',
+      })
+    return c.json({ schemaVersion: 1, label: b.label, message: b.state, color: SHIELDS_COLOR[b.state] }, 200, {
+      'cache-control': 'no-cache',
+    })
   })
 
   return app

@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { fixtureNames, loadFixture } from '../test/fixtures.ts'
 import { startTestServer, type TestServer } from '../test/harness.ts'
 import { buildSchema, pipelineTileSchema } from './model.ts'
-import { BuildStore, rowToBuild } from './store.ts'
+import { BuildStore, type rowToBuild } from './store.ts'
 import { buildEvent, buildFinished, buildObject, jobFinished, jobStarted } from '../test/buildkite-bodies.ts'
 import { hookSecrets, SIGNERS as PROVIDER_SIGNERS } from '../test/sign/index.ts'
 
@@ -40,13 +40,26 @@ function samples(): Sample[] {
     const f = loadFixture('github', name)
     out.push({ provider: 'gitea', name, body: f.body, headers: { 'x-gitea-event': name.split('-')[0]! } })
   }
-  const bk = { 'build.running': buildEvent('build.running', buildObject('running')), 'build.finished': buildFinished('failed'), 'job.started': jobStarted(), 'job.finished': jobFinished() }
-  for (const [event, raw] of Object.entries(bk)) out.push({ provider: 'buildkite', name: event, body: JSON.parse(raw), headers: { 'x-buildkite-event': event } })
+  const bk = {
+    'build.running': buildEvent('build.running', buildObject('running')),
+    'build.finished': buildFinished('failed'),
+    'job.started': jobStarted(),
+    'job.finished': jobFinished(),
+  }
+  for (const [event, raw] of Object.entries(bk))
+    out.push({ provider: 'buildkite', name: event, body: JSON.parse(raw), headers: { 'x-buildkite-event': event } })
   out.push({
     provider: 'generic',
     name: 'deploy',
     headers: {},
-    body: { id: 'deploy-1', project: 'acme/web', status: 'success', startedAt: '2026-11-24T10:00:00Z', finishedAt: '2026-11-24T10:03:12Z', jobs: [{ name: 'ship', status: 'success' }] },
+    body: {
+      id: 'deploy-1',
+      project: 'acme/web',
+      status: 'success',
+      startedAt: '2026-11-24T10:00:00Z',
+      finishedAt: '2026-11-24T10:03:12Z',
+      jobs: [{ name: 'ship', status: 'success' }],
+    },
   })
   return out
 }
@@ -63,7 +76,11 @@ let sent = 0
 async function post(sample: Sample, body: unknown) {
   const raw = Buffer.from(JSON.stringify(body) ?? 'null')
   // A fresh delivery id each time, so no case is answered as a duplicate of an earlier one.
-  const ids = { 'x-github-delivery': `fuzz-${++sent}`, 'x-gitea-delivery': `fuzz-${sent}`, 'idempotency-key': `fuzz-${sent}` }
+  const ids = {
+    'x-github-delivery': `fuzz-${++sent}`,
+    'x-gitea-delivery': `fuzz-${sent}`,
+    'idempotency-key': `fuzz-${sent}`,
+  }
   const res = await fetch(`${s.url}/hooks/${sample.provider}`, {
     method: 'POST',
     headers: { ...sample.headers, ...ids, ...SIGNERS[sample.provider]!(raw, SECRET) },
@@ -115,15 +132,45 @@ function mutate(body: any, path: string[], value: unknown): any {
 }
 
 const extremeTime = fc.constantFrom<unknown>(
-  1e300, -1e300, 8.64e15, 8.64e15 + 1, 1e21, Number.MAX_SAFE_INTEGER + 2, Number.MAX_VALUE, -1, 0, 0.5, 1e12 - 1,
-  '', ' ', '9'.repeat(16), '9'.repeat(400), '1e300', 'yesterday', '2024-02-30T00:00:00Z', '2024-01-01T24:00:00Z',
-  '2024-01-01T10:00:00', '2024-01-01 10:00:00', '+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00Z',
-  '0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '2024-01-01T10:00:00+99:99', '2024-12-18 17:23:29.3 +0000 UTC',
-  'Thu, 01 Jan 1970 00:00:00 GMT', '\u0000', '\ud800', [], {}, true
+  1e300,
+  -1e300,
+  8.64e15,
+  8.64e15 + 1,
+  1e21,
+  Number.MAX_SAFE_INTEGER + 2,
+  Number.MAX_VALUE,
+  -1,
+  0,
+  0.5,
+  1e12 - 1,
+  '',
+  ' ',
+  '9'.repeat(16),
+  '9'.repeat(400),
+  '1e300',
+  'yesterday',
+  '2024-02-30T00:00:00Z',
+  '2024-01-01T24:00:00Z',
+  '2024-01-01T10:00:00',
+  '2024-01-01 10:00:00',
+  '+275760-09-13T00:00:00.000Z',
+  '-271821-04-20T00:00:00Z',
+  '0001-01-01T00:00:00Z',
+  '9999-12-31T23:59:59Z',
+  '2024-01-01T10:00:00+99:99',
+  '2024-12-18 17:23:29.3 +0000 UTC',
+  'Thu, 01 Jan 1970 00:00:00 GMT',
+  '\u0000',
+  '\ud800',
+  [],
+  {},
+  true
 )
 const hostile = fc.oneof(
   extremeTime,
-  fc.constantFrom<unknown>(REMOVE, null, 'constructor', '__proto__', 'x'.repeat(5000), -0, NaN, 3.5, [null], { id: null }),
+  fc.constantFrom<unknown>(REMOVE, null, 'constructor', '__proto__', 'x'.repeat(5000), -0, NaN, 3.5, [null], {
+    id: null,
+  }),
   fc.jsonValue({ maxDepth: 2 })
 )
 
@@ -138,7 +185,9 @@ const mutated = (provider: string) => {
       ...(times.length ? [fc.tuple(fc.constantFrom(...times), extremeTime)] : [])
     )
     return fc.array(change, { minLength: 1, maxLength: 4 }).map((changes) => {
-      const said = changes.map(([p, v]) => `${p.join('.')}=${typeof v === 'symbol' ? '(removed)' : JSON.stringify(v)?.slice(0, 40)}`)
+      const said = changes.map(
+        ([p, v]) => `${p.join('.')}=${typeof v === 'symbol' ? '(removed)' : JSON.stringify(v)?.slice(0, 40)}`
+      )
       return {
         sample,
         body: changes.reduce((b, [p, v]) => mutate(b, p, v), sample.body),

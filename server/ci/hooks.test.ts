@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { XMLParser } from 'fast-xml-parser'
-import { fixtureNames, loadFixture, type Fixture } from '../test/fixtures.ts'
+import { fixtureNames, loadFixture } from '../test/fixtures.ts'
 import { adminAuth, startTestServer, until, WsTestClient, type TestServer } from '../test/harness.ts'
 import { providers } from './registry.ts'
 import type { ProviderName } from './model.ts'
@@ -19,57 +19,72 @@ beforeAll(async () => {
 afterAll(() => s.destroy())
 
 function post(provider: string, raw: Buffer | string, headers: Record<string, string>) {
-  return fetch(`${s.url}/hooks/${provider}`, { method: 'POST', headers, body: typeof raw === 'string' ? raw : new Uint8Array(raw) })
+  return fetch(`${s.url}/hooks/${provider}`, {
+    method: 'POST',
+    headers,
+    body: typeof raw === 'string' ? raw : new Uint8Array(raw),
+  })
 }
 
 function signed(provider: string, f: { raw: Buffer; headers: Record<string, string> }, secret = SECRET) {
   return post(provider, f.raw, { ...f.headers, ...SIGNERS[provider]!(f.raw, secret) })
 }
 
-const rowCount = (table: string) => (s.store.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+const rowCount = (table: string) =>
+  (s.store.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
 
 describe('webhook routes with every real fixture', () => {
-  const cases: [string, string][] = FIXTURE_PROVIDERS.flatMap((p) => fixtureNames(p).map((n): [string, string] => [p, n]))
+  const cases: [string, string][] = FIXTURE_PROVIDERS.flatMap((p) =>
+    fixtureNames(p).map((n): [string, string] => [p, n])
+  )
 
-  it.each(cases)('%s/%s is verified, normalized and stored exactly as the provider file says', async (provider, name) => {
-    const f = loadFixture(provider, name)
-    const expected = providers[provider as ProviderName].normalize(
-      { headers: new Headers(f.headers), raw: f.raw, url: new URL(`${s.url}/hooks/${provider}`), receivedAt: Date.now() },
-      f.body
-    )
-    const res = await signed(provider, f)
-    const body = await res.json()
-    if (expected.kind === 'ping') {
+  it.each(cases)(
+    '%s/%s is verified, normalized and stored exactly as the provider file says',
+    async (provider, name) => {
+      const f = loadFixture(provider, name)
+      const expected = providers[provider as ProviderName].normalize(
+        {
+          headers: new Headers(f.headers),
+          raw: f.raw,
+          url: new URL(`${s.url}/hooks/${provider}`),
+          receivedAt: Date.now(),
+        },
+        f.body
+      )
+      const res = await signed(provider, f)
+      const body = await res.json()
+      if (expected.kind === 'ping') {
+        expect(res.status).toBe(200)
+        return
+      }
+      if (expected.kind === 'ignored') {
+        expect(res.status).toBe(202)
+        expect(body).toEqual({ ignored: expected.reason })
+        return
+      }
       expect(res.status).toBe(200)
-      return
+      if (body.duplicate) return // a fixture that shares a delivery id with an earlier one
+      expect(body.stored).toBe(true)
+      const u = expected.update
+      // A job whose build has not arrived waits for it: no build and no tile yet (arrival-order.test.ts).
+      if (u.fromJob && body.status === null) return
+      const build = await (await fetch(`${s.url}/api/builds/${encodeURIComponent(body.build)}`)).json()
+      expect(build.provider).toBe(provider)
+      expect(build.project).toBe(u.project)
+      if (!u.fromJob) {
+        expect(build.pipeline).toBe(u.pipeline)
+        expect(build.branch).toBe(u.branch)
+        expect(build.number).toBe(u.number)
+        expect(build.commit).toEqual(u.commit)
+        expect(build.actor).toBe(u.actor)
+        expect(build.url).toBe(u.url)
+      }
+      expect(build.status).toBe(body.status)
+      // A job event attaches its job (a later state of the same job may already be there).
+      if (u.fromJob) expect(build.jobs.length).toBeGreaterThan(0)
+      else for (const j of u.jobs) expect(build.jobs.map((x: { name: string }) => x.name)).toContain(j.name)
     }
-    if (expected.kind === 'ignored') {
-      expect(res.status).toBe(202)
-      expect(body).toEqual({ ignored: expected.reason })
-      return
-    }
-    expect(res.status).toBe(200)
-    if (body.duplicate) return // a fixture that shares a delivery id with an earlier one
-    expect(body.stored).toBe(true)
-    const u = expected.update
-    // A job whose build has not arrived waits for it: no build and no tile yet (arrival-order.test.ts).
-    if (u.fromJob && body.status === null) return
-    const build = await (await fetch(`${s.url}/api/builds/${encodeURIComponent(body.build)}`)).json()
-    expect(build.provider).toBe(provider)
-    expect(build.project).toBe(u.project)
-    if (!u.fromJob) {
-      expect(build.pipeline).toBe(u.pipeline)
-      expect(build.branch).toBe(u.branch)
-      expect(build.number).toBe(u.number)
-      expect(build.commit).toEqual(u.commit)
-      expect(build.actor).toBe(u.actor)
-      expect(build.url).toBe(u.url)
-    }
-    expect(build.status).toBe(body.status)
-    // A job event attaches its job (a later state of the same job may already be there).
-    if (u.fromJob) expect(build.jobs.length).toBeGreaterThan(0)
-    else for (const j of u.jobs) expect(build.jobs.map((x: { name: string }) => x.name)).toContain(j.name)
-  })
+  )
 })
 
 describe('rejected deliveries change nothing', () => {
@@ -93,7 +108,11 @@ describe('rejected deliveries change nothing', () => {
 
   it('accepts either secret of a rotation list', async () => {
     const fx = loadFixture('github', 'workflow_run-requested-queued')
-    const res = await post('github', fx.raw, { ...fx.headers, 'x-github-delivery': 'rotation-1', ...github.sign(fx.raw, 'old-secret') })
+    const res = await post('github', fx.raw, {
+      ...fx.headers,
+      'x-github-delivery': 'rotation-1',
+      ...github.sign(fx.raw, 'old-secret'),
+    })
     expect(res.status).toBe(200)
   })
 
@@ -138,7 +157,11 @@ describe('rejected deliveries change nothing', () => {
 
   it('answers a body without what the provider always sends with 400 and the reason', async () => {
     const raw = Buffer.from('{"action":"completed"}')
-    const res = await post('github', raw, { 'x-github-event': 'workflow_run', 'x-github-delivery': 'x1', ...github.sign(raw, SECRET) })
+    const res = await post('github', raw, {
+      'x-github-event': 'workflow_run',
+      'x-github-delivery': 'x1',
+      ...github.sign(raw, SECRET),
+    })
     expect(res.status).toBe(400)
     expect((await res.json()).message).toMatch(/workflow_run/)
   })
@@ -151,7 +174,10 @@ describe('rejected deliveries change nothing', () => {
 
   it('refuses a Buildkite signature older than five minutes', async () => {
     const raw = Buffer.from(buildRunning())
-    const res = await post('buildkite', raw, { 'x-buildkite-event': 'build.running', ...buildkite.sign(raw, SECRET, Date.now() - 6 * 60_000) })
+    const res = await post('buildkite', raw, {
+      'x-buildkite-event': 'build.running',
+      ...buildkite.sign(raw, SECRET, Date.now() - 6 * 60_000),
+    })
     expect(res.status).toBe(401)
   })
 
@@ -199,7 +225,12 @@ describe('ordering, re-runs and transitions', () => {
   })
 
   it('never moves a finished build back to running when a late in_progress arrives', async () => {
-    await generic({ id: 'o1', status: 'failure', startedAt: '2026-01-01T10:00:00Z', finishedAt: '2026-01-01T10:05:00Z' })
+    await generic({
+      id: 'o1',
+      status: 'failure',
+      startedAt: '2026-01-01T10:00:00Z',
+      finishedAt: '2026-01-01T10:05:00Z',
+    })
     const late = await generic({ id: 'o1', status: 'running', startedAt: '2026-01-01T10:00:00Z' })
     expect(late.status).toBe('failure')
   })
@@ -221,7 +252,13 @@ describe('ordering, re-runs and transitions', () => {
     const early = new WsTestClient(`${s.url.replace('http', 'ws')}/live?topics=builds`)
     await until(() => early.events().length, 'snapshot')
     const since = s.hub.head
-    const r = await generic({ id: 'o1', attempt: 2, status: 'success', finishedAt: '2026-01-01T11:04:00Z', actor: 'bob' })
+    const r = await generic({
+      id: 'o1',
+      attempt: 2,
+      status: 'success',
+      finishedAt: '2026-01-01T11:04:00Z',
+      actor: 'bob',
+    })
     expect(r.transition).toBe('fixed')
     const fin = await until(() => early.events().find((m) => m.type === 'build.finished'), 'build.finished')
     expect(fin.data.transition).toBe('fixed')
@@ -288,7 +325,9 @@ describe('feeds', () => {
     const seq = projects.find((p) => p.name === 'acme/seq :: ci :: main')
     // t4 was canceled: cctray keeps the previous status; t5 then fixed it.
     expect(seq.lastBuildStatus).toBe('Success')
-    const filtered = new XMLParser({ ignoreAttributes: false }).parse(await (await fetch(`${s.url}/cctray.xml?project=acme/seq`)).text())
+    const filtered = new XMLParser({ ignoreAttributes: false }).parse(
+      await (await fetch(`${s.url}/cctray.xml?project=acme/seq`)).text()
+    )
     expect([filtered.Projects.Project].flat()).toHaveLength(1)
   })
 
@@ -299,7 +338,9 @@ describe('feeds', () => {
     const svg = await res.text()
     expect(svg).toContain('passing')
     const etag = res.headers.get('etag')!
-    expect((await fetch(`${s.url}/badge.svg?project=acme/seq`, { headers: { 'if-none-match': etag } })).status).toBe(304)
+    expect((await fetch(`${s.url}/badge.svg?project=acme/seq`, { headers: { 'if-none-match': etag } })).status).toBe(
+      304
+    )
     expect(await (await fetch(`${s.url}/badge.json?project=acme/seq`)).json()).toEqual({
       schemaVersion: 1,
       label: 'build',

@@ -8,7 +8,7 @@ import type { Writer } from '../db/writer.ts'
 import { AppError, errorBody } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { buildUpdateSchema, PROVIDERS, type ProviderName } from './model.ts'
-import { BadPayload, type Delivery } from './provider.ts'
+import { BadPayload, type Delivery, type Provider } from './provider.ts'
 import { providers } from './registry.ts'
 import type { DeliveryInfo, Ingest } from './ingest.ts'
 import { zodMessage } from '../errors.ts'
@@ -22,7 +22,16 @@ import { parseBody } from './payload.ts'
 export const MAX_HOOK_BYTES = 5 * 1024 * 1024
 
 /** Event name headers, for the delivery log of deliveries rejected before normalizing. */
-const EVENT_HEADERS = ['x-github-event', 'x-gitea-event', 'x-forgejo-event', 'x-gitlab-event', 'circleci-event-type', 'x-buildkite-event', 'x-event-key', 'x-drone-event']
+const EVENT_HEADERS = [
+  'x-github-event',
+  'x-gitea-event',
+  'x-forgejo-event',
+  'x-gitlab-event',
+  'circleci-event-type',
+  'x-buildkite-event',
+  'x-event-key',
+  'x-drone-event',
+]
 
 function secretsFor(config: Config, vars: readonly string[]): Record<string, readonly string[]> {
   const out: Record<string, readonly string[]> = {}
@@ -30,7 +39,13 @@ function secretsFor(config: Config, vars: readonly string[]): Record<string, rea
   return out
 }
 
-export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Ingest; log: Logger; telemetry: Telemetry }) {
+export function hookRoutes(deps: {
+  config: Config
+  writer: Writer
+  ingest: Ingest
+  log: Logger
+  telemetry: Telemetry
+}) {
   const { config, writer, ingest, log, telemetry } = deps
   const app = new Hono()
   // Only failed authentications are limited: a provider with the right secret is never refused
@@ -44,7 +59,8 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
     async function countFailed(c, next) {
       await next()
       // Thrown (413, 503 while the disk refuses, a bug): answered by the app's error handler.
-      if (c.error && (PROVIDERS as readonly string[]).includes(c.req.param('provider')!)) telemetry.webhook(c.req.param('provider')!, 'failed')
+      if (c.error && (PROVIDERS as readonly string[]).includes(c.req.param('provider')!))
+        telemetry.webhook(c.req.param('provider')!, 'failed')
     },
     async (c) => {
       const name = c.req.param('provider') as ProviderName
@@ -74,7 +90,9 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
       if (!verdict.ok) {
         if (!authFailures.take(clientIp(c, config.TRUST_PROXY))) {
           count('rate_limited')
-          return c.json(errorBody('TOO_MANY_REQUESTS', 'too many failed authentications; try again in a minute'), 429, { 'retry-after': '60' })
+          return c.json(errorBody('TOO_MANY_REQUESTS', 'too many failed authentications; try again in a minute'), 429, {
+            'retry-after': '60',
+          })
         }
         return reject('UNAUTHORIZED', verdict.reason)
       }
@@ -84,7 +102,7 @@ export function hookRoutes(deps: { config: Config; writer: Writer; ingest: Inges
       } catch {
         return reject('BAD_REQUEST', 'body is not valid JSON')
       }
-      let result
+      let result: ReturnType<Provider['normalize']>
       try {
         result = provider.normalize(delivery, body)
       } catch (e) {

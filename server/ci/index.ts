@@ -24,7 +24,12 @@ export const ciCapability: CapabilityFactory = ({ config, store, writer, hub, lo
         for (const table of ['raw_bodies', 'deliveries', 'delivery_keys']) {
           for (;;) {
             const n = await writer.write(
-              (s) => s.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE received_at < ? LIMIT 5000)`).run(cutoff).changes
+              (s) =>
+                s
+                  .prepare(
+                    `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE received_at < ? LIMIT 5000)`
+                  )
+                  .run(cutoff).changes
             )
             if (n < 5000) break
           }

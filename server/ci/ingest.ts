@@ -34,19 +34,33 @@ export class Ingest {
   readonly builds: BuildStore
   private s
 
-  constructor(sqlite: Sqlite, private hub: Hub) {
+  constructor(
+    sqlite: Sqlite,
+    private hub: Hub
+  ) {
     this.builds = new BuildStore(sqlite)
     this.s = {
       log: sqlite.prepare(`INSERT INTO deliveries (provider, event, delivery_id, received_at, outcome, reason, size, build_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      seen: sqlite.prepare<[string, string], { n: number }>('SELECT 1 AS n FROM delivery_keys WHERE provider = ? AND delivery_id = ?'),
+      seen: sqlite.prepare<[string, string], { n: number }>(
+        'SELECT 1 AS n FROM delivery_keys WHERE provider = ? AND delivery_id = ?'
+      ),
       remember: sqlite.prepare('INSERT INTO delivery_keys (provider, delivery_id, received_at) VALUES (?, ?, ?)'),
       raw: sqlite.prepare('INSERT INTO raw_bodies (delivery_row_id, headers, body, received_at) VALUES (?, ?, ?, ?)'),
     }
   }
 
   log(info: DeliveryInfo, outcome: Outcome, reason: string | null, buildId: string | null = null): number {
-    const r = this.s.log.run(info.provider, info.event, info.deliveryId, info.receivedAt, outcome, reason, info.size, buildId)
+    const r = this.s.log.run(
+      info.provider,
+      info.event,
+      info.deliveryId,
+      info.receivedAt,
+      outcome,
+      reason,
+      info.size,
+      buildId
+    )
     return Number(r.lastInsertRowid)
   }
 
@@ -73,12 +87,17 @@ export class Ingest {
       return { outcome: 'stored', buildId: r.buildId, status: null, transition: null }
     }
     const outcome: Outcome = r.superseded ? 'superseded' : 'stored'
-    const reason = r.superseded ? `attempt ${update.attempt} is older than the stored attempt` : r.changed ? null : 'no change'
+    const reason = r.superseded
+      ? `attempt ${update.attempt} is older than the stored attempt`
+      : r.changed
+        ? null
+        : 'no change'
     keep(outcome, reason)
     // One message per change: a build reaching a final state is announced by build.finished alone
     // (it carries the tile too); every other change by build.updated. Two frames per finish cost
     // screens twice the bytes and the server twice the writes (bench/fanout.ts: ~2x at 1,000+).
-    if (r.transition) this.hub.persist(sqlite, 'build.finished', { build: r.build, transition: r.transition, pipeline: r.tile })
+    if (r.transition)
+      this.hub.persist(sqlite, 'build.finished', { build: r.build, transition: r.transition, pipeline: r.tile })
     else if (r.changed) this.hub.persist(sqlite, 'build.updated', { build: r.build, pipeline: r.tile })
     return { outcome, buildId: r.build.id, status: r.build.status, transition: r.transition }
   }

@@ -118,11 +118,7 @@ export const buildSchema = z.object({
 export type Build = z.infer<typeof buildSchema>
 
 /** An update with everything optional but identity, for providers to fill what they know. */
-export function emptyUpdate(
-  provider: ProviderName,
-  externalId: string,
-  project: string
-): BuildUpdate {
+export function emptyUpdate(provider: ProviderName, externalId: string, project: string): BuildUpdate {
   return {
     provider,
     externalId,

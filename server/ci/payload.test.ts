@@ -1,17 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  arr,
-  branchOf,
-  first,
-  firstLine,
-  idOf,
-  int,
-  lookup,
-  obj,
-  str,
-  tagOf,
-  urlPath,
-} from './payload.ts'
+import { arr, branchOf, first, firstLine, idOf, int, lookup, obj, str, tagOf, urlPath } from './payload.ts'
 
 describe('payload readers', () => {
   it('obj and arr read only their own JSON type', () => {

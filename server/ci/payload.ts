@@ -64,8 +64,7 @@ const HEADS = 'refs/heads/'
 const TAGS = 'refs/tags/'
 
 /** `refs/heads/main` → `main` (uncut, possibly empty); null for any other ref. */
-export const branchOf = (ref: string | null): string | null =>
-  ref?.startsWith(HEADS) ? ref.slice(HEADS.length) : null
+export const branchOf = (ref: string | null): string | null => (ref?.startsWith(HEADS) ? ref.slice(HEADS.length) : null)
 
 /** `refs/tags/v1` → `v1` cut to 300; null for any other ref or an empty tag name. */
 export const tagOf = (ref: string | null): string | null =>

@@ -8,7 +8,9 @@ try {
   const store = openStore(databasePath(config.DATA_DIR))
   const r = reprocess(store.sqlite)
   store.close()
-  process.stdout.write(`reprocessed ${r.deliveries} deliveries: ${r.applied} applied, ${r.ignored} ignored, ${r.failed} failed\n`)
+  process.stdout.write(
+    `reprocessed ${r.deliveries} deliveries: ${r.applied} applied, ${r.ignored} ignored, ${r.failed} failed\n`
+  )
 } catch (e) {
   process.stderr.write(`reprocess: ${e instanceof ConfigError ? e.message : String(e)}\n`)
   process.exit(1)

@@ -10,7 +10,11 @@ describe('reprocess', () => {
     try {
       for (const name of ['workflow_run-requested-queued-real', 'workflow_run-completed-success-real']) {
         const f = loadFixture('github', name)
-        const res = await fetch(`${s.url}/hooks/github`, { method: 'POST', headers: { ...f.headers, ...sign(f.raw, 'k') }, body: new Uint8Array(f.raw) })
+        const res = await fetch(`${s.url}/hooks/github`, {
+          method: 'POST',
+          headers: { ...f.headers, ...sign(f.raw, 'k') },
+          body: new Uint8Array(f.raw),
+        })
         expect(res.status).toBe(200)
       }
       const before = s.store.sqlite.prepare('SELECT id, status, pipeline FROM builds').all()

@@ -31,7 +31,9 @@ export function reprocess(sqlite: Sqlite): ReprocessResult {
   sqlite.transaction(() => {
     // Only builds we can rebuild are reset; older ones (bodies expired) stay.
     for (const r of rows) {
-      const b = sqlite.prepare<[number], { build_id: string | null }>('SELECT build_id FROM deliveries WHERE id = ?').get(r.id)
+      const b = sqlite
+        .prepare<[number], { build_id: string | null }>('SELECT build_id FROM deliveries WHERE id = ?')
+        .get(r.id)
       if (b?.build_id) affected.add(b.build_id)
     }
     for (const id of affected) {
@@ -45,7 +47,12 @@ export function reprocess(sqlite: Sqlite): ReprocessResult {
         continue
       }
       try {
-        const delivery = { headers: new Headers(JSON.parse(r.headers)), raw: r.body, url: new URL(`http://reprocess/hooks/${r.provider}`), receivedAt: r.received_at }
+        const delivery = {
+          headers: new Headers(JSON.parse(r.headers)),
+          raw: r.body,
+          url: new URL(`http://reprocess/hooks/${r.provider}`),
+          receivedAt: r.received_at,
+        }
         const out = provider.normalize(delivery, parseBody(r.body))
         if (out.kind !== 'build') {
           result.ignored++

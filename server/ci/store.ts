@@ -142,7 +142,13 @@ export function rowToBuild(r: BuildRow, jobs?: JobRow[]): Build {
   }
   if (jobs)
     b.jobs = jobs.map(
-      (j): Job => ({ name: j.name, status: j.status, startedAt: iso(j.started_at), finishedAt: iso(j.finished_at), url: j.url })
+      (j): Job => ({
+        name: j.name,
+        status: j.status,
+        startedAt: iso(j.started_at),
+        finishedAt: iso(j.finished_at),
+        url: j.url,
+      })
     )
   return b
 }
@@ -163,7 +169,7 @@ function median(xs: number[]): number | null {
 export class BuildStore {
   private s
 
-  constructor(private sqlite: Sqlite) {
+  constructor(sqlite: Sqlite) {
     const p = <R = unknown>(sql: string) => sqlite.prepare<unknown[], R>(sql)
     this.s = {
       build: p<BuildRow>('SELECT * FROM builds WHERE id = ?'),
@@ -186,13 +192,19 @@ export class BuildStore {
         last_success_at=@last_success_at, last_failure_at=@last_failure_at, broken_since=@broken_since,
         broken_by=@broken_by, broken_build_id=@broken_build_id, fixed_by=@fixed_by, updated_at=@updated_at
         WHERE id=@id`),
-      jobs: p<JobRow>('SELECT job_id, name, status, started_at, finished_at, url FROM jobs WHERE build_id = ? ORDER BY started_at, name'),
-      job: p<JobRow>('SELECT job_id, name, status, started_at, finished_at, url FROM jobs WHERE build_id = ? AND job_id = ?'),
+      jobs: p<JobRow>(
+        'SELECT job_id, name, status, started_at, finished_at, url FROM jobs WHERE build_id = ? ORDER BY started_at, name'
+      ),
+      job: p<JobRow>(
+        'SELECT job_id, name, status, started_at, finished_at, url FROM jobs WHERE build_id = ? AND job_id = ?'
+      ),
       upsertJob: p(`INSERT INTO jobs (build_id, job_id, name, status, started_at, finished_at, url)
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(build_id, job_id) DO UPDATE SET name=excluded.name,
         status=excluded.status, started_at=excluded.started_at, finished_at=excluded.finished_at, url=excluded.url`),
       deleteJobs: p('DELETE FROM jobs WHERE build_id = ?'),
-      dropEmptyTile: p('DELETE FROM pipelines WHERE id = @id AND NOT EXISTS (SELECT 1 FROM builds WHERE pipeline_id = @id)'),
+      dropEmptyTile: p(
+        'DELETE FROM pipelines WHERE id = @id AND NOT EXISTS (SELECT 1 FROM builds WHERE pipeline_id = @id)'
+      ),
       wait: p(`INSERT INTO waiting_jobs (build_id, key, at, "update") VALUES (?, ?, ?, ?)
         ON CONFLICT(build_id, key) DO UPDATE SET at = excluded.at, "update" = excluded."update"`),
       waiting: p<{ update: string }>('SELECT "update" FROM waiting_jobs WHERE build_id = ?'),
@@ -298,11 +310,20 @@ export class BuildStore {
 
   private applyToBuild(id: string, old: BuildRow | undefined, u: BuildUpdate, now: number): Applied {
     if (old && u.attempt < old.attempt) {
-      return { waiting: false, buildId: id, build: rowToBuild(old), tile: this.getTile(old.pipeline_id, now)!, changed: false, transition: null, superseded: true }
+      return {
+        waiting: false,
+        buildId: id,
+        build: rowToBuild(old),
+        tile: this.getTile(old.pipeline_id, now)!,
+        changed: false,
+        transition: null,
+        superseded: true,
+      }
     }
     const row = old ? this.merge(old, u, now) : this.fresh(id, u, now)
     const statusChanged = !old || old.status !== row.status || old.attempt !== row.attempt
-    const fieldsChanged = !old || JSON.stringify({ ...old, updated_at: 0 }) !== JSON.stringify({ ...row, updated_at: 0 })
+    const fieldsChanged =
+      !old || JSON.stringify({ ...old, updated_at: 0 }) !== JSON.stringify({ ...row, updated_at: 0 })
     row.updated_at = fieldsChanged ? now : old!.updated_at
     if (fieldsChanged) {
       this.s.insertTile.run(row.pipeline_id, row.provider, row.project, row.pipeline, row.branch, now)
@@ -373,7 +394,16 @@ export class BuildStore {
   private merge(old: BuildRow, u: BuildUpdate, now: number): BuildRow {
     const newAttempt = u.attempt > old.attempt
     const base: BuildRow = newAttempt
-      ? { ...old, attempt: u.attempt, status: 'queued', queued_at: null, started_at: null, finished_at: null, duration_ms: null, event_time: null }
+      ? {
+          ...old,
+          attempt: u.attempt,
+          status: 'queued',
+          queued_at: null,
+          started_at: null,
+          finished_at: null,
+          duration_ms: null,
+          event_time: null,
+        }
       : { ...old }
     const uTime = ms(u.eventTime)
     let status = base.status
@@ -394,8 +424,7 @@ export class BuildStore {
     } else {
       authoritative = uTime === null || base.event_time === null || uTime >= base.event_time
     }
-    const pick = <T>(next: T | null, cur: T | null): T | null =>
-      authoritative ? (next ?? cur) : (cur ?? next)
+    const pick = <T>(next: T | null, cur: T | null): T | null => (authoritative ? (next ?? cur) : (cur ?? next))
     const r: BuildRow = {
       ...base,
       status,
@@ -435,8 +464,22 @@ export class BuildStore {
       const cur = this.s.job.get(id, j.id)
       // A late "in progress" for a job never overrides its finished state.
       if (cur && statusRank(j.status) < statusRank(cur.status)) continue
-      const next = [j.name, j.status, ms(j.startedAt) ?? cur?.started_at ?? null, ms(j.finishedAt) ?? cur?.finished_at ?? null, j.url ?? cur?.url ?? null] as const
-      if (cur && cur.name === next[0] && cur.status === next[1] && cur.started_at === next[2] && cur.finished_at === next[3] && cur.url === next[4]) continue
+      const next = [
+        j.name,
+        j.status,
+        ms(j.startedAt) ?? cur?.started_at ?? null,
+        ms(j.finishedAt) ?? cur?.finished_at ?? null,
+        j.url ?? cur?.url ?? null,
+      ] as const
+      if (
+        cur &&
+        cur.name === next[0] &&
+        cur.status === next[1] &&
+        cur.started_at === next[2] &&
+        cur.finished_at === next[3] &&
+        cur.url === next[4]
+      )
+        continue
       this.s.upsertJob.run(id, j.id, ...next)
       changed = true
     }

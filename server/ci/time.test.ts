@@ -22,9 +22,18 @@ afterAll(async () => {
   else process.env.TZ = ORIGINAL_TZ
 })
 
-async function post(provider: string, body: unknown, headers: Record<string, string>, sign: (raw: Buffer) => Record<string, string>) {
+async function post(
+  provider: string,
+  body: unknown,
+  headers: Record<string, string>,
+  sign: (raw: Buffer) => Record<string, string>
+) {
   const raw = Buffer.from(JSON.stringify(body))
-  const res = await fetch(`${s.url}/hooks/${provider}`, { method: 'POST', headers: { ...headers, ...sign(raw) }, body: new Uint8Array(raw) })
+  const res = await fetch(`${s.url}/hooks/${provider}`, {
+    method: 'POST',
+    headers: { ...headers, ...sign(raw) },
+    body: new Uint8Array(raw),
+  })
   return { status: res.status, body: await res.json() }
 }
 
@@ -49,7 +58,9 @@ describe('provider times', () => {
       run_started_at: '2024-01-01T10:00:00',
       updated_at: '2024-01-01T10:05:00',
     })
-    const r = await post('github', f.body, { ...f.headers, 'x-github-delivery': 'tz-1' }, (raw) => github.sign(raw, SECRET))
+    const r = await post('github', f.body, { ...f.headers, 'x-github-delivery': 'tz-1' }, (raw) =>
+      github.sign(raw, SECRET)
+    )
     expect(r.status).toBe(200)
     // Read from the store the API serves (the read API may ask for a credential).
     const builds = new BuildStore(s.store.sqlite)
@@ -62,7 +73,11 @@ describe('provider times', () => {
     })
 
     const p = loadFixture('gitlab', 'pipeline-success-docs-example-v16')
-    Object.assign(p.body.object_attributes, { id: 7_000_002, created_at: '2024-01-01 10:00:00', finished_at: '2024-01-01 10:05:00' })
+    Object.assign(p.body.object_attributes, {
+      id: 7_000_002,
+      created_at: '2024-01-01 10:00:00',
+      finished_at: '2024-01-01 10:05:00',
+    })
     const g = await post('gitlab', p.body, { ...p.headers, 'idempotency-key': 'tz-2' }, () => gitlab.signToken(SECRET))
     expect(g.status).toBe(200)
     const gb = builds.getBuild('gitlab:7000002')!
@@ -71,14 +86,32 @@ describe('provider times', () => {
   })
 
   it('turns values no Date can hold into null instead of throwing', () => {
-    for (const v of [1e300, -1e300, 8.64e15, 8.64e15 + 1, Number.MAX_VALUE, '9'.repeat(16), '99999-01-01T00:00:00Z', '+275760-09-13T00:00:00Z', NaN, Infinity, -1]) {
+    for (const v of [
+      1e300,
+      -1e300,
+      8.64e15,
+      8.64e15 + 1,
+      Number.MAX_VALUE,
+      '9'.repeat(16),
+      '99999-01-01T00:00:00Z',
+      '+275760-09-13T00:00:00Z',
+      NaN,
+      Infinity,
+      -1,
+    ]) {
       expect(() => toIso(v), String(v)).not.toThrow()
       expect(toIso(v), String(v)).toBeNull()
     }
   })
 
   it('refuses calendar overflow that Date.parse rolls over (Feb 30, 24:00, :60)', () => {
-    for (const v of ['2024-02-30T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T10:00:60Z', '2024-13-01T00:00:00Z', '2024-01-01T10:00:00+24:00']) {
+    for (const v of [
+      '2024-02-30T00:00:00Z',
+      '2024-01-01T24:00:00Z',
+      '2024-01-01T10:00:60Z',
+      '2024-13-01T00:00:00Z',
+      '2024-01-01T10:00:00+24:00',
+    ]) {
       expect(toIso(v), v).toBeNull()
     }
   })

@@ -31,8 +31,12 @@ function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): 
   // Date.UTC rolls Feb 30 over into March and 24:00 into the next day; a real time never needs to.
   const back = new Date(t)
   const exact =
-    back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d &&
-    back.getUTCHours() === h && back.getUTCMinutes() === mi && back.getUTCSeconds() === s
+    back.getUTCFullYear() === y &&
+    back.getUTCMonth() === mo - 1 &&
+    back.getUTCDate() === d &&
+    back.getUTCHours() === h &&
+    back.getUTCMinutes() === mi &&
+    back.getUTCSeconds() === s
   return exact ? t : NaN
 }
 

@@ -28,11 +28,7 @@ export function hmacBase64(key: string | Buffer, ...parts: (string | Buffer)[]):
 }
 
 /** True when `given` equals `compute(secret)` for any of the rotation secrets. */
-export function matchesAny(
-  secrets: readonly string[],
-  given: string,
-  compute: (secret: string) => string
-): boolean {
+export function matchesAny(secrets: readonly string[], given: string, compute: (secret: string) => string): boolean {
   let ok = false
   // No early exit: every secret is tried, so timing does not tell which one matched.
   for (const s of secrets) ok = safeEqual(compute(s), given) || ok

@@ -16,7 +16,11 @@ const USAGE = `usage: npm run backup -- <backup file>              (copies DATA_
 class UsageError extends Error {}
 
 function main(argv: string[]): string {
-  const { values, positionals } = parseArgs({ args: argv, options: { restore: { type: 'boolean' } }, allowPositionals: true })
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { restore: { type: 'boolean' } },
+    allowPositionals: true,
+  })
   if (positionals.length !== 1) throw new UsageError(USAGE)
   const file = positionals[0]!
   const config = loadConfig(process.env)

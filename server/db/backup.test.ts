@@ -25,7 +25,9 @@ function cli(args: string[], dataDir: string) {
   let err = ''
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (err += d))
-  return new Promise<{ code: number | null; out: string; err: string }>((r) => child.on('exit', (code) => r({ code, out, err })))
+  return new Promise<{ code: number | null; out: string; err: string }>((r) =>
+    child.on('exit', (code) => r({ code, out, err }))
+  )
 }
 
 async function server(dataDir?: string): Promise<TestServer> {
@@ -38,7 +40,13 @@ async function postBuild(url: string, key: string): Promise<string> {
   const res = await fetch(`${url}/hooks/generic`, {
     method: 'POST',
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id: key, project: 'acme/backup', pipeline: `p${key.length % 3}`, branch: 'main', status: 'success' }),
+    body: JSON.stringify({
+      id: key,
+      project: 'acme/backup',
+      pipeline: `p${key.length % 3}`,
+      branch: 'main',
+      status: 'success',
+    }),
   })
   const body = (await res.json()) as { build: string; stored: boolean }
   if (res.status !== 200 || !body.stored) throw new Error(`${key}: ${res.status} ${JSON.stringify(body)}`)
@@ -70,7 +78,8 @@ describe('backup and restore', () => {
     const file = join(tempDir('radiator-backup-'), 'copy.db')
     cleanup.push(() => rmSync(join(file, '..'), { recursive: true, force: true }))
     const reservedAtStart = Number(
-      (s.store.sqlite.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as { value: string }).value
+      (s.store.sqlite.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as { value: string })
+        .value
     )
     const during = acked.length
     const made = await cli([file], s.dataDir)
@@ -78,13 +87,18 @@ describe('backup and restore', () => {
     stop = true
     await Promise.all(posters)
     expect(made.code, made.err).toBe(0)
-    expect(made.out).toMatch(/^backed up .*radiator\.db → .*copy\.db in \d+ ms \(\d+ builds, \d+ events, event ids reserved through \d+/)
+    expect(made.out).toMatch(
+      /^backed up .*radiator\.db → .*copy\.db in \d+ ms \(\d+ builds, \d+ events, event ids reserved through \d+/
+    )
     // The burst went on while the copy was taken.
     expect(after).toBeGreaterThan(during)
     expect(existsSync(`${file}-wal`)).toBe(false)
     expect(readdirSync(join(file, '..'))).toEqual(['copy.db'])
     const copy = new Database(file, { readonly: true })
-    const reserved = Number((copy.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as { value: string } | undefined)?.value)
+    const reserved = Number(
+      (copy.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as { value: string } | undefined)
+        ?.value
+    )
     copy.close()
     expect(reserved).toBeGreaterThanOrEqual(reservedAtStart)
     await s.destroy()
@@ -110,7 +124,10 @@ describe('backup and restore', () => {
     cleanup.push(() => again.close())
     await again.opened
     const build = await postBuild(r.url, 'after-restore')
-    const next = await until(() => again.events().find((m) => m.data?.build?.id === build), 'the new build on the live stream')
+    const next = await until(
+      () => again.events().find((m) => m.data?.build?.id === build),
+      'the new build on the live stream'
+    )
     expect(next.id).toBeGreaterThan(top)
   })
 
@@ -146,7 +163,9 @@ describe('backup and restore', () => {
     writeFileSync(file, 'not mine to overwrite')
     const refused = await cli([file], s.dataDir)
     expect(refused.code).toBe(1)
-    expect(refused.err.trim().split('\n')).toEqual([`backup: ${file} exists; choose a new file name (backups never overwrite)`])
+    expect(refused.err.trim().split('\n')).toEqual([
+      `backup: ${file} exists; choose a new file name (backups never overwrite)`,
+    ])
 
     const copy = join(dir, 'copy.db')
     expect((await cli([copy], s.dataDir)).code).toBe(0)
@@ -166,7 +185,10 @@ describe('backup and restore', () => {
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
     writeFileSync(join(dir, 'radiator-by-hand.db'), 'an operator file')
     const lines: string[] = []
-    const log = { info: (m: string) => lines.push(m), error: (m: string, f?: Record<string, unknown>) => lines.push(`${m} ${JSON.stringify(f)}`) }
+    const log = {
+      info: (m: string) => lines.push(m),
+      error: (m: string, f?: Record<string, unknown>) => lines.push(`${m} ${JSON.stringify(f)}`),
+    }
 
     const acked: { build: string; at: number }[] = []
     let stop = false
@@ -200,7 +222,9 @@ describe('backup and restore', () => {
     for (const f of kept) {
       // The name is the time the backup began: every build acknowledged earlier must be in it.
       const [, d, t, ms] = /^radiator-(\d{8})T(\d{6})(\d{3})Z\.db$/.exec(f)!
-      const began = Date.parse(`${d!.slice(0, 4)}-${d!.slice(4, 6)}-${d!.slice(6)}T${t!.slice(0, 2)}:${t!.slice(2, 4)}:${t!.slice(4)}.${ms}Z`)
+      const began = Date.parse(
+        `${d!.slice(0, 4)}-${d!.slice(4, 6)}-${d!.slice(6)}T${t!.slice(0, 2)}:${t!.slice(2, 4)}:${t!.slice(4)}.${ms}Z`
+      )
       const copy = new Database(join(dir, f), { readonly: true })
       expect(copy.pragma('integrity_check', { simple: true })).toBe('ok')
       const has = copy.prepare('SELECT 1 FROM builds WHERE id = ?')

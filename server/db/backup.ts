@@ -17,7 +17,17 @@
  *   event loop is never held for the whole copy.
  */
 import Database from 'better-sqlite3'
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { open } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { databasePath, ensureDir, type Sqlite } from './client.ts'
@@ -117,7 +127,9 @@ export function scheduledName(at: Date): string {
 
 /** Deletes all but the newest `keep` scheduled backups in `dir`; other files there are left alone. */
 export function pruneBackups(dir: string, keep: number): string[] {
-  const ours = readdirSync(dir).filter((f) => SCHEDULED.test(f)).sort()
+  const ours = readdirSync(dir)
+    .filter((f) => SCHEDULED.test(f))
+    .sort()
   const gone = ours.slice(0, Math.max(0, ours.length - keep))
   for (const f of gone) rmSync(join(dir, f), { force: true })
   return gone
@@ -172,7 +184,9 @@ export function scheduleBackups(opts: {
 
 function newestBackupAt(dir: string): number {
   if (!existsSync(dir)) return 0
-  const ours = readdirSync(dir).filter((f) => SCHEDULED.test(f)).sort()
+  const ours = readdirSync(dir)
+    .filter((f) => SCHEDULED.test(f))
+    .sort()
   return ours.length ? statSync(join(dir, ours.at(-1)!)).mtimeMs : 0
 }
 
@@ -230,8 +244,16 @@ async function sealInBackground(tmp: string, target: string): Promise<BackupInfo
     const db = new Database(tmp, { fileMustExist: true })
     try {
       db.pragma('journal_mode = DELETE')
-      const reserved = db.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as { value: string } | undefined
-      info = { path: target, bytes: statSync(tmp).size, eventIdReserved: Number(reserved?.value ?? 0), builds: -1, events: -1 }
+      const reserved = db.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as
+        | { value: string }
+        | undefined
+      info = {
+        path: target,
+        bytes: statSync(tmp).size,
+        eventIdReserved: Number(reserved?.value ?? 0),
+        builds: -1,
+        events: -1,
+      }
     } finally {
       db.close()
     }
@@ -270,9 +292,15 @@ function inspect(path: string): Omit<BackupInfo, 'path'> {
     const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get()
     if (!hasMeta) throw new BackupError(`${path} is not a Radiator database (no meta table)`)
     const count = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n
-    const reserved = db.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as { value: string } | undefined
+    const reserved = db.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as
+      | { value: string }
+      | undefined
     return {
-      bytes: (db.prepare('SELECT page_count * page_size AS b FROM pragma_page_count(), pragma_page_size()').get() as { b: number }).b,
+      bytes: (
+        db.prepare('SELECT page_count * page_size AS b FROM pragma_page_count(), pragma_page_size()').get() as {
+          b: number
+        }
+      ).b,
       eventIdReserved: Number(reserved?.value ?? 0),
       builds: count('builds'),
       events: count('events'),

@@ -99,9 +99,7 @@ export const builds = sqliteTable(
     // A tile's running build is looked up on every delivery and for every tile of a snapshot;
     // through the index above that walked the pipeline's whole history (getTile: 95 µs at 100
     // builds, 5.4 ms at 20,000), through this one it is 73 µs at 20,000 (bench/ingest profile).
-    index('builds_running_idx')
-      .on(t.pipelineId, t.createdAt)
-      .where(sql.raw(BUILD_RUNNING)),
+    index('builds_running_idx').on(t.pipelineId, t.createdAt).where(sql.raw(BUILD_RUNNING)),
     // GET /api/builds lists newest first across everything.
     index('builds_updated_idx').on(t.updatedAt, t.id),
   ]
@@ -154,7 +152,10 @@ export const deliveries = sqliteTable(
     size: integer('size').notNull(),
     buildId: text('build_id'),
   },
-  (t) => [index('deliveries_received_idx').on(t.receivedAt), index('deliveries_provider_idx').on(t.provider, t.receivedAt)]
+  (t) => [
+    index('deliveries_received_idx').on(t.receivedAt),
+    index('deliveries_provider_idx').on(t.provider, t.receivedAt),
+  ]
 )
 
 /** Delivery ids already applied: inserted in the same transaction as the build, so a retry is a no-op. */
@@ -249,9 +250,7 @@ export const siteSamples = sqliteTable(
     index('site_samples_at_idx').on(t.at),
     // A repeated report (CLS, INP grow after the first flush) finds the row it replaces. Only the
     // metrics that are ever reported again are indexed (see REPORTED_AGAIN).
-    index('site_samples_vid_idx')
-      .on(t.vid)
-      .where(sql.raw(SAMPLE_ID_INDEXED)),
+    index('site_samples_vid_idx').on(t.vid).where(sql.raw(SAMPLE_ID_INDEXED)),
   ]
 )
 

@@ -62,7 +62,10 @@ describe('group-commit writer', () => {
   })
 
   it('sizes the page cache from DB_CACHE_MB (64 MB unless set)', async () => {
-    for (const [env, kib] of [[{}, 65_536], [{ DB_CACHE_MB: '8' }, 8192]] as const) {
+    for (const [env, kib] of [
+      [{}, 65_536],
+      [{ DB_CACHE_MB: '8' }, 8192],
+    ] as const) {
       const s = await startTestServer(env)
       try {
         expect(s.store.sqlite.pragma('cache_size', { simple: true })).toBe(-kib)
@@ -77,12 +80,14 @@ describe('group-commit writer', () => {
     const insert = store.sqlite.prepare('INSERT INTO t (v) VALUES (?)')
     const seen: number[] = []
     const all = Array.from({ length: 500 }, (_, i) =>
-      w.write(() => insert.run(i)).then(() => {
-        // Visible from a second connection: it is committed, not just written.
-        const other = openStore(store.path)
-        seen.push((other.sqlite.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n)
-        other.close()
-      })
+      w
+        .write(() => insert.run(i))
+        .then(() => {
+          // Visible from a second connection: it is committed, not just written.
+          const other = openStore(store.path)
+          seen.push((other.sqlite.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n)
+          other.close()
+        })
     )
     await Promise.all(all.slice(0, 1))
     await Promise.all(all)
@@ -110,7 +115,12 @@ describe('group-commit writer', () => {
     // The database may not grow: the next page a write needs is refused, as on a full disk.
     store.sqlite.pragma(`max_page_count = ${store.sqlite.pragma('page_count', { simple: true })}`)
     const fill = store.sqlite.prepare('CREATE TABLE IF NOT EXISTS pad (b BLOB)')
-    const err = await w.write(() => (fill.run(), store.sqlite.prepare('INSERT INTO pad VALUES (zeroblob(100000))').run())).catch((e) => e)
+    const err = await w
+      .write(() => {
+        fill.run()
+        return store.sqlite.prepare('INSERT INTO pad VALUES (zeroblob(100000))').run()
+      })
+      .catch((e) => e)
     expect(err).toBeInstanceOf(WriterClosedError)
     expect(err.status).toBe(503)
     expect(err.headers['retry-after']).toMatch(/^\d+$/)
@@ -157,7 +167,13 @@ describe('group-commit writer', () => {
   it('sends live events in id order and only once durable, transient ones queued behind them', async () => {
     const disk = heldSync()
     const w = open(disk.sync)
-    const hub = new Hub(store, w, { version: 't', replayBuffer: 100, retentionMs: 86_400_000, heartbeatMs: 1000, pollTimeoutMs: 1000 })
+    const hub = new Hub(store, w, {
+      version: 't',
+      replayBuffer: 100,
+      retentionMs: 86_400_000,
+      heartbeatMs: 1000,
+      pollTimeoutMs: 1000,
+    })
     const got: number[] = []
     const client: LiveClient = { topics: null, send: (f: Frame) => got.push(f.event.id), close() {} }
     hub.subscribe(client)
@@ -179,7 +195,13 @@ describe('group-commit writer', () => {
   it('fails the callers and every later write when a sync fails, and drops their events', async () => {
     const disk = heldSync()
     const w = open(disk.sync)
-    const hub = new Hub(store, w, { version: 't', replayBuffer: 100, retentionMs: 86_400_000, heartbeatMs: 1000, pollTimeoutMs: 1000 })
+    const hub = new Hub(store, w, {
+      version: 't',
+      replayBuffer: 100,
+      retentionMs: 86_400_000,
+      heartbeatMs: 1000,
+      pollTimeoutMs: 1000,
+    })
     const got: string[] = []
     hub.subscribe({ topics: null, send: (f: Frame) => got.push(f.event.type), close() {} })
     const lost = w.write((s) => hub.persist(s, 'build.finished', { n: 1 }))

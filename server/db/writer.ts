@@ -202,7 +202,7 @@ export class Writer {
       this.syncing = false
       this.observer?.synced((performance.now() - t) / 1000)
       if (err) this.failed ??= err
-      for (const c of covered) (err ? c.fail(err) : c.settle())
+      for (const c of covered) err ? c.fail(err) : c.settle()
       if (this.queue.length > 0) this.flush()
       this.sync() // commits replayed one by one may still wait
       this.settleIdle()

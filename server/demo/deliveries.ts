@@ -64,7 +64,7 @@ export interface Unsigned {
 export const newSha = () => randomBytes(20).toString('hex')
 const iso = (ms: number) => new Date(ms).toISOString()
 /** GitLab's "2016-08-12 15:23:28 UTC". */
-const gitlabTime = (ms: number) => iso(ms).slice(0, 19).replace('T', ' ') + ' UTC'
+const gitlabTime = (ms: number) => `${iso(ms).slice(0, 19).replace('T', ' ')} UTC`
 const unix = (ms: number) => Math.floor(ms / 1000)
 const json = (provider: ProviderName, body: unknown, headers: Record<string, string>): Unsigned => ({
   provider,
@@ -83,10 +83,22 @@ function splitProject(project: string): [string, string] {
 // ---------------------------------------------------------------------------------------------
 // GitHub Actions and Gitea: `workflow_run` requested → in_progress → completed
 
-function workflowRun(b: DemoBuild, host: string, action: string, status: string, conclusion: string | null, at: number) {
+function workflowRun(
+  b: DemoBuild,
+  host: string,
+  action: string,
+  status: string,
+  conclusion: string | null,
+  at: number
+) {
   const { project, pipeline, branch } = b.pipe
   const [org, name] = splitProject(project)
-  const user = { login: b.author.login, id: 1000 + b.author.login.length, type: 'User', html_url: `${host}/${b.author.login}` }
+  const user = {
+    login: b.author.login,
+    id: 1000 + b.author.login.length,
+    type: 'User',
+    html_url: `${host}/${b.author.login}`,
+  }
   const api = host === 'https://github.com' ? 'https://api.github.com' : `${host}/api/v1`
   const repo = {
     id: 7000 + name.length,
@@ -155,7 +167,11 @@ function workflowRun(b: DemoBuild, host: string, action: string, status: string,
 
 /** The run's state changes as GitHub reports them for this build's status. */
 function actionsPhases(b: DemoBuild): [action: string, status: string, conclusion: string | null, at: number][] {
-  if (!terminal(b)) return [['requested', 'queued', null, b.queuedAt], ['in_progress', 'in_progress', null, b.startedAt]]
+  if (!terminal(b))
+    return [
+      ['requested', 'queued', null, b.queuedAt],
+      ['in_progress', 'in_progress', null, b.startedAt],
+    ]
   return [['completed', 'completed', b.status === 'success' ? 'success' : 'failure', finished(b)]]
 }
 
@@ -198,7 +214,13 @@ export function gitlab(b: DemoBuild): Unsigned[] {
   const { project, pipeline, branch } = b.pipe
   const [org, name] = splitProject(project)
   const webUrl = `https://gitlab.acme.test/${project}`
-  const user = { id: 40 + b.author.login.length, name: b.author.name, username: b.author.login, avatar_url: null, email: '[REDACTED]' }
+  const user = {
+    id: 40 + b.author.login.length,
+    name: b.author.name,
+    username: b.author.login,
+    avatar_url: null,
+    email: '[REDACTED]',
+  }
   const end = finished(b)
   const body = (status: string) => {
     const done = status === 'success' || status === 'failed'
@@ -230,7 +252,17 @@ export function gitlab(b: DemoBuild): Unsigned[] {
         manual: false,
         allow_failure: false,
         user,
-        runner: started === null ? null : { id: 12, description: 'shared-runner-2', runner_type: 'instance_type', active: true, is_shared: true, tags: ['docker'] },
+        runner:
+          started === null
+            ? null
+            : {
+                id: 12,
+                description: 'shared-runner-2',
+                runner_type: 'instance_type',
+                active: true,
+                is_shared: true,
+                tags: ['docker'],
+              },
         artifacts_file: { filename: null, size: null },
         environment: null,
       }
@@ -347,7 +379,14 @@ export function circleci(b: DemoBuild): Unsigned[] {
       happened_at: iso(stopped),
       ...common,
       workflow: { id: b.uuid, name: pipeline, created_at: iso(b.startedAt), stopped_at: null, url: workflowUrl },
-      job: { id: randomUUID(), name: 'checkout', number: b.number * 3, status: 'success', started_at: iso(b.startedAt), stopped_at: iso(stopped) },
+      job: {
+        id: randomUUID(),
+        name: 'checkout',
+        number: b.number * 3,
+        status: 'success',
+        started_at: iso(b.startedAt),
+        stopped_at: iso(stopped),
+      },
     }
     return [json('circleci', body, headers('job-completed'))]
   }
@@ -428,7 +467,13 @@ export function buildkite(b: DemoBuild): Unsigned[] {
     },
     sender: { id: creator.id, name: b.author.name },
   }
-  return [json('buildkite', body, { 'Content-Type': 'application/json', 'User-Agent': 'Buildkite-Request', 'X-Buildkite-Event': event })]
+  return [
+    json('buildkite', body, {
+      'Content-Type': 'application/json',
+      'User-Agent': 'Buildkite-Request',
+      'X-Buildkite-Event': event,
+    }),
+  ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,7 +506,8 @@ export function bitbucket(b: DemoBuild): Unsigned[] {
     commit_status: {
       type: 'build',
       name: pipeline,
-      description: state === 'INPROGRESS' ? 'Build in progress' : state === 'SUCCESSFUL' ? 'All tests passed' : '3 tests failed',
+      description:
+        state === 'INPROGRESS' ? 'Build in progress' : state === 'SUCCESSFUL' ? 'All tests passed' : '3 tests failed',
       state,
       key,
       url: `https://ci.acme.test/${name}/builds/${b.number}`,
@@ -504,7 +550,11 @@ export function azureDevops(b: DemoBuild): Unsigned[] {
     id: randomUUID(),
     eventType: 'build.complete',
     publisherId: 'tfs',
-    message: { text, html: `Build <a href="${web}">${b.number}</a> ${result}`, markdown: `Build [${b.number}](${web}) ${result}` },
+    message: {
+      text,
+      html: `Build <a href="${web}">${b.number}</a> ${result}`,
+      markdown: `Build [${b.number}](${web}) ${result}`,
+    },
     detailedMessage: { text },
     resource: {
       id: b.id,
@@ -548,7 +598,10 @@ export function drone(b: DemoBuild): Unsigned[] {
   const end = finished(b)
   const states: [action: string, status: string][] = terminal(b)
     ? [['updated', b.status === 'success' ? 'success' : 'failure']]
-    : [['created', 'pending'], ['updated', 'running']]
+    : [
+        ['created', 'pending'],
+        ['updated', 'running'],
+      ]
   return states.map(([action, status]) => {
     const version = ++b.sent
     const done = status === 'success' || status === 'failure'
@@ -640,8 +693,14 @@ export function jenkins(b: DemoBuild): Unsigned[] {
   const end = finished(b)
   const result = b.status === 'success' ? 'SUCCESS' : 'FAILURE'
   const phases: [phase: string, at: number][] = terminal(b)
-    ? [['COMPLETED', end], ['FINALIZED', end + 800]]
-    : [['QUEUED', b.queuedAt], ['STARTED', b.startedAt]]
+    ? [
+        ['COMPLETED', end],
+        ['FINALIZED', end + 800],
+      ]
+    : [
+        ['QUEUED', b.queuedAt],
+        ['STARTED', b.startedAt],
+      ]
   return phases.map(([phase, at]) => {
     const done = phase === 'COMPLETED' || phase === 'FINALIZED'
     const body = {
@@ -668,7 +727,10 @@ export function jenkins(b: DemoBuild): Unsigned[] {
         artifacts: {},
       },
     }
-    return json('jenkins', body, { 'Content-Type': 'application/json;charset=UTF-8', 'User-Agent': 'Jenkins Notification Plugin' })
+    return json('jenkins', body, {
+      'Content-Type': 'application/json;charset=UTF-8',
+      'User-Agent': 'Jenkins Notification Plugin',
+    })
   })
 }
 
@@ -692,7 +754,13 @@ export function generic(b: DemoBuild): Unsigned[] {
     startedAt: iso(b.startedAt),
     ...(terminal(b) ? { finishedAt: iso(finished(b)) } : {}),
   }
-  return [json('generic', body, { 'Content-Type': 'application/json', 'User-Agent': 'curl/8.5.0', 'Idempotency-Key': randomUUID() })]
+  return [
+    json('generic', body, {
+      'Content-Type': 'application/json',
+      'User-Agent': 'curl/8.5.0',
+      'Idempotency-Key': randomUUID(),
+    }),
+  ]
 }
 
 /** Every provider's generator, by route name. */

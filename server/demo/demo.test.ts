@@ -29,7 +29,13 @@ const said: string[] = []
 beforeAll(async () => {
   const { LOG_LEVEL: _, ...env } = demoEnv()
   s = await startTestServer(env)
-  demo = new Demo({ url: s.url, secret: DEMO_SECRET, metricsToken: DEMO_METRICS_TOKEN, sites: DEMO_SITES, out: (l) => said.push(l) })
+  demo = new Demo({
+    url: s.url,
+    secret: DEMO_SECRET,
+    metricsToken: DEMO_METRICS_TOKEN,
+    sites: DEMO_SITES,
+    out: (l) => said.push(l),
+  })
 })
 afterAll(() => s.destroy())
 
@@ -39,7 +45,9 @@ async function tiles(): Promise<PipelineTile[]> {
 }
 
 const tileOf = (all: PipelineTile[], p: DemoPipeline) =>
-  all.filter((t) => t.provider === p.provider && t.project === p.project && t.pipeline === p.pipeline && t.branch === p.branch)
+  all.filter(
+    (t) => t.provider === p.provider && t.project === p.project && t.pipeline === p.pipeline && t.branch === p.branch
+  )
 
 function expectStored(results: HookResult[], status: string) {
   for (const r of results) {
@@ -73,30 +81,33 @@ describe('the demo scenario', () => {
     expect(failing.brokenSince).not.toBeNull()
   })
 
-  it.each(PIPELINES.map((p) => [`${p.provider} ${p.branch}`, p] as const))('%s: running, then finished as intended', async (_, p) => {
-    const b = demo.build(p, 'running', Date.now() - 2_000)
-    b.startedAt = Date.now() - 1_000
-    const started = await demo.deliver(b)
-    // Azure DevOps' service hook only reports finished builds.
-    if (p.provider === 'azure-devops') expect(started).toEqual([])
-    else expectStored(started, 'running')
+  it.each(PIPELINES.map((p) => [`${p.provider} ${p.branch}`, p] as const))(
+    '%s: running, then finished as intended',
+    async (_, p) => {
+      const b = demo.build(p, 'running', Date.now() - 2_000)
+      b.startedAt = Date.now() - 1_000
+      const started = await demo.deliver(b)
+      // Azure DevOps' service hook only reports finished builds.
+      if (p.provider === 'azure-devops') expect(started).toEqual([])
+      else expectStored(started, 'running')
 
-    const result = p === FAILING ? 'success' : 'failure'
-    b.status = result
-    b.finishedAt = Date.now()
-    const done = await demo.deliver(b)
-    expectStored(done, result)
-    expect(done.find((r) => r.body.transition)?.body.transition).toBe(p === FAILING ? 'fixed' : 'broken')
+      const result = p === FAILING ? 'success' : 'failure'
+      b.status = result
+      b.finishedAt = Date.now()
+      const done = await demo.deliver(b)
+      expectStored(done, result)
+      expect(done.find((r) => r.body.transition)?.body.transition).toBe(p === FAILING ? 'fixed' : 'broken')
 
-    const all = await tiles()
-    const matching = tileOf(all, p)
-    expect(matching).toHaveLength(1)
-    expect(matching[0]!.latest?.number ?? b.number).toBe(b.number)
-    expect(matching[0]!.latest?.status).toBe(result)
-    expect(matching[0]!.running).toBeNull()
-    // No stray tiles (a start delivery naming the build differently would leave one behind).
-    expect(all).toHaveLength(PIPELINES.length)
-  })
+      const all = await tiles()
+      const matching = tileOf(all, p)
+      expect(matching).toHaveLength(1)
+      expect(matching[0]!.latest?.number ?? b.number).toBe(b.number)
+      expect(matching[0]!.latest?.status).toBe(result)
+      expect(matching[0]!.running).toBeNull()
+      // No stray tiles (a start delivery naming the build differently would leave one behind).
+      expect(all).toHaveLength(PIPELINES.length)
+    }
+  )
 
   it('sends visitors the collect endpoint accepts, counted as distinct live visitors', async () => {
     const now = Date.now()

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, loadConfig } from '../config.ts'
+import { type Config, ConfigError, loadConfig } from '../config.ts'
 import { createLogger } from '../log.ts'
 import { ensureWebBuild } from '../http/web-build.ts'
 import { startServer, type RunningServer } from '../server.ts'
@@ -53,7 +53,7 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGINT', () => void shutdown('SIGINT'))
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
-let config
+let config: Config
 try {
   config = loadConfig({ ...demoEnv(), PORT: process.env.PORT || '8080', HOST: process.env.HOST, DATA_DIR: dataDir })
 } catch (e) {

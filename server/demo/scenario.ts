@@ -108,6 +108,7 @@ export interface DemoOptions {
 export interface HookResult {
   provider: ProviderName
   status: number
+  // biome-ignore lint/suspicious/noExplicitAny: the demo reads fields of answers it posted itself
   body: any
 }
 
@@ -141,11 +142,17 @@ export class Demo {
   }
 
   /** A new build of `pipe`, queued at `queuedAt`, running from a moment later. */
-  build(pipe: DemoPipeline, status: DemoStatus, queuedAt: number, author = pick(PEOPLE), subject = pick(SUBJECTS)): DemoBuild {
+  build(
+    pipe: DemoPipeline,
+    status: DemoStatus,
+    queuedAt: number,
+    author = pick(PEOPLE),
+    subject = pick(SUBJECTS)
+  ): DemoBuild {
     const tile = this.tiles.find((t) => t.pipe === pipe)
     return {
       pipe,
-      id: this.nextId += between(3, 40),
+      id: (this.nextId += between(3, 40)),
       uuid: randomUUID(),
       number: tile ? ++tile.number : between(1, 999),
       sha: newSha(),
@@ -167,7 +174,11 @@ export class Demo {
       if (!res) break
       const body = await res.json().catch(() => null)
       results.push({ provider: d.provider, status: res.status, body })
-      if (res.status !== 200 || !body?.stored) this.warnOnce(`hook:${d.provider}:${res.status}`, `${d.provider} delivery answered ${res.status}: ${JSON.stringify(body)}`)
+      if (res.status !== 200 || !body?.stored)
+        this.warnOnce(
+          `hook:${d.provider}:${res.status}`,
+          `${d.provider} delivery answered ${res.status}: ${JSON.stringify(body)}`
+        )
     }
     return results
   }
@@ -185,7 +196,13 @@ export class Demo {
         const ends = results.map(() => (end -= between(25, 70) * MIN)).reverse()
         for (const [k, result] of results.entries()) {
           const breaking = tile.pipe === FAILING && k === count - 2
-          const b = this.build(tile.pipe, 'running', ends[k]! - tile.pipe.typicalMs - 3_000, breaking ? PEOPLE[2] : undefined, breaking ? BREAKING_SUBJECT : undefined)
+          const b = this.build(
+            tile.pipe,
+            'running',
+            ends[k]! - tile.pipe.typicalMs - 3_000,
+            breaking ? PEOPLE[2] : undefined,
+            breaking ? BREAKING_SUBJECT : undefined
+          )
           await this.deliver(b)
           b.status = result
           b.finishedAt = b.startedAt + jitter(tile.pipe.typicalMs)
@@ -239,8 +256,12 @@ export class Demo {
     // A red pipeline usually recovers; a green one rarely breaks (never in the first 40 s).
     const result: 'success' | 'failure' =
       tile.lastResult === 'failure'
-        ? Math.random() < 0.85 ? 'success' : 'failure'
-        : now - this.liveSince > 40_000 && failing < 2 && Math.random() < 0.12 ? 'failure' : 'success'
+        ? Math.random() < 0.85
+          ? 'success'
+          : 'failure'
+        : now - this.liveSince > 40_000 && failing < 2 && Math.random() < 0.12
+          ? 'failure'
+          : 'success'
     this.startBuild(tile, result, Math.min(20_000, Math.max(5_000, jitter(tile.pipe.typicalMs))))
   }
 
@@ -248,7 +269,13 @@ export class Demo {
     if (this.stopped || tile.running) return
     const now = Date.now()
     const fixing = tile.pipe === FAILING && tile.lastResult === 'failure'
-    const b = this.build(tile.pipe, 'running', now - between(1_000, 3_000), fixing ? PEOPLE[2] : undefined, fixing ? FIX_SUBJECT : undefined)
+    const b = this.build(
+      tile.pipe,
+      'running',
+      now - between(1_000, 3_000),
+      fixing ? PEOPLE[2] : undefined,
+      fixing ? FIX_SUBJECT : undefined
+    )
     b.startedAt = now
     tile.running = { build: b, result, finishAt: now + durationMs, started: this.track(this.deliver(b)) }
     this.out(`▶ ${label(tile.pipe)} #${b.number} running — ${b.subject}`)
@@ -269,7 +296,14 @@ export class Demo {
         return this.deliver(b)
       })
     )
-    const word = result === 'success' ? (wasFailing ? `✓ fixed by ${b.author.login}` : '✓ passed') : wasFailing ? '✗ still failing' : `✗ broken by ${b.author.login}`
+    const word =
+      result === 'success'
+        ? wasFailing
+          ? `✓ fixed by ${b.author.login}`
+          : '✓ passed'
+        : wasFailing
+          ? '✗ still failing'
+          : `✗ broken by ${b.author.login}`
     this.out(`${word}: ${label(tile.pipe)} #${b.number}`)
   }
 
@@ -298,7 +332,11 @@ export class Demo {
       } else if (now >= v.nextNav) {
         const { leaving, arriving } = navigate(v, now)
         // The new page's beacon follows once it has loaded.
-        this.track(this.collect(v, leaving).then(() => sleep(between(200, 700), this.abort.signal)).then(() => this.collect(v, arriving)))
+        this.track(
+          this.collect(v, leaving)
+            .then(() => sleep(between(200, 700), this.abort.signal))
+            .then(() => this.collect(v, arriving))
+        )
       } else if (now >= v.nextBeat) {
         v.nextBeat = now + 15_000
         this.collect(v, heartbeat(v))
@@ -314,7 +352,10 @@ export class Demo {
         if (!res || res.ok) return
         const body = await res.text().catch(() => '')
         if (res.status === 404 && !body.includes('unknown_site'))
-          this.warnOnce('collect-404', 'site metrics are not available on this server (/api/collect answered 404); visitors are skipped')
+          this.warnOnce(
+            'collect-404',
+            'site metrics are not available on this server (/api/collect answered 404); visitors are skipped'
+          )
         else this.warnOnce(`collect-${res.status}`, `/api/collect answered ${res.status}: ${body.slice(0, 200)}`)
       })
     )
@@ -329,7 +370,8 @@ export class Demo {
     const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${this.opts.metricsToken}` }
     this.track(
       this.request('/api/metrics', body, headers).then((res) => {
-        if (res && !res.ok && res.status !== 404) this.warnOnce(`metrics-${res.status}`, `/api/metrics answered ${res.status}`)
+        if (res && !res.ok && res.status !== 404)
+          this.warnOnce(`metrics-${res.status}`, `/api/metrics answered ${res.status}`)
       })
     )
   }
@@ -338,7 +380,11 @@ export class Demo {
   // Plumbing
 
   /** One bounded POST; null when it failed or the demo is stopping. */
-  private async request(path: string, body: Buffer | string, headers: Record<string, string>): Promise<Response | null> {
+  private async request(
+    path: string,
+    body: Buffer | string,
+    headers: Record<string, string>
+  ): Promise<Response | null> {
     if (this.stopped) return null
     try {
       return await fetch(this.opts.url + path, {
@@ -383,8 +429,14 @@ export function customMetrics(deploysToday: number, errorRate: number) {
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve()
-    const onAbort = () => (clearTimeout(t), resolve())
-    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms)
+    const onAbort = () => {
+      clearTimeout(t)
+      resolve()
+    }
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
     signal.addEventListener('abort', onAbort, { once: true })
   })
 }

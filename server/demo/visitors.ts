@@ -49,11 +49,31 @@ const MOBILE_WIDTHS = [360, 390, 393, 412, 430]
 
 /** [good, needs improvement, poor] value ranges per vital (web-vitals' thresholds split them). */
 const RANGES: Record<VitalName, [number, number][]> = {
-  TTFB: [[90, 800], [800, 1800], [1800, 2600]],
-  FCP: [[450, 1800], [1800, 3000], [3000, 4200]],
-  LCP: [[800, 2500], [2500, 4000], [4000, 6500]],
-  INP: [[30, 200], [200, 500], [500, 850]],
-  CLS: [[0, 0.1], [0.1, 0.25], [0.25, 0.45]],
+  TTFB: [
+    [90, 800],
+    [800, 1800],
+    [1800, 2600],
+  ],
+  FCP: [
+    [450, 1800],
+    [1800, 3000],
+    [3000, 4200],
+  ],
+  LCP: [
+    [800, 2500],
+    [2500, 4000],
+    [4000, 6500],
+  ],
+  INP: [
+    [30, 200],
+    [200, 500],
+    [500, 850],
+  ],
+  CLS: [
+    [0, 0.1],
+    [0.1, 0.25],
+    [0.25, 0.45],
+  ],
 }
 
 const pick = <T>(xs: readonly T[], rand: () => number): T => xs[Math.floor(rand() * xs.length)]!
@@ -122,7 +142,11 @@ export function heartbeat(v: SimVisitor): BeaconEvent[] {
  * document's load. Two separate requests, the second a moment later, as a browser sends them: a
  * leave and a page view in the same instant would read as a visitor who left.
  */
-export function navigate(v: SimVisitor, now: number, rand: () => number = Math.random): { leaving: BeaconEvent[]; arriving: BeaconEvent[] } {
+export function navigate(
+  v: SimVisitor,
+  now: number,
+  rand: () => number = Math.random
+): { leaving: BeaconEvent[]; arriving: BeaconEvent[] } {
   const leaving = leave(v, rand)
   const others = pathsFor(v.site).filter((p) => p !== v.path)
   v.path = others.length ? pick(others, rand) : v.path

@@ -44,28 +44,41 @@ describe('the dashboard files', () => {
     expect(await res.json()).toMatchObject({ code: 'NOT_FOUND' })
   })
 
-  it.each(['/main.js', '/styles.css', '/logo.png', '/icon.svg', '/favicon.ico', '/manifest.json', '/robots.txt', '/fonts/x.woff2', '/x.js.map', '/pipelines/abc/app.js'])(
-    'answers a missing file outside assets %s with a 404, not the page',
-    async (path) => {
-      expectUncachedNotFound(await fetch(`${s.url}${path}`), path)
-    }
-  )
+  it.each([
+    '/main.js',
+    '/styles.css',
+    '/logo.png',
+    '/icon.svg',
+    '/favicon.ico',
+    '/manifest.json',
+    '/robots.txt',
+    '/fonts/x.woff2',
+    '/x.js.map',
+    '/pipelines/abc/app.js',
+  ])('answers a missing file outside assets %s with a 404, not the page', async (path) => {
+    expectUncachedNotFound(await fetch(`${s.url}${path}`), path)
+  })
 
   it('answers HEAD for a missing asset with the same uncached 404', async () => {
     expectUncachedNotFound(await fetch(`${s.url}/assets/index-0ldHa5h.js`, { method: 'HEAD' }), 'HEAD')
   })
 
-  it.each(['/', '/pipelines/3f2a9c0d1e4b5a6f', '/sites', '/sites/shop.example.com', '/sites/docs.demo.test?window=1h', '/custom-metrics', '/tv'])(
-    'serves the page for the client route %s, revalidated',
-    async (path) => {
-      const res = await fetch(`${s.url}${path}`)
-      expect(res.status).toBe(200)
-      expect(res.headers.get('content-type')).toMatch(/text\/html/)
-      expect(res.headers.get('cache-control')).toBe('no-cache')
-      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
-      expect(await res.text()).toMatch(/<!doctype html>/i)
-    }
-  )
+  it.each([
+    '/',
+    '/pipelines/3f2a9c0d1e4b5a6f',
+    '/sites',
+    '/sites/shop.example.com',
+    '/sites/docs.demo.test?window=1h',
+    '/custom-metrics',
+    '/tv',
+  ])('serves the page for the client route %s, revalidated', async (path) => {
+    const res = await fetch(`${s.url}${path}`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/text\/html/)
+    expect(res.headers.get('cache-control')).toBe('no-cache')
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(await res.text()).toMatch(/<!doctype html>/i)
+  })
 
   it('serves the favicon revalidated, since its name carries no hash', async () => {
     const res = await fetch(`${s.url}/favicon.svg`)

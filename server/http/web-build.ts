@@ -21,7 +21,14 @@ function newestMtime(path: string): number {
 }
 
 /** The files a build depends on; a change to any of them makes the build stale. */
-const SOURCES = ['web/src', 'web/beacon', 'web/index.html', 'web/vite.config.ts', 'web/vite.beacon.config.ts', 'package-lock.json']
+const SOURCES = [
+  'web/src',
+  'web/beacon',
+  'web/index.html',
+  'web/vite.config.ts',
+  'web/vite.beacon.config.ts',
+  'package-lock.json',
+]
 
 export function webBuildIsStale(): boolean {
   const built = join(WEB_DIST, 'index.html')

@@ -20,7 +20,10 @@ export class Frame {
   private sse: Buffer | undefined
   private utf8Bytes: Buffer | undefined
   /** `json` when the caller already has the serialized form (a stored row, a cached snapshot). */
-  constructor(readonly event: LiveEvent, json?: string) {
+  constructor(
+    readonly event: LiveEvent,
+    json?: string
+  ) {
     this.json = json ?? JSON.stringify(event)
   }
   get sseBytes(): Buffer {
@@ -197,7 +200,7 @@ export class Hub {
   private now: () => number
 
   constructor(
-    private store: Store,
+    store: Store,
     private writer: Writer,
     private opts: HubOptions
   ) {
@@ -205,7 +208,9 @@ export class Hub {
     this.now = opts.now ?? Date.now
     this.stmts = {
       getMeta: s.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: s.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      setMeta: s.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'
+      ),
       maxId: s.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM events'),
       insert: s.prepare('INSERT INTO events (id, type, at, data) VALUES (?, ?, ?, ?)'),
       page: s.prepare<[number, number, number], { id: number; type: string; at: number; data: string }>(
@@ -392,7 +397,12 @@ export class Hub {
    * longer possible (trimmed, or an id this server never issued): the client then gets a reset
    * snapshot. The client is caught up when `through` reaches the head.
    */
-  replayPage(since: number, topics: Topics, maxEvents = REPLAY_PAGE_EVENTS, maxBytes = REPLAY_PAGE_BYTES): ReplayPage | null {
+  replayPage(
+    since: number,
+    topics: Topics,
+    maxEvents = REPLAY_PAGE_EVENTS,
+    maxBytes = REPLAY_PAGE_BYTES
+  ): ReplayPage | null {
     if (!this.resumable(since)) return null
     const frames: Frame[] = []
     let bytes = 0

@@ -60,13 +60,18 @@ describe('catch-up bigger than the client buffer', () => {
   it('delivers a snapshot and replay larger than LIVE_CLIENT_BUFFER_BYTES, then the live stream', async () => {
     const s = await server({ LIVE_CLIENT_BUFFER_BYTES: '16384' })
     // A board big enough that its snapshot alone is far over the buffer (as 1,000 pipelines are).
-    s.hub.addSnapshot('board', () => ({ tiles: Array.from({ length: 400 }, (_, i) => ({ i, name: `pipeline-${i}`.padEnd(200, '.') })) }))
+    s.hub.addSnapshot('board', () => ({
+      tiles: Array.from({ length: 400 }, (_, i) => ({ i, name: `pipeline-${i}`.padEnd(200, '.') })),
+    }))
     const start = s.hub.head
     await persistMany(s, 300, (i) => ({ i, pad: 'p'.repeat(2000) }))
     // A fresh screen gets the whole board, far over its buffer, before anything else.
     const fresh = new WsTestClient(wsUrl(s))
     const freshSse = new SseTestClient(`${s.url}/live/sse`)
-    t.cleanup(() => fresh.close(), () => freshSse.close())
+    t.cleanup(
+      () => fresh.close(),
+      () => freshSse.close()
+    )
     for (const c of [fresh, freshSse]) {
       await until(() => c.messages[0], 'the fresh snapshot')
       expect(c.messages[0]!.data.board.tiles).toHaveLength(400)
@@ -74,7 +79,10 @@ describe('catch-up bigger than the client buffer', () => {
     // Resuming screens have the board already and get the replay, also far over the buffer.
     const ws = new WsTestClient(wsUrl(s, `?since=${start}`))
     const sse = new SseTestClient(`${s.url}/live/sse?since=${start}`)
-    t.cleanup(() => ws.close(), () => sse.close())
+    t.cleanup(
+      () => ws.close(),
+      () => sse.close()
+    )
     // Live events keep coming while they catch up, as they do on a busy board: they are sent once
     // a client reaches the head, while its last catch-up bytes may still be queued.
     let live = 0
@@ -82,7 +90,8 @@ describe('catch-up bigger than the client buffer', () => {
       await persistEvent(s, 'build.finished', { live })
       await new Promise((r) => setTimeout(r, 5))
     }
-    for (const c of [ws, sse]) await until(() => ids(c.messages).length === 300 + live, 'the whole replay and the live events', 20_000)
+    for (const c of [ws, sse])
+      await until(() => ids(c.messages).length === 300 + live, 'the whole replay and the live events', 20_000)
     await persistEvent(s, 'build.finished', { after: true })
     for (const c of [ws, sse]) {
       await until(() => ids(c.messages).length === 301 + live, 'the live event after the replay')
@@ -92,7 +101,8 @@ describe('catch-up bigger than the client buffer', () => {
       expect(ids(c.messages)).toEqual(range(start + 1, s.hub.head))
     }
     expect(ws.closeCode).toBeNull()
-    for (const c of [fresh, freshSse]) await until(() => ids(c.messages).length === live + 1, 'the fresh screens get the live events too')
+    for (const c of [fresh, freshSse])
+      await until(() => ids(c.messages).length === live + 1, 'the fresh screens get the live events too')
   })
 })
 
@@ -122,7 +132,11 @@ describe('replay in pages', () => {
     const ws = new WsTestClient(wsUrl(s, '?since=1'))
     const sse = new SseTestClient(`${s.url}/live/sse?since=1`)
     const poll = new PollTestClient(s.url, 1)
-    t.cleanup(() => ws.close(), () => sse.close(), () => poll.close())
+    t.cleanup(
+      () => ws.close(),
+      () => sse.close(),
+      () => poll.close()
+    )
     for (const c of [ws, sse, poll]) await until(() => ids(c.messages).length === head - 1, 'replay from disk', 20_000)
     // The server still answers other requests while they catch up, and new events follow in order.
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200)
@@ -140,7 +154,10 @@ describe('connection caps', () => {
     const s = await server({ LIVE_MAX_CLIENTS_PER_ADDRESS: '2' })
     const a = new SseTestClient(`${s.url}/live/sse`)
     const b = new WsTestClient(wsUrl(s))
-    t.cleanup(() => a.close(), () => b.close())
+    t.cleanup(
+      () => a.close(),
+      () => b.close()
+    )
     await until(() => a.events().length && b.events().length, 'two clients')
 
     // EventSource gives up for good on any status but 200: a busy server says when to come back.
@@ -158,7 +175,9 @@ describe('connection caps', () => {
 
     const refused = await new Promise<{ status: number; retry: string | undefined }>((resolve) => {
       const ws = new WebSocket(wsUrl(s))
-      ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode!, retry: res.headers['retry-after'] }))
+      ws.on('unexpected-response', (_req, res) =>
+        resolve({ status: res.statusCode!, retry: res.headers['retry-after'] })
+      )
       ws.on('open', () => resolve({ status: 101, retry: undefined }))
       ws.on('error', () => {})
     })
@@ -167,7 +186,10 @@ describe('connection caps', () => {
 
     // A freed slot is usable again: the cap counts open connections, not connections ever made.
     b.close()
-    await until(async () => (await fetch(`${s.url}/live/poll?since=${s.hub.head}&snapshot=1`)).status === 200, 'slot freed')
+    await until(
+      async () => (await fetch(`${s.url}/live/poll?since=${s.hub.head}&snapshot=1`)).status === 200,
+      'slot freed'
+    )
   })
 
   it('answers SSE at LIVE_MAX_CLIENTS with 200 and retry, not a fatal 503', async () => {

@@ -14,7 +14,16 @@ import { clientIp } from '../http/client-ip.ts'
 import { nodeRequestOf } from '../http/node-routes.ts'
 import { Admission } from './admission.ts'
 import { catchUp } from './catch-up.ts'
-import { parseTopics, REPLAY_PAGE_EVENTS, type ClientMeta, type Frame, type Hub, type LiveClient, type ReplayPage, type Topics } from './hub.ts'
+import {
+  parseTopics,
+  REPLAY_PAGE_EVENTS,
+  type ClientMeta,
+  type Frame,
+  type Hub,
+  type LiveClient,
+  type ReplayPage,
+  type Topics,
+} from './hub.ts'
 import { SseClient } from './sse.ts'
 import { WsClient } from './ws.ts'
 import { access, principalOf } from '../access/guard.ts'
@@ -95,7 +104,10 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
     access.viewer,
     async (c, next) => {
       if (c.req.header('upgrade')?.toLowerCase() !== 'websocket')
-        throw new AppError('BAD_REQUEST', 'GET /live is a WebSocket endpoint; use /live/sse or /live/poll over plain HTTP')
+        throw new AppError(
+          'BAD_REQUEST',
+          'GET /live is a WebSocket endpoint; use /live/sse or /live/poll over plain HTTP'
+        )
       resumeId(c.req.query('since'), undefined)
       const slot = admit(c, 'ws')
       if (typeof slot === 'string') return busy(c, slot)
@@ -186,7 +198,16 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
       const tail = hub.replaySince(page.through, topics)
       if (tail === null) return pollResponse([hub.open(null).snapshot])
       if (tail.length) return pollResponse(tail.slice(0, REPLAY_PAGE_EVENTS))
-      return pollResponse(await waitForFrames(hub, topics, config.LIVE_POLL_TIMEOUT_MS, c.req.raw.signal, principalOf(c).id, meta(c, 'poll')))
+      return pollResponse(
+        await waitForFrames(
+          hub,
+          topics,
+          config.LIVE_POLL_TIMEOUT_MS,
+          c.req.raw.signal,
+          principalOf(c).id,
+          meta(c, 'poll')
+        )
+      )
     } finally {
       slot()
     }
@@ -228,7 +249,14 @@ function pollResponse(frames: Frame[]): Response {
 }
 
 /** Holds a poll until an event arrives (plus the rest of that turn's events) or the timeout. */
-function waitForFrames(hub: Hub, topics: Topics, timeoutMs: number, signal: AbortSignal, principal: string | null, meta: ClientMeta): Promise<Frame[]> {
+function waitForFrames(
+  hub: Hub,
+  topics: Topics,
+  timeoutMs: number,
+  signal: AbortSignal,
+  principal: string | null,
+  meta: ClientMeta
+): Promise<Frame[]> {
   return new Promise((resolve) => {
     const frames: Frame[] = []
     let done = false

@@ -25,8 +25,7 @@ export function beaconRoutes(path = BEACON_PATH) {
   let built: Built | undefined
 
   const load = (): Built => {
-    if (!existsSync(path))
-      throw new AppError('UNAVAILABLE', 'beacon.js is not built yet: run `npm run build`')
+    if (!existsSync(path)) throw new AppError('UNAVAILABLE', 'beacon.js is not built yet: run `npm run build`')
     const mtime = statSync(path).mtimeMs
     if (built?.mtime !== mtime) {
       const body = readFileSync(path)
@@ -49,7 +48,7 @@ export function beaconRoutes(path = BEACON_PATH) {
       'x-content-type-options': 'nosniff',
     }
     const inm = c.req.header('if-none-match')
-    if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === b.etag)) return c.body(null, 304, headers)
+    if (inm?.split(',').some((t) => t.trim().replace(/^W\//, '') === b.etag)) return c.body(null, 304, headers)
     if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? ''))
       return c.body(new Uint8Array(b.gzip), 200, { ...headers, 'content-encoding': 'gzip' })
     return c.body(new Uint8Array(b.body), 200, headers)

@@ -30,7 +30,8 @@ describe('the beacon script', () => {
 
   it('uses no cookies and no storage', () => {
     const code = readFileSync(BEACON_PATH, 'utf8')
-    for (const api of ['document.cookie', 'localStorage', 'sessionStorage', 'indexedDB']) expect(code).not.toContain(api)
+    for (const api of ['document.cookie', 'localStorage', 'sessionStorage', 'indexedDB'])
+      expect(code).not.toContain(api)
   })
 
   it('is served at /beacon.js with long-lived caching and an ETag', async () => {

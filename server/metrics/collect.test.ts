@@ -67,7 +67,7 @@ describe('POST /api/collect', () => {
 
   it('rejects a body over 16 KB with 413, declared or streamed, and counts it', async () => {
     const s = await server()
-    const big = JSON.stringify({ site: SITE, events: [{ type: 'pageview', path: '/' + 'a'.repeat(17_000) }] })
+    const big = JSON.stringify({ site: SITE, events: [{ type: 'pageview', path: `/${'a'.repeat(17_000)}` }] })
     const res = await postRaw(s.url, big)
     expect(res.status).toBe(413)
     expect((await res.json()).code).toBe('PAYLOAD_TOO_LARGE')
@@ -151,10 +151,14 @@ describe('POST /api/collect', () => {
 
   it('takes any number of beacons with COLLECT_PER_MINUTE=0', async () => {
     const s = await server({ COLLECT_PER_MINUTE: '0' })
-    const answers = await Promise.all(Array.from({ length: 30 }, () => postBeacon(s.url, [{ type: 'heartbeat', path: '/' }])))
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => postBeacon(s.url, [{ type: 'heartbeat', path: '/' }]))
+    )
     expect(answers.map((r) => r.status)).toEqual(Array(30).fill(202))
     const limited = await server({ COLLECT_PER_MINUTE: '10' })
-    const some = await Promise.all(Array.from({ length: 30 }, () => postBeacon(limited.url, [{ type: 'heartbeat', path: '/' }])))
+    const some = await Promise.all(
+      Array.from({ length: 30 }, () => postBeacon(limited.url, [{ type: 'heartbeat', path: '/' }]))
+    )
     expect(some.filter((r) => r.status === 202)).toHaveLength(10)
   })
 
@@ -168,9 +172,21 @@ describe('POST /api/collect', () => {
   it.each([
     ['no events', { site: SITE, events: [] }, 'events'],
     ['an unknown event type', { site: SITE, events: [{ type: 'click', path: '/' }] }, 'events.0.type'],
-    ['an LCP above 60 s', { site: SITE, events: [{ type: 'vital', path: '/', name: 'LCP', value: 61_000, id: 'x' }] }, 'value out of range'],
-    ['a negative CLS', { site: SITE, events: [{ type: 'vital', path: '/', name: 'CLS', value: -1, id: 'x' }] }, 'events.0.value'],
-    ['an unknown metric', { site: SITE, events: [{ type: 'vital', path: '/', name: 'FID', value: 1, id: 'x' }] }, 'events.0.name'],
+    [
+      'an LCP above 60 s',
+      { site: SITE, events: [{ type: 'vital', path: '/', name: 'LCP', value: 61_000, id: 'x' }] },
+      'value out of range',
+    ],
+    [
+      'a negative CLS',
+      { site: SITE, events: [{ type: 'vital', path: '/', name: 'CLS', value: -1, id: 'x' }] },
+      'events.0.value',
+    ],
+    [
+      'an unknown metric',
+      { site: SITE, events: [{ type: 'vital', path: '/', name: 'FID', value: 1, id: 'x' }] },
+      'events.0.name',
+    ],
     ['more than 50 events', { site: SITE, events: Array(51).fill({ type: 'heartbeat', path: '/' }) }, 'events'],
   ])('rejects %s with 400 and a reason', async (_name, body, reason) => {
     const s = await server()
@@ -183,20 +199,30 @@ describe('POST /api/collect', () => {
 
   it('rejects a body sent as a form with 415', async () => {
     const s = await server()
-    const res = await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { contentType: 'application/x-www-form-urlencoded' })
+    const res = await postBeacon(s.url, [{ type: 'pageview', path: '/' }], {
+      contentType: 'application/x-www-form-urlencoded',
+    })
     expect(res.status).toBe(415)
   })
 
   it('answers 404 for a site not in SITES', async () => {
     const s = await server()
-    const res = await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { site: 'other.example', origin: 'https://other.example' })
+    const res = await postBeacon(s.url, [{ type: 'pageview', path: '/' }], {
+      site: 'other.example',
+      origin: 'https://other.example',
+    })
     expect(res.status).toBe(404)
     expect((await res.json()).message).toContain('SITES')
   })
 
   it('answers 403 when the Origin is not the site or one of its subdomains', async () => {
     const s = await server()
-    for (const origin of ['https://evil.example', 'https://shop.example.com.evil.example', 'https://blog.example.org', 'null']) {
+    for (const origin of [
+      'https://evil.example',
+      'https://shop.example.com.evil.example',
+      'https://blog.example.org',
+      'null',
+    ]) {
       const res = await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { origin })
       expect(res.status, origin).toBe(403)
       expect(res.headers.get('access-control-allow-origin')).toBeNull()
@@ -210,7 +236,10 @@ describe('POST /api/collect', () => {
     for (const origin of ['https://www.shop.example.com', 'http://shop.example.com:8443'])
       expect((await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { origin })).status, origin).toBe(202)
     const strict = await server({ SITES_ALLOW_SUBDOMAINS: 'false' })
-    expect((await postBeacon(strict.url, [{ type: 'pageview', path: '/' }], { origin: 'https://www.shop.example.com' })).status).toBe(403)
+    expect(
+      (await postBeacon(strict.url, [{ type: 'pageview', path: '/' }], { origin: 'https://www.shop.example.com' }))
+        .status
+    ).toBe(403)
     expect((await postBeacon(strict.url, [{ type: 'pageview', path: '/' }])).status).toBe(202)
   })
 
@@ -230,7 +259,9 @@ describe('POST /api/collect', () => {
   it('never stores the IP address, only the salted visitor hash', async () => {
     const s = await server({ TRUST_PROXY: 'true' })
     await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip: '203.0.113.77' })
-    await postBeacon(s.url, [{ type: 'vital', path: '/', name: 'LCP', value: 1000, id: 'v5-ip' }], { ip: '203.0.113.77' })
+    await postBeacon(s.url, [{ type: 'vital', path: '/', name: 'LCP', value: 1000, id: 'v5-ip' }], {
+      ip: '203.0.113.77',
+    })
     await s.writer.drain()
     s.store.sqlite.pragma('wal_checkpoint(TRUNCATE)')
     for (const f of ['radiator.db', 'radiator.db-wal']) {
@@ -248,7 +279,8 @@ describe('POST /api/collect', () => {
 
   it('believes X-Forwarded-For only with TRUST_PROXY', async () => {
     const visitorsFor = async (s: TestServer) => {
-      for (const ip of ['198.51.100.1', '198.51.100.2']) await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip })
+      for (const ip of ['198.51.100.1', '198.51.100.2'])
+        await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip })
       return (await json(fetch(`${s.url}/api/sites`))).sites.find((x: { site: string }) => x.site === SITE).last5m
     }
     expect(await visitorsFor(await server({ TRUST_PROXY: 'true' }))).toBe(2)
@@ -261,7 +293,9 @@ describe('POST /api/collect', () => {
     // Two visitors behind the same proxy hop each forge a different first entry: still one address each.
     for (const ip of ['203.0.113.7, 198.51.100.1', '203.0.113.8, 198.51.100.1', '198.51.100.1'])
       await postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip })
-    expect((await json(fetch(`${s.url}/api/sites`))).sites.find((x: { site: string }) => x.site === SITE).last5m).toBe(1)
+    expect((await json(fetch(`${s.url}/api/sites`))).sites.find((x: { site: string }) => x.site === SITE).last5m).toBe(
+      1
+    )
   })
 
   it('says once, in the log, that X-Forwarded-For arrives while TRUST_PROXY is off', async () => {
@@ -274,7 +308,12 @@ describe('POST /api/collect', () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain('set TRUST_PROXY=true')
     const trusted: string[] = []
-    const t = await startTestServer({ SITES: SITE, LOG_LEVEL: 'warn', TRUST_PROXY: 'true' }, undefined, undefined, (l) => trusted.push(l))
+    const t = await startTestServer(
+      { SITES: SITE, LOG_LEVEL: 'warn', TRUST_PROXY: 'true' },
+      undefined,
+      undefined,
+      (l) => trusted.push(l)
+    )
     servers.push(t)
     await postBeacon(t.url, [{ type: 'pageview', path: '/' }], { ip: '203.0.113.7' })
     expect(trusted).toEqual([])

@@ -45,7 +45,9 @@ export function collectHandler(d: CollectDeps): NodeHandler {
       // Behind a proxy without TRUST_PROXY every visitor has the proxy's address: one visitor id
       // per browser build, and one COLLECT_PER_MINUTE allowance for the whole site. Said once.
       proxyHinted = true
-      d.log.warn('collect: beacons carry X-Forwarded-For but TRUST_PROXY is off; if Radiator is behind a reverse proxy, set TRUST_PROXY=true')
+      d.log.warn(
+        'collect: beacons carry X-Forwarded-For but TRUST_PROXY is off; if Radiator is behind a reverse proxy, set TRUST_PROXY=true'
+      )
     }
     // Nothing catches after a node route: a throw here would be an unhandled rejection.
     answer(req, res).catch((e: unknown) => {
@@ -76,7 +78,10 @@ export function collectHandler(d: CollectDeps): NodeHandler {
       const { status, body, headers } = errorAnswer(e, d.log, COLLECT_PATH)
       return reply(res, status, { ...headers, ...cors(origin, d.sites.originAllowedForAny(origin)) }, body)
     }
-    const headers = cors(origin, outcome.site ? d.sites.originAllowed(origin, outcome.site) : d.sites.originAllowedForAny(origin))
+    const headers = cors(
+      origin,
+      outcome.site ? d.sites.originAllowed(origin, outcome.site) : d.sites.originAllowedForAny(origin)
+    )
     if (outcome.accepted) return reply(res, 202, headers)
     const code = DROP_ANSWER[outcome.drop.reason]
     headers['x-radiator-dropped'] = outcome.drop.reason

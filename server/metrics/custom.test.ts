@@ -33,7 +33,10 @@ describe('custom metrics', () => {
     ['a name over 100 characters', { name: 'x'.repeat(101), value: 1 }],
     ['a value that is not a number', { name: 'deploys', value: '3' }],
     ['more than 100 items', Array.from({ length: 101 }, () => ({ name: 'q', value: 1 }))],
-    ['more than 20 tags', { name: 'q', value: 1, tags: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`t${i}`, 'v'])) }],
+    [
+      'more than 20 tags',
+      { name: 'q', value: 1, tags: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`t${i}`, 'v'])) },
+    ],
     ['a tag that is not a string', { name: 'q', value: 1, tags: { env: 3 } }],
     ['a control character in the name', { name: 'a\nb', value: 1 }],
   ])('rejects %s with 400', async (_name, body) => {
@@ -46,7 +49,10 @@ describe('custom metrics', () => {
   it('rejects a body over 64 KB with 413', async () => {
     const s = await server({ METRICS_TOKEN: 'team-token' })
     const tags = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`tag${i}`, 'y'.repeat(256)]))
-    const res = await push(s, Array.from({ length: 20 }, (_, i) => ({ name: `m${i}`, value: 1, tags })))
+    const res = await push(
+      s,
+      Array.from({ length: 20 }, (_, i) => ({ name: `m${i}`, value: 1, tags }))
+    )
     expect(res.status).toBe(413)
   })
 
@@ -63,15 +69,31 @@ describe('custom metrics', () => {
     expect(s.store.sqlite.prepare('SELECT count(*) AS n FROM custom_metrics').get()).toEqual({ n: 3 })
     const latest = await json(fetch(`${s.url}/api/metrics`))
     expect(latest.metrics).toEqual({
-      'deploys today': { name: 'deploys today', value: 4, unit: 'count', tags: null, at: new Date(T0 + 60_000).toISOString() },
-      'error rate': { name: 'error rate', value: 0.012, unit: '%', tags: { service: 'checkout' }, at: new Date(T0 + 60_000).toISOString() },
+      'deploys today': {
+        name: 'deploys today',
+        value: 4,
+        unit: 'count',
+        tags: null,
+        at: new Date(T0 + 60_000).toISOString(),
+      },
+      'error rate': {
+        name: 'error rate',
+        value: 0.012,
+        unit: '%',
+        tags: { service: 'checkout' },
+        at: new Date(T0 + 60_000).toISOString(),
+      },
     })
   })
 
   it('serves a series for one name over a window', async () => {
     const clock = testClock(T0)
     const s = await server({ METRICS_TOKEN: 'team-token' }, { now: clock.now })
-    for (const [ago, value] of [[3 * 3600_000, 1], [30 * 60_000, 2], [60_000, 3]] as const) {
+    for (const [ago, value] of [
+      [3 * 3600_000, 1],
+      [30 * 60_000, 2],
+      [60_000, 3],
+    ] as const) {
       clock.set(T0 - ago)
       await push(s, { name: 'queue depth', value })
     }

@@ -73,7 +73,7 @@ export class CustomMetrics {
     const points = rows.map((r, i) => withThresholds(toPoint(r), items[i]!))
     for (const p of points) {
       this.latest.set(p.name, p)
-      this.hub.publish('metric', p, 'metric:' + p.name)
+      this.hub.publish('metric', p, `metric:${p.name}`)
     }
     return points
   }

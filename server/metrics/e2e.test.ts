@@ -59,7 +59,7 @@ suite('the beacon in Chromium', () => {
       await build({ configFile: join(ROOT, 'web', 'vite.beacon.config.ts'), logLevel: 'warn' })
     }
     radiator = await startMetricsServer({ SITES: SHOP }, { vitalsEveryMs: 500 })
-    shop = http.createServer((req, res) => {
+    shop = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
       res.end(page(radiator.url))
     })
@@ -69,7 +69,12 @@ suite('the beacon in Chromium', () => {
       executablePath: CHROMIUM,
       // Playwright turns the back/forward cache off by default; the snippet must handle restores.
       ignoreDefaultArgs: ['--disable-back-forward-cache'],
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', `--host-resolver-rules=MAP ${SHOP} 127.0.0.1`],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        `--host-resolver-rules=MAP ${SHOP} 127.0.0.1`,
+      ],
     })
   })
 
@@ -93,7 +98,10 @@ suite('the beacon in Chromium', () => {
     tab.on('pageerror', (e) => errors.push(e.message))
     await tab.goto(`http://${SHOP}:${shopPort}/products?ref=mail`)
 
-    await until(() => live.events().find((e) => e.type === 'visitors' && e.data.live === 1), 'a live visitor on the live channel')
+    await until(
+      () => live.events().find((e) => e.type === 'visitors' && e.data.live === 1),
+      'a live visitor on the live channel'
+    )
     expect((await json(fetch(`${radiator.url}/api/sites`))).sites[0]).toMatchObject({ site: SHOP, live: 1, last5m: 1 })
 
     // Single-page-app navigation: a new path is a page view, a new query string is not, and going
@@ -135,7 +143,10 @@ suite('the beacon in Chromium', () => {
     // Vitals belong to the page as loaded (its path, never the query string).
     expect(s.topPages.byLcp.map((p) => p.path)).toEqual(['/products'])
 
-    await until(() => live.events().find((e) => e.type === 'visitors' && e.data.live === 0 && e.data.last5m === 1), 'the leave on the live channel')
+    await until(
+      () => live.events().find((e) => e.type === 'visitors' && e.data.live === 0 && e.data.last5m === 1),
+      'the leave on the live channel'
+    )
     const vitals = await until(
       () => live.events().find((e) => e.type === 'vitals' && reported.every((m) => e.data.vitals[m].samples >= 1)),
       'a vitals event with every metric',
@@ -150,7 +161,9 @@ suite('the beacon in Chromium', () => {
     clients.push(live)
     await until(() => live.events()[0], 'snapshot')
     const views = async (path: string) =>
-      (await json<Summary>(fetch(`${radiator.url}/api/sites/${SHOP}/summary?window=1h`))).topPages.byViews.find((p) => p.path === path)?.views ?? 0
+      (await json<Summary>(fetch(`${radiator.url}/api/sites/${SHOP}/summary?window=1h`))).topPages.byViews.find(
+        (p) => p.path === path
+      )?.views ?? 0
     const before = { home: await views('/home'), about: await views('/about') }
 
     const context = await browser.newContext({ userAgent: BROWSER_UA })
@@ -163,9 +176,19 @@ suite('the beacon in Chromium', () => {
     // The same document came back (a reload would have lost this).
     expect(await tab.evaluate(() => (window as unknown as { kept?: boolean }).kept)).toBe(true)
 
-    await eventually(async () => (await views('/home')) === before.home + 2 && (await views('/about')) === before.about + 1, 'home viewed twice, about once')
+    await eventually(
+      async () => (await views('/home')) === before.home + 2 && (await views('/about')) === before.about + 1,
+      'home viewed twice, about once'
+    )
     // The restored page is visible again: live after the leave sent when it was left.
-    await until(() => live.events().filter((e) => e.type === 'visitors').at(-1)?.data.live === 1, 'live again after the restore')
+    await until(
+      () =>
+        live
+          .events()
+          .filter((e) => e.type === 'visitors')
+          .at(-1)?.data.live === 1,
+      'live again after the restore'
+    )
     await context.close()
   })
 })

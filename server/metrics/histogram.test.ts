@@ -4,7 +4,8 @@ import { THRESHOLDS, VITAL_NAMES } from './wire.ts'
 
 describe('vitals histogram', () => {
   it('reports any timing from 1 ms to 60 s within 2.5 % of its value, and below 1 ms within 0.5 ms', () => {
-    for (let v = 0; v <= 1; v += 0.01) expect(Math.abs(bucketValue('LCP', bucketOf('LCP', v)) - v)).toBeLessThanOrEqual(0.5)
+    for (let v = 0; v <= 1; v += 0.01)
+      expect(Math.abs(bucketValue('LCP', bucketOf('LCP', v)) - v)).toBeLessThanOrEqual(0.5)
     for (let v = 1.0001; v <= 60_000; v *= 1.003) {
       const got = bucketValue('LCP', bucketOf('LCP', v))
       expect(Math.abs(got - v) / v, `${v}`).toBeLessThanOrEqual(0.025)

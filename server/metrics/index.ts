@@ -62,7 +62,10 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
       raw: new RawWrites(sqlite, () => roller.rolledSamplesThrough()),
       writer,
       now,
-      perAddress: config.COLLECT_PER_MINUTE > 0 ? new RateLimiter(config.COLLECT_PER_MINUTE) /* real time, not the data clock */ : null,
+      perAddress:
+        config.COLLECT_PER_MINUTE > 0
+          ? new RateLimiter(config.COLLECT_PER_MINUTE) /* real time, not the data clock */
+          : null,
       onAccepted: (site) => live.visited(site),
     })
     telemetry.beacons(ingest.stats)
@@ -74,7 +77,15 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
         ['/api', metricsRoutes({ config, ingest, sites, presence, summaries, custom, now })],
         ['/', beaconRoutes(opts.beaconPath)],
       ],
-      nodeRoutes: { [`POST ${COLLECT_PATH}`]: collectHandler({ ingest, sites, trustProxy: config.TRUST_PROXY, log, requests: telemetry.nodeRoute('POST', COLLECT_PATH) }) },
+      nodeRoutes: {
+        [`POST ${COLLECT_PATH}`]: collectHandler({
+          ingest,
+          sites,
+          trustProxy: config.TRUST_PROXY,
+          log,
+          requests: telemetry.nodeRoute('POST', COLLECT_PATH),
+        }),
+      },
       start() {
         writer.write((s) => sites.sync(s, now())).catch(onError('sites sync'))
         const stops = [

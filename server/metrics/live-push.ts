@@ -44,7 +44,7 @@ export class LivePush {
     const json = JSON.stringify(data)
     if (this.lastVisitors.get(site) === json) return
     this.lastVisitors.set(site, json)
-    this.hub.publish('visitors', data, 'visitors:' + site)
+    this.hub.publish('visitors', data, `visitors:${site}`)
   }
 
   private pushVitals(site: string): void {
@@ -53,7 +53,7 @@ export class LivePush {
     const json = JSON.stringify(summary)
     if (this.lastVitals.get(site) === json) return
     this.lastVitals.set(site, json)
-    this.hub.publish('vitals', summary, 'vitals:' + site)
+    this.hub.publish('vitals', summary, `vitals:${site}`)
   }
 
   /** Presence of `site` changed (a beacon was accepted). */

@@ -17,7 +17,16 @@ import { zodMessage } from '../errors.ts'
 /** What navigator.sendBeacon(url, string) sends in every browser: checked first, without parsing. */
 const SEND_BEACON_TYPE = 'text/plain;charset=UTF-8'
 
-export const DROP_REASONS = ['rate_limited', 'too_large', 'unsupported_type', 'not_json', 'invalid', 'unknown_site', 'bad_origin', 'bot'] as const
+export const DROP_REASONS = [
+  'rate_limited',
+  'too_large',
+  'unsupported_type',
+  'not_json',
+  'invalid',
+  'unknown_site',
+  'bad_origin',
+  'bot',
+] as const
 export type DropReason = (typeof DROP_REASONS)[number]
 
 export class Drop {
@@ -75,14 +84,18 @@ export function createIngest(deps: IngestDeps) {
   // First, so a flood from one address costs a map lookup per beacon, not a parse.
   const withinRate: Step = (b) =>
     deps.perAddress && !deps.perAddress.take(b.req.ip)
-      ? new Drop('rate_limited', 'too many beacons from this address; try again in a moment', deps.perAddress.refillSeconds)
+      ? new Drop(
+          'rate_limited',
+          'too many beacons from this address; try again in a moment',
+          deps.perAddress.refillSeconds
+        )
       : b
 
   // sendBeacon sends a string as text/plain (no CORS preflight); fetch clients may send JSON.
   const checkContentType: Step = (b) => {
     const raw = b.req.contentType
     if (raw === SEND_BEACON_TYPE) return b
-    const type = raw?.split(';', 1)[0]!.trim().toLowerCase()
+    const type = raw?.split(';', 1)[0].trim().toLowerCase()
     if (type && type !== 'text/plain' && type !== 'application/json')
       return new Drop('unsupported_type', 'send the body as text/plain or application/json')
     return b

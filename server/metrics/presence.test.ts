@@ -41,7 +41,11 @@ describe('live visitors', () => {
       n++
       await Promise.all([
         postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip: `198.51.100.${n}` }),
-        postBeacon(s.url, [{ type: 'pageview', path: '/' }], { ip: `198.51.100.${n}`, site: 'blog.example.org', origin: 'https://blog.example.org' }),
+        postBeacon(s.url, [{ type: 'pageview', path: '/' }], {
+          ip: `198.51.100.${n}`,
+          site: 'blog.example.org',
+          origin: 'https://blog.example.org',
+        }),
       ])
       await new Promise((r) => setTimeout(r, 20))
     }

@@ -122,7 +122,8 @@ export class Presence {
     const now = this.now()
     const oldestMinute = now - (now % MINUTE) - SERIES_MINUTES * MINUTE
     for (const s of this.sites.values()) {
-      for (const [id, v] of s.visitors) if (v.seen < now - REMEMBER_MS && v.left < now - REMEMBER_MS) s.visitors.delete(id)
+      for (const [id, v] of s.visitors)
+        if (v.seen < now - REMEMBER_MS && v.left < now - REMEMBER_MS) s.visitors.delete(id)
       for (const t of s.minutes.keys()) if (t < oldestMinute) s.minutes.delete(t)
     }
   }

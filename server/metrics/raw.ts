@@ -61,7 +61,18 @@ export class RawWrites {
       // keeps the first report's time, path and device, so the rollup job moves it within the
       // same rollup rows.
       const counted = old.id <= this.rolledThrough() ? old.value : old.prev
-      s.sample.run(b.site, old.path, e.name, e.value, rate(e.name, e.value), e.nav ?? null, old.device, e.id, counted, old.at)
+      s.sample.run(
+        b.site,
+        old.path,
+        e.name,
+        e.value,
+        rate(e.name, e.value),
+        e.nav ?? null,
+        old.device,
+        e.id,
+        counted,
+        old.at
+      )
       s.deleteSample.run(old.id)
     }
   }

@@ -20,7 +20,11 @@ export const ABORTED = Symbol('aborted')
  * than `limit` bytes (a declared length is checked before reading anything, a streamed one as it
  * arrives); ABORTED when the client went away first.
  */
-function readNode<T>(req: IncomingMessage, limit: number, finish: (chunks: Buffer[]) => T): Promise<T | null | typeof ABORTED> {
+function readNode<T>(
+  req: IncomingMessage,
+  limit: number,
+  finish: (chunks: Buffer[]) => T
+): Promise<T | null | typeof ABORTED> {
   const declared = req.headers['content-length']
   if (declared !== undefined && Number(declared) > limit) return Promise.resolve(null)
   return new Promise((resolve) => {

@@ -14,7 +14,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-
 describe('retention', () => {
   it('deletes raw data after RAW_RETENTION_DAYS and rollups, metrics and salts after theirs, by itself', async () => {
     const clock = testClock(T0 - 500 * DAY_MS)
@@ -27,14 +26,20 @@ describe('retention', () => {
     const n = (sql: string) => (s.store.sqlite.prepare(sql).get() as { n: number }).n
     const beaconAt = async (at: number, id: string) => {
       clock.set(at)
-      await postBeacon(s.url, [{ type: 'pageview', path: '/' }, { type: 'vital', path: '/', name: 'LCP', value: 1500, id }])
+      await postBeacon(s.url, [
+        { type: 'pageview', path: '/' },
+        { type: 'vital', path: '/', name: 'LCP', value: 1500, id },
+      ])
       const res = await fetch(`${s.url}/api/metrics`, {
         method: 'POST',
         headers: { authorization: 'Bearer tok' },
         body: JSON.stringify({ name: 'deploys', value: 1 }),
       })
       expect(res.status).toBe(202)
-      await eventually(() => n(`SELECT count(*) AS n FROM site_rollups WHERE period <= ${at} AND period > ${at - DAY_MS}`) > 0, 'rollup')
+      await eventually(
+        () => n(`SELECT count(*) AS n FROM site_rollups WHERE period <= ${at} AND period > ${at - DAY_MS}`) > 0,
+        'rollup'
+      )
     }
     await beaconAt(T0 - 500 * DAY_MS, 'ancient')
     await beaconAt(T0 - 35 * DAY_MS, 'old')
@@ -44,9 +49,15 @@ describe('retention', () => {
     await eventually(() => n('SELECT count(*) AS n FROM site_salts') === 1, 'a full retention pass at T0')
     // The salt wait can be met by a pass that took its cutoffs before the clock reached T0, and a
     // pass trims samples after hits: the raw tables are waited for themselves.
-    await eventually(() => n('SELECT count(*) AS n FROM site_hits') === 1 && n('SELECT count(*) AS n FROM site_samples') === 1, 'raw hits and samples trimmed')
+    await eventually(
+      () => n('SELECT count(*) AS n FROM site_hits') === 1 && n('SELECT count(*) AS n FROM site_samples') === 1,
+      'raw hits and samples trimmed'
+    )
     await eventually(() => n('SELECT count(*) AS n FROM custom_metrics') === 2, 'custom metrics trimmed')
-    await eventually(() => n(`SELECT count(*) AS n FROM site_rollups WHERE period < ${T0 - 400 * DAY_MS}`) === 0, 'rollups trimmed')
+    await eventually(
+      () => n(`SELECT count(*) AS n FROM site_rollups WHERE period < ${T0 - 400 * DAY_MS}`) === 0,
+      'rollups trimmed'
+    )
     expect(q('SELECT at FROM site_hits')).toEqual([{ at: T0 }])
     expect(q('SELECT vid FROM site_samples')).toEqual([{ vid: 'fresh' }])
     // Rollups outlive raw data: the 35-day-old page view is still counted, per minute, hour and day.
@@ -71,7 +82,9 @@ describe('retention', () => {
     const clock = testClock(T0)
     const old = T0 - 31 * DAY_MS
     await writer.write((sqlite) => {
-      const ins = sqlite.prepare("INSERT INTO site_hits (site, visitor, kind, path, device, at) VALUES ('a.example', 'v', 'heartbeat', '/', 'desktop', ?)")
+      const ins = sqlite.prepare(
+        "INSERT INTO site_hits (site, visitor, kind, path, device, at) VALUES ('a.example', 'v', 'heartbeat', '/', 'desktop', ?)"
+      )
       for (let i = 0; i < 2 * RETENTION_BATCH + 10; i++) ins.run(old)
       ins.run(T0)
     })

@@ -35,7 +35,9 @@ export class Retention {
     private opts: RetentionOptions
   ) {
     const batch = (table: string, where: string) =>
-      sqlite.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${where} LIMIT ${RETENTION_BATCH})`)
+      sqlite.prepare(
+        `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${where} LIMIT ${RETENTION_BATCH})`
+      )
     this.stmts = {
       hits: batch('site_hits', 'at < ?'),
       samples: batch('site_samples', 'at < ?'),
@@ -66,9 +68,13 @@ export class Retention {
     result.hits = await drain(() => this.stmts.hits.run(rawCutoff).changes)
     result.samples = await drain(() => this.stmts.samples.run(rawCutoff).changes)
     result.customMetrics = await drain(() => this.stmts.customMetrics.run(rollupCutoff).changes)
-    for (let site = this.stmts.nextRollupSite.get('')?.site; site !== undefined; site = this.stmts.nextRollupSite.get(site)?.site)
+    for (
+      let site = this.stmts.nextRollupSite.get('')?.site;
+      site !== undefined;
+      site = this.stmts.nextRollupSite.get(site)?.site
+    )
+      // A period is dropped once it ended before the cutoff.
       for (const gran of Object.keys(GRAN_MS) as Gran[])
-        // A period is dropped once it ended before the cutoff.
         result.rollups += await drain(() => this.stmts.rollups.run(site, gran, rollupCutoff - GRAN_MS[gran]).changes)
     result.salts = await this.visitors.rotate()
     return result

@@ -66,7 +66,9 @@ describe('rollups', () => {
         if (i % 10 === 0) await roller.runOnce()
         const again = value + 300
         latest.get(`id${i}`)!.value = again
-        await write(at + 60_000, device, [{ type: 'vital', path: '/elsewhere', name: 'INP', value: again, id: `id${i}` }])
+        await write(at + 60_000, device, [
+          { type: 'vital', path: '/elsewhere', name: 'INP', value: again, id: `id${i}` },
+        ])
       }
     }
     await roller.catchUp()
@@ -90,14 +92,20 @@ describe('rollups', () => {
     }
     for (const gran of ['m', 'h', 'd'] as Gran[]) {
       for (const v of views) for (const p of [v.path, ALL_PATHS]) bump(gran, p, 'PV', v.device, v.at)
-      for (const s of latest.values()) for (const p of [s.path, ALL_PATHS]) bump(gran, p, 'INP', s.device, s.at, s.value)
+      for (const s of latest.values())
+        for (const p of [s.path, ALL_PATHS]) bump(gran, p, 'INP', s.device, s.at, s.value)
     }
     expect(expected.size).toBeGreaterThan(60)
     for (const [key, e] of expected) {
       const [gran, period, path, metric, device] = key.split('|') as [string, string, string, string, string]
       const row = get.get(gran, Number(period), path, metric, device)
       expect(row, key).toBeDefined()
-      expect({ n: row!.n, good: row!.good, ni: row!.ni, poor: row!.poor }, key).toEqual({ n: e.n, good: e.good, ni: e.ni, poor: e.poor })
+      expect({ n: row!.n, good: row!.good, ni: row!.ni, poor: row!.poor }, key).toEqual({
+        n: e.n,
+        good: e.good,
+        ni: e.ni,
+        poor: e.poor,
+      })
       if (metric === 'PV') expect(row!.hist, key).toBeNull()
       else {
         const counts = new Int32Array(MAX_BUCKETS)
@@ -107,18 +115,26 @@ describe('rollups', () => {
       }
     }
     // Nothing else: no row beyond the reference (a replaced sample never lands on its new path).
-    const total = sqlite.prepare("SELECT count(*) AS n FROM site_rollups WHERE n != 0").get() as { n: number }
+    const total = sqlite.prepare('SELECT count(*) AS n FROM site_rollups WHERE n != 0').get() as { n: number }
     expect(total.n).toBe(expected.size)
   })
 
   it('looks a repeated CLS or INP up through the partial id index; LCP, FCP and TTFB are never looked up', async () => {
     const { sqlite } = open()
     const plan = (name: string) =>
-      (sqlite.prepare(`EXPLAIN QUERY PLAN ${FIND_REPLACED}`).all('v5-1', 's.example', name) as { detail: string }[]).map((r) => r.detail).join('; ')
+      (sqlite.prepare(`EXPLAIN QUERY PLAN ${FIND_REPLACED}`).all('v5-1', 's.example', name) as { detail: string }[])
+        .map((r) => r.detail)
+        .join('; ')
     expect(plan('CLS')).toContain('USING INDEX site_samples_vid_idx')
     const raw = new RawWrites(sqlite, () => Number.MAX_SAFE_INTEGER) // as if every row were rolled up
     const write = (name: VitalName, value: number) =>
-      raw.write({ site: 's.example', visitor: 'v', device: 'desktop', events: [{ type: 'vital', path: '/', name, value, id: `v5-${name}` }], at: T0 })
+      raw.write({
+        site: 's.example',
+        visitor: 'v',
+        device: 'desktop',
+        events: [{ type: 'vital', path: '/', name, value, id: `v5-${name}` }],
+        at: T0,
+      })
     for (const name of ['CLS', 'INP', 'LCP'] as const) {
       write(name, 1)
       write(name, 2)

@@ -102,7 +102,9 @@ export class Roller {
   ) {
     this.stmts = {
       getMeta: sqlite.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: sqlite.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      setMeta: sqlite.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'
+      ),
       // Batches are id ranges (ids only grow: AUTOINCREMENT), grouped to the minute in SQLite: a
       // busy second of beacons becomes a few hundred groups, where folding row by row in JS was
       // the largest cost of the job.
@@ -149,7 +151,16 @@ export class Roller {
     const aggs = new Map<string, Agg>()
     const sites = new Set<string>()
     /** Adds `n` (negative: takes out) rows at time `at` to every rollup row they belong to. */
-    const add = (site: string, path: string, metric: string, device: string, at: number, n: number, bucket: number, rating: string | null) => {
+    const add = (
+      site: string,
+      path: string,
+      metric: string,
+      device: string,
+      at: number,
+      n: number,
+      bucket: number,
+      rating: string | null
+    ) => {
       sites.add(site)
       const perPage = PER_PAGE.has(metric)
       for (const gran of GRANS) {
@@ -159,7 +170,19 @@ export class Roller {
           const key = `${site}\0${gran}\0${period}\0${p}\0${metric}\0${device}`
           let a = aggs.get(key)
           if (!a) {
-            a = { site, gran, period, path: p, metric, device, n: 0, good: 0, ni: 0, poor: 0, hist: rating ? new Map() : null }
+            a = {
+              site,
+              gran,
+              period,
+              path: p,
+              metric,
+              device,
+              n: 0,
+              good: 0,
+              ni: 0,
+              poor: 0,
+              hist: rating ? new Map() : null,
+            }
             aggs.set(key, a)
           }
           a.n += n
@@ -179,13 +202,15 @@ export class Roller {
     }
 
     const h = range(WM_HITS, this.stmts.maxHit.get())
-    if (h.to > h.from) for (const g of this.stmts.hits.all(h.from, h.to)) add(g.site, g.path, 'PV', g.device, g.minute, g.n, 0, null)
+    if (h.to > h.from)
+      for (const g of this.stmts.hits.all(h.from, h.to)) add(g.site, g.path, 'PV', g.device, g.minute, g.n, 0, null)
 
     const v = range(WM_SAMPLES, this.stmts.maxSample.get())
     if (v.to > v.from) {
       for (const r of this.stmts.replaced.all(v.from, v.to))
         add(r.site, r.path, r.metric, r.device, r.at, -1, bucketOf(r.metric, r.prev), rate(r.metric, r.prev))
-      for (const g of this.stmts.samples.all(v.from, v.to)) add(g.site, g.path, g.metric, g.device, g.minute, g.n, g.bucket, g.rating)
+      for (const g of this.stmts.samples.all(v.from, v.to))
+        add(g.site, g.path, g.metric, g.device, g.minute, g.n, g.bucket, g.rating)
     }
 
     for (const a of aggs.values()) {

@@ -29,11 +29,18 @@ const st = new Int32Array(8)
 
 /** a + b on (hi, lo) pairs: the carry is the unsigned low sum wrapping. */
 function sipRound(s: Int32Array): void {
-  let v0h = s[0]!, v0l = s[1]!, v1h = s[2]!, v1l = s[3]!, v2h = s[4]!, v2l = s[5]!, v3h = s[6]!, v3l = s[7]! // prettier-ignore
+  let v0h = s[0]!,
+    v0l = s[1]!,
+    v1h = s[2]!,
+    v1l = s[3]!,
+    v2h = s[4]!,
+    v2l = s[5]!,
+    v3h = s[6]!,
+    v3l = s[7]! // prettier-ignore
   let t: number
   // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
   t = (v0l + v1l) | 0
-  v0h = (v0h + v1h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0
+  v0h = (v0h + v1h + (t >>> 0 < v0l >>> 0 ? 1 : 0)) | 0
   v0l = t
   t = (v1h << 13) | (v1l >>> 19)
   v1l = (v1l << 13) | (v1h >>> 19)
@@ -44,7 +51,7 @@ function sipRound(s: Int32Array): void {
   v0l = t
   // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
   t = (v2l + v3l) | 0
-  v2h = (v2h + v3h + ((t >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0
+  v2h = (v2h + v3h + (t >>> 0 < v2l >>> 0 ? 1 : 0)) | 0
   v2l = t
   t = (v3h << 16) | (v3l >>> 16)
   v3l = (v3l << 16) | (v3h >>> 16)
@@ -52,7 +59,7 @@ function sipRound(s: Int32Array): void {
   v3l ^= v2l
   // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
   t = (v0l + v3l) | 0
-  v0h = (v0h + v3h + ((t >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0
+  v0h = (v0h + v3h + (t >>> 0 < v0l >>> 0 ? 1 : 0)) | 0
   v0l = t
   t = (v3h << 21) | (v3l >>> 11)
   v3l = (v3l << 21) | (v3h >>> 11)
@@ -60,7 +67,7 @@ function sipRound(s: Int32Array): void {
   v3l ^= v0l
   // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
   t = (v2l + v1l) | 0
-  v2h = (v2h + v1h + ((t >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0
+  v2h = (v2h + v1h + (t >>> 0 < v2l >>> 0 ? 1 : 0)) | 0
   v2l = t
   t = (v1h << 17) | (v1l >>> 15)
   v1l = (v1l << 17) | (v1h >>> 15)

@@ -20,7 +20,9 @@ export class Sites {
 
   /** The pipelines whose successful builds deploy `site` (none: the site shows no deploy markers). */
   deploysOf(site: string): { project: string; pipeline: string | null; branch: string | null }[] {
-    return this.deploySources.filter((d) => d.site === site).map(({ project, pipeline, branch }) => ({ project, pipeline, branch }))
+    return this.deploySources
+      .filter((d) => d.site === site)
+      .map(({ project, pipeline, branch }) => ({ project, pipeline, branch }))
   }
 
   has(site: string): boolean {
@@ -31,7 +33,7 @@ export class Sites {
   originAllowed(origin: string | undefined, site: string): boolean {
     const host = hostOf(origin)
     if (!host) return false
-    return host === site || (this.allowSubdomains && host.endsWith('.' + site))
+    return host === site || (this.allowSubdomains && host.endsWith(`.${site}`))
   }
 
   /** Whether `origin` may report for any site (CORS preflight, which names no site). */
@@ -44,7 +46,11 @@ export class Sites {
     const insert = sqlite.prepare("INSERT OR IGNORE INTO sites (domain, source, created_at) VALUES (?, 'config', ?)")
     for (const s of this.list) insert.run(s, now)
     const placeholders = this.list.map(() => '?').join(',')
-    sqlite.prepare(`DELETE FROM sites WHERE source = 'config'${this.list.length ? ` AND domain NOT IN (${placeholders})` : ''}`).run(...this.list)
+    sqlite
+      .prepare(
+        `DELETE FROM sites WHERE source = 'config'${this.list.length ? ` AND domain NOT IN (${placeholders})` : ''}`
+      )
+      .run(...this.list)
   }
 }
 

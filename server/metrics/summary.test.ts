@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { until, type TestServer } from '../test/harness.ts'
-import { eventually, json, postBeacon, SITE, testClock, metricsFixtures } from './testing.ts'
+import { eventually, postBeacon, SITE, testClock, metricsFixtures } from './testing.ts'
 import { summarySchema, type BeaconEvent, type Summary } from './wire.ts'
 
 const T0 = Date.UTC(2026, 5, 1, 12, 30, 15)
@@ -11,7 +11,6 @@ async function summary(s: TestServer, q = ''): Promise<Summary> {
   expect(res.status).toBe(200)
   return summarySchema.parse(await res.json())
 }
-
 
 const lcp = (value: number, id: string, path = '/'): BeaconEvent => ({ type: 'vital', path, name: 'LCP', value, id })
 
@@ -25,10 +24,17 @@ describe('site summary', () => {
     const s = await server()
     const values = Array.from({ length: 200 }, (_, i) => 800 + ((i * 7919) % 200) * 25) // 800 … 5775 ms
     for (let i = 0; i < values.length; i += 50)
-      await postBeacon(s.url, values.slice(i, i + 50).map((v, j) => lcp(v, `v5-${i + j}`)))
+      await postBeacon(
+        s.url,
+        values.slice(i, i + 50).map((v, j) => lcp(v, `v5-${i + j}`))
+      )
     await eventually(async () => (await summary(s)).vitals.LCP.samples === 200, 'rollup')
     const v = (await summary(s)).vitals.LCP
-    for (const [k, q] of [['p50', 0.5], ['p75', 0.75], ['p95', 0.95]] as const) {
+    for (const [k, q] of [
+      ['p50', 0.5],
+      ['p75', 0.75],
+      ['p95', 0.95],
+    ] as const) {
       const exact = nearestRank(values, q)
       expect(Math.abs(v[k]! - exact) / exact, k).toBeLessThanOrEqual(0.025)
     }
@@ -40,14 +46,27 @@ describe('site summary', () => {
     const p75 = nearestRank(values, 0.75)
     expect(v.rating).toBe(p75 <= 2500 ? 'good' : p75 <= 4000 ? 'needs-improvement' : 'poor')
     expect(v.samples).toBe(200)
-    expect((await summary(s)).vitals.INP).toEqual({ p50: null, p75: null, p95: null, rating: null, shares: { good: 0, ni: 0, poor: 0 }, samples: 0 })
+    expect((await summary(s)).vitals.INP).toEqual({
+      p50: null,
+      p75: null,
+      p95: null,
+      rating: null,
+      shares: { good: 0, ni: 0, poor: 0 },
+      samples: 0,
+    })
   })
 
   it('rates p75 exactly at the thresholds (good is ≤ 2500 ms)', async () => {
     const s = await server()
     // 75 samples at exactly the threshold, 25 poor: p75 is 2500, which is good.
-    await postBeacon(s.url, Array.from({ length: 50 }, (_, i) => lcp(2500, `a${i}`)))
-    await postBeacon(s.url, [...Array.from({ length: 25 }, (_, i) => lcp(2500, `b${i}`)), ...Array.from({ length: 25 }, (_, i) => lcp(9000, `c${i}`))])
+    await postBeacon(
+      s.url,
+      Array.from({ length: 50 }, (_, i) => lcp(2500, `a${i}`))
+    )
+    await postBeacon(s.url, [
+      ...Array.from({ length: 25 }, (_, i) => lcp(2500, `b${i}`)),
+      ...Array.from({ length: 25 }, (_, i) => lcp(9000, `c${i}`)),
+    ])
     await eventually(async () => (await summary(s)).vitals.LCP.samples === 100, 'rollup')
     const v = (await summary(s)).vitals.LCP
     expect(v.rating).toBe('good')
@@ -79,7 +98,10 @@ describe('site summary', () => {
   it('splits by device class from the viewport width', async () => {
     const s = await server()
     await postBeacon(s.url, [{ type: 'pageview', path: '/' }, lcp(1000, 'm1')], { width: 390 })
-    await postBeacon(s.url, [{ type: 'pageview', path: '/' }, lcp(5000, 'd1')], { width: 1440, ua: 'Mozilla/5.0 Firefox/131.0' })
+    await postBeacon(s.url, [{ type: 'pageview', path: '/' }, lcp(5000, 'd1')], {
+      width: 1440,
+      ua: 'Mozilla/5.0 Firefox/131.0',
+    })
     await eventually(async () => (await summary(s, '?window=5m')).vitals.LCP.samples === 2, 'rollup')
     const mobile = await summary(s, '?window=5m&device=mobile')
     const desktop = await summary(s, '?window=5m&device=desktop')
@@ -117,7 +139,8 @@ describe('site summary', () => {
   it('lists top pages by views and by worst p75 LCP and INP', async () => {
     const s = await server()
     const views = { '/': 5, '/pricing': 3, '/docs': 1 }
-    for (const [path, n] of Object.entries(views)) for (let i = 0; i < n; i++) await postBeacon(s.url, [{ type: 'pageview', path }])
+    for (const [path, n] of Object.entries(views))
+      for (let i = 0; i < n; i++) await postBeacon(s.url, [{ type: 'pageview', path }])
     await postBeacon(s.url, [
       lcp(1200, 'l1', '/'),
       lcp(4800, 'l2', '/pricing'),
@@ -158,7 +181,11 @@ describe('site summary', () => {
     const clock = testClock(T0)
     const s = await server({}, { now: clock.now })
     clock.set(T0 - 3 * 3_600_000) // three hours ago: fast
-    await postBeacon(s.url, [lcp(1200, 'old-1'), lcp(1400, 'old-2'), { type: 'vital', path: '/', name: 'INP', value: 90, id: 'old-inp' }])
+    await postBeacon(s.url, [
+      lcp(1200, 'old-1'),
+      lcp(1400, 'old-2'),
+      { type: 'vital', path: '/', name: 'INP', value: 90, id: 'old-inp' },
+    ])
     clock.set(T0) // now: slow (after a deploy, say)
     await postBeacon(s.url, [lcp(5000, 'new-1'), lcp(5200, 'new-2')])
     await eventually(async () => (await summary(s)).vitals.LCP.samples === 4, 'rollup')
@@ -196,7 +223,10 @@ describe('site summary', () => {
       'a vitals event with the sample'
     )
     expect(summarySchema.parse(ev.data)).toMatchObject({ site: SITE, window: '24h', device: 'all', pageviews: 1 })
-    const times = c.events().filter((e) => e.type === 'vitals').map((e) => Date.parse(e.at!))
+    const times = c
+      .events()
+      .filter((e) => e.type === 'vitals')
+      .map((e) => Date.parse(e.at!))
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(395)
     const settled = c.events().length
     await new Promise((r) => setTimeout(r, 1000))

@@ -11,7 +11,15 @@ import type { Sqlite } from '../db/client.ts'
 import { addInto, MAX_BUCKETS, quantile } from './histogram.ts'
 import type { Presence } from './presence.ts'
 import { ALL_PATHS, periodOf, type Gran, GRAN_MS } from './rollups.ts'
-import { VITAL_NAMES, type Device, type Rating, type Summary, type SummaryWindow, type VitalName, type VitalSummary } from './wire.ts'
+import {
+  VITAL_NAMES,
+  type Device,
+  type Rating,
+  type Summary,
+  type SummaryWindow,
+  type VitalName,
+  type VitalSummary,
+} from './wire.ts'
 
 const WINDOW_PERIODS: Record<SummaryWindow, [Gran, number]> = {
   '5m': ['m', 5],
@@ -144,7 +152,8 @@ function percentile(name: VitalName, counts: Int32Array, p: number): number | nu
 
 function vitalSummary(name: VitalName, r: Row | undefined): VitalSummary {
   const n = r?.n ?? 0
-  if (!r || n <= 0) return { p50: null, p75: null, p95: null, rating: null, shares: { good: 0, ni: 0, poor: 0 }, samples: 0 }
+  if (!r || n <= 0)
+    return { p50: null, p75: null, p95: null, rating: null, shares: { good: 0, ni: 0, poor: 0 }, samples: 0 }
   const counts = decode(r.hist)
   const q = (p: number) => percentile(name, counts, p)
   return {

@@ -39,7 +39,7 @@ describe('visitor ids', () => {
     expect(ids.idFor(SITE, '192.0.2.1', UA, never)).toBe(a)
     expect(ids.idFor('blog.example.org', '192.0.2.1', UA, never)).not.toBe(a)
     expect(ids.idFor(SITE, '192.0.2.2', UA, never)).not.toBe(a)
-    expect(ids.idFor(SITE, '192.0.2.1', UA + ' ', never)).not.toBe(a)
+    expect(ids.idFor(SITE, '192.0.2.1', `${UA} `, never)).not.toBe(a)
     expect(a).not.toContain('192.0.2.1')
   })
 

@@ -74,10 +74,13 @@ export class VisitorIds {
     let timer: NodeJS.Timeout
     const schedule = () => {
       const wait = utcDay(this.now()) + DAY_MS - this.now()
-      timer = setTimeout(() => {
-        this.rotate().catch(onError)
-        schedule()
-      }, Math.max(1000, wait))
+      timer = setTimeout(
+        () => {
+          this.rotate().catch(onError)
+          schedule()
+        },
+        Math.max(1000, wait)
+      )
       timer.unref()
     }
     this.rotate().catch(onError)

@@ -21,7 +21,12 @@ afterEach(async () => {
 })
 
 async function server(env: Parameters<typeof startTestServer>[0] = {}, logTo?: (line: string) => void) {
-  const s = await startTestServer({ SITES: SITE, GENERIC_WEBHOOK_TOKEN: 'generic-token-for-tests', ...env }, undefined, undefined, logTo)
+  const s = await startTestServer(
+    { SITES: SITE, GENERIC_WEBHOOK_TOKEN: 'generic-token-for-tests', ...env },
+    undefined,
+    undefined,
+    logTo
+  )
   servers.push(s)
   return s
 }
@@ -45,7 +50,8 @@ const promtool = (() => {
   }
 })()
 
-const PROM_CLIENT_LINT = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/
+const PROM_CLIENT_LINT =
+  /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/
 
 /** Scrapes /metrics, checks the text with promtool (when installed) and parses it. */
 async function scrape(s: TestServer, headers: Record<string, string> = {}): Promise<Map<string, Family>> {
@@ -102,14 +108,26 @@ describe('GET /metrics', () => {
     expect(value(after, 'radiator_beacons_accepted_total')).toBe(1)
     expect(value(after, 'radiator_beacons_dropped_total', { reason: 'unknown_site' })).toBe(1)
     expect(value(after, 'radiator_live_clients', { transport: 'ws' })).toBe(1)
-    expect(value(after, 'radiator_live_events_published_total')).toBeGreaterThan(value(before, 'radiator_live_events_published_total'))
-    expect(value(after, 'radiator_live_replay_buffer_events')).toBeGreaterThan(value(before, 'radiator_live_replay_buffer_events'))
+    expect(value(after, 'radiator_live_events_published_total')).toBeGreaterThan(
+      value(before, 'radiator_live_events_published_total')
+    )
+    expect(value(after, 'radiator_live_replay_buffer_events')).toBeGreaterThan(
+      value(before, 'radiator_live_replay_buffer_events')
+    )
     expect(value(after, 'radiator_db_write_batch_ops')).toBeGreaterThan(value(before, 'radiator_db_write_batch_ops'))
     expect(value(after, 'radiator_db_wal_sync_seconds')).toBeGreaterThan(value(before, 'radiator_db_wal_sync_seconds'))
-    expect(value(after, 'radiator_http_requests_total', { method: 'POST', route: '/hooks/:provider', status: '200' })).toBe(1)
-    expect(value(after, 'radiator_http_requests_total', { method: 'POST', route: '/api/collect', status: '202' })).toBe(1)
-    expect(value(after, 'radiator_http_requests_total', { method: 'POST', route: '/api/collect', status: '404' })).toBe(1)
-    expect(value(after, 'radiator_http_requests_total', { method: 'GET', route: '/api/builds/:id', status: '404' })).toBe(1)
+    expect(
+      value(after, 'radiator_http_requests_total', { method: 'POST', route: '/hooks/:provider', status: '200' })
+    ).toBe(1)
+    expect(value(after, 'radiator_http_requests_total', { method: 'POST', route: '/api/collect', status: '202' })).toBe(
+      1
+    )
+    expect(value(after, 'radiator_http_requests_total', { method: 'POST', route: '/api/collect', status: '404' })).toBe(
+      1
+    )
+    expect(
+      value(after, 'radiator_http_requests_total', { method: 'GET', route: '/api/builds/:id', status: '404' })
+    ).toBe(1)
     expect(value(after, 'radiator_http_requests_total', { method: 'GET', route: '/live', status: '101' })).toBe(1)
 
     // Live events published after the connection reach it, and are counted as sent.
@@ -119,13 +137,19 @@ describe('GET /metrics', () => {
       body: JSON.stringify({ project: 'acme/web', status: 'failure' }),
     })
     await until(() => ws.messages.some((m) => m.type === 'build.finished'), 'the live build event')
-    expect(value(await scrape(s), 'radiator_live_events_sent_total')).toBeGreaterThan(value(after, 'radiator_live_events_sent_total'))
+    expect(value(await scrape(s), 'radiator_live_events_sent_total')).toBeGreaterThan(
+      value(after, 'radiator_live_events_sent_total')
+    )
     ws.close()
-    await until(async () => value(await scrape(s), 'radiator_live_clients', { transport: 'ws' }) === 0 || undefined, 'the client gone')
+    await until(
+      async () => value(await scrape(s), 'radiator_live_clients', { transport: 'ws' }) === 0 || undefined,
+      'the client gone'
+    )
 
     // Labels carry route patterns and closed lists: no raw path, branch or unknown site.
     const text = await (await fetch(`${s.url}/metrics`)).text()
-    for (const raw of ['nope-123', 'feature/secret-plan', '/checkout/42', 'elsewhere.example']) expect(text).not.toContain(raw)
+    for (const raw of ['nope-123', 'feature/secret-plan', '/checkout/42', 'elsewhere.example'])
+      expect(text).not.toContain(raw)
   })
 
   it('is for viewers and METRICS_SCRAPE_TOKEN, which opens nothing else', async () => {
@@ -161,7 +185,9 @@ describe('the request log', () => {
 
   it('logs one JSON line per request by route pattern; successes sampled at volume, errors never', async () => {
     const lines: string[] = []
-    const s = await server({ LOG_LEVEL: 'info', LOG_SUCCESS_PER_SECOND: '3', LOG_SAMPLE_SUCCESS: '0' }, (l) => lines.push(l))
+    const s = await server({ LOG_LEVEL: 'info', LOG_SUCCESS_PER_SECOND: '3', LOG_SAMPLE_SUCCESS: '0' }, (l) =>
+      lines.push(l)
+    )
     for (let i = 0; i < 10; i++) await fetch(`${s.url}/api/builds?i=${i}`)
     for (let i = 0; i < 5; i++) await fetch(`${s.url}/api/builds/b-${i}`)
     const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request')
@@ -199,26 +225,98 @@ describe('the request log', () => {
     const gh = loadFixture('github', 'workflow_run-completed-failure-real')
     const ghSig = signGithub(gh.raw, secrets.GITHUB_WEBHOOK_SECRET)
     leaks.push(ghSig['X-Hub-Signature-256']!)
-    expect((await fetch(`${s.url}/hooks/github`, { method: 'POST', headers: { ...gh.headers, ...ghSig }, body: new Uint8Array(gh.raw) })).status).toBe(200)
+    expect(
+      (
+        await fetch(`${s.url}/hooks/github`, {
+          method: 'POST',
+          headers: { ...gh.headers, ...ghSig },
+          body: new Uint8Array(gh.raw),
+        })
+      ).status
+    ).toBe(200)
     const badSig = signGithub(gh.raw, 'not-the-secret')
-    expect((await fetch(`${s.url}/hooks/github`, { method: 'POST', headers: { ...gh.headers, ...badSig }, body: new Uint8Array(gh.raw) })).status).toBe(401)
+    expect(
+      (
+        await fetch(`${s.url}/hooks/github`, {
+          method: 'POST',
+          headers: { ...gh.headers, ...badSig },
+          body: new Uint8Array(gh.raw),
+        })
+      ).status
+    ).toBe(401)
     const gl = loadFixture('gitlab', 'pipeline-success-docs-example')
-    expect((await fetch(`${s.url}/hooks/gitlab`, { method: 'POST', headers: { ...gl.headers, 'x-gitlab-token': secrets.GITLAB_WEBHOOK_TOKEN }, body: new Uint8Array(gl.raw) })).status).toBeLessThan(300)
+    expect(
+      (
+        await fetch(`${s.url}/hooks/gitlab`, {
+          method: 'POST',
+          headers: { ...gl.headers, 'x-gitlab-token': secrets.GITLAB_WEBHOOK_TOKEN },
+          body: new Uint8Array(gl.raw),
+        })
+      ).status
+    ).toBeLessThan(300)
     const std = signStandard(gl.raw, secrets.GITLAB_WEBHOOK_SIGNING_TOKEN, 'msg-1')
     leaks.push(std['webhook-signature']!)
-    expect((await fetch(`${s.url}/hooks/gitlab`, { method: 'POST', headers: { ...gl.headers, ...std }, body: new Uint8Array(gl.raw) })).status).toBeLessThan(300)
+    expect(
+      (
+        await fetch(`${s.url}/hooks/gitlab`, {
+          method: 'POST',
+          headers: { ...gl.headers, ...std },
+          body: new Uint8Array(gl.raw),
+        })
+      ).status
+    ).toBeLessThan(300)
     const jk = loadFixture('jenkins', 'notification-completed-failure')
-    expect((await fetch(`${s.url}/hooks/jenkins?token=${secrets.JENKINS_WEBHOOK_TOKEN}`, { method: 'POST', headers: jk.headers, body: new Uint8Array(jk.raw) })).status).toBe(200)
-    expect((await fetch(`${s.url}/hooks/jenkins?token=wrong-${secrets.JENKINS_WEBHOOK_TOKEN}`, { method: 'POST', headers: jk.headers, body: new Uint8Array(jk.raw) })).status).toBe(401)
+    expect(
+      (
+        await fetch(`${s.url}/hooks/jenkins?token=${secrets.JENKINS_WEBHOOK_TOKEN}`, {
+          method: 'POST',
+          headers: jk.headers,
+          body: new Uint8Array(jk.raw),
+        })
+      ).status
+    ).toBe(200)
+    expect(
+      (
+        await fetch(`${s.url}/hooks/jenkins?token=wrong-${secrets.JENKINS_WEBHOOK_TOKEN}`, {
+          method: 'POST',
+          headers: jk.headers,
+          body: new Uint8Array(jk.raw),
+        })
+      ).status
+    ).toBe(401)
     const generic = JSON.stringify({ project: 'acme/web', status: 'success' })
-    expect((await fetch(`${s.url}/hooks/generic`, { method: 'POST', headers: { ...bearer(secrets.GENERIC_WEBHOOK_TOKEN), ...json }, body: generic })).status).toBe(200)
-    expect((await fetch(`${s.url}/hooks/circleci`, { method: 'POST', headers: { 'circleci-signature': `v1=${'0'.repeat(64)}`, ...json }, body: '{}' })).status).toBe(401)
+    expect(
+      (
+        await fetch(`${s.url}/hooks/generic`, {
+          method: 'POST',
+          headers: { ...bearer(secrets.GENERIC_WEBHOOK_TOKEN), ...json },
+          body: generic,
+        })
+      ).status
+    ).toBe(200)
+    expect(
+      (
+        await fetch(`${s.url}/hooks/circleci`, {
+          method: 'POST',
+          headers: { 'circleci-signature': `v1=${'0'.repeat(64)}`, ...json },
+          body: '{}',
+        })
+      ).status
+    ).toBe(401)
 
-    const created = await fetch(`${s.url}/api/admin/tokens`, { method: 'POST', headers: { ...admin, ...json }, body: JSON.stringify({ name: 'laptop', role: 'viewer' }) })
+    const created = await fetch(`${s.url}/api/admin/tokens`, {
+      method: 'POST',
+      headers: { ...admin, ...json },
+      body: JSON.stringify({ name: 'laptop', role: 'viewer' }),
+    })
     expect(created.status).toBe(201)
     const viewer: string = (await created.json()).token
     leaks.push(viewer)
-    const signedIn = await fetch(`${s.url}/auth/session`, { method: 'POST', headers: { ...json, origin: s.url }, body: JSON.stringify({ token: viewer }) })
+    const signedIn = await fetch(`${s.url}/auth/session`, {
+      method: 'POST',
+      headers: { ...json, origin: s.url },
+      body: JSON.stringify({ token: viewer }),
+    })
     expect(signedIn.status).toBe(200)
     const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!
     leaks.push(cookie.split('=')[1]!)
@@ -226,7 +324,15 @@ describe('the request log', () => {
     expect((await fetch(`${s.url}/api/builds`, { headers: { cookie: `${cookie}x` } })).status).toBe(401)
     expect((await fetch(`${s.url}/api/builds`, { headers: bearer(viewer) })).status).toBe(200)
     expect((await fetch(`${s.url}/api/builds`, { headers: bearer(`${viewer}x`) })).status).toBe(401)
-    expect((await fetch(`${s.url}/api/metrics`, { method: 'POST', headers: { ...bearer(secrets.METRICS_TOKEN), ...json }, body: JSON.stringify({ name: 'q', value: 1 }) })).status).toBe(202)
+    expect(
+      (
+        await fetch(`${s.url}/api/metrics`, {
+          method: 'POST',
+          headers: { ...bearer(secrets.METRICS_TOKEN), ...json },
+          body: JSON.stringify({ name: 'q', value: 1 }),
+        })
+      ).status
+    ).toBe(202)
     expect((await fetch(`${s.url}/metrics`, { headers: bearer(secrets.METRICS_SCRAPE_TOKEN) })).status).toBe(200)
     expect((await fetch(`${s.url}/api/admin/tokens`, { headers: admin })).status).toBe(200)
     const ws = new WsTestClient(`${s.url.replace('http', 'ws')}/live?token=${secrets.ADMIN_TOKEN}`)

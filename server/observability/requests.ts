@@ -98,5 +98,9 @@ async function withRequestId(c: Context, id: string): Promise<void> {
   const headers = new Headers(res.headers)
   headers.delete('content-length')
   c.res = undefined
-  c.res = new Response(JSON.stringify({ ...body, requestId: id }), { status: res.status, statusText: res.statusText, headers })
+  c.res = new Response(JSON.stringify({ ...body, requestId: id }), {
+    status: res.status,
+    statusText: res.statusText,
+    headers,
+  })
 }

@@ -223,5 +223,15 @@ export class Telemetry {
   }
 }
 
-export const WEBHOOK_OUTCOMES = ['stored', 'superseded', 'duplicate', 'ignored', 'ping', 'unauthorized', 'invalid', 'rate_limited', 'failed'] as const
+export const WEBHOOK_OUTCOMES = [
+  'stored',
+  'superseded',
+  'duplicate',
+  'ignored',
+  'ping',
+  'unauthorized',
+  'invalid',
+  'rate_limited',
+  'failed',
+] as const
 export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number]

@@ -103,5 +103,4 @@ export function buildFinished(result: 'passed' | 'failed' = 'passed'): string {
 
 export const jobStarted = () => jobEvent('job.started', jobObject('running'))
 
-export const jobFinished = (result: 'passed' | 'failed' = 'passed') =>
-  jobEvent('job.finished', jobObject(result))
+export const jobFinished = (result: 'passed' | 'failed' = 'passed') => jobEvent('job.finished', jobObject(result))

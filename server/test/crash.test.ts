@@ -18,7 +18,8 @@ const GITHUB_SECRET = 'crash-github-secret'
 const GENERIC_TOKEN = 'crash-generic-token'
 const METRICS_TOKEN = 'crash-metrics-token'
 const SITE = 'shop.example.com'
-const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
+const BROWSER_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
 /** Persisted event types (the rest — visitors, vitals, metric — are transient, never stored). */
 const PERSISTED = /^build\./
 
@@ -46,8 +47,14 @@ function startProcess(dataDir: string) {
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
-  const exited = new Promise<NodeJS.Signals | number | null>((r) => child.on('exit', (code, signal) => r(signal ?? code)))
-  const url = until(() => stdout.match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1], `the printed URL (stderr: ${stderr})`, 60_000)
+  const exited = new Promise<NodeJS.Signals | number | null>((r) =>
+    child.on('exit', (code, signal) => r(signal ?? code))
+  )
+  const url = until(
+    () => stdout.match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1],
+    `the printed URL (stderr: ${stderr})`,
+    60_000
+  )
   return { child, exited, url, err: () => stderr }
 }
 
@@ -74,11 +81,23 @@ async function sendOne(url: string, n: number): Promise<Sent | null> {
       const key = `crash-${n}`
       const res = await fetch(`${url}/hooks/generic`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${GENERIC_TOKEN}`, 'content-type': 'application/json', 'idempotency-key': key },
-        body: JSON.stringify({ id: key, project: 'acme/crash', pipeline: `p${n % 4}`, branch: 'main', status: n % 2 ? 'success' : 'failure', number: n }),
+        headers: {
+          authorization: `Bearer ${GENERIC_TOKEN}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+        body: JSON.stringify({
+          id: key,
+          project: 'acme/crash',
+          pipeline: `p${n % 4}`,
+          branch: 'main',
+          status: n % 2 ? 'success' : 'failure',
+          number: n,
+        }),
       })
       const body = await res.json()
-      if (res.status !== 200 || !body.stored) throw new Error(`generic delivery ${key}: ${res.status} ${JSON.stringify(body)}`)
+      if (res.status !== 200 || !body.stored)
+        throw new Error(`generic delivery ${key}: ${res.status} ${JSON.stringify(body)}`)
       return { kind, key }
     }
     const key = `/crash/${n}`
@@ -98,14 +117,16 @@ async function sendOne(url: string, n: number): Promise<Sent | null> {
   }
 }
 
-const idsOf = (ms: LiveMessage[]) => ms.filter((m) => m.type !== 'snapshot' && typeof m.id === 'number').map((m) => m.id!)
+const idsOf = (ms: LiveMessage[]) =>
+  ms.filter((m) => m.type !== 'snapshot' && typeof m.id === 'number').map((m) => m.id!)
 
 type Client = WsTestClient | SseTestClient
 type Proc = ReturnType<typeof startProcess>
 
 /** A live client on `url`, resuming after `since` when given (WebSocket by ?since, SSE by Last-Event-ID). */
 function connect(kind: 'ws' | 'sse', url: string, since?: number): Client {
-  if (kind === 'ws') return new WsTestClient(`${url.replace('http', 'ws')}/live${since === undefined ? '' : `?since=${since}`}`)
+  if (kind === 'ws')
+    return new WsTestClient(`${url.replace('http', 'ws')}/live${since === undefined ? '' : `?since=${since}`}`)
   return new SseTestClient(`${url}/live/sse`, since === undefined ? {} : { 'last-event-id': String(since) })
 }
 
@@ -138,7 +159,9 @@ function expectResumed(c: Client, from: number, seenMax: number) {
 }
 
 describe('the radiator process killed with SIGKILL', () => {
-  it('keeps every acknowledged delivery and beacon exactly once; event ids keep increasing; live clients resume without gaps or duplicates', { timeout: 90_000 }, async () => {
+  it('keeps every acknowledged delivery and beacon exactly once; event ids keep increasing; live clients resume without gaps or duplicates', {
+    timeout: 90_000,
+  }, async () => {
     const dataDir = tempDir('radiator-crash-')
     const procs: Proc[] = []
     const clients: Client[] = []
@@ -198,7 +221,10 @@ describe('the radiator process killed with SIGKILL', () => {
       expectResumed(ws2, lastId(ws1), seen1)
       expectResumed(sse2, lastId(sse1), seen1)
       const after2 = await deliverAfter(url2, ['after-1', 'after-2', 'after-3'])
-      await until(() => hasBuilds(ws2, after2) && hasBuilds(sse2, after2), 'the post-restart events on both resumed clients')
+      await until(
+        () => hasBuilds(ws2, after2) && hasBuilds(sse2, after2),
+        'the post-restart events on both resumed clients'
+      )
       const metric = await fetch(`${url2}/api/metrics`, {
         method: 'POST',
         headers: { authorization: `Bearer ${METRICS_TOKEN}`, 'content-type': 'application/json' },
@@ -223,7 +249,10 @@ describe('the radiator process killed with SIGKILL', () => {
       expectResumed(ws3, lastId(ws2), seen2)
       expectResumed(sse3, lastId(sse2), seen2)
       const after3 = await deliverAfter(url3, ['after-4'])
-      await until(() => hasBuilds(ws3, after3) && hasBuilds(sse3, after3), 'the events after the second restart on both clients')
+      await until(
+        () => hasBuilds(ws3, after3) && hasBuilds(sse3, after3),
+        'the events after the second restart on both clients'
+      )
       third.child.kill('SIGTERM')
       expect(await third.exited).toBe(0)
 
@@ -233,8 +262,12 @@ describe('the radiator process killed with SIGKILL', () => {
         const applied = db.prepare<[string, string], { n: number }>(
           "SELECT count(*) AS n FROM deliveries WHERE provider = ? AND delivery_id = ? AND outcome IN ('stored', 'superseded')"
         )
-        const keys = db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM delivery_keys WHERE provider = ? AND delivery_id = ?')
-        const hits = db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM site_hits WHERE site = ? AND path = ?')
+        const keys = db.prepare<[string, string], { n: number }>(
+          'SELECT count(*) AS n FROM delivery_keys WHERE provider = ? AND delivery_id = ?'
+        )
+        const hits = db.prepare<[string, string], { n: number }>(
+          'SELECT count(*) AS n FROM site_hits WHERE site = ? AND path = ?'
+        )
         for (const a of acked) {
           if (a.kind === 'beacon') {
             expect(hits.get(SITE, a.key)!.n, `beacon ${a.key}`).toBe(1)
@@ -245,15 +278,22 @@ describe('the radiator process killed with SIGKILL', () => {
         }
         // Nothing at all, acknowledged or cut off by the kill, was applied twice.
         const twice = db
-          .prepare("SELECT provider, delivery_id, count(*) AS n FROM deliveries WHERE outcome IN ('stored', 'superseded') GROUP BY provider, delivery_id HAVING n > 1")
+          .prepare(
+            "SELECT provider, delivery_id, count(*) AS n FROM deliveries WHERE outcome IN ('stored', 'superseded') GROUP BY provider, delivery_id HAVING n > 1"
+          )
           .all()
         expect(twice).toEqual([])
-        const builds = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM builds WHERE provider = 'generic' AND external_id = ?")
-        for (const a of acked.filter((a) => a.kind === 'generic')) expect(builds.get(a.key)!.n, `build ${a.key}`).toBe(1)
+        const builds = db.prepare<[string], { n: number }>(
+          "SELECT count(*) AS n FROM builds WHERE provider = 'generic' AND external_id = ?"
+        )
+        for (const a of acked.filter((a) => a.kind === 'generic'))
+          expect(builds.get(a.key)!.n, `build ${a.key}`).toBe(1)
 
         // Event ids: everything stored in a later life is above every id issued in the lives before
         // (stored or transient, as the clients saw them).
-        const events = db.prepare<[], { id: number; type: string; data: string }>('SELECT id, type, data FROM events ORDER BY id').all()
+        const events = db
+          .prepare<[], { id: number; type: string; data: string }>('SELECT id, type, data FROM events ORDER BY id')
+          .all()
         const buildOf = (e: { data: string }) => (JSON.parse(e.data) as { build: { id: string } }).build.id
         const lifeOf = (e: { data: string }) => (after3.includes(buildOf(e)) ? 3 : after2.includes(buildOf(e)) ? 2 : 1)
         const maxIn = (life: number) => Math.max(0, ...events.filter((e) => lifeOf(e) === life).map((e) => e.id))
@@ -264,10 +304,14 @@ describe('the radiator process killed with SIGKILL', () => {
         // Each client's whole stream over the three lives: ids strictly increasing, every stored
         // event after its first snapshot present once, and each equal to its stored row.
         const stored = new Map(events.map((e) => [e.id, e]))
-        for (const [name, lives] of [['WebSocket', [ws1, ws2, ws3]], ['SSE', [sse1, sse2, sse3]]] as const) {
+        for (const [name, lives] of [
+          ['WebSocket', [ws1, ws2, ws3]],
+          ['SSE', [sse1, sse2, sse3]],
+        ] as const) {
           const stream = lives.flatMap((c) => c.events()).filter((m) => m.type !== 'snapshot')
           const ids = stream.map((m) => m.id!)
-          for (let i = 1; i < ids.length; i++) expect(ids[i], `${name}: ids increase (${ids[i - 1]} then ${ids[i]})`).toBeGreaterThan(ids[i - 1]!)
+          for (let i = 1; i < ids.length; i++)
+            expect(ids[i], `${name}: ids increase (${ids[i - 1]} then ${ids[i]})`).toBeGreaterThan(ids[i - 1]!)
           const upTo = Math.max(...ids)
           const expected = events.filter((e) => e.id > origin && e.id <= upTo).map((e) => e.id)
           const got = stream.filter((m) => PERSISTED.test(m.type)).map((m) => m.id!)

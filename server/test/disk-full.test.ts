@@ -33,7 +33,10 @@ const hook = () =>
     body: new Uint8Array(fx.raw),
   })
 const beacon = (i: number) =>
-  postBeacon(s.url, Array.from({ length: 10 }, (_, k) => ({ type: 'pageview' as const, path: `/page/${i}/${k}` })))
+  postBeacon(
+    s.url,
+    Array.from({ length: 10 }, (_, k) => ({ type: 'pageview' as const, path: `/page/${i}/${k}` }))
+  )
 const metric = (i: number) =>
   fetch(`${s.url}/api/metrics`, {
     method: 'POST',
@@ -41,7 +44,7 @@ const metric = (i: number) =>
     body: JSON.stringify({ name: `disk.metric.${i}.${'y'.repeat(80)}`, value: i }),
   })
 
-const pageCount = () => (s.store.sqlite.pragma('page_count', { simple: true }) as number)
+const pageCount = () => s.store.sqlite.pragma('page_count', { simple: true }) as number
 
 describe('a disk that refuses writes', () => {
   it('answers writes 503 with a reason and Retry-After, reports it on /healthz, and recovers when space returns', async () => {

@@ -28,7 +28,7 @@ export function parseDockerfile(text: string): Stage[] {
     const line = raw.trim()
     if (!cur && (line.startsWith('#') || !line)) continue
     if (line.endsWith('\\')) {
-      cur += line.slice(0, -1) + ' '
+      cur += `${line.slice(0, -1)} `
       continue
     }
     lines.push((cur + line).trim())
@@ -55,7 +55,11 @@ const one = (s: Stage, op: string) => {
   return found[0]!.args
 }
 const envOf = (s: Stage) =>
-  Object.fromEntries(all(s, 'ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=("[^"]*"|\S+)/g)].map((m) => [m[1], m[2]!.replace(/^"|"$/g, '')])))
+  Object.fromEntries(
+    all(s, 'ENV').flatMap((i) =>
+      [...i.args.matchAll(/(\w+)=("[^"]*"|\S+)/g)].map((m) => [m[1], m[2]!.replace(/^"|"$/g, '')])
+    )
+  )
 /** `COPY [--from=x] [--chown=..] src... dest` → { from, sources, dest }. */
 const copies = (s: Stage) =>
   all(s, 'COPY').map((i) => {
@@ -85,7 +89,9 @@ describe('the Dockerfile', () => {
     expect(source, 'node_modules copied from a named stage').toBeDefined()
     const installs = all(source!, 'RUN').filter((r) => /\bnpm (ci|install)\b/.test(r.args))
     expect(installs.map((r) => r.args)).toEqual([expect.stringMatching(/^npm ci --omit=dev\b/)])
-    expect(all(runtime, 'RUN').some((r) => /\bnpm (ci|install|i)\b/.test(r.args) && !/--omit=dev/.test(r.args))).toBe(false)
+    expect(all(runtime, 'RUN').some((r) => /\bnpm (ci|install|i)\b/.test(r.args) && !/--omit=dev/.test(r.args))).toBe(
+      false
+    )
   })
 
   it('runs the compiled server with node as PID 1, not TypeScript through tsx', () => {
@@ -109,9 +115,15 @@ describe('the Dockerfile', () => {
     expect(user).not.toMatch(/^(root|0)(:|$)/)
     const env = envOf(runtime)
     expect(env.DATA_DIR).toBe('/data')
-    expect(one(runtime, 'VOLUME').replace(/[[\]"]/g, '').split(/[\s,]+/)).toContain(env.DATA_DIR)
+    expect(
+      one(runtime, 'VOLUME')
+        .replace(/[[\]"]/g, '')
+        .split(/[\s,]+/)
+    ).toContain(env.DATA_DIR)
     // The volume's mount point must be writable by that user.
-    expect(all(runtime, 'RUN').some((r) => new RegExp(`chown\\s+${user}(:\\S+)?\\s+${env.DATA_DIR}\\b`).test(r.args))).toBe(true)
+    expect(
+      all(runtime, 'RUN').some((r) => new RegExp(`chown\\s+${user}(:\\S+)?\\s+${env.DATA_DIR}\\b`).test(r.args))
+    ).toBe(true)
     expect(one(runtime, 'EXPOSE')).toBe(env.PORT)
     expect(env.HOST).toBe('0.0.0.0')
     const health = one(runtime, 'HEALTHCHECK')
@@ -121,7 +133,9 @@ describe('the Dockerfile', () => {
   })
 
   it('keeps local builds, data and secrets out of the build context', () => {
-    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim())
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
     for (const p of ['node_modules', 'dist', 'web/dist', 'data', '.git']) expect(ignored, p).toContain(p)
     expect(existsSync(join(ROOT, 'scripts', 'build.mjs'))).toBe(true)
   })

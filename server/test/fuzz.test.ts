@@ -12,7 +12,8 @@ import { startTestServer, until, type TestServer } from './harness.ts'
 
 const SITE = 'shop.example.com'
 const ORIGIN = `https://${SITE}`
-const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
+const BROWSER_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36'
 const METRICS_TOKEN = 'fuzz-metrics-token'
 const GENERIC_TOKEN = 'fuzz-generic-token'
 const ADMIN_TOKEN = 'fuzz-admin-token'
@@ -48,7 +49,9 @@ function send(
         }
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }))
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') })
+        )
         res.on('error', reject)
       }
     )
@@ -96,26 +99,60 @@ const nastyString = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 30 }),
   fc.string({ unit: 'binary', maxLength: 30 }),
-  fc.constantFrom('', ' ', '\u0000', '\ud800', '\u202e', '__proto__', 'constructor', '%', '%zz', '\n', 'null', '🙂'.repeat(50)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '\ud800',
+    '\u202e',
+    '__proto__',
+    'constructor',
+    '%',
+    '%zz',
+    '\n',
+    'null',
+    '🙂'.repeat(50)
+  ),
   fc.integer({ min: 100, max: 20_000 }).map((n) => 'x'.repeat(n))
 )
 
 const nastyNumber = fc.oneof(
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(0, -0, -1, 5e-324, 1e-7, 0.25, 1e15, 1e16, 1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, 60_000, 60_000.0001, 100)
+  fc.constantFrom(
+    0,
+    -0,
+    -1,
+    5e-324,
+    1e-7,
+    0.25,
+    1e15,
+    1e16,
+    1e308,
+    -1e308,
+    Number.MAX_SAFE_INTEGER + 2,
+    60_000,
+    60_000.0001,
+    100
+  )
 )
 
 const VITALS = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'] as const
 
 const beaconEvent = fc.oneof(
-  fc.record({ type: fc.constantFrom('pageview', 'heartbeat', 'leave'), path: fc.oneof(fc.constantFrom('/', '/a?b#c', '/x/y'), nastyString) }),
+  fc.record({
+    type: fc.constantFrom('pageview', 'heartbeat', 'leave'),
+    path: fc.oneof(fc.constantFrom('/', '/a?b#c', '/x/y'), nastyString),
+  }),
   fc.record(
     {
       type: fc.constant('vital'),
       path: fc.oneof(fc.constantFrom('/', '/checkout'), nastyString),
       name: fc.constantFrom(...VITALS),
-      value: fc.oneof(fc.double({ min: 0, max: 60_000, noNaN: true }), fc.constantFrom(0, 5e-324, 0.1, 0.25, 100, 2500, 60_000)),
+      value: fc.oneof(
+        fc.double({ min: 0, max: 60_000, noNaN: true }),
+        fc.constantFrom(0, 5e-324, 0.1, 0.25, 100, 2500, 60_000)
+      ),
       id: fc.oneof(fc.constantFrom('v5-1', 'v5-2', 'v5-3'), nastyString),
       nav: fc.constantFrom('navigate', 'reload', 'back-forward-cache', 'restore'),
     },
@@ -134,7 +171,7 @@ const goodPath = fc.oneof(
   fc.constantFrom('/', '/checkout', '/a?b#c', '?only-query', '#x', '//', '/%zz'),
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }),
-  fc.integer({ min: 500, max: 1024 }).map((n) => '/' + '🙂'.repeat(n).slice(0, n - 1))
+  fc.integer({ min: 500, max: 1024 }).map((n) => `/${'🙂'.repeat(n).slice(0, n - 1)}`)
 )
 const goodEvent = fc.oneof(
   fc.record({ type: fc.constantFrom('pageview', 'heartbeat', 'leave'), path: goodPath }),
@@ -144,7 +181,10 @@ const goodEvent = fc.oneof(
         type: fc.constant('vital'),
         path: goodPath,
         name: fc.constant(name),
-        value: fc.oneof(fc.double({ min: 0, max: MAX_VITAL[name], noNaN: true }), fc.constantFrom(0, 5e-324, 0.1, 0.25, 2500, MAX_VITAL[name])),
+        value: fc.oneof(
+          fc.double({ min: 0, max: MAX_VITAL[name], noNaN: true }),
+          fc.constantFrom(0, 5e-324, 0.1, 0.25, 2500, MAX_VITAL[name])
+        ),
         // A few shared ids: CLS and INP reported again replace their earlier sample.
         id: fc.oneof(fc.constantFrom('v5-1', 'v5-2', 'v5-3'), fc.string({ minLength: 1, maxLength: 100 })),
         nav: fc.constantFrom('navigate', 'reload', 'back-forward-cache', 'restore'),
@@ -210,7 +250,12 @@ function mutated<T>(valid: fc.Arbitrary<T>) {
   return fc.oneof(
     { weight: 3, arbitrary: valid },
     { weight: 6, arbitrary: fc.tuple(valid, fc.nat(), replacement).map(([v, i, r]) => mutateAt(v, i, r)) },
-    { weight: 2, arbitrary: fc.tuple(valid, fc.nat(), replacement, fc.nat(), replacement).map(([v, i, r, j, s]) => mutateAt(mutateAt(v, i, r), j, s)) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(valid, fc.nat(), replacement, fc.nat(), replacement)
+        .map(([v, i, r, j, s]) => mutateAt(mutateAt(v, i, r), j, s)),
+    },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) }
   )
 }
@@ -219,16 +264,31 @@ function mutated<T>(valid: fc.Arbitrary<T>) {
 function bodyOf(value: fc.Arbitrary<unknown>) {
   return fc.oneof(
     { weight: 8, arbitrary: value.map((v) => JSON.stringify(v) ?? 'undefined') },
-    { weight: 1, arbitrary: value.chain((v) => { const s = JSON.stringify(v) ?? ''; return fc.nat({ max: s.length }).map((n) => s.slice(0, n)) }) },
+    {
+      weight: 1,
+      arbitrary: value.chain((v) => {
+        const s = JSON.stringify(v) ?? ''
+        return fc.nat({ max: s.length }).map((n) => s.slice(0, n))
+      }),
+    },
     { weight: 1, arbitrary: nastyString },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) },
     {
       weight: 1,
       arbitrary: fc.constantFrom(
-        '', '{', '[]', 'null', '0', '"x"', '{"site":', '\ufeff{}', '{"__proto__":{"site":"x"}}', '{"site":"a","site":"b"}',
+        '',
+        '{',
+        '[]',
+        'null',
+        '0',
+        '"x"',
+        '{"site":',
+        '\ufeff{}',
+        '{"__proto__":{"site":"x"}}',
+        '{"site":"a","site":"b"}',
         // Deep nesting, under the body limits.
         '['.repeat(5000) + ']'.repeat(5000),
-        '{"a":'.repeat(2000) + '1' + '}'.repeat(2000),
+        `${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`,
         `{"site":"${SITE}","events":[${'{"type":"pageview","path":"/"},'.repeat(60)}{}]}`
       ),
     }
@@ -236,10 +296,28 @@ function bodyOf(value: fc.Arbitrary<unknown>) {
 }
 
 const contentType = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom('text/plain;charset=UTF-8', 'text/plain', 'application/json', 'application/json; charset=utf-8') },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom(
+      'text/plain;charset=UTF-8',
+      'text/plain',
+      'application/json',
+      'application/json; charset=utf-8'
+    ),
+  },
   {
     weight: 2,
-    arbitrary: fc.constantFrom(undefined, '', ';', 'TEXT/PLAIN', ' application/json ', 'text/plain;;;', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx'),
+    arbitrary: fc.constantFrom(
+      undefined,
+      '',
+      ';',
+      'TEXT/PLAIN',
+      ' application/json ',
+      'text/plain;;;',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/jsonx'
+    ),
   },
   { weight: 1, arbitrary: headerValue }
 )
@@ -269,7 +347,10 @@ const originHeader = fc.oneof(
 
 const userAgent = fc.oneof(
   { weight: 6, arbitrary: fc.constant(BROWSER_UA) },
-  { weight: 1, arbitrary: fc.constantFrom(undefined, '', 'Googlebot/2.1 (+http://www.google.com/bot.html)', 'curl/8.0') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(undefined, '', 'Googlebot/2.1 (+http://www.google.com/bot.html)', 'curl/8.0'),
+  },
   { weight: 1, arbitrary: headerValue }
 )
 
@@ -279,36 +360,115 @@ function headersOf(o: Record<string, string | undefined>): Record<string, string
 
 // Query strings: known keys and arbitrary ones, repeated, with values raw, encoded or broken.
 const QUERY_KEYS = [
-  'project', 'pipeline', 'pipelineId', 'branch', 'provider', 'status', 'limit', 'cursor', 'outcome',
-  'window', 'device', 'name', 'label', 'since', 'topics', 'snapshot',
+  'project',
+  'pipeline',
+  'pipelineId',
+  'branch',
+  'provider',
+  'status',
+  'limit',
+  'cursor',
+  'outcome',
+  'window',
+  'device',
+  'name',
+  'label',
+  'since',
+  'topics',
+  'snapshot',
 ]
 
 const numberText = fc.oneof(
   fc.integer().map(String),
   fc.double().map(String),
   fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }).map(String),
-  fc.constantFrom('0', '-0', '-1', '1e309', '-1e309', 'NaN', 'Infinity', '0x10', '1.5', '+1', ' 1', '1 ', '1e2', '0b1', '9'.repeat(400), '00001', '1_000', '٣')
+  fc.constantFrom(
+    '0',
+    '-0',
+    '-1',
+    '1e309',
+    '-1e309',
+    'NaN',
+    'Infinity',
+    '0x10',
+    '1.5',
+    '+1',
+    ' 1',
+    '1 ',
+    '1e2',
+    '0b1',
+    '9'.repeat(400),
+    '00001',
+    '1_000',
+    '٣'
+  )
 )
 
 const knownValue = fc.constantFrom(
-  'github', 'generic', 'gitlab', 'success', 'failure', 'running', 'stored', 'duplicate', 'rejected',
-  '5m', '1h', '24h', '7d', '28d', 'mobile', 'tablet', 'desktop', 'all', 'builds', 'visitors', 'metric,builds', '1',
-  'acme/web', 'main', 'fuzz.metric', '1:x', '0:', `${Date.now()}:zz`, '99999999999999999999999:x', '-5:x', ':', '1:'
+  'github',
+  'generic',
+  'gitlab',
+  'success',
+  'failure',
+  'running',
+  'stored',
+  'duplicate',
+  'rejected',
+  '5m',
+  '1h',
+  '24h',
+  '7d',
+  '28d',
+  'mobile',
+  'tablet',
+  'desktop',
+  'all',
+  'builds',
+  'visitors',
+  'metric,builds',
+  '1',
+  'acme/web',
+  'main',
+  'fuzz.metric',
+  '1:x',
+  '0:',
+  `${Date.now()}:zz`,
+  '99999999999999999999999:x',
+  '-5:x',
+  ':',
+  '1:'
 )
 
 const rawSafe = fc.string({
-  unit: fc.constantFrom(...'abcXYZ019-._~!$\'()*+,;:@/?'.split('')),
+  unit: fc.constantFrom(..."abcXYZ019-._~!$'()*+,;:@/?".split('')),
   maxLength: 30,
 })
 
-const percentGarbage = fc.constantFrom('%', '%%', '%zz', '%E0%A4%A', '%00', '%C0%AF', '%FF', '%ED%A0%80', '%2', '%25', '%u0041', '%0A', '%F0%9F')
+const percentGarbage = fc.constantFrom(
+  '%',
+  '%%',
+  '%zz',
+  '%E0%A4%A',
+  '%00',
+  '%C0%AF',
+  '%FF',
+  '%ED%A0%80',
+  '%2',
+  '%25',
+  '%u0041',
+  '%0A',
+  '%F0%9F'
+)
 
 const queryValue = fc.oneof(
   { weight: 3, arbitrary: knownValue },
   { weight: 3, arbitrary: numberText.map(encodeURIComponent) },
   { weight: 2, arbitrary: nastyString.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '?'))) },
   { weight: 2, arbitrary: rawSafe },
-  { weight: 1, arbitrary: fc.array(fc.oneof(percentGarbage, rawSafe), { minLength: 1, maxLength: 4 }).map((a) => a.join('')) },
+  {
+    weight: 1,
+    arbitrary: fc.array(fc.oneof(percentGarbage, rawSafe), { minLength: 1, maxLength: 4 }).map((a) => a.join('')),
+  },
   { weight: 1, arbitrary: fc.constantFrom('', '=', '==', '&') },
   { weight: 1, arbitrary: fc.integer({ min: 1000, max: 12_000 }).map((n) => 'y'.repeat(n)) }
 )
@@ -318,7 +478,14 @@ const queryString = fc
     fc.tuple(
       fc.oneof(
         { weight: 5, arbitrary: fc.constantFrom(...QUERY_KEYS) },
-        { weight: 1, arbitrary: fc.oneof(rawSafe, percentGarbage, fc.constantFrom('', '__proto__', 'constructor', 'limit[]', 'LIMIT', 'since%00', 'cursor%3D1')) }
+        {
+          weight: 1,
+          arbitrary: fc.oneof(
+            rawSafe,
+            percentGarbage,
+            fc.constantFrom('', '__proto__', 'constructor', 'limit[]', 'LIMIT', 'since%00', 'cursor%3D1')
+          ),
+        }
       ),
       queryValue,
       fc.boolean()
@@ -350,15 +517,42 @@ function routeTable(running: TestServer): GetRoute[] {
   return out
 }
 
-const rawSegment = fc.string({ unit: fc.constantFrom(...'abcXYZ019-._~!$\'()*+,;:@'.split('')), minLength: 1, maxLength: 30 })
+const rawSegment = fc.string({
+  unit: fc.constantFrom(..."abcXYZ019-._~!$'()*+,;:@".split('')),
+  minLength: 1,
+  maxLength: 30,
+})
 
 function paramArb(real: string[]) {
   return fc.oneof(
     { weight: 3, arbitrary: real.length ? fc.constantFrom(...real.map(encodeURIComponent)) : rawSegment },
     { weight: 2, arbitrary: rawSegment },
-    { weight: 2, arbitrary: nastyString.filter((s) => s.length > 0).map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '?'))) },
-    { weight: 2, arbitrary: fc.array(fc.oneof(percentGarbage, rawSegment), { minLength: 1, maxLength: 3 }).map((a) => a.join('')) },
-    { weight: 1, arbitrary: fc.constantFrom('..', '.', '%2e%2e', '%2F', 'a%2Fb', '%20', '~', '*', ':id', 'index.html', 'x'.repeat(3000)) }
+    {
+      weight: 2,
+      arbitrary: nastyString
+        .filter((s) => s.length > 0)
+        .map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '?'))),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.array(fc.oneof(percentGarbage, rawSegment), { minLength: 1, maxLength: 3 }).map((a) => a.join('')),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '..',
+        '.',
+        '%2e%2e',
+        '%2F',
+        'a%2Fb',
+        '%20',
+        '~',
+        '*',
+        ':id',
+        'index.html',
+        'x'.repeat(3000)
+      ),
+    }
   )
 }
 
@@ -397,12 +591,7 @@ beforeAll(async () => {
     PUBLIC_DASHBOARD: 'true',
     ADMIN_TOKEN,
   }
-  s = await startTestServer(
-    env,
-    undefined,
-    undefined,
-    (line) => errorLines.push(line)
-  )
+  s = await startTestServer(env, undefined, undefined, (line) => errorLines.push(line))
   base = new URL(s.url)
   // Some data for the read routes to walk over: builds on two pipelines, beacons, a metric.
   for (const [i, status] of ['running', 'failure', 'success'].entries()) {
@@ -411,7 +600,14 @@ beforeAll(async () => {
       'POST',
       '/hooks/generic',
       { authorization: `Bearer ${GENERIC_TOKEN}`, 'content-type': 'application/json' },
-      JSON.stringify({ id: `b${i % 2}`, project: 'acme/web', pipeline: i % 2 ? 'deploy' : 'ci', branch: 'main', status, number: i + 1 })
+      JSON.stringify({
+        id: `b${i % 2}`,
+        project: 'acme/web',
+        pipeline: i % 2 ? 'deploy' : 'ci',
+        branch: 'main',
+        status,
+        number: i + 1,
+      })
     )
     expect(res.status).toBe(200)
   }
@@ -420,10 +616,23 @@ beforeAll(async () => {
     'POST',
     '/api/collect',
     { 'content-type': 'text/plain;charset=UTF-8', origin: ORIGIN, 'user-agent': BROWSER_UA },
-    JSON.stringify({ site: SITE, width: 400, events: [{ type: 'pageview', path: '/' }, { type: 'vital', path: '/', name: 'LCP', value: 1200, id: 'seed' }] })
+    JSON.stringify({
+      site: SITE,
+      width: 400,
+      events: [
+        { type: 'pageview', path: '/' },
+        { type: 'vital', path: '/', name: 'LCP', value: 1200, id: 'seed' },
+      ],
+    })
   )
   expect(beacon.status).toBe(202)
-  const metric = await send(base, 'POST', '/api/metrics', { authorization: `Bearer ${METRICS_TOKEN}` }, JSON.stringify({ name: 'fuzz.metric', value: 1 }))
+  const metric = await send(
+    base,
+    'POST',
+    '/api/metrics',
+    { authorization: `Bearer ${METRICS_TOKEN}` },
+    JSON.stringify({ name: 'fuzz.metric', value: 1 })
+  )
   expect(metric.status).toBe(202)
 })
 
@@ -464,11 +673,18 @@ function expectNoErrorLogs(from = 0) {
 describe('fuzzing the HTTP surface', () => {
   // Half well-formed beacons from a site's page (they reach the write and the rollups), half anything.
   const collectRequest = fc.oneof(
-    fc.tuple(goodBeacon.map((b) => JSON.stringify(b)), fc.constantFrom('text/plain;charset=UTF-8', 'application/json'), fc.constantFrom(ORIGIN, 'https://www.shop.example.com'), fc.constant(BROWSER_UA)),
+    fc.tuple(
+      goodBeacon.map((b) => JSON.stringify(b)),
+      fc.constantFrom('text/plain;charset=UTF-8', 'application/json'),
+      fc.constantFrom(ORIGIN, 'https://www.shop.example.com'),
+      fc.constant(BROWSER_UA)
+    ),
     fc.tuple(bodyOf(mutated(validBeacon)), contentType, originHeader, userAgent)
   )
 
-  it('POST /api/collect: any body, content type, Origin and site gets a 2xx/4xx, and the site reads stay valid', { timeout: 60_000 * RUNS }, async () => {
+  it('POST /api/collect: any body, content type, Origin and site gets a 2xx/4xx, and the site reads stay valid', {
+    timeout: 60_000 * RUNS,
+  }, async () => {
     let accepted = 0
     await fc.assert(
       fc.asyncProperty(collectRequest, fc.boolean(), async ([body, type, origin, ua], chunked) => {
@@ -486,29 +702,56 @@ describe('fuzzing the HTTP surface', () => {
     expect(accepted).toBeGreaterThan(25 * RUNS)
     // Rolled up, the fuzzed samples (edge values, odd paths) must still summarize.
     const hits = () => (s.store.sqlite.prepare('SELECT max(id) AS id FROM site_hits').get() as { id: number }).id
-    const rolled = () => Number((s.store.sqlite.prepare("SELECT value FROM meta WHERE key = 'metrics_rolled_hits'").get() as { value: string } | undefined)?.value ?? 0)
+    const rolled = () =>
+      Number(
+        (
+          s.store.sqlite.prepare("SELECT value FROM meta WHERE key = 'metrics_rolled_hits'").get() as
+            | { value: string }
+            | undefined
+        )?.value ?? 0
+      )
     await until(() => rolled() >= hits(), 'the rollup of the fuzzed beacons', 15_000)
     await expectReadsHealthy()
     expectNoErrorLogs()
   })
 
-  it('POST /api/metrics: any body gets 202 or a 4xx with a reason, and what was stored reads back', { timeout: 60_000 * RUNS }, async () => {
+  it('POST /api/metrics: any body gets 202 or a 4xx with a reason, and what was stored reads back', {
+    timeout: 60_000 * RUNS,
+  }, async () => {
     const metric = fc.record(
       {
         name: fc.oneof(fc.constantFrom('deploys', 'queue.depth', 'error rate'), nastyString),
         value: nastyNumber,
         unit: fc.oneof(fc.constantFrom('ms', '%', 'count'), nastyString),
         tags: fc.oneof(
-          fc.dictionary(fc.oneof(fc.constantFrom('env', 'region', '__proto__', 'constructor'), nastyString), fc.oneof(fc.constantFrom('prod', 'eu'), nastyString), { maxKeys: 22 }),
+          fc.dictionary(
+            fc.oneof(fc.constantFrom('env', 'region', '__proto__', 'constructor'), nastyString),
+            fc.oneof(fc.constantFrom('prod', 'eu'), nastyString),
+            { maxKeys: 22 }
+          ),
           fc.constantFrom({ env: 'prod' }, {})
         ),
       },
       { requiredKeys: ['name', 'value'] }
     )
-    const payload = fc.oneof(metric, fc.array(metric, { minLength: 0, maxLength: 5 }), fc.array(metric, { minLength: 99, maxLength: 102 }))
+    const payload = fc.oneof(
+      metric,
+      fc.array(metric, { minLength: 0, maxLength: 5 }),
+      fc.array(metric, { minLength: 99, maxLength: 102 })
+    )
     const auth = fc.oneof(
       { weight: 8, arbitrary: fc.constantFrom(`Bearer ${METRICS_TOKEN}`, `bearer ${METRICS_TOKEN}  `) },
-      { weight: 1, arbitrary: fc.constantFrom(undefined, '', 'Bearer', 'Bearer wrong', `Basic ${METRICS_TOKEN}`, `Bearer ${METRICS_TOKEN} extra`) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          undefined,
+          '',
+          'Bearer',
+          'Bearer wrong',
+          `Basic ${METRICS_TOKEN}`,
+          `Bearer ${METRICS_TOKEN} extra`
+        ),
+      },
       { weight: 1, arbitrary: headerValue }
     )
     const stored: string[] = []
@@ -543,13 +786,35 @@ describe('fuzzing the HTTP surface', () => {
     expectNoErrorLogs()
   })
 
-  it('every GET route: arbitrary query strings, path params and resume headers never get a 5xx', { timeout: 60_000 * RUNS }, async () => {
+  it('every GET route: arbitrary query strings, path params and resume headers never get a 5xx', {
+    timeout: 60_000 * RUNS,
+  }, async () => {
     const routes = routeTable(s)
     // The table is the app's: if these go missing the walk below would quietly cover less.
-    for (const p of ['/healthz', '/live', '/live/sse', '/live/poll', '/api/builds', '/api/builds/:id', '/api/pipelines/:id', '/api/deliveries', '/api/sites', '/api/sites/:site/summary', '/api/metrics', '/cctray.xml', '/badge.svg', '/badge.json', '/beacon.js', '/api/*', '/*'])
+    for (const p of [
+      '/healthz',
+      '/live',
+      '/live/sse',
+      '/live/poll',
+      '/api/builds',
+      '/api/builds/:id',
+      '/api/pipelines/:id',
+      '/api/deliveries',
+      '/api/sites',
+      '/api/sites/:site/summary',
+      '/api/metrics',
+      '/cctray.xml',
+      '/badge.svg',
+      '/badge.json',
+      '/beacon.js',
+      '/api/*',
+      '/*',
+    ])
       expect(routes.map((r) => r.path)).toContain(p)
 
-    const builds = JSON.parse((await send(base, 'GET', '/api/builds')).body) as { builds: { id: string; pipelineId: string }[] }
+    const builds = JSON.parse((await send(base, 'GET', '/api/builds')).body) as {
+      builds: { id: string; pipelineId: string }[]
+    }
     const pipelines = JSON.parse((await send(base, 'GET', '/api/pipelines')).body) as { pipelines: { id: string }[] }
     const real: Record<string, string[]> = {
       id: [...builds.builds.map((b) => b.id), ...pipelines.pipelines.map((p) => p.id)],
@@ -560,7 +825,10 @@ describe('fuzzing the HTTP surface', () => {
 
     const extraHeaders = fc.record(
       {
-        'last-event-id': fc.oneof(numberText.filter((v) => /^[\x20-\x7e]*$/.test(v)), headerValue),
+        'last-event-id': fc.oneof(
+          numberText.filter((v) => /^[\x20-\x7e]*$/.test(v)),
+          headerValue
+        ),
         'if-none-match': fc.oneof(headerValue, fc.constant('*')),
         'accept-encoding': fc.constantFrom('gzip', 'br', 'identity', '*', ''),
       },
@@ -569,20 +837,33 @@ describe('fuzzing the HTTP surface', () => {
     for (const route of routes) {
       const wsRoute = route.path === '/live'
       await fc.assert(
-        fc.asyncProperty(fillPath(route.path, real), queryString, extraHeaders, fc.boolean(), fc.boolean(), async (path, query, headers, upgrade, asAdmin) => {
-          const logged = errorLines.length
-          const target = query ? `${path}?${query}` : path
-          const h: Record<string, string> = { ...headers }
-          if (asAdmin) h.authorization = `Bearer ${ADMIN_TOKEN}`
-          upgrade &&= wsRoute
-          if (upgrade)
-            Object.assign(h, { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' })
-          const a = await send(base, 'GET', target, h)
-          const what = `${route.method} ${route.path} as GET ${target.slice(0, 400)} ${JSON.stringify(h)}`
-          expectHandled(a, what, path.startsWith('/api/') && !upgrade)
-          if (a.status === 200 && String(a.headers['content-type']).startsWith('application/json')) expect(() => JSON.parse(a.body), what).not.toThrow()
-          expectNoErrorLogs(logged)
-        }),
+        fc.asyncProperty(
+          fillPath(route.path, real),
+          queryString,
+          extraHeaders,
+          fc.boolean(),
+          fc.boolean(),
+          async (path, query, headers, upgrade, asAdmin) => {
+            const logged = errorLines.length
+            const target = query ? `${path}?${query}` : path
+            const h: Record<string, string> = { ...headers }
+            if (asAdmin) h.authorization = `Bearer ${ADMIN_TOKEN}`
+            upgrade &&= wsRoute
+            if (upgrade)
+              Object.assign(h, {
+                connection: 'Upgrade',
+                upgrade: 'websocket',
+                'sec-websocket-version': '13',
+                'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+              })
+            const a = await send(base, 'GET', target, h)
+            const what = `${route.method} ${route.path} as GET ${target.slice(0, 400)} ${JSON.stringify(h)}`
+            expectHandled(a, what, path.startsWith('/api/') && !upgrade)
+            if (a.status === 200 && String(a.headers['content-type']).startsWith('application/json'))
+              expect(() => JSON.parse(a.body), what).not.toThrow()
+            expectNoErrorLogs(logged)
+          }
+        ),
         { numRuns: 30 * RUNS }
       )
     }

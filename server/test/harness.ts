@@ -47,7 +47,9 @@ export async function startTestServer(
   })
   // The version is 'test', or the PUBLIC_URL when one is given: a restart with another URL then
   // reads as an upgrade to open pages (the reload-on-upgrade browser test relies on it).
-  const s = await startServer(config, createLogger(config.LOG_LEVEL, logTo), caps, { version: env.PUBLIC_URL ?? 'test' })
+  const s = await startServer(config, createLogger(config.LOG_LEVEL, logTo), caps, {
+    version: env.PUBLIC_URL ?? 'test',
+  })
   return {
     ...s,
     dataDir,
@@ -174,7 +176,11 @@ export class PollTestClient {
   messages: LiveMessage[] = []
   private stopped = false
   lastId: number | null
-  constructor(private base: string, since: number | null = null, private topics?: string) {
+  constructor(
+    private base: string,
+    since: number | null = null,
+    private topics?: string
+  ) {
     this.lastId = since
     void this.loop()
   }

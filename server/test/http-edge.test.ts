@@ -84,7 +84,11 @@ const UPGRADES: [name: string, request: string, status: number | null][] = [
   ['an h2c upgrade', upgrade('GET', '/', 'h2c', 'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n'), 400],
   ['Upgrade: foo on /', upgrade('GET', '/', 'foo'), 400],
   ['Upgrade: foo on /api/builds', upgrade('GET', '/api/builds', 'foo'), 400],
-  ['Upgrade: foo on a webhook, with a body', upgrade('POST', '/hooks/github', 'foo', 'Content-Length: 2\r\n') + '{}', 400],
+  [
+    'Upgrade: foo on a webhook, with a body',
+    `${upgrade('POST', '/hooks/github', 'foo', 'Content-Length: 2\r\n')}{}`,
+    400,
+  ],
   ['a WebSocket upgrade to /nope', upgrade('GET', '/nope', 'websocket', WS_HEADERS), 404],
   ['a WebSocket upgrade to /live with a bad since', upgrade('GET', '/live?since=abc', 'websocket', WS_HEADERS), null],
 ]
@@ -107,7 +111,10 @@ describe('upgrade requests the WebSocket route does not take', () => {
   }
 
   it('answers Upgrade: websocket without Connection: Upgrade on /live with 400, not 500', async () => {
-    const a = await exchange(s.port, `GET /live HTTP/1.1\r\nHost: radiator\r\nUpgrade: websocket\r\n${WS_HEADERS}Connection: close\r\n\r\n`)
+    const a = await exchange(
+      s.port,
+      `GET /live HTTP/1.1\r\nHost: radiator\r\nUpgrade: websocket\r\n${WS_HEADERS}Connection: close\r\n\r\n`
+    )
     expect(a.status).toBe(400)
     expect(JSON.parse(a.body).message).toMatch(/Connection: Upgrade/)
   })
@@ -119,7 +126,11 @@ describe('upgrade requests the WebSocket route does not take', () => {
       )
       expect(answers.every((a) => a.status >= 400 && a.status < 500 && a.endedByServer)).toBe(true)
     }
-    await settles(() => s.connections(), (n) => n === 0, 'every connection closed')
+    await settles(
+      () => s.connections(),
+      (n) => n === 0,
+      'every connection closed'
+    )
     const health = await fetch(`${s.url}/healthz`)
     expect(health.status).toBe(200)
   })
@@ -178,7 +189,11 @@ describe('bodies over the limit', () => {
   }
 
   it('leaves no connection open once the clients are done', async () => {
-    await settles(() => s.connections(), (n) => n === 0, 'every connection closed')
+    await settles(
+      () => s.connections(),
+      (n) => n === 0,
+      'every connection closed'
+    )
   })
 
   it('takes a client leaving mid-body quietly: debug lines only, and keeps answering', async () => {
@@ -186,7 +201,9 @@ describe('bodies over the limit', () => {
     for (const [path, , extra] of LIMITS) {
       await new Promise<void>((resolve) => {
         const socket = connect(s.port, '127.0.0.1', () => {
-          socket.write(`POST ${path} HTTP/1.1\r\nHost: radiator\r\n${extra}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":`)
+          socket.write(
+            `POST ${path} HTTP/1.1\r\nHost: radiator\r\n${extra}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":`
+          )
           setTimeout(() => socket.destroy(), 50)
         })
         socket.on('close', () => resolve())
@@ -198,7 +215,9 @@ describe('bodies over the limit', () => {
       'a debug line per aborted request'
     )
     expect(logLines.filter((l) => /"level":"(error|warn)"/.test(l))).toEqual([])
-    expect(logLines.filter((l) => l.includes('client went away')).every((l) => l.includes('"level":"debug"'))).toBe(true)
+    expect(logLines.filter((l) => l.includes('client went away')).every((l) => l.includes('"level":"debug"'))).toBe(
+      true
+    )
     const health = await fetch(`${s.url}/healthz`)
     expect(health.status).toBe(200)
   })

@@ -43,7 +43,11 @@ describe('live channel', () => {
     const ws = new WsTestClient(wsUrl(s))
     const sse = new SseTestClient(`${s.url}/live/sse`)
     const poll = new PollTestClient(s.url)
-    cleanups.push(() => ws.close(), () => sse.close(), () => poll.close())
+    cleanups.push(
+      () => ws.close(),
+      () => sse.close(),
+      () => poll.close()
+    )
     for (const c of [ws, sse, poll]) {
       const first = await until(() => c.events()[0], 'snapshot')
       expect(first.type).toBe('snapshot')
@@ -60,14 +64,24 @@ describe('live channel', () => {
     const ws = new WsTestClient(wsUrl(s))
     const sse = new SseTestClient(`${s.url}/live/sse`)
     const poll = new PollTestClient(s.url)
-    cleanups.push(() => ws.close(), () => sse.close(), () => poll.close())
+    cleanups.push(
+      () => ws.close(),
+      () => sse.close(),
+      () => poll.close()
+    )
     await until(() => ws.events().length && sse.events().length && poll.events().length, 'snapshots')
     await publishMix(s, 30)
-    await until(() => shape(ws.events()).length === 30 && shape(sse.events()).length === 30 && shape(poll.events()).length === 30, 'all events')
+    await until(
+      () => shape(ws.events()).length === 30 && shape(sse.events()).length === 30 && shape(poll.events()).length === 30,
+      'all events'
+    )
     const seq = shape(ws.events())
     expect(shape(sse.events())).toEqual(seq)
     expect(shape(poll.events())).toEqual(seq)
-    const ids = ws.events().slice(1).map((m) => m.id!)
+    const ids = ws
+      .events()
+      .slice(1)
+      .map((m) => m.id!)
     expect(ids).toEqual([...ids].sort((a, b) => a - b))
     expect(new Set(ids).size).toBe(ids.length)
     // SSE carries the id on every event so EventSource can resume by itself.
@@ -120,7 +134,12 @@ describe('live channel', () => {
     const c = new WsTestClient(wsUrl(s2, `?since=${t.id}`))
     cleanups.push(() => c.close())
     await until(() => c.events().length >= 4, 'replay after restart')
-    expect(c.events().slice(1).map((m) => m.data)).toEqual([{ n: 2 }, { live: 2 }, { n: 3 }])
+    expect(
+      c
+        .events()
+        .slice(1)
+        .map((m) => m.data)
+    ).toEqual([{ n: 2 }, { live: 2 }, { n: 3 }])
   })
 
   it('answers a resume point it cannot honour with a snapshot marked reset', async () => {
@@ -154,7 +173,12 @@ describe('live channel', () => {
     s.hub.publish('metric', { v: 1 })
     await persistEvent(s, 'build.updated', { n: 2 })
     await until(() => c.events().length === 3, 'build events')
-    expect(c.events().slice(1).map((m) => m.type)).toEqual(['build.finished', 'build.updated'])
+    expect(
+      c
+        .events()
+        .slice(1)
+        .map((m) => m.type)
+    ).toEqual(['build.finished', 'build.updated'])
   })
 
   it('cuts off a stalled WebSocket client with 1013 while the others keep receiving', async () => {
@@ -181,7 +205,9 @@ describe('live channel', () => {
       if (i % 2 === 0) await new Promise((r) => setTimeout(r, 1))
     }
     await until(() => s.hub.clientCount === 1, 'stalled client dropped')
-    expect(await (await fetch(`${s.url}/metrics`)).text()).toContain('radiator_live_cutoffs_total{transport="ws",reason="slow"} 1\n')
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toContain(
+      'radiator_live_cutoffs_total{transport="ws",reason="slow"} 1\n'
+    )
     s.hub.publish('metric', { after: true })
     await until(() => healthy.events().some((m) => m.data?.after), 'healthy client still receiving')
 
@@ -189,11 +215,15 @@ describe('live channel', () => {
     const chunks: Buffer[] = []
     sock.on('data', (d: Buffer) => chunks.push(d))
     sock.resume()
-    await until(() => {
-      const all = Buffer.concat(chunks)
-      const i = all.lastIndexOf(Buffer.from([0x88, 0x11]))
-      return i !== -1 && all.readUInt16BE(i + 2) === 1013
-    }, 'close frame 1013', 10_000)
+    await until(
+      () => {
+        const all = Buffer.concat(chunks)
+        const i = all.lastIndexOf(Buffer.from([0x88, 0x11]))
+        return i !== -1 && all.readUInt16BE(i + 2) === 1013
+      },
+      'close frame 1013',
+      10_000
+    )
     expect(healthy.closeCode).toBeNull()
   })
 
@@ -224,8 +254,15 @@ describe('live channel', () => {
     const s = await server({ LIVE_HEARTBEAT_MS: '1000' })
     const ws = new WsTestClient(wsUrl(s))
     const sse = new SseTestClient(`${s.url}/live/sse`)
-    cleanups.push(() => ws.close(), () => sse.close())
-    await until(() => ws.messages.some((m) => m.type === 'heartbeat') && sse.messages.some((m) => m.type === 'heartbeat'), 'heartbeats', 5000)
+    cleanups.push(
+      () => ws.close(),
+      () => sse.close()
+    )
+    await until(
+      () => ws.messages.some((m) => m.type === 'heartbeat') && sse.messages.some((m) => m.type === 'heartbeat'),
+      'heartbeats',
+      5000
+    )
     const res = await fetch(`${s.url}/live/sse`, { signal: AbortSignal.timeout(500) }).catch(() => null)
     expect(res?.headers.get('x-accel-buffering')).toBe('no')
   })

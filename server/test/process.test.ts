@@ -59,9 +59,18 @@ describe('the radiator process', () => {
   it.skipIf(!existsSync('/sys/kernel') || !existsSync('/proc/self'))(
     'stops with one line naming DATA_DIR when DATA_DIR is where nothing can be written',
     async () => {
-      await expectOneLine({ DATA_DIR: '/sys/kernel/radiator-data' }, /^radiator: DATA_DIR=\/sys\/kernel\/radiator-data can't be created \(E/)
-      await expectOneLine({ DATA_DIR: '/proc/radiator-data/db' }, /^radiator: DATA_DIR=\/proc\/radiator-data\/db can't be created \(ENOENT/)
-      await expectOneLine({ DATA_DIR: '/sys/kernel' }, /^radiator: DATA_DIR=\/sys\/kernel: \S+radiator.db can't be opened for writing/)
+      await expectOneLine(
+        { DATA_DIR: '/sys/kernel/radiator-data' },
+        /^radiator: DATA_DIR=\/sys\/kernel\/radiator-data can't be created \(E/
+      )
+      await expectOneLine(
+        { DATA_DIR: '/proc/radiator-data/db' },
+        /^radiator: DATA_DIR=\/proc\/radiator-data\/db can't be created \(ENOENT/
+      )
+      await expectOneLine(
+        { DATA_DIR: '/sys/kernel' },
+        /^radiator: DATA_DIR=\/sys\/kernel: \S+radiator.db can't be opened for writing/
+      )
     }
   )
 
@@ -95,7 +104,11 @@ describe('the radiator process', () => {
     const p = startProcess({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, LOG_LEVEL: 'warn' })
     try {
       // The whole banner, not just its Dashboard line: the Webhooks line is checked next.
-      const url = await until(() => p.out().includes('Database:') && p.out().match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1], 'the printed URL', 60_000)
+      const url = await until(
+        () => p.out().includes('Database:') && p.out().match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1],
+        'the printed URL',
+        60_000
+      )
       expect(p.out()).toMatch(/Webhooks:\s+http:\/\/\S+\/hooks\//)
       expect(existsSync(join(dir, 'radiator.db'))).toBe(true)
       const health = await fetch(`${url}/healthz`)

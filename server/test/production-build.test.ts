@@ -16,7 +16,15 @@ const SECRET = 'production-build-secret'
 function startCompiled(env: Record<string, string>) {
   const child = spawn(process.execPath, [join(DIST, 'main.js')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_DASHBOARD: 'true', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      PUBLIC_DASHBOARD: 'true',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -44,13 +52,17 @@ describe('the production build', () => {
       const js = readFileSync(join(DIST, f), 'utf8')
       // The one .ts left is the dashboard build (vite), imported only when web/dist is stale.
       const tsImports = [...js.matchAll(/(?:from|import\()\s*["']([^"']+\.ts)["']/g)].map((m) => m[1])
-      expect(tsImports.filter((p) => p !== '../../web/build.ts'), f).toEqual([])
+      expect(
+        tsImports.filter((p) => p !== '../../web/build.ts'),
+        f
+      ).toEqual([])
       expect(js, f).not.toMatch(/["']tsx(\/[^"']*)?["']/)
     }
   })
 
   it('--if-stale compiles again when the sources are newer than the bundle, and only then', () => {
-    const ifStale = () => spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, encoding: 'utf8' })
+    const ifStale = () =>
+      spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, encoding: 'utf8' })
     // A bundle older than every source, as after a pull.
     utimesSync(join(DIST, '.built'), 0, 0)
     const stale = ifStale()
@@ -76,12 +88,19 @@ describe('the production build', () => {
     expect([...imported].filter((p) => !(p in pkg.dependencies))).toEqual([])
   })
 
-  it('npm start runs the compiled server as npm\'s own child: SIGTERM to npm stops it, nothing is left listening', async () => {
+  it("npm start runs the compiled server as npm's own child: SIGTERM to npm stops it, nothing is left listening", async () => {
     const dataDir = tempDir()
     dirs.push(dataDir)
     const child = spawn('npm', ['start'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so the finally below can end whatever it started, orphans included.
       detached: true,
@@ -99,7 +118,10 @@ describe('the production build', () => {
       // Had a shell stayed between npm and node, node would be orphaned and still answer.
       let answered = true
       for (const end = Date.now() + 5000; answered && Date.now() < end; await new Promise((r) => setTimeout(r, 50)))
-        answered = await fetch(`${url}/healthz`).then(() => true, () => false)
+        answered = await fetch(`${url}/healthz`).then(
+          () => true,
+          () => false
+        )
       expect(answered, 'a server still answering after npm stopped').toBe(false)
     } finally {
       try {
@@ -112,9 +134,19 @@ describe('the production build', () => {
     const dataDir = tempDir()
     const backupDir = join(tempDir('radiator-backups-'), 'nested')
     dirs.push(dataDir, join(backupDir, '..'))
-    const p = startCompiled({ DATA_DIR: dataDir, GITHUB_WEBHOOK_SECRET: SECRET, BACKUP_DIR: backupDir, BACKUP_EVERY: '1s', BACKUP_KEEP: '2' })
+    const p = startCompiled({
+      DATA_DIR: dataDir,
+      GITHUB_WEBHOOK_SECRET: SECRET,
+      BACKUP_DIR: backupDir,
+      BACKUP_EVERY: '1s',
+      BACKUP_KEEP: '2',
+    })
     try {
-      const url = await until(() => p.out().match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1], `the printed URL (stderr: ${p.err()})`, 30_000)
+      const url = await until(
+        () => p.out().match(/Dashboard:\s+(http:\/\/\S+?)\/\n/)?.[1],
+        `the printed URL (stderr: ${p.err()})`,
+        30_000
+      )
       const health = await fetch(`${url}/healthz`)
       expect(health.status).toBe(200)
       expect(await health.json()).toMatchObject({ status: 'ok', db: 'ok' })
@@ -143,24 +175,34 @@ describe('the production build', () => {
       expect(beacon.headers.get('content-type')).toMatch(/javascript/)
 
       // BACKUP_* from main.ts: a backup that holds the build, at most BACKUP_KEEP of them.
-      const withBuild = await until(() => {
-        if (!existsSync(backupDir)) return undefined
-        const ours = readdirSync(backupDir).filter((f) => SCHEDULED.test(f)).sort()
-        expect(ours.length).toBeLessThanOrEqual(2)
-        return ours.find((f) => {
-          const db = new Database(join(backupDir, f), { readonly: true })
-          try {
-            return db.prepare('SELECT 1 FROM builds WHERE id = ?').get(stored.build)
-          } finally {
-            db.close()
-          }
-        })
-      }, 'a scheduled backup with the build', 15_000)
+      const withBuild = await until(
+        () => {
+          if (!existsSync(backupDir)) return undefined
+          const ours = readdirSync(backupDir)
+            .filter((f) => SCHEDULED.test(f))
+            .sort()
+          expect(ours.length).toBeLessThanOrEqual(2)
+          return ours.find((f) => {
+            const db = new Database(join(backupDir, f), { readonly: true })
+            try {
+              return db.prepare('SELECT 1 FROM builds WHERE id = ?').get(stored.build)
+            } finally {
+              db.close()
+            }
+          })
+        },
+        'a scheduled backup with the build',
+        15_000
+      )
       expect(withBuild).toMatch(SCHEDULED)
 
       // The compiled backup CLI, against the compiled server while it runs.
       const copy = join(backupDir, 'by-hand.db')
-      const cli = spawnSync(process.execPath, [join(DIST, 'backup.js'), copy], { cwd: ROOT, env: { PATH: process.env.PATH, DATA_DIR: dataDir }, encoding: 'utf8' })
+      const cli = spawnSync(process.execPath, [join(DIST, 'backup.js'), copy], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, DATA_DIR: dataDir },
+        encoding: 'utf8',
+      })
       expect(cli.status, cli.stderr).toBe(0)
       expect(cli.stdout).toMatch(/^backed up .* \(1 builds, /)
 

@@ -93,11 +93,9 @@ export function providerCases(
     /** The delivery received for `source`, signed with `secret` (by default the configured one). */
     signed: (source: Sendable | string, secret = p.secret) => signed(p, source, secret),
     /** The delivery received for `source` with exactly these credential headers. */
-    withAuth: (source: Sendable | string, auth: Record<string, string>) =>
-      withAuth(p, source, auth),
+    withAuth: (source: Sendable | string, auth: Record<string, string>) => withAuth(p, source, auth),
     /** Normalizes `body` as received in `source` (by default `EMPTY`). */
-    normalize: (body: unknown, source: Sendable | string = EMPTY) =>
-      p.provider.normalize(signed(p, source), body),
+    normalize: (body: unknown, source: Sendable | string = EMPTY) => p.provider.normalize(signed(p, source), body),
     build,
     /** Expects each body of `table` (made by `bodyFor`) to give its status; returns the updates. */
     expectStatuses(
@@ -312,12 +310,7 @@ function fixtureCases(p: ProviderUnderTest, c: FixtureCases) {
   })
 }
 
-function expectBadPayload(
-  p: ProviderUnderTest,
-  source: Sendable | string,
-  bodies: unknown[],
-  message?: string
-) {
+function expectBadPayload(p: ProviderUnderTest, source: Sendable | string, bodies: unknown[], message?: string) {
   const d = signed(p, source)
   for (const [i, body] of bodies.entries()) {
     let error: unknown

@@ -73,7 +73,12 @@ export function nginxSiteConfig(port: number, upstream: number): string {
 /** deploy/Caddyfile, served on plain HTTP on 127.0.0.1:`port`, in front of 127.0.0.1:`upstream`. */
 export function caddySiteConfig(port: number, upstream: number): string {
   let c = readFileSync(join(DEPLOY, 'Caddyfile'), 'utf8')
-  c = replaceOrFail(c, /^radiator\.example\.com \{$/m, `http://127.0.0.1:${port} {\n\tbind 127.0.0.1`, 'the site address')
+  c = replaceOrFail(
+    c,
+    /^radiator\.example\.com \{$/m,
+    `http://127.0.0.1:${port} {\n\tbind 127.0.0.1`,
+    'the site address'
+  )
   c = replaceOrFail(c, 'reverse_proxy 127.0.0.1:8080 {', `reverse_proxy 127.0.0.1:${upstream} {`, 'the upstream')
   return c
 }
@@ -93,19 +98,27 @@ export function freePort(): Promise<number> {
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host: '127.0.0.1', port })
-    sock.once('connect', () => (sock.destroy(), resolve(true)))
+    sock.once('connect', () => {
+      sock.destroy()
+      resolve(true)
+    })
     sock.once('error', () => resolve(false))
   })
 }
 
 function exited(p: ChildProcess): Promise<void> {
-  return p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', () => r()))
+  return p.exitCode !== null || p.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => p.once('exit', () => r()))
 }
 
 async function stopProcess(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return
   p.kill('SIGTERM')
-  const gone = await Promise.race([exited(p).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))])
+  const gone = await Promise.race([
+    exited(p).then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 5000)),
+  ])
   if (!gone) {
     p.kill('SIGKILL')
     await exited(p)
@@ -113,12 +126,18 @@ async function stopProcess(p: ChildProcess): Promise<void> {
 }
 
 /** Starts nginx or Caddy in front of `upstream` (a Radiator on 127.0.0.1) and waits until it accepts connections. */
-export async function startProxy(kind: ProxyKind, upstream: { port: number }, opts: ProxyOptions = {}): Promise<RunningProxy> {
+export async function startProxy(
+  kind: ProxyKind,
+  upstream: { port: number },
+  opts: ProxyOptions = {}
+): Promise<RunningProxy> {
   const bin = kind === 'nginx' ? NGINX : CADDY
   if (!bin) throw new Error(`${kind} is not installed`)
   const dir = tempDir(`radiator-${kind}-`)
   const port = await freePort()
-  const site = (opts.mutate ?? ((c) => c))(kind === 'nginx' ? nginxSiteConfig(port, upstream.port) : caddySiteConfig(port, upstream.port))
+  const site = (opts.mutate ?? ((c) => c))(
+    kind === 'nginx' ? nginxSiteConfig(port, upstream.port) : caddySiteConfig(port, upstream.port)
+  )
   let args: string[]
   let env: NodeJS.ProcessEnv = process.env
   const errorLog = join(dir, 'error.log')
@@ -179,6 +198,18 @@ export async function startProxy(kind: ProxyKind, upstream: { port: number }, op
  */
 export function refuseUpgrades(kind: ProxyKind): (config: string) => string {
   return kind === 'nginx'
-    ? (c) => replaceOrFail(c, /^(\s*)location \/live \{\n/m, '$&$1    if ($http_upgrade) { return 403; }\n', 'location /live')
-    : (c) => replaceOrFail(c, /^(\t)reverse_proxy /m, '$1@upgrade header Connection *Upgrade*\n$1respond @upgrade 403\n\n$&', 'reverse_proxy')
+    ? (c) =>
+        replaceOrFail(
+          c,
+          /^(\s*)location \/live \{\n/m,
+          '$&$1    if ($http_upgrade) { return 403; }\n',
+          'location /live'
+        )
+    : (c) =>
+        replaceOrFail(
+          c,
+          /^(\t)reverse_proxy /m,
+          '$1@upgrade header Connection *Upgrade*\n$1respond @upgrade 403\n\n$&',
+          'reverse_proxy'
+        )
 }

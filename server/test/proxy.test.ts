@@ -10,7 +10,16 @@ import { join } from 'node:path'
 import WebSocket from 'ws'
 import { SseTestClient, startTestServer, until, type LiveMessage, type TestServer } from './harness.ts'
 import { configFrom } from '../config.ts'
-import { CADDY, DEPLOY, NGINX, refuseUpgrades, startProxy, type ProxyKind, type ProxyOptions, type RunningProxy } from './proxies.ts'
+import {
+  CADDY,
+  DEPLOY,
+  NGINX,
+  refuseUpgrades,
+  startProxy,
+  type ProxyKind,
+  type ProxyOptions,
+  type RunningProxy,
+} from './proxies.ts'
 import { BROWSER_UA, ORIGIN, SITE } from '../metrics/testing.ts'
 
 const TOKEN = 'proxy-test-token'
@@ -24,7 +33,13 @@ afterEach(async () => {
 })
 
 async function radiator(env: Parameters<typeof startTestServer>[0] = {}) {
-  const s = await startTestServer({ GENERIC_WEBHOOK_TOKEN: TOKEN, TRUST_PROXY: 'true', SITES: SITE, LIVE_POLL_TIMEOUT_MS: '2000', ...env })
+  const s = await startTestServer({
+    GENERIC_WEBHOOK_TOKEN: TOKEN,
+    TRUST_PROXY: 'true',
+    SITES: SITE,
+    LIVE_POLL_TIMEOUT_MS: '2000',
+    ...env,
+  })
   servers.push(s)
   return s
 }
@@ -44,7 +59,11 @@ function postBuild(base: string, project: string, body: object = {}) {
 }
 
 /** A WebSocket from a page of the proxy's origin (Radiator refuses cross-site upgrades). */
-function openWs(p: RunningProxy, origin = p.url, headers: Record<string, string> = {}): Promise<{ messages: LiveMessage[]; ws: WebSocket }> {
+function openWs(
+  p: RunningProxy,
+  origin = p.url,
+  headers: Record<string, string> = {}
+): Promise<{ messages: LiveMessage[]; ws: WebSocket }> {
   const ws = new WebSocket(`${p.url.replace('http', 'ws')}/live`, { origin, headers })
   cleanups.push(() => ws.terminate())
   const messages: LiveMessage[] = []
@@ -65,13 +84,21 @@ function sse(p: RunningProxy) {
 /** Sends one beacon page view from loopback address `from`, with an X-Forwarded-For of the client's own making. */
 function beaconFrom(p: RunningProxy, from: string, forwardedFor?: string): Promise<number> {
   const body = JSON.stringify({ site: SITE, width: 1280, events: [{ type: 'pageview', path: '/' }] })
-  const headers: Record<string, string> = { 'content-type': 'text/plain;charset=UTF-8', origin: ORIGIN, 'user-agent': BROWSER_UA }
+  const headers: Record<string, string> = {
+    'content-type': 'text/plain;charset=UTF-8',
+    origin: ORIGIN,
+    'user-agent': BROWSER_UA,
+  }
   if (forwardedFor) headers['x-forwarded-for'] = forwardedFor
   return new Promise((resolve, reject) => {
-    const req = request(`${p.url}/api/collect`, { method: 'POST', headers, localAddress: from, agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode!))
-    })
+    const req = request(
+      `${p.url}/api/collect`,
+      { method: 'POST', headers, localAddress: from, agent: false },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode!))
+      }
+    )
     req.once('error', reject)
     req.end(body)
   })
@@ -167,7 +194,11 @@ for (const [kind, bin] of suites) {
       const s = await radiator()
       const p = await behind(kind, s)
       const post = (body: string) =>
-        fetch(`${p.url}/hooks/generic`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body })
+        fetch(`${p.url}/hooks/generic`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body,
+        })
       const ok = await post(paddedBuild(4_900_000))
       expect(ok.status).toBe(200)
       const big = await post(paddedBuild(5_300_000))
@@ -193,13 +224,17 @@ describe.skipIf(!NGINX)('the checks fail against a broken nginx config', () => {
 
   it('without the Upgrade/Connection headers the WebSocket is refused', async () => {
     const s = await radiator()
-    const p = await behind('nginx', s, { mutate: (c) => without(/^.*proxy_set_header Connection .*\n/m)(without(/^.*proxy_set_header Upgrade .*\n/m)(c)) })
+    const p = await behind('nginx', s, {
+      mutate: (c) => without(/^.*proxy_set_header Connection .*\n/m)(without(/^.*proxy_set_header Upgrade .*\n/m)(c)),
+    })
     await expect(openWs(p)).rejects.toThrow(/upgrade refused/)
   })
 
   it('with Host $host (no port) the browser-origin WebSocket is refused as cross-site', async () => {
     const s = await radiator()
-    const p = await behind('nginx', s, { mutate: (c) => c.replace('proxy_set_header Host $http_host;', 'proxy_set_header Host $host;') })
+    const p = await behind('nginx', s, {
+      mutate: (c) => c.replace('proxy_set_header Host $http_host;', 'proxy_set_header Host $host;'),
+    })
     await expect(openWs(p)).rejects.toThrow(/upgrade refused: 403/)
   })
 
@@ -210,19 +245,25 @@ describe.skipIf(!NGINX)('the checks fail against a broken nginx config', () => {
 
   it('with proxy_buffering off, SSE streams even when gzip is on for event streams', async () => {
     const s = await radiator()
-    const p = await behind('nginx', s, { mutate: (c) => c.replace('proxy_buffering off;', `proxy_buffering off; ${gzipEvents}`) })
+    const p = await behind('nginx', s, {
+      mutate: (c) => c.replace('proxy_buffering off;', `proxy_buffering off; ${gzipEvents}`),
+    })
     expect(await sseDelivers(p, s)).toBe(true)
   })
 
   it('with proxy_buffering on, the same SSE stream is held back', async () => {
     const s = await radiator()
-    const p = await behind('nginx', s, { mutate: (c) => c.replace('proxy_buffering off;', `proxy_buffering on; ${gzipEvents}`) })
+    const p = await behind('nginx', s, {
+      mutate: (c) => c.replace('proxy_buffering off;', `proxy_buffering on; ${gzipEvents}`),
+    })
     expect(await sseDelivers(p, s)).toBe(false)
   })
 
   it('with proxy_read_timeout below LIVE_POLL_TIMEOUT_MS the long poll ends in a 504', async () => {
     const s = await radiator()
-    const p = await behind('nginx', s, { mutate: (c) => c.replace('proxy_read_timeout 3600s;', 'proxy_read_timeout 1s;') })
+    const p = await behind('nginx', s, {
+      mutate: (c) => c.replace('proxy_read_timeout 3600s;', 'proxy_read_timeout 1s;'),
+    })
     expect((await fetch(`${p.url}/live/poll?since=${s.hub.head}`)).status).toBe(504)
   })
 
@@ -234,7 +275,9 @@ describe.skipIf(!NGINX)('the checks fail against a broken nginx config', () => {
 
   it("passing the client's X-Forwarded-For as is lets one person count as two", async () => {
     const s = await radiator()
-    const p = await behind('nginx', s, { mutate: (c) => c.replace('$proxy_add_x_forwarded_for', '$http_x_forwarded_for') })
+    const p = await behind('nginx', s, {
+      mutate: (c) => c.replace('$proxy_add_x_forwarded_for', '$http_x_forwarded_for'),
+    })
     expect(await countVisitors(p, s)).toEqual({ twoPeople: 1, plusOneSpoofing: 3 })
   })
 

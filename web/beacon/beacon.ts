@@ -101,6 +101,7 @@ safe(() => {
     view()
     document.visibilityState === 'visible' ? visible() : hide()
   }
-  if ((document as { prerendering?: boolean }).prerendering) addEventListener('prerenderingchange', start, { once: true })
+  if ((document as { prerendering?: boolean }).prerendering)
+    addEventListener('prerenderingchange', start, { once: true })
   else start()
 })()

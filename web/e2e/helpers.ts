@@ -96,10 +96,20 @@ export async function seedPipelines(server: { url: string }, n: number, opts: { 
     const branch = i % 5 === 4 ? `feature/long-branch-name-${i}-with-words` : 'main'
     projects.push(project)
     const who = PEOPLE[i % PEOPLE.length]!
-    const kind = i % 10 === 1 || i === 7 ? 'failing' : i % 10 === 3 ? 'running' : i === 5 ? 'queued' : i === 9 ? 'canceled' : 'passing'
+    const kind =
+      i % 10 === 1 || i === 7
+        ? 'failing'
+        : i % 10 === 3
+          ? 'running'
+          : i === 5
+            ? 'queued'
+            : i === 9
+              ? 'canceled'
+              : 'passing'
     // Three finished builds first (the last success sets the estimate), then the current one.
     for (let k = 0; k < 3; k++) {
-      const status: BuildStatus = kind === 'failing' && k === 2 ? 'failure' : i % 7 === 0 && k === 1 ? 'failure' : 'success'
+      const status: BuildStatus =
+        kind === 'failing' && k === 2 ? 'failure' : i % 7 === 0 && k === 1 ? 'failure' : 'success'
       const end = (4 - k) * 20 * MIN + i * 1000
       await postBuild(server, {
         id: `${project}:${branch}:${k}`,
@@ -109,7 +119,11 @@ export async function seedPipelines(server: { url: string }, n: number, opts: { 
         number: 100 + k,
         status,
         actor: PEOPLE[(i + k) % PEOPLE.length],
-        commit: { sha: `${(i * 7919 + k).toString(16).padStart(7, '0')}abcdef`, subject: SUBJECTS[(i + k) % SUBJECTS.length], author: who },
+        commit: {
+          sha: `${(i * 7919 + k).toString(16).padStart(7, '0')}abcdef`,
+          subject: SUBJECTS[(i + k) % SUBJECTS.length],
+          author: who,
+        },
         url: `https://ci.example.com/${project}/${100 + k}`,
         startedAt: iso(end + (4 + (i % 5)) * MIN),
         finishedAt: iso(end),
@@ -144,7 +158,12 @@ export function fakeSummary(site: string, opts: { live?: number; slow?: boolean 
     const wave = Math.round(20 + 12 * Math.sin(i / 7) + (i > 40 ? 10 : 0))
     return { t: new Date(t).toISOString(), visitors: wave, pageviews: Math.round(wave * 2.6 + (i % 3)) }
   })
-  const v = (p75: number, rating: Summary['vitals']['LCP']['rating'], good: number, ni: number): Summary['vitals']['LCP'] => ({
+  const v = (
+    p75: number,
+    rating: Summary['vitals']['LCP']['rating'],
+    good: number,
+    ni: number
+  ): Summary['vitals']['LCP'] => ({
     p50: p75 * 0.7,
     p75,
     p95: p75 * 1.9,
@@ -205,8 +224,8 @@ export function fakeSummary(site: string, opts: { live?: number; slow?: boolean 
 /** Publishes a site's figures on the live channel the way the metrics capability does. */
 export function publishSite(server: TestServer, site: string, opts: { live?: number; slow?: boolean } = {}) {
   const s = fakeSummary(site, opts)
-  server.hub.publish('vitals', s, 'vitals:' + site)
-  server.hub.publish('visitors', { site, live: s.visitors.live, last5m: s.visitors.last5m }, 'visitors:' + site)
+  server.hub.publish('vitals', s, `vitals:${site}`)
+  server.hub.publish('visitors', { site, live: s.visitors.live, last5m: s.visitors.last5m }, `visitors:${site}`)
 }
 
 /** Waits until the page has applied every event the server handed out (the store's counter). */
@@ -258,15 +277,24 @@ export interface WallSeed {
  */
 export async function seedWall(server: { url: string }, opts: { pipeline?: string } = {}): Promise<WallSeed> {
   const seed: WallSeed = { failing: [], fixing: '', running: [], all: [] }
-  const tileOf = (project: string, branch: string) => tileId('generic', project, opts.pipeline ?? 'build-test-and-deploy', branch)
+  const tileOf = (project: string, branch: string) =>
+    tileId('generic', project, opts.pipeline ?? 'build-test-and-deploy', branch)
   let n = 0
   for (const project of WALL_PROJECTS) {
-    for (const branch of ['main', n % 3 ? `release/2024.${10 + (n % 3)}` : `feature/PROJ-${1200 + n}-retry-payment-webhooks`]) {
+    for (const branch of [
+      'main',
+      n % 3 ? `release/2024.${10 + (n % 3)}` : `feature/PROJ-${1200 + n}-retry-payment-webhooks`,
+    ]) {
       const i = n++
       const kind = [3, 9, 14, 22, 27, 35].includes(i) ? 'failing' : [5, 12, 30, 38].includes(i) ? 'running' : 'passing'
       const id = tileOf(project, branch)
       seed.all.push(id)
-      const common = { project, branch, pipeline: opts.pipeline ?? 'build-test-and-deploy', url: `https://ci.example.com/${i}` }
+      const common = {
+        project,
+        branch,
+        pipeline: opts.pipeline ?? 'build-test-and-deploy',
+        url: `https://ci.example.com/${i}`,
+      }
       const who = PEOPLE[i % PEOPLE.length]!
       await postBuild(server, {
         ...common,
@@ -286,7 +314,11 @@ export async function seedWall(server: { url: string }, opts: { pipeline?: strin
           number: 4200 + i,
           status: 'failure',
           actor: PEOPLE[(i + 1) % PEOPLE.length],
-          commit: { sha: 'bad0001', subject: SUBJECTS[(i + 3) % SUBJECTS.length], author: PEOPLE[(i + 1) % PEOPLE.length] },
+          commit: {
+            sha: 'bad0001',
+            subject: SUBJECTS[(i + 3) % SUBJECTS.length],
+            author: PEOPLE[(i + 1) % PEOPLE.length],
+          },
           startedAt: iso(40 * MIN),
           finishedAt: iso(33 * MIN),
         })

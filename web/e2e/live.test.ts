@@ -39,11 +39,18 @@ suite('the live dashboard in Chromium', () => {
   const statusOf = (page: Page, project: string) => tile(page, project).getAttribute('data-status', { timeout: 10_000 })
   /** Every tile's project and status, in board order. */
   const board = (page: Page) =>
-    page.$$eval('[data-testid=tile]', (els) => els.map((e) => `${e.querySelector('.t-name')?.textContent}:${e.getAttribute('data-status')}`))
+    page.$$eval('[data-testid=tile]', (els) =>
+      els.map((e) => `${e.querySelector('.t-name')?.textContent}:${e.getAttribute('data-status')}`)
+    )
 
   it('turns a running tile into a failing one within 2 s of the webhook, with toast, title and aria-label', async () => {
     const s = await server()
-    const base = { project: 'acme/web', branch: 'main', actor: 'octocat', commit: { subject: 'Break the build', author: 'octocat' } }
+    const base = {
+      project: 'acme/web',
+      branch: 'main',
+      actor: 'octocat',
+      commit: { subject: 'Break the build', author: 'octocat' },
+    }
     await postBuild(s, { ...base, id: 'b1', number: 1, status: 'running', startedAt: iso(30_000) })
     const page = await open(s)
     await expect.poll(() => statusOf(page, 'acme/web')).toBe('running')
@@ -51,7 +58,8 @@ suite('the live dashboard in Chromium', () => {
       const w = window as any
       w.__failingAt = 0
       new MutationObserver(() => {
-        if (!w.__failingAt && document.querySelector('[data-testid=tile][data-status=failing]')) w.__failingAt = Date.now()
+        if (!w.__failingAt && document.querySelector('[data-testid=tile][data-status=failing]'))
+          w.__failingAt = Date.now()
       }).observe(document.body, { subtree: true, childList: true, attributes: true })
     })
 
@@ -64,14 +72,26 @@ suite('the live dashboard in Chromium', () => {
 
     const label = await tile(page, 'acme/web').getAttribute('aria-label')
     expect(label).toMatch(/^acme\/web main \(build\): failing for \d+ seconds?, broken by octocat$/)
-    await expect.poll(() => page.locator('[data-testid=toast][data-transition=broken]').textContent()).toMatch(/acme\/web main.*#1 broken by octocat/)
+    await expect
+      .poll(() => page.locator('[data-testid=toast][data-transition=broken]').textContent())
+      .toMatch(/acme\/web main.*#1 broken by octocat/)
     await expect.poll(() => page.title()).toMatch(/^✗ 1 failing · Radiator$/)
     expect(await page.getAttribute('link[rel=icon]', 'href')).toMatch(/^data:image\/svg\+xml,/)
 
     // And back: a new build that passes is announced as fixed, by whom.
-    await postBuild(s, { ...base, id: 'b2', number: 2, status: 'success', actor: 'ada', startedAt: iso(20_000), finishedAt: iso(0) })
+    await postBuild(s, {
+      ...base,
+      id: 'b2',
+      number: 2,
+      status: 'success',
+      actor: 'ada',
+      startedAt: iso(20_000),
+      finishedAt: iso(0),
+    })
     await expect.poll(() => statusOf(page, 'acme/web')).toBe('passing')
-    await expect.poll(() => page.locator('[data-testid=toast][data-transition=fixed]').textContent()).toMatch(/fixed by ada/)
+    await expect
+      .poll(() => page.locator('[data-testid=toast][data-transition=fixed]').textContent())
+      .toMatch(/fixed by ada/)
     await expect.poll(() => page.locator('[data-testid=all-green]').textContent()).toMatch(/The pipeline is passing/)
     await page.close()
   })
@@ -89,7 +109,9 @@ suite('the live dashboard in Chromium', () => {
     })
     const page = await open(s)
     await expect.poll(() => statusOf(page, 'acme/<b>bold</b>')).toBe('failing')
-    expect(await tile(page, 'acme/<b>bold</b>').locator('.t-commit').textContent()).toBe('<script>window.__pwned=1</script>')
+    expect(await tile(page, 'acme/<b>bold</b>').locator('.t-commit').textContent()).toBe(
+      '<script>window.__pwned=1</script>'
+    )
     expect(await page.$$('.tile b, .tile img, .tile i:not([data-s]), .tile script')).toHaveLength(0)
     await tile(page, 'acme/<b>bold</b>').click()
     await page.waitForSelector('table.history tbody tr')
@@ -116,7 +138,14 @@ suite('the live dashboard in Chromium', () => {
 
     // While the screen is cut off, builds finish (on the same database, through another instance).
     const s2 = await server({}, s1.dataDir)
-    await postBuild(s2, { id: 'w1', project: 'acme/web', branch: 'main', status: 'failure', startedAt: iso(10_000), finishedAt: iso(0) })
+    await postBuild(s2, {
+      id: 'w1',
+      project: 'acme/web',
+      branch: 'main',
+      status: 'failure',
+      startedAt: iso(10_000),
+      finishedAt: iso(0),
+    })
     await postBuild(s2, { id: 'd1', project: 'acme/docs', branch: 'main', status: 'success', finishedAt: iso(0) })
     await s2.close()
 
@@ -172,7 +201,14 @@ suite('the live dashboard in Chromium', () => {
     expect(await badge.getAttribute('data-transport')).toBe('poll')
     await postBuild(s, { id: 'p1', project: 'acme/poll', branch: 'main', status: 'running', startedAt: iso(1000) })
     await expect.poll(() => statusOf(page, 'acme/poll')).toBe('running')
-    await postBuild(s, { id: 'p1', project: 'acme/poll', branch: 'main', status: 'success', startedAt: iso(1000), finishedAt: iso(0) })
+    await postBuild(s, {
+      id: 'p1',
+      project: 'acme/poll',
+      branch: 'main',
+      status: 'success',
+      startedAt: iso(1000),
+      finishedAt: iso(0),
+    })
     await expect.poll(() => statusOf(page, 'acme/poll')).toBe('passing')
     await page.close()
   })

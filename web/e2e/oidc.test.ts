@@ -55,7 +55,15 @@ describe.skipIf(!hasChromium)('single sign-on with OpenID Connect', () => {
       claims: { openid: ['sub', 'groups'], email: ['email', 'email_verified'], profile: ['name'] },
       findAccount: (_ctx, id) =>
         ACCOUNTS[id]
-          ? { accountId: id, claims: () => ({ sub: id, email: ACCOUNTS[id]!.email, email_verified: true, groups: ACCOUNTS[id]!.groups }) }
+          ? {
+              accountId: id,
+              claims: () => ({
+                sub: id,
+                email: ACCOUNTS[id]!.email,
+                email_verified: true,
+                groups: ACCOUNTS[id]!.groups,
+              }),
+            }
           : undefined,
       features: { devInteractions: { enabled: true } },
       cookies: { keys: ['test-cookie-key'] },
@@ -95,7 +103,10 @@ describe.skipIf(!hasChromium)('single sign-on with OpenID Connect', () => {
     await ana.context.close()
 
     const bo = await signIn('bo')
-    expect(await bo.page.evaluate(() => fetch('/api/me').then((r) => r.json()))).toMatchObject({ signedIn: true, role: 'viewer' })
+    expect(await bo.page.evaluate(() => fetch('/api/me').then((r) => r.json()))).toMatchObject({
+      signedIn: true,
+      role: 'viewer',
+    })
     expect(await bo.page.evaluate(() => fetch('/api/admin/tokens').then((r) => r.status))).toBe(403)
     await bo.context.close()
   })

@@ -51,7 +51,13 @@ const violations = (p: Page) => p.evaluate(() => (window as unknown as { __csp: 
 
 /** The admin's browser: signed in with an admin token through the sign-in form's endpoint. */
 async function adminPage(s: TestServer, viewport?: { width: number; height: number }): Promise<Page> {
-  const token = await (await fetch(`${s.url}/api/admin/tokens`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'laptop', role: 'admin' }) })).json()
+  const token = await (
+    await fetch(`${s.url}/api/admin/tokens`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ name: 'laptop', role: 'admin' }),
+    })
+  ).json()
   const page = await newPage(viewport)
   await page.goto(`${s.url}/admin`)
   await page.locator('.token-signin input').fill(token.token)
@@ -67,7 +73,11 @@ async function codeOn(tv: Page): Promise<string> {
 }
 
 async function approveByApi(s: TestServer, code: string, name: string, view = '/tv') {
-  const res = await fetch(`${s.url}/api/pair/approve`, { method: 'POST', headers: admin, body: JSON.stringify({ code, name, view }) })
+  const res = await fetch(`${s.url}/api/pair/approve`, {
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({ code, name, view }),
+  })
   expect(res.status).toBe(201)
   return (await res.json()).screen as string
 }
@@ -75,7 +85,10 @@ async function approveByApi(s: TestServer, code: string, name: string, view = '/
 describe.skipIf(!hasChromium)('pairing a TV', () => {
   it('shows a readable code, is approved from a second browser, and shows its board within a second, without a reload', async () => {
     const s = await closedServer()
-    for (const [w, h, tag] of [[1920, 1080, '1080p'], [3840, 2160, '4k']] as const) {
+    for (const [w, h, tag] of [
+      [1920, 1080, '1080p'],
+      [3840, 2160, '4k'],
+    ] as const) {
       const tv = await newPage({ width: w, height: h })
       await tv.goto(`${s.url}/tv`)
       await codeOn(tv)
@@ -125,7 +138,8 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
       const screen = await approveByApi(s, await codeOn(tv), `lobby ${transport}`)
       await tv.locator('.app').waitFor({ timeout: 10_000 })
       await tv.locator('[data-testid=connection][data-state=live]').waitFor({ timeout: 10_000 })
-      const act = (body: object) => fetch(`${s.url}/api/admin/screens/${screen}`, { method: 'POST', headers: admin, body: JSON.stringify(body) })
+      const act = (body: object) =>
+        fetch(`${s.url}/api/admin/screens/${screen}`, { method: 'POST', headers: admin, body: JSON.stringify(body) })
 
       await act({ action: 'identify' })
       await tv.locator('[data-testid="identify"]', { hasText: `lobby ${transport}` }).waitFor({ timeout: 10_000 })
@@ -135,7 +149,9 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
 
       await tv.evaluate(() => ((window as unknown as { __same: boolean }).__same = true))
       await act({ action: 'reload' })
-      await tv.waitForFunction(() => !(window as unknown as { __same?: boolean }).__same, undefined, { timeout: 10_000 })
+      await tv.waitForFunction(() => !(window as unknown as { __same?: boolean }).__same, undefined, {
+        timeout: 10_000,
+      })
       // After the reload (a power cut too) it shows what it was last told to show.
       await tv.waitForURL((u) => u.pathname === '/sites', { timeout: 10_000 })
 
@@ -173,7 +189,16 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
     // An admin finds the screens page from the board's header.
     await laptop.goto(`${s.url}/`)
     await laptop.locator('header a[href="/admin"]').waitFor({ timeout: 10_000 })
-    for (const path of ['/', '/tv', '/sites', '/pipelines/nope', '/custom-metrics', '/pair', '/admin', '/tv?rotate=builds,sites&every=5s']) {
+    for (const path of [
+      '/',
+      '/tv',
+      '/sites',
+      '/pipelines/nope',
+      '/custom-metrics',
+      '/pair',
+      '/admin',
+      '/tv?rotate=builds,sites&every=5s',
+    ]) {
       await laptop.goto(`${s.url}${path}`)
       await laptop.waitForLoadState('networkidle').catch(() => {})
     }
@@ -188,7 +213,11 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
 describe.skipIf(!hasChromium)('a screen provisioned by script', () => {
   it('signs in with a one-time share link that leaves the address bar and history at once', async () => {
     const s = await closedServer()
-    const made = await fetch(`${s.url}/api/admin/screens/links`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'kiosk 7', view: '/tv?status=failing,running' }) })
+    const made = await fetch(`${s.url}/api/admin/screens/links`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ name: 'kiosk 7', view: '/tv?status=failing,running' }),
+    })
     expect(made.status).toBe(201)
     const { url } = await made.json()
     expect(url).toMatch(/\/tv\?status=failing%2Crunning&pair=rsl_/)

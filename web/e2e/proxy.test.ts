@@ -6,7 +6,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import type { TestServer } from '../../server/test/harness.ts'
-import { CADDY, NGINX, refuseUpgrades, startProxy, type ProxyKind, type RunningProxy } from '../../server/test/proxies.ts'
+import {
+  CADDY,
+  NGINX,
+  refuseUpgrades,
+  startProxy,
+  type ProxyKind,
+  type RunningProxy,
+} from '../../server/test/proxies.ts'
 import { hasChromium, launch, postBuild, startServer, waitForHead } from './helpers.ts'
 
 const kinds: [ProxyKind, string | null][] = [
@@ -42,7 +49,7 @@ for (const [kind, bin] of kinds) {
       const page = await browser.newPage({ viewport: { width: 1366, height: 768 } })
       pages.push(page)
       page.on('pageerror', (e) => console.error('pageerror:', e.message))
-      await page.goto(p.url + '/')
+      await page.goto(`${p.url}/`)
       return { s, p, page }
     }
 

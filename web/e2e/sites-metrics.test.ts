@@ -8,7 +8,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import type { TestServer } from '../../server/test/harness.ts'
-import { hasChromium, iso, launch, postBuild, publishSite, screenshotPath, seedPipelines, startServer } from './helpers.ts'
+import {
+  hasChromium,
+  iso,
+  launch,
+  postBuild,
+  publishSite,
+  screenshotPath,
+  seedPipelines,
+  startServer,
+} from './helpers.ts'
 import { ciCapability } from '../../server/ci/index.ts'
 import { createMetricsCapability } from '../../server/metrics/index.ts'
 
@@ -38,15 +47,72 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
     await seedPipelines(s, 10)
     // Before any page opens: one real deploy of the shop, and everything that must not look like one.
     const before: Parameters<typeof postBuild>[1][] = [
-      { id: 'shop-deploy-1', project: 'acme/shop', pipeline: 'deploy', branch: 'main', status: 'success', number: 11, finishedAt: iso(50 * MIN) },
-      { id: 'shop-deploy-2', project: 'acme/shop', pipeline: 'deploy', branch: 'main', status: 'failure', number: 12, finishedAt: iso(40 * MIN) },
-      { id: 'shop-ci-1', project: 'acme/shop', pipeline: 'CI', branch: 'main', status: 'success', number: 13, finishedAt: iso(35 * MIN) },
-      { id: 'shop-deploy-pr', project: 'acme/shop', pipeline: 'deploy', branch: 'feature/x', status: 'success', number: 14, finishedAt: iso(30 * MIN) },
-      { id: 'other-deploy-1', project: 'acme/other', pipeline: 'deploy', branch: 'main', status: 'success', number: 15, finishedAt: iso(25 * MIN) },
-      { id: 'docs-main-1', project: 'acme/docs', pipeline: 'pages', branch: 'main', status: 'success', number: 16, finishedAt: iso(45 * MIN) },
-      { id: 'docs-release-1', project: 'acme/docs', pipeline: 'pages', branch: 'release', status: 'success', number: 17, finishedAt: iso(20 * MIN) },
+      {
+        id: 'shop-deploy-1',
+        project: 'acme/shop',
+        pipeline: 'deploy',
+        branch: 'main',
+        status: 'success',
+        number: 11,
+        finishedAt: iso(50 * MIN),
+      },
+      {
+        id: 'shop-deploy-2',
+        project: 'acme/shop',
+        pipeline: 'deploy',
+        branch: 'main',
+        status: 'failure',
+        number: 12,
+        finishedAt: iso(40 * MIN),
+      },
+      {
+        id: 'shop-ci-1',
+        project: 'acme/shop',
+        pipeline: 'CI',
+        branch: 'main',
+        status: 'success',
+        number: 13,
+        finishedAt: iso(35 * MIN),
+      },
+      {
+        id: 'shop-deploy-pr',
+        project: 'acme/shop',
+        pipeline: 'deploy',
+        branch: 'feature/x',
+        status: 'success',
+        number: 14,
+        finishedAt: iso(30 * MIN),
+      },
+      {
+        id: 'other-deploy-1',
+        project: 'acme/other',
+        pipeline: 'deploy',
+        branch: 'main',
+        status: 'success',
+        number: 15,
+        finishedAt: iso(25 * MIN),
+      },
+      {
+        id: 'docs-main-1',
+        project: 'acme/docs',
+        pipeline: 'pages',
+        branch: 'main',
+        status: 'success',
+        number: 16,
+        finishedAt: iso(45 * MIN),
+      },
+      {
+        id: 'docs-release-1',
+        project: 'acme/docs',
+        pipeline: 'pages',
+        branch: 'release',
+        status: 'success',
+        number: 17,
+        finishedAt: iso(20 * MIN),
+      },
     ]
-    for (const b of before) await postBuild(s, { startedAt: new Date(Date.parse(b.finishedAt!) - 2 * MIN).toISOString(), ...b })
+    for (const b of before)
+      await postBuild(s, { startedAt: new Date(Date.parse(b.finishedAt!) - 2 * MIN).toISOString(), ...b })
     browser = await launch()
   }, 120_000)
   afterAll(async () => {
@@ -69,9 +135,7 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
   /** The build numbers the site page's main chart marks as deploys. */
   const markedBuilds = (page: Page) =>
     page.$$eval('.chart-box [data-testid=deploy-marker] title', (els) =>
-      els
-        .flatMap((e) => [...(e.textContent ?? '').matchAll(/#(\d+)/g)].map((m) => Number(m[1])))
-        .sort((a, b) => a - b)
+      els.flatMap((e) => [...(e.textContent ?? '').matchAll(/#(\d+)/g)].map((m) => Number(m[1]))).sort((a, b) => a - b)
     )
 
   it('draws deploy markers only from the pipelines mapped to the site, and only their successful builds', async () => {
@@ -83,12 +147,52 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
     expect(await page.locator('[data-testid=vital-trend-LCP] [data-testid=deploy-marker]').count()).toBe(1)
 
     // Live: a failed deploy, a build of another pipeline or project, a branch build: none is a deploy.
-    await postBuild(s, { id: 'shop-deploy-3', project: 'acme/shop', pipeline: 'deploy', branch: 'main', status: 'failure', number: 21, finishedAt: iso(10 * MIN) })
-    await postBuild(s, { id: 'shop-ci-2', project: 'acme/shop', pipeline: 'CI', branch: 'main', status: 'success', number: 22, finishedAt: iso(8 * MIN) })
-    await postBuild(s, { id: 'other-deploy-2', project: 'acme/other', pipeline: 'deploy', branch: 'main', status: 'success', number: 23, finishedAt: iso(6 * MIN) })
-    await postBuild(s, { id: 'shop-deploy-pr2', project: 'acme/shop', pipeline: 'deploy', branch: 'feature/y', status: 'success', number: 24, finishedAt: iso(4 * MIN) })
+    await postBuild(s, {
+      id: 'shop-deploy-3',
+      project: 'acme/shop',
+      pipeline: 'deploy',
+      branch: 'main',
+      status: 'failure',
+      number: 21,
+      finishedAt: iso(10 * MIN),
+    })
+    await postBuild(s, {
+      id: 'shop-ci-2',
+      project: 'acme/shop',
+      pipeline: 'CI',
+      branch: 'main',
+      status: 'success',
+      number: 22,
+      finishedAt: iso(8 * MIN),
+    })
+    await postBuild(s, {
+      id: 'other-deploy-2',
+      project: 'acme/other',
+      pipeline: 'deploy',
+      branch: 'main',
+      status: 'success',
+      number: 23,
+      finishedAt: iso(6 * MIN),
+    })
+    await postBuild(s, {
+      id: 'shop-deploy-pr2',
+      project: 'acme/shop',
+      pipeline: 'deploy',
+      branch: 'feature/y',
+      status: 'success',
+      number: 24,
+      finishedAt: iso(4 * MIN),
+    })
     // …and a successful deploy of the shop is.
-    await postBuild(s, { id: 'shop-deploy-4', project: 'acme/shop', pipeline: 'deploy', branch: 'main', status: 'success', number: 25, finishedAt: iso(2 * MIN) })
+    await postBuild(s, {
+      id: 'shop-deploy-4',
+      project: 'acme/shop',
+      pipeline: 'deploy',
+      branch: 'main',
+      status: 'success',
+      number: 25,
+      finishedAt: iso(2 * MIN),
+    })
     await expect.poll(() => markedBuilds(page), { timeout: 5000 }).toEqual([11, 25])
     await page.screenshot({ path: screenshotPath('site-deploys-1366x768.png'), fullPage: true })
     await page.close()
@@ -112,7 +216,10 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
     for (const site of [SHOP, BLOG, DOCS]) publishSite(s, site)
     await sites.waitForSelector('[data-testid=site-card] [data-testid=deploys-mapped]')
     const cards = await sites.$$eval('[data-testid=site-card]', (els) =>
-      els.map((e) => ({ site: e.querySelector('.sc-name')!.textContent, markers: e.querySelectorAll('[data-testid=deploy-marker]').length }))
+      els.map((e) => ({
+        site: e.querySelector('.sc-name')!.textContent,
+        markers: e.querySelectorAll('[data-testid=deploy-marker]').length,
+      }))
     )
     expect(cards).toEqual([
       { site: SHOP, markers: 2 },
@@ -133,7 +240,9 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
     for (const live of rounds) {
       for (const [site, n] of Object.entries(live)) publishSite(s, site, { live: n })
       await expect
-        .poll(() => page.$$eval('[data-testid=site-card] .sc-live', (els) => els.map((e) => Number(e.textContent))), { timeout: 5000 })
+        .poll(() => page.$$eval('[data-testid=site-card] .sc-live', (els) => els.map((e) => Number(e.textContent))), {
+          timeout: 5000,
+        })
         .toEqual([live[SHOP], live[BLOG], live[DOCS]])
       expect(await order()).toEqual([SHOP, BLOG, DOCS])
     }
@@ -150,7 +259,15 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
 
   it('shows custom metrics at /custom-metrics on a scale, coloured by the thresholds they were pushed with', async () => {
     for (const v of [0.4, 0.9, 1.3])
-      expect((await pushMetrics([{ name: 'error rate', value: v, unit: '%', warn: 1, crit: 2 }, { name: 'disk free', value: 40 - v * 20, unit: 'GB', warn: 20, crit: 10 }, { name: 'queue depth', value: v * 100 }])).status).toBe(202)
+      expect(
+        (
+          await pushMetrics([
+            { name: 'error rate', value: v, unit: '%', warn: 1, crit: 2 },
+            { name: 'disk free', value: 40 - v * 20, unit: 'GB', warn: 20, crit: 10 },
+            { name: 'queue depth', value: v * 100 },
+          ])
+        ).status
+      ).toBe(202)
     // Thresholds are optional and validated.
     expect((await pushMetrics({ name: 'error rate', value: 1, warn: 'high' })).status).toBe(400)
 
@@ -195,7 +312,9 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
   }, 60_000)
 
   it('has no sideways scroll on a 375 px phone, and the header takes at most two rows', async () => {
-    const pipelines = (await (await fetch(`${s.url}/api/pipelines`)).json()) as { pipelines: { id: string; project: string }[] }
+    const pipelines = (await (await fetch(`${s.url}/api/pipelines`)).json()) as {
+      pipelines: { id: string; project: string }[]
+    }
     const shopDeploy = pipelines.pipelines.find((p) => p.project === 'acme/shop')!.id
     for (const path of ['/', `/pipelines/${shopDeploy}`, '/sites', `/sites/${SHOP}`, '/custom-metrics']) {
       const page = await open(path, 375, 812)
@@ -203,7 +322,9 @@ suite('Sites and metrics tell the truth (issue 13)', () => {
       await page.waitForTimeout(300)
       if (path.startsWith('/pipelines')) await page.waitForSelector('table.history tbody tr')
       const l = await page.evaluate(() => {
-        const visible = [...document.querySelectorAll('.topbar > *')].filter((e) => (e as HTMLElement).offsetWidth > 0 && getComputedStyle(e).position !== 'absolute')
+        const visible = [...document.querySelectorAll('.topbar > *')].filter(
+          (e) => (e as HTMLElement).offsetWidth > 0 && getComputedStyle(e).position !== 'absolute'
+        )
         return {
           scrollWidth: document.scrollingElement!.scrollWidth,
           innerWidth,

@@ -67,7 +67,17 @@ suite('a TV page under 20,000 events', () => {
       const k = sent % 20
       if (k < 13) {
         const name = `metric_${sent % 30}`
-        s.hub.publish('metric', { name, value: Math.random() * 1000, unit: 'ms', tags: { host: `h${sent % 4}` }, at: new Date().toISOString() }, `metric:${name}`)
+        s.hub.publish(
+          'metric',
+          {
+            name,
+            value: Math.random() * 1000,
+            unit: 'ms',
+            tags: { host: `h${sent % 4}` },
+            at: new Date().toISOString(),
+          },
+          `metric:${name}`
+        )
       } else if (k < 19) {
         const site = SITES[sent % SITES.length]!
         s.hub.publish('visitors', { site, live: sent % 50, last5m: 60 + (sent % 70) }, `visitors:${site}`)
@@ -95,43 +105,51 @@ suite('a TV page under 20,000 events', () => {
     sent++
   }
 
-  it('keeps its heap and DOM flat: no growth after warm-up', async () => {
-    const samples: { events: number; used: number; nodes: number }[] = []
-    const t0 = Date.now()
-    // Warm-up: every view mounted more than once, stores filled to their caps, JIT settled.
-    while (sent < WARM_UP) {
-      await batch()
-      await new Promise((r) => setTimeout(r, 300))
-    }
-    await waitForHead(page, s, 60_000)
-    samples.push({ events: sent, ...(await heap()) })
-
-    while (sent < TOTAL) {
-      await batch()
-      await new Promise((r) => setTimeout(r, 300))
-      if (sent % 3500 < BATCH + 1) {
-        await waitForHead(page, s, 60_000)
-        samples.push({ events: sent, ...(await heap()) })
+  it(
+    'keeps its heap and DOM flat: no growth after warm-up',
+    async () => {
+      const samples: { events: number; used: number; nodes: number }[] = []
+      const t0 = Date.now()
+      // Warm-up: every view mounted more than once, stores filled to their caps, JIT settled.
+      while (sent < WARM_UP) {
+        await batch()
+        await new Promise((r) => setTimeout(r, 300))
       }
-    }
-    await waitForHead(page, s, 60_000)
-    samples.push({ events: sent, ...(await heap()) })
-    const processed = await page.evaluate(() => (globalThis as any).__radiator.events as number)
+      await waitForHead(page, s, 60_000)
+      samples.push({ events: sent, ...(await heap()) })
 
-    const mb = (b: number) => (b / 1024 / 1024).toFixed(2)
-    console.log(
-      `soak: ${sent} events sent, ${processed} applied by the page in ${((Date.now() - t0) / 1000).toFixed(0)} s\n` +
-        samples.map((x) => `  after ${String(x.events).padStart(5)} events: heap ${mb(x.used)} MB, ${x.nodes} DOM elements`).join('\n')
-    )
-    expect(processed).toBeGreaterThanOrEqual(TOTAL)
-    const warm = samples[0]!
-    const end = samples[samples.length - 1]!
-    const peak = Math.max(...samples.slice(1).map((x) => x.used))
-    // Slack for JIT code and allocator noise; a leak of 100 bytes per event (14,000 events after
-    // warm-up) would exceed it.
-    expect(end.used).toBeLessThan(warm.used * 1.1 + 1024 * 1024)
-    expect(peak).toBeLessThan(warm.used * 1.25 + 1.5 * 1024 * 1024)
-    // Same screen each time: the same elements, give or take toasts and progress bars.
-    expect(Math.abs(end.nodes - warm.nodes)).toBeLessThan(60)
-  }, Math.max(240_000, TOTAL * 12))
+      while (sent < TOTAL) {
+        await batch()
+        await new Promise((r) => setTimeout(r, 300))
+        if (sent % 3500 < BATCH + 1) {
+          await waitForHead(page, s, 60_000)
+          samples.push({ events: sent, ...(await heap()) })
+        }
+      }
+      await waitForHead(page, s, 60_000)
+      samples.push({ events: sent, ...(await heap()) })
+      const processed = await page.evaluate(() => (globalThis as any).__radiator.events as number)
+
+      const mb = (b: number) => (b / 1024 / 1024).toFixed(2)
+      console.log(
+        `soak: ${sent} events sent, ${processed} applied by the page in ${((Date.now() - t0) / 1000).toFixed(0)} s\n` +
+          samples
+            .map(
+              (x) => `  after ${String(x.events).padStart(5)} events: heap ${mb(x.used)} MB, ${x.nodes} DOM elements`
+            )
+            .join('\n')
+      )
+      expect(processed).toBeGreaterThanOrEqual(TOTAL)
+      const warm = samples[0]!
+      const end = samples[samples.length - 1]!
+      const peak = Math.max(...samples.slice(1).map((x) => x.used))
+      // Slack for JIT code and allocator noise; a leak of 100 bytes per event (14,000 events after
+      // warm-up) would exceed it.
+      expect(end.used).toBeLessThan(warm.used * 1.1 + 1024 * 1024)
+      expect(peak).toBeLessThan(warm.used * 1.25 + 1.5 * 1024 * 1024)
+      // Same screen each time: the same elements, give or take toasts and progress bars.
+      expect(Math.abs(end.nodes - warm.nodes)).toBeLessThan(60)
+    },
+    Math.max(240_000, TOTAL * 12)
+  )
 })

@@ -43,7 +43,8 @@ function layout(page: Page) {
       })
     }
     // Leaves only: a line and the icon inside it are meant to share space.
-    const parts = '.icon, .t-word, .t-age, .t-name, .t-sub, .t-commit, .t-who, .t-bar, .t-eta, .t-history, .t-extra > span'
+    const parts =
+      '.icon, .t-word, .t-age, .t-name, .t-sub, .t-commit, .t-who, .t-bar, .t-eta, .t-history, .t-extra > span'
     tiles.forEach((t, i) => t.querySelectorAll(parts).forEach((el) => add(el, i)))
     document.querySelectorAll('.tvbar .count, .tvbar .pages, .tvbar .badge, .tvbar .clock').forEach((el) => add(el, -1))
     return {
@@ -66,8 +67,15 @@ function layout(page: Page) {
 
 const intersects = (a: Omit<Box, 'tile' | 'text' | 'clipped'>, b: Omit<Box, 'tile' | 'text' | 'clipped'>, eps = 0.5) =>
   a.x < b.x + b.w - eps && b.x < a.x + a.w - eps && a.y < b.y + b.h - eps && b.y < a.y + a.h - eps
-const inside = (a: Omit<Box, 'tile' | 'text' | 'clipped'>, outer: { x: number; y: number; w: number; h: number }, eps = 1) =>
-  a.x >= outer.x - eps && a.y >= outer.y - eps && a.x + a.w <= outer.x + outer.w + eps && a.y + a.h <= outer.y + outer.h + eps
+const inside = (
+  a: Omit<Box, 'tile' | 'text' | 'clipped'>,
+  outer: { x: number; y: number; w: number; h: number },
+  eps = 1
+) =>
+  a.x >= outer.x - eps &&
+  a.y >= outer.y - eps &&
+  a.x + a.w <= outer.x + outer.w + eps &&
+  a.y + a.h <= outer.y + outer.h + eps
 
 suite('TV mode and screenshots in Chromium', () => {
   let browser: Browser
@@ -118,7 +126,8 @@ suite('TV mode and screenshots in Chromium', () => {
       const screen = { x: 0, y: 0, w: l.innerWidth, h: l.innerHeight }
       for (const t of l.tileBoxes) expect(inside(t, screen)).toBe(true)
       for (let i = 0; i < l.tileBoxes.length; i++)
-        for (let j = i + 1; j < l.tileBoxes.length; j++) expect(intersects(l.tileBoxes[i]!, l.tileBoxes[j]!)).toBe(false)
+        for (let j = i + 1; j < l.tileBoxes.length; j++)
+          expect(intersects(l.tileBoxes[i]!, l.tileBoxes[j]!)).toBe(false)
       const visible = l.boxes.filter((b) => b.w > 0 && b.h > 0)
       const overlaps: string[] = []
       for (let i = 0; i < visible.length; i++) {
@@ -172,7 +181,9 @@ suite('TV mode and screenshots in Chromium', () => {
     await laptop.goto(`${s.url}/?project=acme/web`)
     await laptop.waitForSelector('[data-testid=tile]')
     expect(await laptop.$eval('[data-testid=filter-project]', (e) => (e as HTMLSelectElement).value)).toBe('acme/web')
-    expect(await laptop.$$eval('[data-testid=tile] .t-name', (els) => [...new Set(els.map((e) => e.textContent))])).toEqual(['acme/web'])
+    expect(
+      await laptop.$$eval('[data-testid=tile] .t-name', (els) => [...new Set(els.map((e) => e.textContent))])
+    ).toEqual(['acme/web'])
     // Several values are an OR, and the form says so rather than showing only the first.
     await laptop.goto(`${s.url}/?status=failing,running`)
     await laptop.waitForSelector('[data-testid=tile]')
@@ -181,16 +192,18 @@ suite('TV mode and screenshots in Chromium', () => {
       return { value: el.value, text: el.selectedOptions[0]?.textContent }
     })
     expect(statusFilter).toEqual({ value: 'failing,running', text: 'failing or running' })
-    expect(new Set(await laptop.$$eval('[data-testid=tile]', (els) => els.map((e) => e.getAttribute('data-status'))))).toEqual(
-      new Set(['failing', 'running'])
-    )
+    expect(
+      new Set(await laptop.$$eval('[data-testid=tile]', (els) => els.map((e) => e.getAttribute('data-status'))))
+    ).toEqual(new Set(['failing', 'running']))
     await laptop.goto(`${s.url}/?status=failing`)
     await laptop.waitForSelector('[data-testid=tile]')
     for (let i = 0; i < 30; i++) {
       await laptop.keyboard.press('Tab')
       if (await laptop.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'tile')) break
     }
-    expect(await laptop.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toMatch(/: failing for .*, broken by /)
+    expect(await laptop.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toMatch(
+      /: failing for .*, broken by /
+    )
     await laptop.keyboard.press('Enter')
     await laptop.waitForSelector('table.history tbody tr')
     await laptop.waitForSelector('.chart-wrap.bars svg')
@@ -204,8 +217,13 @@ suite('TV mode and screenshots in Chromium', () => {
     expect(await laptop.locator('[data-testid=deploy-marker]').count()).toBeGreaterThan(0)
     // Deploys are drawn on every vital's p75 chart too, so a slowdown lines up with a build.
     for (const name of ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'])
-      expect(await laptop.locator(`[data-testid=vital-trend-${name}] [data-testid=deploy-marker]`).count(), name).toBeGreaterThan(0)
-    expect(await laptop.locator('[data-testid=vital-trend-LCP] path.line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+){10,}$/)
+      expect(
+        await laptop.locator(`[data-testid=vital-trend-${name}] [data-testid=deploy-marker]`).count(),
+        name
+      ).toBeGreaterThan(0)
+    expect(await laptop.locator('[data-testid=vital-trend-LCP] path.line').getAttribute('d')).toMatch(
+      /^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+){10,}$/
+    )
     await laptop.screenshot({ path: screenshotPath('site-1366x768.png'), fullPage: true })
     await laptop.close()
 

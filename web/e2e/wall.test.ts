@@ -35,7 +35,14 @@ function failingProblems(page: Page, ids: string[]) {
         continue
       }
       const r = el.getBoundingClientRect()
-      if (r.width < 20 || r.height < 20 || r.top < -1 || r.left < -1 || r.bottom > innerHeight + 1 || r.right > innerWidth + 1)
+      if (
+        r.width < 20 ||
+        r.height < 20 ||
+        r.top < -1 ||
+        r.left < -1 ||
+        r.bottom > innerHeight + 1 ||
+        r.right > innerWidth + 1
+      )
         out.push(`${id}: outside the screen`)
       if (el.getAttribute('data-status') !== 'failing') out.push(`${id}: drawn ${el.getAttribute('data-status')}`)
       const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)
@@ -55,7 +62,9 @@ function cutText(page: Page) {
         // The commit subject is prose, the one line allowed to end early; everything else is checked.
         if (el.classList.contains('t-commit') || el.closest('.t-commit')) continue
         if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)
-          out.push(`${el.className}: "${el.textContent.slice(0, 50)}" (${el.scrollWidth}×${el.scrollHeight} in ${el.clientWidth}×${el.clientHeight})`)
+          out.push(
+            `${el.className}: "${el.textContent.slice(0, 50)}" (${el.scrollWidth}×${el.scrollHeight} in ${el.clientWidth}×${el.clientHeight})`
+          )
       }
     }
     return out
@@ -68,7 +77,13 @@ function coveredTiles(page: Page) {
     const out: string[] = []
     for (const t of document.querySelectorAll<HTMLElement>('[data-testid=tile]')) {
       const r = t.getBoundingClientRect()
-      for (const [fx, fy] of [[0.5, 0.5], [0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]] as const) {
+      for (const [fx, fy] of [
+        [0.5, 0.5],
+        [0.1, 0.1],
+        [0.9, 0.1],
+        [0.1, 0.9],
+        [0.9, 0.9],
+      ] as const) {
         const hit = document.elementFromPoint(r.x + r.width * fx, r.y + r.height * fy)
         if (!hit || !t.contains(hit)) {
           out.push(`${t.dataset.tileId} at ${fx},${fy}: ${hit?.className || hit?.tagName}`)
@@ -147,14 +162,20 @@ suite('the wall tells the truth at a glance (issue 13)', () => {
       let samples = 0
       while (Date.now() < end) {
         expect(await failingProblems(page, seed.failing)).toEqual([])
-        for (const id of await page.$$eval('[data-testid=tile]', (els) => els.map((e) => e.getAttribute('data-tile-id')!))) seen.add(id)
+        for (const id of await page.$$eval('[data-testid=tile]', (els) =>
+          els.map((e) => e.getAttribute('data-tile-id')!)
+        ))
+          seen.add(id)
         samples++
         await page.waitForTimeout(150)
       }
       expect(samples).toBeGreaterThan(10)
       // Every pipeline was on screen at some point (paging shows the rest, never scrolls).
       expect(seen.size).toBe(40)
-      const l = await page.evaluate(() => ({ sh: document.scrollingElement!.scrollHeight, sw: document.scrollingElement!.scrollWidth }))
+      const l = await page.evaluate(() => ({
+        sh: document.scrollingElement!.scrollHeight,
+        sw: document.scrollingElement!.scrollWidth,
+      }))
       expect(l.sh).toBeLessThanOrEqual(h)
       expect(l.sw).toBeLessThanOrEqual(w)
       fullTiles[`${w}`] = await page.locator('[data-testid=tile]:not([data-compact])').count()
@@ -176,7 +197,11 @@ suite('the wall tells the truth at a glance (issue 13)', () => {
         // On a wall every tile is on screen and uncovered (a laptop page scrolls).
         if (path.startsWith('/tv')) expect(await coveredTiles(page), path).toEqual([])
         // A name is whole: the shared prefix said once in the header plus the tile's name is the project.
-        const caption = ((await page.locator('[data-testid=caption]').count()) ? await page.locator('[data-testid=caption]').textContent() : '')!
+        const caption = (
+          (await page.locator('[data-testid=caption]').count())
+            ? await page.locator('[data-testid=caption]').textContent()
+            : ''
+        )!
         const prefix = caption.split(' · ')[0]!.trim()
         const names = await page.$$eval('[data-testid=tile] .t-name', (els) => els.map((e) => e.textContent ?? ''))
         expect(names.length).toBeGreaterThan(0)
@@ -231,8 +256,21 @@ suite('the wall tells the truth at a glance (issue 13)', () => {
     const played = (p: Page) => p.evaluate(() => (globalThis as any).__radiatorAlerts.played as number)
     const titles = [await laptop.title(), await tv.title()]
 
-    await postBuild(f, { id: 'acme/shop:1', project: 'acme/shop', branch: 'main', status: 'failure', actor: 'mallory', finishedAt: iso(0) })
-    await postBuild(f, { id: 'other/thing:1', project: 'other/thing', branch: 'main', status: 'failure', finishedAt: iso(0) })
+    await postBuild(f, {
+      id: 'acme/shop:1',
+      project: 'acme/shop',
+      branch: 'main',
+      status: 'failure',
+      actor: 'mallory',
+      finishedAt: iso(0),
+    })
+    await postBuild(f, {
+      id: 'other/thing:1',
+      project: 'other/thing',
+      branch: 'main',
+      status: 'failure',
+      finishedAt: iso(0),
+    })
     await waitForHead(laptop, f)
     await waitForHead(tv, f)
     await laptop.waitForTimeout(300)
@@ -244,7 +282,14 @@ suite('the wall tells the truth at a glance (issue 13)', () => {
     expect(await laptop.locator('.count[data-status=failing]').count()).toBe(0)
 
     // The screen's own project is announced, sounded and counted.
-    await postBuild(f, { id: 'acme/docs:1', project: 'acme/docs', branch: 'main', status: 'failure', actor: 'ken', finishedAt: iso(0) })
+    await postBuild(f, {
+      id: 'acme/docs:1',
+      project: 'acme/docs',
+      branch: 'main',
+      status: 'failure',
+      actor: 'ken',
+      finishedAt: iso(0),
+    })
     await expect.poll(() => laptop.locator('[data-testid=toast][data-transition=broken]').count()).toBe(1)
     await expect.poll(() => played(laptop)).toBe(1)
     await expect.poll(() => played(tv)).toBe(1)
@@ -267,9 +312,29 @@ suite('the wall tells the truth at a glance (issue 13)', () => {
         startedAt: iso((180 - k * 10) * MIN),
         finishedAt: iso((175 - k * 10) * MIN),
       })
-    await postBuild(n, { id: 'stuck:9', project: 'acme/stuck', branch: 'main', number: 9, status: 'running', startedAt: iso(120 * MIN) })
-    await postBuild(n, { id: 'fine:1', project: 'acme/fine', branch: 'main', status: 'success', startedAt: iso(20 * MIN), finishedAt: iso(15 * MIN) })
-    await postBuild(n, { id: 'fine:2', project: 'acme/fine', branch: 'main', status: 'running', startedAt: iso(2 * MIN) })
+    await postBuild(n, {
+      id: 'stuck:9',
+      project: 'acme/stuck',
+      branch: 'main',
+      number: 9,
+      status: 'running',
+      startedAt: iso(120 * MIN),
+    })
+    await postBuild(n, {
+      id: 'fine:1',
+      project: 'acme/fine',
+      branch: 'main',
+      status: 'success',
+      startedAt: iso(20 * MIN),
+      finishedAt: iso(15 * MIN),
+    })
+    await postBuild(n, {
+      id: 'fine:2',
+      project: 'acme/fine',
+      branch: 'main',
+      status: 'running',
+      startedAt: iso(2 * MIN),
+    })
     const page = await open('/tv?motion=off', 1920, 1080, n)
     const stuck = page.locator('[data-testid=tile]', { hasText: 'stuck' })
     expect(await stuck.getAttribute('data-status')).toBe('silent')
@@ -330,7 +395,7 @@ suite('the wall tells the truth at a glance (issue 13)', () => {
       const covered = await page.$eval(sel, (el) => {
         const r = el.getBoundingClientRect()
         const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)
-        return r.height > 0 && !!hit && el.contains(hit) ? null : `${hit?.className}`
+        return r.height > 0 && hit && el.contains(hit) ? null : `${hit?.className}`
       })
       expect(covered, sel).toBeNull()
     }

@@ -8,7 +8,7 @@ import { createAlerts } from './lib/alerts.ts'
 import { LiveContext, createLive, transportsFromUrl, useLive } from './lib/live.ts'
 import { createPrefs } from './lib/prefs.ts'
 import { optionProblems } from './lib/options.ts'
-import { A, Router, search, useLocation, type RouteDef } from './lib/router.tsx'
+import { Router, search, useLocation, type RouteDef } from './lib/router.tsx'
 import { counts as countTiles, inScope, type BoardCounts } from './lib/status.ts'
 import { createTabSummary } from './lib/summary.ts'
 import { createNow } from './lib/time.ts'
@@ -96,7 +96,13 @@ function Shell() {
   const problems = createMemo(() => optionProblems(search()))
   const viewName = () => {
     const p = loc().pathname
-    return p.startsWith('/pipelines/') ? 'pipeline' : p.startsWith('/sites') ? 'sites' : p.startsWith('/custom-metrics') ? 'metrics' : ''
+    return p.startsWith('/pipelines/')
+      ? 'pipeline'
+      : p.startsWith('/sites')
+        ? 'sites'
+        : p.startsWith('/custom-metrics')
+          ? 'metrics'
+          : ''
   }
   createTabSummary({ counts, stale: live.stale, view: viewName })
 
@@ -128,12 +134,12 @@ function Shell() {
   const onKey = (e: KeyboardEvent) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return
     const el = e.target as HTMLElement | null
-    if (el && (el.tagName === 'INPUT' || el.tagName === 'SELECT' || el.tagName === 'TEXTAREA' || el.isContentEditable)) return
+    if (el && (el.tagName === 'INPUT' || el.tagName === 'SELECT' || el.tagName === 'TEXTAREA' || el.isContentEditable))
+      return
     if (e.key === 'm') {
       alerts.toggleSound()
       say(alerts.soundOn() ? '🔔 Sound on (m to mute)' : '🔕 Sound muted (m to unmute)')
-    }
-    else if (e.key === 'f') {
+    } else if (e.key === 'f') {
       if (document.fullscreenElement) void document.exitFullscreen().catch(() => {})
       else void document.documentElement.requestFullscreen?.().catch(() => {})
     }

@@ -29,10 +29,8 @@ const STATUS: Record<string, BuildStatus> = {
 }
 
 /** As `idOf`, except that a negative number still reads as an id. */
-const id = (v: unknown): string | null =>
-  typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : str(v, 200)
-const digits = (v: unknown): number | null =>
-  typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : null
+const id = (v: unknown): string | null => (typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : str(v, 200))
+const digits = (v: unknown): number | null => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : null)
 const href = (links: unknown, name: string) => str(obj(obj(links)?.[name])?.href, 2000)
 
 /** `result` once there is one (`none`/`unknown` mean not yet), else the state. */

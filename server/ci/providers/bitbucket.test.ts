@@ -113,10 +113,7 @@ describe('bitbucket normalize', () => {
 
   bb.requiredCases('repo-commit_status_updated-successful', {
     'rejects a commit status event without commit_status': ['commit_status'],
-    'rejects a commit status event without a repository': [
-      'repository',
-      'missing repository.full_name',
-    ],
+    'rejects a commit status event without a repository': ['repository', 'missing repository.full_name'],
   })
 
   it('treats wrong-typed fields as missing instead of throwing', () => {

@@ -27,9 +27,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   if (!header) return fail('missing X-Hub-Signature header')
   if (!header.startsWith('sha256=')) return fail('X-Hub-Signature is not sha256=<hex>')
   const given = header.slice('sha256='.length).toLowerCase()
-  return matchesAny(keys, given, (k) => hmacHex(k, d.raw))
-    ? OK
-    : fail('X-Hub-Signature does not match the body')
+  return matchesAny(keys, given, (k) => hmacHex(k, d.raw)) ? OK : fail('X-Hub-Signature does not match the body')
 }
 
 /** `…/commit/<sha>` → `<sha>`. */
@@ -72,9 +70,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
     u.durationMs = spanMs(u.startedAt, u.finishedAt)
   }
   // X-Request-UUID may change between Bitbucket's retries, so dedup on the status itself.
-  const deliveryId = ['bitbucket', key, commitHref, state, str(cs.updated_on, 100)]
-    .map((v) => v ?? '')
-    .join(':')
+  const deliveryId = ['bitbucket', key, commitHref, state, str(cs.updated_on, 100)].map((v) => v ?? '').join(':')
   return { kind: 'build', event, deliveryId, update: u }
 }
 

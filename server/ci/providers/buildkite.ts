@@ -56,15 +56,12 @@ const JOB_STATE: Record<string, BuildStatus> = {
 
 const JOB_EVENTS = ['job.scheduled', 'job.started', 'job.finished']
 
-
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
   if (keys.length === 0) return noSecret(SECRET_VAR)
   const signature = d.headers.get('x-buildkite-signature')
   if (signature !== null) {
-    const parts = new Map(
-      signature.split(',').map((p) => p.trim().split('=', 2) as [string, string])
-    )
+    const parts = new Map(signature.split(',').map((p) => p.trim().split('=', 2) as [string, string]))
     const ts = parts.get('timestamp') ?? ''
     const given = parts.get('signature')
     if (!/^\d{1,12}$/.test(ts) || !given) return fail('malformed X-Buildkite-Signature header')

@@ -249,9 +249,7 @@ describe('circleci provider', () => {
     })
 
     cc.badPayloadCases({
-      'throws BadPayload when a workflow-completed body has no workflow': [
-        without(wf(), 'workflow'),
-      ],
+      'throws BadPayload when a workflow-completed body has no workflow': [without(wf(), 'workflow')],
       'throws BadPayload when the pipeline or the event id is missing': [
         without(wf(), 'pipeline'),
         without(wf(), 'id'),

@@ -33,9 +33,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
     .find((p) => p.startsWith('v1='))
   if (!v1) return fail('circleci-signature has no v1 signature')
   const given = v1.slice(3).toLowerCase()
-  return matchesAny(keys, given, (k) => hmacHex(k, d.raw))
-    ? OK
-    : fail('circleci-signature does not match the body')
+  return matchesAny(keys, given, (k) => hmacHex(k, d.raw)) ? OK : fail('circleci-signature does not match the body')
 }
 
 /** `org/repo` from an https or scp-style git URL (`git@host:org/repo.git`). */
@@ -66,8 +64,7 @@ function source(pipeline: Obj) {
   const git = obj(tp?.git)
   const gl = obj(tp?.gitlab)
   const gh = obj(tp?.github_app)
-  const named = (owner: unknown, name: unknown) =>
-    str(owner) && str(name) ? `${str(owner)}/${str(name)}` : null
+  const named = (owner: unknown, name: unknown) => (str(owner) && str(name) ? `${str(owner)}/${str(name)}` : null)
   return {
     repo:
       repoPath(gl?.web_url) ??

@@ -80,22 +80,22 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
     else if (d.headers.get(name) === null) return fail(`signed header ${name} is missing`)
     else lines.push(`${name}: ${d.headers.get(name)}`)
   }
-  return matchesAny(keys, given, (k) => hmacBase64(k, lines.join('\n')))
-    ? OK
-    : fail('Signature does not match')
+  return matchesAny(keys, given, (k) => hmacBase64(k, lines.join('\n'))) ? OK : fail('Signature does not match')
 }
 
 function stageJobs(stages: unknown): (Job & { id: string })[] {
-  return arr(stages).slice(0, 500).flatMap((s) => {
-    const stage = obj(s)
-    const status = statusOf(stage?.status)
-    const id = int(stage?.id) ?? int(stage?.number)
-    if (!stage || !status || id === null) return []
-    const startedAt = toIso(stage.started)
-    const finishedAt = isTerminal(status) ? toIso(stage.stopped) : null
-    const name = str(stage.name) ?? ''
-    return [{ id: String(id), name, status, startedAt, finishedAt, url: null }]
-  })
+  return arr(stages)
+    .slice(0, 500)
+    .flatMap((s) => {
+      const stage = obj(s)
+      const status = statusOf(stage?.status)
+      const id = int(stage?.id) ?? int(stage?.number)
+      if (!stage || !status || id === null) return []
+      const startedAt = toIso(stage.started)
+      const finishedAt = isTerminal(status) ? toIso(stage.stopped) : null
+      const name = str(stage.name) ?? ''
+      return [{ id: String(id), name, status, startedAt, finishedAt, url: null }]
+    })
 }
 
 function normalize(d: Delivery, body: unknown): NormalizeResult {
@@ -152,9 +152,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   u.eventTime = u.finishedAt ?? updated ?? u.startedAt ?? u.queuedAt
   const version = int(build.version)
   // No delivery id: the build's own version counter separates successive `updated` deliveries.
-  const deliveryId = [`drone:${externalId}`, action, build.status, version]
-    .filter((p) => p !== null)
-    .join(':')
+  const deliveryId = [`drone:${externalId}`, action, build.status, version].filter((p) => p !== null).join(':')
   return { kind: 'build', event, deliveryId: deliveryId.slice(0, 300), update: u }
 }
 

@@ -32,7 +32,10 @@ export const genericBody = z.object({
   startedAt: u.startedAt.optional(),
   finishedAt: u.finishedAt.optional(),
   durationMs: u.durationMs.optional(),
-  jobs: z.array(u.jobs.element.partial({ id: true, startedAt: true, finishedAt: true, url: true })).max(500).optional(),
+  jobs: z
+    .array(u.jobs.element.partial({ id: true, startedAt: true, finishedAt: true, url: true }))
+    .max(500)
+    .optional(),
 })
 
 export const generic: Provider = {
@@ -59,7 +62,11 @@ export const generic: Provider = {
       pullRequest: b.pullRequest ?? null,
       number: b.number ?? null,
       status: b.status,
-      commit: { sha: b.commit?.sha ?? null, subject: b.commit?.subject?.split('\n')[0] ?? null, author: b.commit?.author ?? null },
+      commit: {
+        sha: b.commit?.sha ?? null,
+        subject: b.commit?.subject?.split('\n')[0] ?? null,
+        author: b.commit?.author ?? null,
+      },
       actor: b.actor ?? null,
       url: b.url ?? null,
       trigger: b.trigger ?? null,

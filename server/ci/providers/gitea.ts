@@ -23,8 +23,7 @@ const RUN_STATUS: Record<string, BuildStatus> = {
   skipped: 'skipped',
 }
 
-const header = (d: Delivery, ...names: string[]): string | null =>
-  first(200, ...names.map((n) => d.headers.get(n)))
+const header = (d: Delivery, ...names: string[]): string | null => first(200, ...names.map((n) => d.headers.get(n)))
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
@@ -85,8 +84,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   const b = obj(body)
   if (!b) throw new BadPayload('body is not a JSON object')
   if (!isRun) return forgejoRun(event, deliveryId, b)
-  const update =
-    event === 'workflow_run' ? workflowRunUpdate('gitea', b) : workflowJobUpdate('gitea', b)
+  const update = event === 'workflow_run' ? workflowRunUpdate('gitea', b) : workflowJobUpdate('gitea', b)
   if (typeof update === 'string') return { kind: 'ignored', event, reason: update }
   return { kind: 'build', event, deliveryId: deliveryId ?? naturalKey(event, update), update }
 }

@@ -462,10 +462,7 @@ describe('github normalize', () => {
     'rejects a workflow_run event without a workflow_run object': ['workflow_run'],
   })
   gh.requiredCases('workflow_job-queued', {
-    'rejects a workflow_job event without a repository': [
-      'repository',
-      'missing repository.full_name',
-    ],
+    'rejects a workflow_job event without a repository': ['repository', 'missing repository.full_name'],
   })
 
   it('keeps only the first line of a commit message as the subject', () => {
@@ -544,8 +541,6 @@ describe('github normalize', () => {
     const f = loadFixture('github', 'workflow_run-completed-success')
     const { 'X-GitHub-Delivery': _, ...headers } = f.headers
     const r = github.normalize(delivery({ raw: f.raw, headers }), f.body)
-    expect(r.kind === 'build' && r.deliveryId).toBe(
-      'github:workflow_run:289782451:1:success:2020-10-05T16:33:49.000Z'
-    )
+    expect(r.kind === 'build' && r.deliveryId).toBe('github:workflow_run:289782451:1:success:2020-10-05T16:33:49.000Z')
   })
 })

@@ -3,13 +3,7 @@
  * everything else (check_*, deployment_status, push…) is ignored. The Actions normalizers are
  * exported because Gitea sends the same shapes.
  */
-import {
-  emptyUpdate,
-  isTerminal,
-  type BuildStatus,
-  type BuildUpdate,
-  type ProviderName,
-} from '../model.ts'
+import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate, type ProviderName } from '../model.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
@@ -154,9 +148,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   if (!header) return fail('missing X-Hub-Signature-256 header')
   if (!header.startsWith('sha256=')) return fail('X-Hub-Signature-256 is not sha256=<hex>')
   const given = header.slice('sha256='.length).toLowerCase()
-  return matchesAny(keys, given, (k) => hmacHex(k, d.raw))
-    ? OK
-    : fail('X-Hub-Signature-256 does not match the body')
+  return matchesAny(keys, given, (k) => hmacHex(k, d.raw)) ? OK : fail('X-Hub-Signature-256 does not match the body')
 }
 
 function normalize(d: Delivery, body: unknown): NormalizeResult {
@@ -178,8 +170,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   }
   const b = obj(body)
   if (!b) throw new BadPayload('body is not a JSON object')
-  const update =
-    event === 'workflow_run' ? workflowRunUpdate('github', b) : workflowJobUpdate('github', b)
+  const update = event === 'workflow_run' ? workflowRunUpdate('github', b) : workflowJobUpdate('github', b)
   if (typeof update === 'string') return { kind: 'ignored', event, reason: update }
   const deliveryId = str(d.headers.get('x-github-delivery'), 200) ?? naturalKey(event, update)
   return { kind: 'build', event, deliveryId, update }

@@ -54,23 +54,9 @@ const docsPipeline: BuildUpdate = {
   // oa.duration (63 s), not finished - created.
   durationMs: 63_000,
   jobs: [
-    job(
-      376,
-      'build-image',
-      'success',
-      '2016-08-12T15:24:56.000Z',
-      '2016-08-12T15:25:26.000Z',
-      TEST_HOST
-    ),
+    job(376, 'build-image', 'success', '2016-08-12T15:24:56.000Z', '2016-08-12T15:25:26.000Z', TEST_HOST),
     job(377, 'test-image', 'success', '2016-08-12T15:26:12.000Z', null, TEST_HOST),
-    job(
-      378,
-      'test-build',
-      'success',
-      '2016-08-12T15:26:12.000Z',
-      '2016-08-12T15:26:29.000Z',
-      TEST_HOST
-    ),
+    job(378, 'test-build', 'success', '2016-08-12T15:26:12.000Z', '2016-08-12T15:26:29.000Z', TEST_HOST),
     job(379, 'staging', 'queued', null, null, TEST_HOST),
     job(380, 'production', 'skipped', null, null, TEST_HOST),
   ],
@@ -168,30 +154,9 @@ const expected: Record<string, Expected> = {
       durationMs: 209_000,
       // deploy_staging was retried twice; only its latest attempt is kept.
       jobs: [
-        job(
-          17523905,
-          'lint',
-          'success',
-          '2017-05-30T20:56:53.000Z',
-          '2017-05-30T20:57:30.000Z',
-          CRU
-        ),
-        job(
-          17523909,
-          'test_integration',
-          'success',
-          '2017-05-30T20:57:33.000Z',
-          '2017-05-30T20:59:29.000Z',
-          CRU
-        ),
-        job(
-          17911523,
-          'deploy_staging',
-          'failure',
-          '2017-06-05T14:33:03.000Z',
-          '2017-06-05T14:34:00.000Z',
-          CRU
-        ),
+        job(17523905, 'lint', 'success', '2017-05-30T20:56:53.000Z', '2017-05-30T20:57:30.000Z', CRU),
+        job(17523909, 'test_integration', 'success', '2017-05-30T20:57:33.000Z', '2017-05-30T20:59:29.000Z', CRU),
+        job(17911523, 'deploy_staging', 'failure', '2017-06-05T14:33:03.000Z', '2017-06-05T14:34:00.000Z', CRU),
       ],
       eventTime: '2017-06-05T14:34:00.000Z',
     },
@@ -207,23 +172,9 @@ const expected: Record<string, Expected> = {
       url: 'http://example.com/gitlab-org/gitlab-test/-/pipelines/31',
       jobs: [
         docsPipeline.jobs[0]!,
-        job(
-          377,
-          'test-image',
-          'success',
-          '2016-08-12T15:26:12.000Z',
-          '2016-08-12T15:26:29.000Z',
-          TEST_HOST
-        ),
+        job(377, 'test-image', 'success', '2016-08-12T15:26:12.000Z', '2016-08-12T15:26:29.000Z', TEST_HOST),
         // The docs example has a failed job in a successful pipeline; kept as sent.
-        job(
-          378,
-          'test-build',
-          'failure',
-          '2016-08-12T15:26:12.000Z',
-          '2016-08-12T15:26:29.000Z',
-          TEST_HOST
-        ),
+        job(378, 'test-build', 'failure', '2016-08-12T15:26:12.000Z', '2016-08-12T15:26:29.000Z', TEST_HOST),
         docsPipeline.jobs[3]!,
         docsPipeline.jobs[4]!,
       ],
@@ -256,22 +207,8 @@ const expected: Record<string, Expected> = {
       finishedAt: '2017-04-23T20:36:17.000Z',
       durationMs: 242_000,
       jobs: [
-        job(
-          14863107,
-          'lint',
-          'success',
-          '2017-04-23T20:32:12.000Z',
-          '2017-04-23T20:32:58.000Z',
-          CRU_DS
-        ),
-        job(
-          14863108,
-          'test_integration',
-          'success',
-          '2017-04-23T20:33:00.000Z',
-          '2017-04-23T20:36:17.000Z',
-          CRU_DS
-        ),
+        job(14863107, 'lint', 'success', '2017-04-23T20:32:12.000Z', '2017-04-23T20:32:58.000Z', CRU_DS),
+        job(14863108, 'test_integration', 'success', '2017-04-23T20:33:00.000Z', '2017-04-23T20:36:17.000Z', CRU_DS),
       ],
       eventTime: '2017-04-23T20:36:17.000Z',
     },

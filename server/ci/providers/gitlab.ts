@@ -4,13 +4,7 @@
  * Webhooks signing token; either one is enough. GitLab times are "YYYY-MM-DD HH:MM:SS UTC".
  */
 import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../model.ts'
-import {
-  BadPayload,
-  type Delivery,
-  type NormalizeResult,
-  type Provider,
-  type VerifyResult,
-} from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, type Provider, type VerifyResult } from '../provider.ts'
 import { requiredTime, secondsToMs, shiftIso, spanMs, toIso } from '../time.ts'
 import { fail, hmacBase64, matchesAny, OK, secretList, noSecret } from '../verify.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
@@ -238,9 +232,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   // The event UUID is shared by recursive hooks, so it only dedups together with the state.
   const eventUuid = header('x-gitlab-event-uuid')
   const deliveryId =
-    header('idempotency-key') ??
-    header('webhook-id') ??
-    (eventUuid ? `${eventUuid}:${natural}` : natural)
+    header('idempotency-key') ?? header('webhook-id') ?? (eventUuid ? `${eventUuid}:${natural}` : natural)
   return { kind: 'build', event, deliveryId, update }
 }
 

@@ -62,11 +62,7 @@ function normalize(_d: Delivery, body: unknown): NormalizeResult {
   const result = str(build.status, 50)
   const terminal = TERMINAL_PHASES.includes(phase)
   const status: BuildStatus | undefined =
-    phase === 'QUEUED'
-      ? 'queued'
-      : phase === 'STARTED'
-        ? 'running'
-        : terminal ? lookup(RESULT, result) : undefined
+    phase === 'QUEUED' ? 'queued' : phase === 'STARTED' ? 'running' : terminal ? lookup(RESULT, result) : undefined
   if (!status) {
     return { kind: 'ignored', event, reason: `unknown phase/status: ${phase}/${result ?? '-'}` }
   }

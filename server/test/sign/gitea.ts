@@ -1,8 +1,7 @@
 /** @module Signs a body as Gitea does: its own header plus GitHub-compatible ones (test only). */
 import { createHmac } from 'node:crypto'
 
-const hmac = (alg: string, secret: string, raw: Buffer) =>
-  createHmac(alg, secret).update(raw).digest('hex')
+const hmac = (alg: string, secret: string, raw: Buffer) => createHmac(alg, secret).update(raw).digest('hex')
 
 export function sign(raw: Buffer, secret: string, _now = Date.now()): Record<string, string> {
   return {

@@ -7,12 +7,7 @@ export function signToken(secret: string): Record<string, string> {
 }
 
 /** Standard Webhooks signing token `whsec_<base64 key>`: HMAC over `<id>.<ts>.<body>`. */
-export function signStandard(
-  raw: Buffer,
-  whsecToken: string,
-  id: string,
-  now = Date.now()
-): Record<string, string> {
+export function signStandard(raw: Buffer, whsecToken: string, id: string, now = Date.now()): Record<string, string> {
   const ts = String(Math.floor(now / 1000))
   const key = Buffer.from(whsecToken.replace(/^whsec_/, ''), 'base64')
   const sig = createHmac('sha256', key).update(`${id}.${ts}.`).update(raw).digest('base64')

@@ -33,13 +33,16 @@ const get = async <T,>(path: string): Promise<T> => {
   return (await res.json()) as T
 }
 const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString() : '—')
-const browser = (ua: string | null) => (ua ? (/(Chrome|Firefox|Safari|Edg)\/[\d.]+/.exec(ua)?.[0] ?? ua.slice(0, 40)) : '—')
+const browser = (ua: string | null) =>
+  ua ? (/(Chrome|Firefox|Safari|Edg)\/[\d.]+/.exec(ua)?.[0] ?? ua.slice(0, 40)) : '—'
 
 export default function Admin() {
   const [me, { refetch: refetchMe }] = createResource(fetchMe)
   const admin = () => me()?.role === 'admin'
   const [screens, { refetch }] = createResource(admin, () => get<{ screens: ScreenRow[] }>('/api/admin/screens'))
-  const [tokens, { refetch: refetchTokens }] = createResource(admin, () => get<{ tokens: TokenRow[] }>('/api/admin/tokens'))
+  const [tokens, { refetch: refetchTokens }] = createResource(admin, () =>
+    get<{ tokens: TokenRow[] }>('/api/admin/tokens')
+  )
   const [note, setNote] = createSignal<string | null>(null)
   const [secret, setSecret] = createSignal<string | null>(null)
   const poll = setInterval(() => admin() && void refetch(), 5000)
@@ -63,7 +66,10 @@ export default function Admin() {
   let tokenRole!: HTMLSelectElement
   const createToken = async (e: Event) => {
     e.preventDefault()
-    const t = await postJson<{ token: string }>('/api/admin/tokens', { name: tokenName.value.trim(), role: tokenRole.value })
+    const t = await postJson<{ token: string }>('/api/admin/tokens', {
+      name: tokenName.value.trim(),
+      role: tokenRole.value,
+    })
     setSecret(t.token)
     tokenName.value = ''
     void refetchTokens()
@@ -73,34 +79,92 @@ export default function Admin() {
     <div class="access-page admin" data-testid="admin-page">
       <h1>Screens and tokens</h1>
       <Show when={!me.loading} fallback={<p>Loading…</p>}>
-        <Show when={admin()} fallback={<><p>This page needs an admin. Sign in:</p><TokenSignIn onSignedIn={() => void refetchMe()} /></>}>
+        <Show
+          when={admin()}
+          fallback={
+            <>
+              <p>This page needs an admin. Sign in:</p>
+              <TokenSignIn onSignedIn={() => void refetchMe()} />
+            </>
+          }
+        >
           <p>
             <a href="/pair">Pair a screen</a> · <a href="/">Board</a>
           </p>
           <Show when={note()}>
-            <p role="status" class="muted">{note()}</p>
+            <p role="status" class="muted">
+              {note()}
+            </p>
           </Show>
           <table class="screens" data-testid="screens">
             <thead>
-              <tr><th>Screen</th><th>Shows</th><th>State</th><th>Connected</th><th>Version</th><th>Address · browser</th><th>Last seen</th><th /></tr>
+              <tr>
+                <th>Screen</th>
+                <th>Shows</th>
+                <th>State</th>
+                <th>Connected</th>
+                <th>Version</th>
+                <th>Address · browser</th>
+                <th>Last seen</th>
+                <th />
+              </tr>
             </thead>
             <tbody>
-              <For each={screens()?.screens ?? []} fallback={<tr><td colSpan={8} class="muted">No screens yet: open /tv on a TV and approve its code here.</td></tr>}>
+              <For
+                each={screens()?.screens ?? []}
+                fallback={
+                  <tr>
+                    <td colSpan={8} class="muted">
+                      No screens yet: open /tv on a TV and approve its code here.
+                    </td>
+                  </tr>
+                }
+              >
                 {(s) => (
                   <tr data-screen={s.id}>
                     <td>{s.name}</td>
-                    <td><code>{s.view}</code></td>
+                    <td>
+                      <code>{s.view}</code>
+                    </td>
                     <td>{s.live ? <span class="live-dot">live</span> : <span class="muted">offline</span>}</td>
-                    <td>{s.connections[0] ? `${s.connections[0].transport} since ${new Date(s.connections[0].connectedAt).toLocaleTimeString()}` : '—'}</td>
+                    <td>
+                      {s.connections[0]
+                        ? `${s.connections[0].transport} since ${new Date(s.connections[0].connectedAt).toLocaleTimeString()}`
+                        : '—'}
+                    </td>
                     <td>{s.version ?? '—'}</td>
-                    <td>{s.address ?? '—'} · {browser(s.userAgent)}</td>
+                    <td>
+                      {s.address ?? '—'} · {browser(s.userAgent)}
+                    </td>
                     <td>{when(s.lastSeenAt)}</td>
                     <td class="actions">
-                      <button onClick={() => void act(s.id, { action: 'identify' })}>Identify</button>
-                      <button onClick={() => void act(s.id, { action: 'reload' })}>Reload</button>
-                      <button onClick={() => { const v = prompt('Path to show', s.view); if (v) void act(s.id, { action: 'show', view: v }) }}>Show…</button>
-                      <button onClick={() => { const n = prompt('New name', s.name); if (n) void act(s.id, { action: 'rename', name: n }) }}>Rename…</button>
-                      <button class="danger" onClick={() => void revoke(s)}>Revoke</button>
+                      <button type="button" onClick={() => void act(s.id, { action: 'identify' })}>
+                        Identify
+                      </button>
+                      <button type="button" onClick={() => void act(s.id, { action: 'reload' })}>
+                        Reload
+                      </button>
+                      <button
+                        type="button"
+                        onClick={() => {
+                          const v = prompt('Path to show', s.view)
+                          if (v) void act(s.id, { action: 'show', view: v })
+                        }}
+                      >
+                        Show…
+                      </button>
+                      <button
+                        type="button"
+                        onClick={() => {
+                          const n = prompt('New name', s.name)
+                          if (n) void act(s.id, { action: 'rename', name: n })
+                        }}
+                      >
+                        Rename…
+                      </button>
+                      <button type="button" class="danger" onClick={() => void revoke(s)}>
+                        Revoke
+                      </button>
                     </td>
                   </tr>
                 )}
@@ -118,16 +182,39 @@ export default function Admin() {
             <button type="submit">Create token</button>
           </form>
           <Show when={secret()}>
-            <p role="status">New token, shown once: <code data-testid="new-token">{secret()}</code></p>
+            <p role="status">
+              New token, shown once: <code data-testid="new-token">{secret()}</code>
+            </p>
           </Show>
           <table class="screens">
-            <thead><tr><th>Name</th><th>Role</th><th>Created</th><th>Last used</th><th /></tr></thead>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Role</th>
+                <th>Created</th>
+                <th>Last used</th>
+                <th />
+              </tr>
+            </thead>
             <tbody>
               <For each={(tokens()?.tokens ?? []).filter((t) => !t.revokedAt)}>
                 {(t) => (
                   <tr>
-                    <td>{t.name}</td><td>{t.role}</td><td>{when(t.createdAt)}</td><td>{when(t.lastUsedAt)}</td>
-                    <td><button class="danger" onClick={() => void postJson(`/api/admin/tokens/${t.id}`, undefined, 'DELETE').then(() => refetchTokens())}>Revoke</button></td>
+                    <td>{t.name}</td>
+                    <td>{t.role}</td>
+                    <td>{when(t.createdAt)}</td>
+                    <td>{when(t.lastUsedAt)}</td>
+                    <td>
+                      <button
+                        type="button"
+                        class="danger"
+                        onClick={() =>
+                          void postJson(`/api/admin/tokens/${t.id}`, undefined, 'DELETE').then(() => refetchTokens())
+                        }
+                      >
+                        Revoke
+                      </button>
+                    </td>
                   </tr>
                 )}
               </For>

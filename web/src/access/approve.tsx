@@ -24,10 +24,14 @@ export default function Approve() {
   const [me, { refetch }] = createResource(fetchMe)
   const [code, setCode] = createSignal(new URLSearchParams(location.search).get('code') ?? '')
   const [request] = createResource(
-    () => (me()?.role === 'admin' && /^[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}$/.test(code().trim()) ? code().trim().toUpperCase() : null),
+    () =>
+      me()?.role === 'admin' && /^[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}$/.test(code().trim())
+        ? code().trim().toUpperCase()
+        : null,
     async (c) => {
       const res = await fetch(`/api/pair/${encodeURIComponent(c)}`, { cache: 'no-store' })
-      if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as { message?: string }).message ?? `${res.status}`)
+      if (!res.ok)
+        throw new Error(((await res.json().catch(() => ({}))) as { message?: string }).message ?? `${res.status}`)
       return (await res.json()) as Request
     }
   )
@@ -53,20 +57,45 @@ export default function Approve() {
     <div class="access-page" data-testid="approve-page">
       <h1>Pair a screen</h1>
       <Show when={!me.loading} fallback={<p>Loading…</p>}>
-        <Show when={me()?.role === 'admin'} fallback={<><p>Approving a screen needs an admin. Sign in:</p><TokenSignIn onSignedIn={() => void refetch()} /></>}>
-          <Show when={!done()} fallback={<p class="approved" role="status">✓ “{done()}” is signed in and shows its board now. <a href="/admin">All screens</a></p>}>
+        <Show
+          when={me()?.role === 'admin'}
+          fallback={
+            <>
+              <p>Approving a screen needs an admin. Sign in:</p>
+              <TokenSignIn onSignedIn={() => void refetch()} />
+            </>
+          }
+        >
+          <Show
+            when={!done()}
+            fallback={
+              <p class="approved" role="status">
+                ✓ “{done()}” is signed in and shows its board now. <a href="/admin">All screens</a>
+              </p>
+            }
+          >
             <form class="approve-form" onSubmit={approve}>
               <label>
-                Code on the screen <input value={code()} onInput={(e) => setCode(e.currentTarget.value)} required placeholder="ABCD-EFGH" autocapitalize="characters" />
+                Code on the screen{' '}
+                <input
+                  value={code()}
+                  onInput={(e) => setCode(e.currentTarget.value)}
+                  required
+                  placeholder="ABCD-EFGH"
+                  autocapitalize="characters"
+                />
               </label>
               <Show when={request.error}>
-                <p class="form-error" role="alert">{String(request.error?.message ?? request.error)}</p>
+                <p class="form-error" role="alert">
+                  {String(request.error?.message ?? request.error)}
+                </p>
               </Show>
               <Show when={request()}>
                 {(r) => (
                   <p class="muted" data-testid="pair-request">
                     Asked from {r().address}
-                    {r().userAgent ? ` — ${r().userAgent!.slice(0, 80)}` : ''}; expires {new Date(r().expiresAt).toLocaleTimeString()}.
+                    {r().userAgent ? ` — ${r().userAgent!.slice(0, 80)}` : ''}; expires{' '}
+                    {new Date(r().expiresAt).toLocaleTimeString()}.
                   </p>
                 )}
               </Show>
@@ -74,7 +103,12 @@ export default function Approve() {
                 Name <input ref={name} required maxLength={80} placeholder="3rd floor lobby" />
               </label>
               <label>
-                Shows <select ref={view}>{VIEWS.map(([v, label]) => <option value={v}>{label}</option>)}</select>
+                Shows{' '}
+                <select ref={view}>
+                  {VIEWS.map(([v, label]) => (
+                    <option value={v}>{label}</option>
+                  ))}
+                </select>
               </label>
               <label>
                 or a path <input ref={custom} placeholder="/tv?project=acme/shop" />
@@ -83,7 +117,9 @@ export default function Approve() {
                 Approve
               </button>
               <Show when={error()}>
-                <p class="form-error" role="alert">{error()}</p>
+                <p class="form-error" role="alert">
+                  {error()}
+                </p>
               </Show>
             </form>
           </Show>

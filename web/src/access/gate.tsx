@@ -6,7 +6,16 @@
  */
 import { Match, Show, Switch, createSignal, lazy, onCleanup, onMount, type JSX } from 'solid-js'
 import { navigate, useLocation } from '../lib/router.tsx'
-import { ACCESS_EVENT, CONTROL_EVENT, fetchMe, fetchScreen, MeContext, postJson, type ControlMessage, type Me } from './session.ts'
+import {
+  ACCESS_EVENT,
+  CONTROL_EVENT,
+  fetchMe,
+  fetchScreen,
+  MeContext,
+  postJson,
+  type ControlMessage,
+  type Me,
+} from './session.ts'
 import { PairScreen } from './pair-screen.tsx'
 import './access.css'
 
@@ -45,7 +54,8 @@ export function Gate(props: { children: () => JSX.Element }) {
       if (me.signedIn && me.kind === 'screen') {
         // After a power cut a screen opens wherever its browser was: go to what it was told to show.
         const screen = await fetchScreen()
-        if (boot && screen && screen.view !== location.pathname + location.search) navigate(screen.view, { replace: true })
+        if (boot && screen && screen.view !== location.pathname + location.search)
+          navigate(screen.view, { replace: true })
       }
       setState(me.signedIn || me.publicDashboard ? { kind: 'in', me } : { kind: 'out', revoked })
     } catch {

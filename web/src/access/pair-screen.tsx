@@ -43,7 +43,10 @@ export function PairScreen(props: { revoked: boolean; onSignedIn: (view: string 
     while (!stopped && pairing() === p) {
       ctrl = new AbortController()
       try {
-        const res = await fetch(`/api/pair/wait?device=${encodeURIComponent(p.device)}`, { cache: 'no-store', signal: ctrl.signal })
+        const res = await fetch(`/api/pair/wait?device=${encodeURIComponent(p.device)}`, {
+          cache: 'no-store',
+          signal: ctrl.signal,
+        })
         const body = (await res.json()) as { status: string; view?: string }
         if (body.status === 'approved') return props.onSignedIn(body.view ?? null)
         if (res.status === 410 || body.status === 'expired') return void start() // a fresh code
@@ -74,7 +77,12 @@ export function PairScreen(props: { revoked: boolean; onSignedIn: (view: string 
           <div class="pair-body">
             <div class="pair-text">
               <p class="pair-step">To show the board here, approve this code:</p>
-              <p class="pair-code" data-testid="pair-code" aria-label={`pairing code ${p().code.split('').join(' ')}`}>
+              <p
+                class="pair-code"
+                data-testid="pair-code"
+                role="status"
+                aria-label={`pairing code ${p().code.split('').join(' ')}`}
+              >
                 {p().code}
               </p>
               <p class="pair-step">
@@ -86,7 +94,14 @@ export function PairScreen(props: { revoked: boolean; onSignedIn: (view: string 
           </div>
         )}
       </Show>
-      <Show when={showLogin()} fallback={<button class="link pair-login-link" onClick={() => setShowLogin(true)}>Sign in with a token instead</button>}>
+      <Show
+        when={showLogin()}
+        fallback={
+          <button type="button" class="link pair-login-link" onClick={() => setShowLogin(true)}>
+            Sign in with a token instead
+          </button>
+        }
+      >
         <TokenSignIn onSignedIn={() => props.onSignedIn(null)} />
       </Show>
     </div>

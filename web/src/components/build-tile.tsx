@@ -44,7 +44,9 @@ function useChanged(tile: () => PipelineTile) {
 
 /** A name without the prefix every tile on the board shares (the board says it once). */
 const nameOf = (t: PipelineTile, prefix?: string) =>
-  prefix && t.project.startsWith(prefix) && t.project.length > prefix.length ? t.project.slice(prefix.length) : t.project
+  prefix && t.project.startsWith(prefix) && t.project.length > prefix.length
+    ? t.project.slice(prefix.length)
+    : t.project
 
 /** The branch line: branch, pipeline and build number, each its own piece so none is lost. */
 function SubLine(props: { tile: PipelineTile; hidePipeline?: boolean }) {
@@ -63,7 +65,13 @@ function SubLine(props: { tile: PipelineTile; hidePipeline?: boolean }) {
 }
 
 /** One pipeline + branch: status as colour, icon and word; who, what, when; progress while running. */
-export function BuildTile(props: { tile: PipelineTile; now: number; tv?: boolean; prefix?: string; hidePipeline?: boolean }) {
+export function BuildTile(props: {
+  tile: PipelineTile
+  now: number
+  tv?: boolean
+  prefix?: string
+  hidePipeline?: boolean
+}) {
   const status = createMemo(() => shown(props.tile, props.now))
   const paint = createMemo(() => colour(props.tile, props.now))
   const build = () => shownBuild(props.tile)
@@ -151,8 +159,12 @@ export function BuildTile(props: { tile: PipelineTile; now: number; tv?: boolean
         {nameOf(props.tile, props.prefix)}
       </div>
       <SubLine tile={props.tile} hidePipeline={props.hidePipeline} />
-      <div class="t-commit t-text" data-drop="2">{subject(build()) ?? '—'}</div>
-      <div class="t-who" data-fit>{whoLine() || '\u00a0'}</div>
+      <div class="t-commit t-text" data-drop="2">
+        {subject(build()) ?? '—'}
+      </div>
+      <div class="t-who" data-fit>
+        {whoLine() || '\u00a0'}
+      </div>
       <Show when={prog()}>
         {(p) => (
           <div class="t-progress">

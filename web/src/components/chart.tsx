@@ -261,7 +261,14 @@ export function ScaleChart(props: {
   )
 }
 
-function ScaleSvg(props: { points: Point[]; warn?: number; crit?: number; label: string; format: (v: number) => string; s: Size }) {
+function ScaleSvg(props: {
+  points: Point[]
+  warn?: number
+  crit?: number
+  label: string
+  format: (v: number) => string
+  s: Size
+}) {
   const W = () => props.s.w
   const H = () => props.s.h
   const em = () => props.s.fs
@@ -302,7 +309,15 @@ function ScaleSvg(props: { points: Point[]; warn?: number; crit?: number; label:
     <svg class="chart" viewBox={`0 0 ${W()} ${H()}`} width={W()} height={H()} role="img" aria-label={props.label}>
       <For each={thresholds()}>
         {([kind, v]) => (
-          <line class="threshold" data-kind={kind} data-testid={`threshold-${kind}`} x1={pad().l} x2={W() - pad().r} y1={y(v)} y2={y(v)} />
+          <line
+            class="threshold"
+            data-kind={kind}
+            data-testid={`threshold-${kind}`}
+            x1={pad().l}
+            x2={W() - pad().r}
+            y1={y(v)}
+            y2={y(v)}
+          />
         )}
       </For>
       <line class="grid" x1={pad().l} x2={W() - pad().r} y1={y(hi())} y2={y(hi())} />

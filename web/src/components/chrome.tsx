@@ -105,7 +105,12 @@ export function TvHeader(props: { counts: BoardCounts | null }) {
         {ticker() ? `${ticker()!.text} · ${hhmm(ticker()!.at)}` : ''}
       </span>
       <Show when={paging() && paging()!.pages > 1}>
-        <span class="pages" data-testid="pages" aria-label={`page ${paging()!.page + 1} of ${paging()!.pages}`}>
+        <span
+          class="pages"
+          data-testid="pages"
+          role="img"
+          aria-label={`page ${paging()!.page + 1} of ${paging()!.pages}`}
+        >
           <For each={paging()!.pages <= 12 ? Array.from({ length: paging()!.pages }) : []}>
             {(_, i) => <i data-on={i() === paging()!.page ? '' : undefined} />}
           </For>

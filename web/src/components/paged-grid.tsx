@@ -50,9 +50,17 @@ export function PagedGrid<T>(props: {
       classList={{ 'tv-grid': tv() }}
       style={tv() ? { '--cols': grid().cols, '--rows': grid().rows } : undefined}
       role="list"
-      aria-label={tv() && pager.pages() > 1 ? `${props.label}, page ${pager.page() + 1} of ${pager.pages()}` : props.label}
+      aria-label={
+        tv() && pager.pages() > 1 ? `${props.label}, page ${pager.page() + 1} of ${pager.pages()}` : props.label
+      }
     >
-      <For each={shown()}>{(item) => <div role="listitem" class="cell">{props.children(item)}</div>}</For>
+      <For each={shown()}>
+        {(item) => (
+          <div role="listitem" class="cell">
+            {props.children(item)}
+          </div>
+        )}
+      </For>
     </div>
   )
 }

@@ -27,8 +27,17 @@ export function StatusIcon(props: { status: Shown; class?: string }) {
       stroke-linecap="round"
       stroke-linejoin="round"
     >
-      {props.status === 'queued' || props.status === 'canceled' || props.status === 'unknown' || props.status === 'silent' ? (
-        <circle cx="12" cy="12" r="9" stroke-width="2.2" stroke-dasharray={props.status === 'silent' ? '4 3' : undefined} />
+      {props.status === 'queued' ||
+      props.status === 'canceled' ||
+      props.status === 'unknown' ||
+      props.status === 'silent' ? (
+        <circle
+          cx="12"
+          cy="12"
+          r="9"
+          stroke-width="2.2"
+          stroke-dasharray={props.status === 'silent' ? '4 3' : undefined}
+        />
       ) : null}
       <path d={PATHS[props.status]} />
     </svg>

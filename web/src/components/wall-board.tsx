@@ -102,13 +102,35 @@ export function WallBoard(props: { tiles: PipelineTile[]; now: number }) {
       aria-label={pager.pages() > 1 ? `Pipelines, page ${pager.page() + 1} of ${pager.pages()}` : 'Pipelines'}
     >
       <Show when={size().w > 0 && plan().top}>
-        <div class="wall-block" data-kind={plan().top!.kind} data-testid="wall-attention" style={blockStyle(plan().top!)}>
-          <For each={split().top}>{(t) => <div role="listitem" class="cell">{tile(topKind(), t)}</div>}</For>
+        <div
+          class="wall-block"
+          data-kind={plan().top!.kind}
+          data-testid="wall-attention"
+          style={blockStyle(plan().top!)}
+        >
+          <For each={split().top}>
+            {(t) => (
+              <div role="listitem" class="cell">
+                {tile(topKind(), t)}
+              </div>
+            )}
+          </For>
         </div>
       </Show>
       <Show when={size().w > 0 && plan().bottom}>
-        <div class="wall-block" data-kind={plan().bottom!.kind} data-testid="wall-rest" style={blockStyle(plan().bottom!)}>
-          <For each={restShown()}>{(t) => <div role="listitem" class="cell">{tile(restKind(), t)}</div>}</For>
+        <div
+          class="wall-block"
+          data-kind={plan().bottom!.kind}
+          data-testid="wall-rest"
+          style={blockStyle(plan().bottom!)}
+        >
+          <For each={restShown()}>
+            {(t) => (
+              <div role="listitem" class="cell">
+                {tile(restKind(), t)}
+              </div>
+            )}
+          </For>
         </div>
       </Show>
     </div>

@@ -98,7 +98,7 @@ export function createAlerts(opts: {
   const [ticker, setTicker] = createSignal<Ticker | null>(null)
   /** Sounds played: what a browser test can see of audio. */
   const stats = { played: 0 }
-  ;(globalThis as any).__radiatorAlerts = stats
+  ;(globalThis as { __radiatorAlerts?: typeof stats }).__radiatorAlerts = stats
   const [soundOn, setSoundOn] = createSignal(readSoundPref(opts.soundParam()))
   const canNotify = typeof Notification === 'function'
   const [permission, setPermission] = createSignal<NotificationPermission | 'unsupported'>(
@@ -120,7 +120,8 @@ export function createAlerts(opts: {
 
   function ensureAudio(): AudioContext | null {
     if (audio) return audio
-    const Ctor = globalThis.AudioContext ?? (globalThis as any).webkitAudioContext
+    const Ctor =
+      globalThis.AudioContext ?? (globalThis as { webkitAudioContext?: typeof AudioContext }).webkitAudioContext
     if (!Ctor) return null
     audio = new Ctor()
     return audio
@@ -160,12 +161,18 @@ export function createAlerts(opts: {
       /* private mode: the choice lasts for this page */
     }
     // Called from a key press or click: the user gesture browsers require before audio may start.
-    if (on) void ensureAudio()?.resume().catch(() => {})
+    if (on)
+      void ensureAudio()
+        ?.resume()
+        .catch(() => {})
   }
 
   // Sound enabled from the URL or storage still needs one gesture in most browsers.
   const unlock = () => {
-    if (soundOn()) void ensureAudio()?.resume().catch(() => {})
+    if (soundOn())
+      void ensureAudio()
+        ?.resume()
+        .catch(() => {})
   }
   addEventListener('pointerdown', unlock)
   addEventListener('keydown', unlock)
@@ -185,7 +192,13 @@ export function createAlerts(opts: {
       clearTimeout(tickerTimer)
       tickerTimer = setTimeout(() => setTicker((t) => (t === item ? null : t)), TICKER_MS)
     } else if (serious) {
-      const toast: Toast = { id: nextId++, transition: e.transition, title, body, href: `/pipelines/${encodeURIComponent(e.pipeline.id)}` }
+      const toast: Toast = {
+        id: nextId++,
+        transition: e.transition,
+        title,
+        body,
+        href: `/pipelines/${encodeURIComponent(e.pipeline.id)}`,
+      }
       setToasts((l) => [toast, ...l].slice(0, MAX_TOASTS))
       later(() => dismiss(toast.id), 20_000)
     }

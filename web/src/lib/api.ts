@@ -49,8 +49,7 @@ export const api = {
     status?: string
     limit?: number
     cursor?: string | null
-  }) =>
-    fetchAPI<BuildsPage>(`/api/builds${q(p)}`),
+  }) => fetchAPI<BuildsPage>(`/api/builds${q(p)}`),
   build: (id: string) => fetchAPI<Build>(`/api/builds/${encodeURIComponent(id)}`),
   sites: () => fetchAPI<{ sites: SiteRow[] }>('/api/sites'),
   siteSummary: (site: string, p: { window?: string; device?: string | null }) =>

@@ -182,7 +182,8 @@ export class LiveConnection {
       if (gen === this.generation && !this.opened) this.onClosed()
     }, this.o.openTimeoutMs ?? 10_000)
     try {
-      this.channel = t === 'ws' ? this.openWs(handlers) : t === 'sse' ? this.openSse(handlers) : this.openPoll(handlers, gen)
+      this.channel =
+        t === 'ws' ? this.openWs(handlers) : t === 'sse' ? this.openSse(handlers) : this.openPoll(handlers, gen)
     } catch {
       handlers.closed()
     }
@@ -196,7 +197,12 @@ export class LiveConnection {
       h.closed()
     }
     ws.onerror = () => ws.close()
-    return { close: () => ((ws.onclose = null), ws.close()) }
+    return {
+      close: () => {
+        ws.onclose = null
+        ws.close()
+      },
+    }
   }
 
   private openSse(h: Handlers): Channel {
@@ -257,12 +263,20 @@ export class LiveConnection {
       this.preferred = this.index
       this.disconnectedAt = null
       clearTimeout(this.openTimer)
-      const d = ev.data as { serverTime: string; reset: boolean; head: number; heartbeatMs?: unknown; pollTimeoutMs?: unknown; version?: unknown }
+      const d = ev.data as {
+        serverTime: string
+        reset: boolean
+        head: number
+        heartbeatMs?: unknown
+        pollTimeoutMs?: unknown
+        version?: unknown
+      }
       if (this.pageVersion === null && typeof d.version === 'string') this.pageVersion = d.version
       const offset = Date.parse(d.serverTime) - now
       // A server configured with slower heartbeats or longer polls must not look dead between them.
       const hb = typeof d.heartbeatMs === 'number' ? d.heartbeatMs * 2.5 : 0
-      const poll = this.status.transport === 'poll' && typeof d.pollTimeoutMs === 'number' ? d.pollTimeoutMs + 15_000 : 0
+      const poll =
+        this.status.transport === 'poll' && typeof d.pollTimeoutMs === 'number' ? d.pollTimeoutMs + 15_000 : 0
       this.silenceMs = Math.max(this.o.staleAfterSilenceMs ?? 40_000, hb, poll)
       // A reset means our last id is no longer meaningful (trimmed, or another database).
       const lastEventId = d.reset || this.status.lastEventId === null ? ev.id : this.status.lastEventId

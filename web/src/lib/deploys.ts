@@ -19,7 +19,10 @@ export interface Deploy {
   number: number | null
 }
 
-export function deploys(src: DeploySource, b: Pick<Deploy, 'project' | 'pipeline' | 'branch' | 'defaultBranch'>): boolean {
+export function deploys(
+  src: DeploySource,
+  b: Pick<Deploy, 'project' | 'pipeline' | 'branch' | 'defaultBranch'>
+): boolean {
   return (
     src.project === b.project &&
     (src.pipeline === null || src.pipeline === b.pipeline) &&
@@ -27,7 +30,10 @@ export function deploys(src: DeploySource, b: Pick<Deploy, 'project' | 'pipeline
   )
 }
 
-export function deploysAny(sources: readonly DeploySource[] | null | undefined, b: Parameters<typeof deploys>[1]): boolean {
+export function deploysAny(
+  sources: readonly DeploySource[] | null | undefined,
+  b: Parameters<typeof deploys>[1]
+): boolean {
   return !!sources?.some((s) => deploys(s, b))
 }
 

@@ -143,12 +143,21 @@ export function createLive(opts: LiveOptions = {}) {
         .then((r) => {
           const tiles = Object.values(state.pipelines ?? {})
           addDeploys(
-            r.builds.map((b) =>
-              deployOf(
-                tiles.find((t) => t && t.provider === b.provider && t.project === b.project && t.pipeline === b.pipeline && t.branch === b.branch),
-                b
+            r.builds
+              .map((b) =>
+                deployOf(
+                  tiles.find(
+                    (t) =>
+                      t &&
+                      t.provider === b.provider &&
+                      t.project === b.project &&
+                      t.pipeline === b.pipeline &&
+                      t.branch === b.branch
+                  ),
+                  b
+                )
               )
-            ).filter((x): x is Deploy => !!x)
+              .filter((x): x is Deploy => !!x)
           )
         })
         .catch(() => {})
@@ -179,9 +188,12 @@ export function createLive(opts: LiveOptions = {}) {
       const map: Record<string, PipelineTile> = {}
       for (const t of pipelines) if (isObj(t) && typeof t.id === 'string') map[t.id] = t
       setState('pipelines', state.pipelines ? reconcile(map) : map)
-      addDeploys(Object.values(map).map((t) => deployOf(t)).filter((x): x is Deploy => !!x))
+      addDeploys(
+        Object.values(map)
+          .map((t) => deployOf(t))
+          .filter((x): x is Deploy => !!x)
+      )
     } else setState('pipelines', null)
-
 
     const metrics = listOf<Metric>(d.metrics)
     if (metrics) {
@@ -278,8 +290,18 @@ export function createLive(opts: LiveOptions = {}) {
         const e = d as VisitorsEvent
         if (!isObj(e) || typeof e.site !== 'string') return
         if (!state.sites) setState('sites', {})
-        if (state.sites![e.site]) setState('sites', e.site, { live: e.live ?? 0, last5m: e.last5m ?? 0, at: serverNow() })
-        else setState('sites', e.site, { site: e.site, live: e.live ?? 0, last5m: e.last5m ?? 0, summary: null, at: serverNow(), deploys: null, order: Infinity })
+        if (state.sites![e.site])
+          setState('sites', e.site, { live: e.live ?? 0, last5m: e.last5m ?? 0, at: serverNow() })
+        else
+          setState('sites', e.site, {
+            site: e.site,
+            live: e.live ?? 0,
+            last5m: e.last5m ?? 0,
+            summary: null,
+            at: serverNow(),
+            deploys: null,
+            order: Infinity,
+          })
         return
       }
       case 'vitals': {
@@ -307,7 +329,7 @@ export function createLive(opts: LiveOptions = {}) {
   }
 
   const conn = new LiveConnection({
-    base: location.origin + '/',
+    base: `${location.origin}/`,
     transports: opts.transports,
     topics: opts.topics,
     onStatus: (s) => setStatus({ ...s }),

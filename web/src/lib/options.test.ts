@@ -33,7 +33,11 @@ describe('URL display options', () => {
   })
 
   it('rotates only through views that exist', () => {
-    expect(parseRotate('builds, sites,nope,site:shop.example.com')).toEqual(['builds', 'sites', 'site:shop.example.com'])
+    expect(parseRotate('builds, sites,nope,site:shop.example.com')).toEqual([
+      'builds',
+      'sites',
+      'site:shop.example.com',
+    ])
   })
 })
 

@@ -51,7 +51,6 @@ export function parseRotate(v: string | null | undefined): ViewName[] {
     .filter((s): s is ViewName => (ROTATABLE as readonly string[]).includes(s) || /^site:.+/.test(s))
 }
 
-
 export const DEVICES = ['mobile', 'tablet', 'desktop'] as const
 export const WINDOWS = ['5m', '1h', '24h', '7d', '28d'] as const
 export const STATUSES = ['failing', 'running', 'queued', 'silent', 'canceled', 'skipped', 'passing', 'unknown'] as const
@@ -80,11 +79,14 @@ export function optionProblems(p: URLSearchParams): string[] {
       .map((s) => s.trim())
       .filter((s) => s && !((ROTATABLE as readonly string[]).includes(s) || /^site:.+/.test(s)))
     if (bad.length || !parseRotate(rotate).length)
-      out.push(`“rotate=${rotate}”: ${bad.length ? bad.map((b) => `“${b}”`).join(', ') : 'nothing'} is not a view (builds, sites, metrics, site:<domain>)`)
+      out.push(
+        `“rotate=${rotate}”: ${bad.length ? bad.map((b) => `“${b}”`).join(', ') : 'nothing'} is not a view (builds, sites, metrics, site:<domain>)`
+      )
   }
   const oneOf = (name: string, allowed: readonly string[], then: string) => {
     const v = p.get(name)
-    if (v !== null && !allowed.includes(v.toLowerCase())) out.push(`“${name}=${v}” is not one of ${allowed.join(', ')}; ${then}`)
+    if (v !== null && !allowed.includes(v.toLowerCase()))
+      out.push(`“${name}=${v}” is not one of ${allowed.join(', ')}; ${then}`)
   }
   oneOf('device', DEVICES, 'showing all devices')
   oneOf('window', WINDOWS, 'showing 24h')
@@ -92,14 +94,19 @@ export function optionProblems(p: URLSearchParams): string[] {
   oneOf('motion', ['on', 'off'], 'motion stays on')
   oneOf('sound', ONOFF, 'sound unchanged')
   const quiet = p.get('quiet')
-  if (quiet !== null && !parseQuiet(quiet)) out.push(`“quiet=${quiet}” is not a time range like 22:00-07:00; no quiet hours`)
+  if (quiet !== null && !parseQuiet(quiet))
+    out.push(`“quiet=${quiet}” is not a time range like 22:00-07:00; no quiet hours`)
   const status = p.get('status')
   if (status !== null) {
-    const bad = status.split(',').map((s) => s.trim()).filter((s) => s && !(STATUSES as readonly string[]).includes(s))
-    if (bad.length) out.push(`“status=${status}”: ${bad.join(', ')} is not a status (${STATUSES.slice(0, 7).join(', ')})`)
+    const bad = status
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s && !(STATUSES as readonly string[]).includes(s))
+    if (bad.length)
+      out.push(`“status=${status}”: ${bad.join(', ')} is not a status (${STATUSES.slice(0, 7).join(', ')})`)
   }
   const transport = p.get('transport')
-  if (transport !== null && transport.split(',').some((t) => !TRANSPORT_NAMES.includes(t)))
+  if (transport?.split(',').some((t) => !TRANSPORT_NAMES.includes(t)))
     out.push(`“transport=${transport}” may only list ws, sse, poll`)
   return out
 }

@@ -40,7 +40,9 @@ export function createPager(opts: {
   dwell: () => number
   enabled: () => boolean
 }) {
-  const pages = createMemo(() => (opts.enabled() ? Math.max(1, Math.ceil(opts.count() / Math.max(1, opts.perPage()))) : 1))
+  const pages = createMemo(() =>
+    opts.enabled() ? Math.max(1, Math.ceil(opts.count() / Math.max(1, opts.perPage()))) : 1
+  )
   const [page, setPage] = createSignal(0)
   /** True once every page has been on screen (a rotation waits for it). */
   const [cycled, setCycled] = createSignal(false)

@@ -82,7 +82,7 @@ export function Router(props: { routes: RouteDef[]; fallback: Component }) {
       const path = loc().pathname
       for (const r of props.routes) {
         const params = match(r.path, path)
-        if (params) return { r, params, key: r.path + '|' + JSON.stringify(params) }
+        if (params) return { r, params, key: `${r.path}|${JSON.stringify(params)}` }
       }
       return null
     },
@@ -104,5 +104,9 @@ export function A(props: JSX.AnchorHTMLAttributes<HTMLAnchorElement> & { href: s
     navigate(props.href)
     scrollTo(0, 0)
   }
+  // A real link (props carry href, so keyboard and middle-click work); the click only avoids a page load.
+  // biome-ignore lint/a11y/useValidAnchor: see above
+  // biome-ignore lint/a11y/useKeyWithClickEvents: see above
+  // biome-ignore lint/a11y/noStaticElementInteractions: see above
   return <a {...props} onClick={onClick} />
 }

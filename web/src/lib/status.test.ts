@@ -55,7 +55,12 @@ function tile(p: Partial<PipelineTile> = {}): PipelineTile {
 
 describe('tile status', () => {
   it('shows failing, with who broke it and for how long, in one sentence', () => {
-    const t = tile({ latest: build({ status: 'failure' }), brokenSince: ago(12 * 60_000), brokenBy: 'octocat', recent: ['failure'] })
+    const t = tile({
+      latest: build({ status: 'failure' }),
+      brokenSince: ago(12 * 60_000),
+      brokenBy: 'octocat',
+      recent: ['failure'],
+    })
     expect(shown(t)).toBe('failing')
     expect(ariaLabel(t, NOW)).toBe('acme/web main: failing for 12 minutes, broken by octocat')
   })
@@ -73,19 +78,42 @@ describe('tile status', () => {
 
   it('has no estimate without a median, and says so rather than inventing one', () => {
     const r = build({ status: 'running', startedAt: ago(60_000), finishedAt: null })
-    expect(progress(tile({ running: r, latest: r, medianDurationMs: null }), NOW)).toMatchObject({ fraction: null, leftMs: null })
+    expect(progress(tile({ running: r, latest: r, medianDurationMs: null }), NOW)).toMatchObject({
+      fraction: null,
+      leftMs: null,
+    })
   })
 
   it('sorts broken first (even while a fix runs), then running, default branch before others', () => {
     const running = build({ status: 'running', finishedAt: null })
     const tiles = [
       tile({ id: 'green', project: 'a' }),
-      tile({ id: 'feature-broken', project: 'b', branch: 'feat', isDefaultBranch: false, brokenSince: ago(1), recent: ['failure'] }),
-      tile({ id: 'fixing', project: 'c', running, latest: running, brokenSince: ago(1), recent: ['running', 'failure'] }),
+      tile({
+        id: 'feature-broken',
+        project: 'b',
+        branch: 'feat',
+        isDefaultBranch: false,
+        brokenSince: ago(1),
+        recent: ['failure'],
+      }),
+      tile({
+        id: 'fixing',
+        project: 'c',
+        running,
+        latest: running,
+        brokenSince: ago(1),
+        recent: ['running', 'failure'],
+      }),
       tile({ id: 'running', project: 'd', running, latest: running }),
       tile({ id: 'main-broken', project: 'z', brokenSince: ago(1), recent: ['failure'] }),
     ]
-    expect(tiles.sort(compareTiles).map((t) => t.id)).toEqual(['fixing', 'main-broken', 'feature-broken', 'running', 'green'])
+    expect(tiles.sort(compareTiles).map((t) => t.id)).toEqual([
+      'fixing',
+      'main-broken',
+      'feature-broken',
+      'running',
+      'green',
+    ])
   })
 
   it('counts the board and summarises it for the tab title', () => {

@@ -60,8 +60,13 @@ export function isSilent(t: PipelineTile, now?: number): boolean {
   if (last !== null && now - last > SILENT_AFTER_MS) return true
   const start = parseTime(r.startedAt ?? r.queuedAt)
   const median = t.medianDurationMs
-  return r.status === 'running' && start !== null && !!median && median > 0 &&
+  return (
+    r.status === 'running' &&
+    start !== null &&
+    !!median &&
+    median > 0 &&
     now - start > Math.max(SILENT_MIN_MS, SILENT_FACTOR * median)
+  )
 }
 
 /** What the tile says it is doing; pass `now` to let a build with no news for too long say so. */
@@ -209,7 +214,9 @@ export function hint(t: PipelineTile): string | null {
 }
 
 export function title(t: PipelineTile): string {
-  return t.pipeline && t.pipeline !== t.project ? `${t.project} ${t.branch} (${t.pipeline})` : `${t.project} ${t.branch}`
+  return t.pipeline && t.pipeline !== t.project
+    ? `${t.project} ${t.branch} (${t.pipeline})`
+    : `${t.project} ${t.branch}`
 }
 
 /** "acme/web main: failing for 12 minutes, broken by octocat": the whole tile in one sentence. */
@@ -228,7 +235,8 @@ export function ariaLabel(t: PipelineTile, now: number): string {
   } else if (s === 'running' || s === 'queued') {
     const p = progress(t, now)
     parts.push(p ? `${s} for ${span(p.elapsedMs)}` : s)
-    if (p?.leftMs != null) parts.push(p.leftMs >= 0 ? `about ${span(p.leftMs)} left` : `${span(-p.leftMs)} over the usual time`)
+    if (p?.leftMs != null)
+      parts.push(p.leftMs >= 0 ? `about ${span(p.leftMs)} left` : `${span(-p.leftMs)} over the usual time`)
     if (lastFinished(t) === 'failing') {
       parts.push(`broken since ${since(t.brokenSince) ?? 'earlier'}`)
       if (t.brokenBy) parts.push(`by ${t.brokenBy}`)

@@ -67,11 +67,15 @@ export function useShownTiles(now: () => number) {
  * different filter than the board applies.
  */
 function FilterSelect(props: { name: FilterName; values: string[]; options: readonly string[] }) {
-  const other = () => props.values.length > 1 || (props.values.length === 1 && !props.options.includes(props.values[0]!))
+  const other = () =>
+    props.values.length > 1 || (props.values.length === 1 && !props.options.includes(props.values[0]!))
   return (
     <label>
       <span>{props.name}</span>
-      <select onChange={(e) => setSearch({ [props.name]: e.currentTarget.value || null })} data-testid={`filter-${props.name}`}>
+      <select
+        onChange={(e) => setSearch({ [props.name]: e.currentTarget.value || null })}
+        data-testid={`filter-${props.name}`}
+      >
         <option value="" selected={!props.values.length}>
           all
         </option>
@@ -117,7 +121,10 @@ export default function Board() {
           </For>
           <FilterSelect name="status" values={filter().status} options={STATUS_OPTIONS} />
           <Show when={filtered()}>
-            <button type="button" onClick={() => setSearch({ project: null, branch: null, provider: null, status: null })}>
+            <button
+              type="button"
+              onClick={() => setSearch({ project: null, branch: null, provider: null, status: null })}
+            >
               clear filters
             </button>
           </Show>

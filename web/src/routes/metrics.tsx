@@ -38,7 +38,8 @@ export default function Metrics() {
           <div class="empty" data-testid="empty">
             <p>No custom metrics yet.</p>
             <p class="muted">
-              Push one: <code>{`curl -H 'Authorization: Bearer …' -d '{"name":"deploys_today","value":3}' ${location.origin}/api/metrics`}</code>
+              Push one:{' '}
+              <code>{`curl -H 'Authorization: Bearer …' -d '{"name":"deploys_today","value":3}' ${location.origin}/api/metrics`}</code>
             </p>
           </div>
         </Match>
@@ -58,7 +59,10 @@ function useHistory(m: () => MetricLive) {
   let done = false
   onCleanup(() => (done = true))
   void fetchAPI<{ points: Metric[] }>(`/api/metrics?name=${encodeURIComponent(m().name)}&window=1h`)
-    .then((r) => !done && setPast(r.points.map((p) => ({ t: Date.parse(p.at), v: p.value })).filter((p) => Number.isFinite(p.t))))
+    .then(
+      (r) =>
+        !done && setPast(r.points.map((p) => ({ t: Date.parse(p.at), v: p.value })).filter((p) => Number.isFinite(p.t)))
+    )
     .catch(() => {})
   return createMemo(() => {
     const seen = new Set<number>()
@@ -76,7 +80,10 @@ function MetricTile(props: { m: MetricLive; now: number }) {
   const level = () => metricLevel(props.m.value, props.m.warn, props.m.crit)
   const unit = () => (props.m.unit ? ` ${props.m.unit}` : '')
   const thresholds = () =>
-    [props.m.warn != null ? `warn ${formatNumber(props.m.warn)}` : '', props.m.crit != null ? `critical ${formatNumber(props.m.crit)}` : '']
+    [
+      props.m.warn != null ? `warn ${formatNumber(props.m.warn)}` : '',
+      props.m.crit != null ? `critical ${formatNumber(props.m.crit)}` : '',
+    ]
       .filter(Boolean)
       .join(' · ')
   return (
@@ -95,7 +102,9 @@ function MetricTile(props: { m: MetricLive; now: number }) {
       </Show>
       <div class="m-value" data-testid="metric-value">
         <Show when={level() && level() !== 'ok'}>
-          <span class="m-icon" aria-hidden="true">{level() === 'crit' ? '■ ' : '▲ '}</span>
+          <span class="m-icon" aria-hidden="true">
+            {level() === 'crit' ? '■ ' : '▲ '}
+          </span>
         </Show>
         {formatNumber(props.m.value)}
         <Show when={props.m.unit}>
@@ -121,4 +130,8 @@ function MetricTile(props: { m: MetricLive; now: number }) {
   )
 }
 
-const LEVEL_WORD = { ok: 'within thresholds', warn: 'past its warning threshold', crit: 'past its critical threshold' } as const
+const LEVEL_WORD = {
+  ok: 'within thresholds',
+  warn: 'past its warning threshold',
+  crit: 'past its critical threshold',
+} as const

@@ -91,12 +91,20 @@ export default function PipelinePage(props: { params: Record<string, string> }) 
   }
 
   // First load, and again whenever the live tile changes (a build started or finished).
-  createEffect(on(id, () => {
-    setBuilds([])
-    setLoaded(false)
-    void loadFirst()
-  }))
-  createEffect(on(() => tile()?.updatedAt, () => loaded() && void loadFirst(), { defer: true }))
+  createEffect(
+    on(id, () => {
+      setBuilds([])
+      setLoaded(false)
+      void loadFirst()
+    })
+  )
+  createEffect(
+    on(
+      () => tile()?.updatedAt,
+      () => loaded() && void loadFirst(),
+      { defer: true }
+    )
+  )
   createEffect(
     on(
       () => [id(), !!live.state.pipelines?.[id()]] as const,
@@ -129,7 +137,10 @@ export default function PipelinePage(props: { params: Record<string, string> }) 
 
   const bars = createMemo(() =>
     builds()
-      .filter((b) => buildDuration(b) !== null && (b.status === 'success' || b.status === 'failure' || b.status === 'canceled'))
+      .filter(
+        (b) =>
+          buildDuration(b) !== null && (b.status === 'success' || b.status === 'failure' || b.status === 'canceled')
+      )
       .slice(0, 50)
       .reverse()
       .map((b) => ({
@@ -150,142 +161,145 @@ export default function PipelinePage(props: { params: Record<string, string> }) 
         />
       }
     >
-    <section class="pipeline" aria-label="Pipeline">
-      <p class="crumbs">
-        <A href="/">← Builds</A>
-      </p>
-      <Show when={tile()} fallback={<p class="empty">{loaded() ? 'Unknown pipeline.' : 'Loading…'}</p>}>
-        {(t) => (
-          <>
-            <h1 class="page-title">
-              {t().project} <span class="muted">{t().branch}</span>
-              <Show when={t().pipeline && t().pipeline !== t().project}>
-                <span class="muted"> · {t().pipeline}</span>
-              </Show>
-            </h1>
-            <div class="pipeline-top">
-              <BuildTile tile={t()} now={view.now()} tv={view.prefs.tv()} />
-              <dl class="facts">
-                <dt>provider</dt>
-                <dd>{t().provider}</dd>
-                <dt>median (last successes)</dt>
-                <dd>{t().medianDurationMs != null ? duration(t().medianDurationMs!) : '—'}</dd>
-                <dt>success rate (last 20)</dt>
-                <dd>{t().successRate != null ? `${Math.round(t().successRate! * 100)}%` : '—'}</dd>
-                <dt>last success</dt>
-                <dd>{t().lastSuccessAt ? ago(view.now() - parseTime(t().lastSuccessAt)!) : '—'}</dd>
-                <dt>last failure</dt>
-                <dd>{t().lastFailureAt ? ago(view.now() - parseTime(t().lastFailureAt)!) : '—'}</dd>
-              </dl>
-            </div>
-          </>
-        )}
-      </Show>
-      <h2>Durations</h2>
-      <Show when={bars().length} fallback={<p class="muted">{loaded() ? 'No finished builds yet.' : 'Loading…'}</p>}>
-        <BarChart
-          bars={bars()}
-          median={tile()?.medianDurationMs ?? null}
-          label={`Durations of the last ${bars().length} builds, oldest first`}
-          format={duration}
-        />
-      </Show>
-      <Show when={error()}>
-        <p class="error" role="alert">
-          Could not load the history: {error()}
+      <section class="pipeline" aria-label="Pipeline">
+        <p class="crumbs">
+          <A href="/">← Builds</A>
         </p>
-      </Show>
-      <h2>History</h2>
-      <table class="history">
-        <thead>
-          <tr>
-            <th scope="col">result</th>
-            <th scope="col">build</th>
-            <th scope="col">commit</th>
-            <th scope="col">who</th>
-            <th scope="col">started</th>
-            <th scope="col">duration</th>
-            <th scope="col">CI</th>
-          </tr>
-        </thead>
-        <tbody>
-          <For each={view.prefs.tv() ? builds().slice(0, 8) : builds()}>
-            {(b) => (
-              <>
-                <tr data-status={SHOWN[b.status]}>
-                  <td class="res">
-                    <StatusIcon status={SHOWN[b.status]} />
-                    <span>{WORD[SHOWN[b.status]]}</span>
-                  </td>
-                  <td>
-                    <button type="button" class="link" aria-expanded={open() === b.id} onClick={() => toggle(b)}>
-                      #{b.number ?? '?'}
-                      {b.attempt > 1 ? ` (attempt ${b.attempt})` : ''}
-                    </button>
-                  </td>
-                  <td class="commit">
-                    <span class="sha">{b.commit?.sha?.slice(0, 7) ?? ''}</span> {subject(b) ?? ''}
-                  </td>
-                  <td>{who(b) ?? ''}</td>
-                  <td>{b.startedAt ? ago(view.now() - parseTime(b.startedAt)!) : b.queuedAt ? 'queued' : ''}</td>
-                  <td>
-                    {buildDuration(b) !== null
-                      ? duration(buildDuration(b)!)
-                      : b.status === 'running' && b.startedAt
-                        ? `${duration(view.now() - parseTime(b.startedAt)!)}…`
-                        : ''}
-                  </td>
-                  <td>
-                    <Show when={safeUrl(b.url)}>
-                      {(u) => (
-                        <a href={u()} target="_blank" rel="noopener noreferrer">
-                          open ↗
-                        </a>
-                      )}
-                    </Show>
-                  </td>
-                </tr>
-                <Show when={open() === b.id}>
-                  <tr class="jobs">
-                    <td colSpan={7}>
-                      <Show when={jobs()?.jobs?.length} fallback={<span class="muted">{jobs() ? 'No jobs reported.' : 'Loading jobs…'}</span>}>
-                        <ul>
-                          <For each={jobs()!.jobs}>
-                            {(j) => (
-                              <li>
-                                <StatusIcon status={SHOWN[j.status]} /> {j.name}{' '}
-                                <span class="muted">
-                                  {WORD[SHOWN[j.status]]}
-                                  {j.startedAt && j.finishedAt
-                                    ? ` in ${duration(parseTime(j.finishedAt)! - parseTime(j.startedAt)!)}`
-                                    : ''}
-                                </span>{' '}
-                                <Show when={safeUrl(j.url)}>
-                                  {(u) => (
-                                    <a href={u()} target="_blank" rel="noopener noreferrer">
-                                      log ↗
-                                    </a>
-                                  )}
-                                </Show>
-                              </li>
-                            )}
-                          </For>
-                        </ul>
+        <Show when={tile()} fallback={<p class="empty">{loaded() ? 'Unknown pipeline.' : 'Loading…'}</p>}>
+          {(t) => (
+            <>
+              <h1 class="page-title">
+                {t().project} <span class="muted">{t().branch}</span>
+                <Show when={t().pipeline && t().pipeline !== t().project}>
+                  <span class="muted"> · {t().pipeline}</span>
+                </Show>
+              </h1>
+              <div class="pipeline-top">
+                <BuildTile tile={t()} now={view.now()} tv={view.prefs.tv()} />
+                <dl class="facts">
+                  <dt>provider</dt>
+                  <dd>{t().provider}</dd>
+                  <dt>median (last successes)</dt>
+                  <dd>{t().medianDurationMs != null ? duration(t().medianDurationMs!) : '—'}</dd>
+                  <dt>success rate (last 20)</dt>
+                  <dd>{t().successRate != null ? `${Math.round(t().successRate! * 100)}%` : '—'}</dd>
+                  <dt>last success</dt>
+                  <dd>{t().lastSuccessAt ? ago(view.now() - parseTime(t().lastSuccessAt)!) : '—'}</dd>
+                  <dt>last failure</dt>
+                  <dd>{t().lastFailureAt ? ago(view.now() - parseTime(t().lastFailureAt)!) : '—'}</dd>
+                </dl>
+              </div>
+            </>
+          )}
+        </Show>
+        <h2>Durations</h2>
+        <Show when={bars().length} fallback={<p class="muted">{loaded() ? 'No finished builds yet.' : 'Loading…'}</p>}>
+          <BarChart
+            bars={bars()}
+            median={tile()?.medianDurationMs ?? null}
+            label={`Durations of the last ${bars().length} builds, oldest first`}
+            format={duration}
+          />
+        </Show>
+        <Show when={error()}>
+          <p class="error" role="alert">
+            Could not load the history: {error()}
+          </p>
+        </Show>
+        <h2>History</h2>
+        <table class="history">
+          <thead>
+            <tr>
+              <th scope="col">result</th>
+              <th scope="col">build</th>
+              <th scope="col">commit</th>
+              <th scope="col">who</th>
+              <th scope="col">started</th>
+              <th scope="col">duration</th>
+              <th scope="col">CI</th>
+            </tr>
+          </thead>
+          <tbody>
+            <For each={view.prefs.tv() ? builds().slice(0, 8) : builds()}>
+              {(b) => (
+                <>
+                  <tr data-status={SHOWN[b.status]}>
+                    <td class="res">
+                      <StatusIcon status={SHOWN[b.status]} />
+                      <span>{WORD[SHOWN[b.status]]}</span>
+                    </td>
+                    <td>
+                      <button type="button" class="link" aria-expanded={open() === b.id} onClick={() => toggle(b)}>
+                        #{b.number ?? '?'}
+                        {b.attempt > 1 ? ` (attempt ${b.attempt})` : ''}
+                      </button>
+                    </td>
+                    <td class="commit">
+                      <span class="sha">{b.commit?.sha?.slice(0, 7) ?? ''}</span> {subject(b) ?? ''}
+                    </td>
+                    <td>{who(b) ?? ''}</td>
+                    <td>{b.startedAt ? ago(view.now() - parseTime(b.startedAt)!) : b.queuedAt ? 'queued' : ''}</td>
+                    <td>
+                      {buildDuration(b) !== null
+                        ? duration(buildDuration(b)!)
+                        : b.status === 'running' && b.startedAt
+                          ? `${duration(view.now() - parseTime(b.startedAt)!)}…`
+                          : ''}
+                    </td>
+                    <td>
+                      <Show when={safeUrl(b.url)}>
+                        {(u) => (
+                          <a href={u()} target="_blank" rel="noopener noreferrer">
+                            open ↗
+                          </a>
+                        )}
                       </Show>
                     </td>
                   </tr>
-                </Show>
-              </>
-            )}
-          </For>
-        </tbody>
-      </table>
-      <Show when={cursor()}>
-        <button type="button" onClick={loadMore}>
-          Load older builds
-        </button>
-      </Show>
-    </section>
+                  <Show when={open() === b.id}>
+                    <tr class="jobs">
+                      <td colSpan={7}>
+                        <Show
+                          when={jobs()?.jobs?.length}
+                          fallback={<span class="muted">{jobs() ? 'No jobs reported.' : 'Loading jobs…'}</span>}
+                        >
+                          <ul>
+                            <For each={jobs()!.jobs}>
+                              {(j) => (
+                                <li>
+                                  <StatusIcon status={SHOWN[j.status]} /> {j.name}{' '}
+                                  <span class="muted">
+                                    {WORD[SHOWN[j.status]]}
+                                    {j.startedAt && j.finishedAt
+                                      ? ` in ${duration(parseTime(j.finishedAt)! - parseTime(j.startedAt)!)}`
+                                      : ''}
+                                  </span>{' '}
+                                  <Show when={safeUrl(j.url)}>
+                                    {(u) => (
+                                      <a href={u()} target="_blank" rel="noopener noreferrer">
+                                        log ↗
+                                      </a>
+                                    )}
+                                  </Show>
+                                </li>
+                              )}
+                            </For>
+                          </ul>
+                        </Show>
+                      </td>
+                    </tr>
+                  </Show>
+                </>
+              )}
+            </For>
+          </tbody>
+        </table>
+        <Show when={cursor()}>
+          <button type="button" onClick={loadMore}>
+            Load older builds
+          </button>
+        </Show>
+      </section>
     </Show>
   )
 }

@@ -22,7 +22,8 @@ export default function SitePage(props: { params: Record<string, string> }) {
   const live = useLive()
   const view = useView()
   const site = () => props.params.site!
-  const win = () => (WINDOWS as readonly string[]).includes(search().get('window') ?? '') ? search().get('window')! : '24h'
+  const win = () =>
+    (WINDOWS as readonly string[]).includes(search().get('window') ?? '') ? search().get('window')! : '24h'
   // An unknown ?device= is reported by the URL note (app shell) and otherwise ignored.
   const device = () => {
     const d = search().get('device') ?? ''
@@ -68,12 +69,20 @@ export default function SitePage(props: { params: Record<string, string> }) {
       void fetchSummary()
     }, wait)
   }
-  createEffect(on([site, win, device], () => {
-    setFetched(null)
-    setUnknown(false)
-    if (!usesLive()) void fetchSummary()
-  }))
-  createEffect(on(() => liveRow()?.summary, () => !usesLive() && refetchSoon(), { defer: true }))
+  createEffect(
+    on([site, win, device], () => {
+      setFetched(null)
+      setUnknown(false)
+      if (!usesLive()) void fetchSummary()
+    })
+  )
+  createEffect(
+    on(
+      () => liveRow()?.summary,
+      () => !usesLive() && refetchSoon(),
+      { defer: true }
+    )
+  )
   const periodic = setInterval(() => !usesLive() && refetchSoon(), 60_000)
   onCleanup(() => clearInterval(periodic))
 
@@ -93,89 +102,103 @@ export default function SitePage(props: { params: Record<string, string> }) {
           hint={
             <>
               Radiator does not collect visits for this domain. Sites it knows:{' '}
-              {Object.keys(live.state.sites ?? {}).sort().join(', ') || 'none (set SITES on the server)'}.
+              {Object.keys(live.state.sites ?? {})
+                .sort()
+                .join(', ') || 'none (set SITES on the server)'}
+              .
             </>
           }
           back={{ href: '/sites', label: '← All sites' }}
         />
       }
     >
-    <section class="site" aria-label={`Site ${site()}`}>
-      <Show when={!view.prefs.tv()}>
-        <p class="crumbs">
-          <A href="/sites">← Sites</A>
-        </p>
-      </Show>
-      <h1 class="page-title">{site()}</h1>
-      <Show when={!view.prefs.tv()}>
-        <div class="switches">
-          <div class="seg" role="group" aria-label="Time window">
-            <For each={WINDOWS}>
-              {(w) => (
-                <button type="button" aria-pressed={win() === w} onClick={() => setSearch({ window: w === '24h' ? null : w })}>
-                  {w}
-                </button>
-              )}
-            </For>
+      <section class="site" aria-label={`Site ${site()}`}>
+        <Show when={!view.prefs.tv()}>
+          <p class="crumbs">
+            <A href="/sites">← Sites</A>
+          </p>
+        </Show>
+        <h1 class="page-title">{site()}</h1>
+        <Show when={!view.prefs.tv()}>
+          <div class="switches">
+            <div class="seg" role="group" aria-label="Time window">
+              <For each={WINDOWS}>
+                {(w) => (
+                  <button
+                    type="button"
+                    aria-pressed={win() === w}
+                    onClick={() => setSearch({ window: w === '24h' ? null : w })}
+                  >
+                    {w}
+                  </button>
+                )}
+              </For>
+            </div>
+            <div class="seg" role="group" aria-label="Device">
+              <For each={DEVICES}>
+                {([d, label]) => (
+                  <button type="button" aria-pressed={device() === d} onClick={() => setSearch({ device: d || null })}>
+                    {label}
+                  </button>
+                )}
+              </For>
+            </div>
           </div>
-          <div class="seg" role="group" aria-label="Device">
-            <For each={DEVICES}>
-              {([d, label]) => (
-                <button type="button" aria-pressed={device() === d} onClick={() => setSearch({ device: d || null })}>
-                  {label}
-                </button>
-              )}
-            </For>
+        </Show>
+        <div class="figures">
+          <div class="fig fig-live" data-testid="site-live">
+            <span class="fig-n">{figures().live}</span>
+            <span class="fig-l">live now</span>
+          </div>
+          <div class="fig">
+            <span class="fig-n">{figures().last5m}</span>
+            <span class="fig-l">visitors, last 5 min</span>
+          </div>
+          <div class="fig">
+            <span class="fig-n">{summary()?.pageviews ?? '—'}</span>
+            <span class="fig-l">page views, {win()}</span>
           </div>
         </div>
-      </Show>
-      <div class="figures">
-        <div class="fig fig-live" data-testid="site-live">
-          <span class="fig-n">{figures().live}</span>
-          <span class="fig-l">live now</span>
-        </div>
-        <div class="fig">
-          <span class="fig-n">{figures().last5m}</span>
-          <span class="fig-l">visitors, last 5 min</span>
-        </div>
-        <div class="fig">
-          <span class="fig-n">{summary()?.pageviews ?? '—'}</span>
-          <span class="fig-l">page views, {win()}</span>
-        </div>
-      </div>
-      <Show when={error()}>
-        <p class="error" role="alert">
-          Could not load the summary: {error()}
-        </p>
-      </Show>
-      <div class="chart-box">
-        <div class="legend" aria-hidden="true">
-          <span class="l-vis">visitors / min</span> <span class="l-pv">page views / min</span> <DeploysNote sources={sources()} />
-        </div>
-        <TimeChart
-          series={[seriesPoints(summary(), 'visitors'), seriesPoints(summary(), 'pageviews')]}
-          from={view.now() - 3_600_000}
-          to={view.now()}
-          markers={deployMarkers(deploys())}
-          label={`${site()}: visitors and page views per minute over the last 60 minutes${sources()?.length ? ', with deploys' : ''}`}
-        />
-      </div>
-      <h2>Web Vitals at p75 {device() ? `(${device()})` : ''}</h2>
-      <Vitals summary={summary()} trend={{ summary: summary(), to: view.now(), markers: deployMarkers(deploys()) }} />
-      <Show when={!view.prefs.tv()}>
-        <div class="top-pages">
-          <TopList title="Top pages by views" rows={(summary()?.topPages?.byViews ?? []).map((r) => [r.path, `${r.views}`])} />
-          <TopList
-            title="Slowest LCP (p75)"
-            rows={(summary()?.topPages?.byLcp ?? []).map((r) => [r.path, `${(r.p75 / 1000).toFixed(1)} s · ${r.samples}`])}
-          />
-          <TopList
-            title="Slowest INP (p75)"
-            rows={(summary()?.topPages?.byInp ?? []).map((r) => [r.path, `${Math.round(r.p75)} ms · ${r.samples}`])}
+        <Show when={error()}>
+          <p class="error" role="alert">
+            Could not load the summary: {error()}
+          </p>
+        </Show>
+        <div class="chart-box">
+          <div class="legend" aria-hidden="true">
+            <span class="l-vis">visitors / min</span> <span class="l-pv">page views / min</span>{' '}
+            <DeploysNote sources={sources()} />
+          </div>
+          <TimeChart
+            series={[seriesPoints(summary(), 'visitors'), seriesPoints(summary(), 'pageviews')]}
+            from={view.now() - 3_600_000}
+            to={view.now()}
+            markers={deployMarkers(deploys())}
+            label={`${site()}: visitors and page views per minute over the last 60 minutes${sources()?.length ? ', with deploys' : ''}`}
           />
         </div>
-      </Show>
-    </section>
+        <h2>Web Vitals at p75 {device() ? `(${device()})` : ''}</h2>
+        <Vitals summary={summary()} trend={{ summary: summary(), to: view.now(), markers: deployMarkers(deploys()) }} />
+        <Show when={!view.prefs.tv()}>
+          <div class="top-pages">
+            <TopList
+              title="Top pages by views"
+              rows={(summary()?.topPages?.byViews ?? []).map((r) => [r.path, `${r.views}`])}
+            />
+            <TopList
+              title="Slowest LCP (p75)"
+              rows={(summary()?.topPages?.byLcp ?? []).map((r) => [
+                r.path,
+                `${(r.p75 / 1000).toFixed(1)} s · ${r.samples}`,
+              ])}
+            />
+            <TopList
+              title="Slowest INP (p75)"
+              rows={(summary()?.topPages?.byInp ?? []).map((r) => [r.path, `${Math.round(r.p75)} ms · ${r.samples}`])}
+            />
+          </div>
+        </Show>
+      </section>
     </Show>
   )
 }

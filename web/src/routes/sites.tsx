@@ -10,10 +10,12 @@ export default function Sites() {
   const sites = createMemo(() => {
     const map = live.state.sites
     if (!map) return null
-    return Object.values(map)
-      .filter((s): s is SiteLive => !!s)
-      // SITES order, then by domain: a card never swaps places because its figures changed.
-      .sort((a, b) => a.order - b.order || a.site.localeCompare(b.site))
+    return (
+      Object.values(map)
+        .filter((s): s is SiteLive => !!s)
+        // SITES order, then by domain: a card never swaps places because its figures changed.
+        .sort((a, b) => a.order - b.order || a.site.localeCompare(b.site))
+    )
   })
   return (
     <section class="sites" aria-label="Sites">
