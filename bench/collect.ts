@@ -45,7 +45,7 @@ async function serve(kind: string, dataDir: string): Promise<void> {
   const { serve: listen } = await import('@hono/node-server')
   const { Hono } = await import('hono')
   if (kind === 'bare' || kind === 'bare-zod') {
-    const { collectBody } = await import('../server/metrics/wire.ts')
+    const { collectBody } = await import('../contract/metrics.ts')
     const app = new Hono()
     app.post('/api/collect', async (c) => {
       const json = JSON.parse(await c.req.text())

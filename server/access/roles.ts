@@ -16,11 +16,9 @@
 export const ACCESS_LEVELS = ['public', 'viewer', 'feed', 'push', 'scrape', 'admin'] as const
 export type AccessLevel = (typeof ACCESS_LEVELS)[number]
 
-/** What a credential is allowed: an API token has one of these; a session is viewer or admin. */
-export const ROLES = ['viewer', 'admin', 'metrics-push'] as const
-export type Role = (typeof ROLES)[number]
-export const SESSION_ROLES = ['viewer', 'admin'] as const
-export type SessionRole = (typeof SESSION_ROLES)[number]
+import type { Role } from '../../contract/vocabularies.ts'
+
+export { ROLES, type Role, SESSION_ROLES, type SessionRole } from '../../contract/vocabularies.ts'
 
 /** Whether `role` may use a route of `level`. */
 export function allows(role: Role | null, level: AccessLevel): boolean {

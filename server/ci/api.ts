@@ -3,9 +3,10 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { Sqlite } from '../db/client.ts'
 import { AppError } from '../errors.ts'
-import { buildStatus, providerName } from './model.ts'
+import { buildStatus } from '../../contract/builds.ts'
+import { providerParam } from './registry.ts'
 import { rowToBuild, type BuildStore } from './store.ts'
-import { DELIVERY_OUTCOMES } from '../db/schema.ts'
+import { DELIVERY_OUTCOMES } from '../../contract/vocabularies.ts'
 import { access } from '../access/guard.ts'
 
 const cursor = z
@@ -21,14 +22,14 @@ const buildsQuery = z.object({
   pipeline: z.string().max(300).optional(),
   pipelineId: z.string().max(64).optional(),
   branch: z.string().max(300).optional(),
-  provider: providerName.optional(),
+  provider: providerParam.optional(),
   status: buildStatus.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: cursor.optional(),
 })
 
 const deliveriesQuery = z.object({
-  provider: providerName.optional(),
+  provider: providerParam.optional(),
   outcome: z.enum(DELIVERY_OUTCOMES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.coerce.number().int().positive().optional(),

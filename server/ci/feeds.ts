@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import type { Sqlite } from '../db/client.ts'
 import { errorBody, zodMessage } from '../errors.ts'
-import { providerName, type PipelineTile } from './model.ts'
+import type { PipelineTile } from '../../contract/builds.ts'
+import { providerParam } from './registry.ts'
 import type { BuildStore } from './store.ts'
 import { access } from '../access/guard.ts'
 
@@ -25,7 +26,7 @@ const badgeQuery = z.strictObject({
   project: z.string({ error: 'project is required, e.g. /badge.svg?project=acme/web&branch=main' }).min(1).max(300),
   pipeline: z.string().max(300).optional(),
   branch: z.string().max(300).optional(),
-  provider: providerName.optional(),
+  provider: providerParam.optional(),
   label: z.string().max(60).default('build'),
 })
 

@@ -7,9 +7,9 @@ import type { Config } from '../config.ts'
 import type { Writer } from '../db/writer.ts'
 import { AppError, errorBody } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { buildUpdateSchema, PROVIDERS, type ProviderName } from './model.ts'
+import { buildUpdateSchema } from './model.ts'
 import { BadPayload, type Delivery, type Provider } from './provider.ts'
-import { providers } from './registry.ts'
+import { PROVIDER_NAMES, providerOf } from './registry.ts'
 import type { DeliveryInfo, Ingest } from './ingest.ts'
 import { zodMessage } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
@@ -59,13 +59,12 @@ export function hookRoutes(deps: {
     async function countFailed(c, next) {
       await next()
       // Thrown (413, 503 while the disk refuses, a bug): answered by the app's error handler.
-      if (c.error && (PROVIDERS as readonly string[]).includes(c.req.param('provider')!))
-        telemetry.webhook(c.req.param('provider')!, 'failed')
+      if (c.error && providerOf(c.req.param('provider')!)) telemetry.webhook(c.req.param('provider')!, 'failed')
     },
     async (c) => {
-      const name = c.req.param('provider') as ProviderName
-      const provider = (PROVIDERS as readonly string[]).includes(name) ? providers[name] : undefined
-      if (!provider) throw new AppError('NOT_FOUND', `no such provider; one of ${PROVIDERS.join(', ')}`)
+      const name = c.req.param('provider')!
+      const provider = providerOf(name)
+      if (!provider) throw new AppError('NOT_FOUND', `no such provider; one of ${PROVIDER_NAMES.join(', ')}`)
       const count = (outcome: WebhookOutcome) => telemetry.webhook(name, outcome)
       // Read from Node's request: over the limit it is a 413 that closes the connection, and a
       // client leaving mid-body is a quiet ClientGoneError (request.ts), not a failed body stream.

@@ -6,7 +6,8 @@
 import type { Sqlite } from '../db/client.ts'
 import type { Hub } from '../live/hub.ts'
 import type { Delivery } from './provider.ts'
-import type { BuildUpdate, Transition } from './model.ts'
+import type { BuildUpdate } from './model.ts'
+import type { Transition } from '../../contract/builds.ts'
 import { BuildStore } from './store.ts'
 
 export type Outcome = 'stored' | 'duplicate' | 'ignored' | 'ping' | 'rejected' | 'superseded'

@@ -3,7 +3,8 @@
  * normalize it into a `BuildUpdate` (or say why it is ignored). Providers do nothing else: no I/O,
  * no database, no clock except the one passed in.
  */
-import type { BuildUpdate, ProviderName } from './model.ts'
+import type { BuildUpdate } from './model.ts'
+import type { ProviderName } from '../../contract/builds.ts'
 
 /** A received webhook delivery, before any parsing. */
 export interface Delivery {

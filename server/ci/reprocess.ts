@@ -5,9 +5,8 @@
  * bodies have expired are kept as they are.
  */
 import type { Sqlite } from '../db/client.ts'
-import type { ProviderName } from './model.ts'
 import { buildUpdateSchema } from './model.ts'
-import { providers } from './registry.ts'
+import { providerOf } from './registry.ts'
 import { BuildStore } from './store.ts'
 import { parseBody } from './payload.ts'
 
@@ -41,7 +40,7 @@ export function reprocess(sqlite: Sqlite): ReprocessResult {
       sqlite.prepare('DELETE FROM builds WHERE id = ?').run(id)
     }
     for (const r of rows) {
-      const provider = providers[r.provider as ProviderName]
+      const provider = providerOf(r.provider)
       if (!provider) {
         result.failed++
         continue

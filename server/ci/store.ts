@@ -6,17 +6,8 @@
  */
 import { createHash } from 'node:crypto'
 import type { Sqlite } from '../db/client.ts'
-import {
-  isDefaultBranchName,
-  isTerminal,
-  statusRank,
-  type Build,
-  type BuildStatus,
-  type BuildUpdate,
-  type Job,
-  type PipelineTile,
-  type Transition,
-} from './model.ts'
+import { isDefaultBranchName, isTerminal, statusRank, type BuildUpdate } from './model.ts'
+import type { Build, BuildStatus, Job, PipelineTile, Transition } from '../../contract/builds.ts'
 import { isoMs } from './time.ts'
 import { BUILD_RUNNING } from '../db/schema.ts'
 

@@ -4,8 +4,17 @@
  */
 import { sql } from 'drizzle-orm'
 import { sqliteTable, text, integer, index, primaryKey, blob, real, uniqueIndex } from 'drizzle-orm/sqlite-core'
-import { REPORTED_AGAIN } from '../metrics/wire.ts'
-import { ROLES, SESSION_ROLES } from '../access/roles.ts'
+import { REPORTED_AGAIN } from '../../contract/metrics.ts'
+import {
+  BUILD_STATUSES,
+  DELIVERY_OUTCOMES,
+  DEVICES,
+  HIT_KINDS,
+  RATINGS,
+  ROLES,
+  SESSION_KINDS,
+  SESSION_ROLES,
+} from '../../contract/vocabularies.ts'
 
 /** Small named values that must survive restarts (the event id high-water mark, trim marks). */
 export const meta = sqliteTable('meta', {
@@ -30,9 +39,6 @@ export const events = sqliteTable(
 
 // ---------------------------------------------------------------------------------------------
 // CI builds (server/ci)
-
-export const BUILD_STATUS_VALUES = ['queued', 'running', 'success', 'failure', 'canceled', 'skipped'] as const
-export const DELIVERY_OUTCOMES = ['stored', 'duplicate', 'ignored', 'ping', 'rejected', 'superseded'] as const
 
 /** One tile: (provider, project, pipeline, branch), with what the board needs without a scan. */
 export const pipelines = sqliteTable(
@@ -77,7 +83,7 @@ export const builds = sqliteTable(
     pullRequest: integer('pull_request'),
     number: integer('number'),
     attempt: integer('attempt').notNull(),
-    status: text('status', { enum: BUILD_STATUS_VALUES }).notNull(),
+    status: text('status', { enum: BUILD_STATUSES }).notNull(),
     commitSha: text('commit_sha'),
     commitSubject: text('commit_subject'),
     commitAuthor: text('commit_author'),
@@ -113,7 +119,7 @@ export const jobs = sqliteTable(
       .references(() => builds.id, { onDelete: 'cascade' }),
     jobId: text('job_id').notNull(),
     name: text('name').notNull(),
-    status: text('status', { enum: BUILD_STATUS_VALUES }).notNull(),
+    status: text('status', { enum: BUILD_STATUSES }).notNull(),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
     url: text('url'),
@@ -187,9 +193,6 @@ export const rawBodies = sqliteTable(
 // ---------------------------------------------------------------------------------------------
 // Site metrics (server/metrics)
 
-export const HIT_KINDS = ['pageview', 'heartbeat', 'leave'] as const
-export const DEVICE_VALUES = ['mobile', 'tablet', 'desktop'] as const
-export const RATING_VALUES = ['good', 'needs-improvement', 'poor'] as const
 export const ROLLUP_GRANS = ['m', 'h', 'd'] as const
 
 /** Sites accepted by /api/collect; `source = 'config'` rows follow SITES at every start. */
@@ -218,7 +221,7 @@ export const siteHits = sqliteTable(
     visitor: text('visitor').notNull(),
     kind: text('kind', { enum: HIT_KINDS }).notNull(),
     path: text('path').notNull(),
-    device: text('device', { enum: DEVICE_VALUES }).notNull(),
+    device: text('device', { enum: DEVICES }).notNull(),
     at: integer('at').notNull(),
   },
   // Retention deletes by age and presence is rebuilt from the last hour at start.
@@ -237,9 +240,9 @@ export const siteSamples = sqliteTable(
     path: text('path').notNull(),
     metric: text('metric').notNull(),
     value: real('value').notNull(),
-    rating: text('rating', { enum: RATING_VALUES }).notNull(),
+    rating: text('rating', { enum: RATINGS }).notNull(),
     nav: text('nav'),
-    device: text('device', { enum: DEVICE_VALUES }).notNull(),
+    device: text('device', { enum: DEVICES }).notNull(),
     /** web-vitals' metric id. */
     vid: text('vid').notNull(),
     /** The value the rollups counted for this id before it was replaced (null: none). */
@@ -267,7 +270,7 @@ export const siteRollups = sqliteTable(
     period: integer('period').notNull(),
     path: text('path').notNull(),
     metric: text('metric').notNull(),
-    device: text('device', { enum: DEVICE_VALUES }).notNull(),
+    device: text('device', { enum: DEVICES }).notNull(),
     n: integer('n').notNull(),
     good: integer('good').notNull(),
     ni: integer('ni').notNull(),
@@ -328,7 +331,7 @@ export const sessions = sqliteTable(
   {
     id: text('id').primaryKey(),
     hash: text('hash').notNull(),
-    kind: text('kind', { enum: ['browser', 'screen'] }).notNull(),
+    kind: text('kind', { enum: SESSION_KINDS }).notNull(),
     role: text('role', { enum: SESSION_ROLES }).notNull(),
     /** Who: an e-mail from SSO, "sign-in link", a token's name, a screen's name. */
     subject: text('subject').notNull(),

@@ -6,7 +6,7 @@
  * Self-contained: nothing here reads ../shared.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { ProviderName } from '../ci/model.ts'
+import type { ProviderName } from '../../contract/builds.ts'
 import * as azureSign from '../test/sign/azure-devops.ts'
 import * as bitbucketSign from '../test/sign/bitbucket.ts'
 import * as buildkiteSign from '../test/sign/buildkite.ts'

@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from '../test/harness.ts'
-import { PROVIDERS, type PipelineTile } from '../ci/model.ts'
-import { collectBody, customMetricsBody } from '../metrics/wire.ts'
+import { PROVIDER_NAMES } from '../ci/registry.ts'
+import type { PipelineTile } from '../../contract/builds.ts'
+import { collectBody, customMetricsBody } from '../../contract/metrics.ts'
 import {
   customMetrics,
   Demo,
@@ -20,7 +21,7 @@ import {
 } from './scenario.ts'
 import type { DemoPipeline } from './deliveries.ts'
 import { arrive, collectPost, heartbeat, leave, navigate, newVisitor, type SimVisitor } from './visitors.ts'
-import type { BeaconEvent } from '../metrics/wire.ts'
+import type { BeaconEvent } from '../../contract/metrics.ts'
 
 let s: TestServer
 let demo: Demo
@@ -59,7 +60,7 @@ function expectStored(results: HookResult[], status: string) {
 
 describe('the demo scenario', () => {
   it('covers every provider', () => {
-    expect(new Set(PIPELINES.map((p) => p.provider))).toEqual(new Set(PROVIDERS))
+    expect(new Set(PIPELINES.map((p) => p.provider))).toEqual(new Set(PROVIDER_NAMES))
   })
 
   it('plays a history: one tile per pipeline, the failing one red, the rest green, with medians', async () => {

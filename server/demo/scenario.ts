@@ -6,11 +6,11 @@
  * `stop()`.
  */
 import { randomUUID } from 'node:crypto'
-import type { ProviderName } from '../ci/model.ts'
+import type { ProviderName } from '../../contract/builds.ts'
 import type { ConfigVar } from '../config.ts'
 import { deliveriesFor, newSha, type DemoBuild, type DemoPipeline, type DemoStatus, type Person } from './deliveries.ts'
 import { arrive, collectPost, heartbeat, leave, navigate, newVisitor, type SimVisitor } from './visitors.ts'
-import type { BeaconEvent } from '../metrics/wire.ts'
+import type { BeaconEvent } from '../../contract/metrics.ts'
 
 export const DEMO_SECRET = 'radiator-demo-secret'
 export const DEMO_METRICS_TOKEN = 'radiator-demo-metrics-token'
@@ -172,7 +172,7 @@ export class Demo {
     for (const d of deliveriesFor(b, this.opts.secret)) {
       const res = await this.request(d.path, d.raw, d.headers)
       if (!res) break
-      const body = await res.json().catch(() => null)
+      const body = (await res.json().catch(() => null)) as { stored?: boolean } | null
       results.push({ provider: d.provider, status: res.status, body })
       if (res.status !== 200 || !body?.stored)
         this.warnOnce(

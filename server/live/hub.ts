@@ -4,9 +4,11 @@
  * reserved in `meta` in blocks). Events that matter later are persisted (inside the writer's
  * transaction, sent once its COMMIT is durable); fast-changing values are kept as the latest per key.
  */
+import type { EventData, EventType, SnapshotData, SnapshotState } from '../../contract/live.ts'
 import type { Sqlite, Store } from '../db/client.ts'
 import type { Writer } from '../db/writer.ts'
 
+/** A frame's event: any message with an id on the wire (contract/live.ts types each one). */
 export interface LiveEvent<D = unknown> {
   id: number
   type: string
@@ -153,8 +155,6 @@ export function matches(topics: Topics, type: string): boolean {
   return dot > 0 && topics.has(type.slice(0, dot))
 }
 
-export type SnapshotProvider = () => unknown
-
 export interface HubOptions {
   version: string
   replayBuffer: number
@@ -194,7 +194,7 @@ export class Hub {
   private nextId: number
   private reservedThrough: number
   private trimmedThrough: number
-  private snapshotProviders = new Map<string, SnapshotProvider>()
+  private snapshotProviders = new Map<keyof SnapshotState, () => unknown>()
   private snapshotCache: { head: number; builtAt: number; state: Record<string, unknown>; json: string } | undefined
   private stmts
   private now: () => number
@@ -282,7 +282,7 @@ export class Hub {
     return n
   }
 
-  addSnapshot(name: string, provider: SnapshotProvider): void {
+  addSnapshot<K extends keyof SnapshotState>(name: K, provider: () => SnapshotState[K]): void {
     this.snapshotProviders.set(name, provider)
   }
 
@@ -304,9 +304,9 @@ export class Hub {
    * Persists an event; must be called inside a writer op (`writer.write(sqlite => ...)`). It is
    * sent once the transaction's COMMIT is durable, and discarded if it rolls back.
    */
-  persist(sqlite: Sqlite, type: string, data: unknown): LiveEvent {
+  persist<T extends EventType>(sqlite: Sqlite, type: T, data: EventData<T>): LiveEvent<EventData<T>> {
     if (!sqlite.inTransaction) throw new Error('hub.persist must run inside a writer transaction')
-    const ev: LiveEvent = { id: this.allocate(), type, at: this.iso(), data }
+    const ev = { id: this.allocate(), type, at: this.iso(), data }
     const frame = new Frame(ev)
     this.stmts.insert.run(ev.id, type, Date.parse(ev.at), JSON.stringify(data))
     this.pending.push(frame)
@@ -317,7 +317,7 @@ export class Hub {
    * Publishes a fast-changing value now, without storing it. Only the latest per `key` is kept
    * for clients that resume from before the in-memory buffer.
    */
-  publish(type: string, data: unknown, key: string = type): LiveEvent {
+  publish<T extends EventType>(type: T, data: EventData<T>, key: string = type): LiveEvent {
     const frame = new Frame({ id: this.allocate(), type, at: this.iso(), data })
     this.latestTransient.set(key, frame)
     if (this.outbox.length === 0) this.fanOut(frame)
@@ -368,7 +368,7 @@ export class Hub {
    */
   private snapshotFrame(id: number, reset: boolean, resumed = false): Frame {
     const at = this.iso()
-    const meta = {
+    const meta: SnapshotData = {
       version: this.opts.version,
       serverTime: at,
       head: this.head,

@@ -60,7 +60,7 @@ describe('catch-up bigger than the client buffer', () => {
   it('delivers a snapshot and replay larger than LIVE_CLIENT_BUFFER_BYTES, then the live stream', async () => {
     const s = await server({ LIVE_CLIENT_BUFFER_BYTES: '16384' })
     // A board big enough that its snapshot alone is far over the buffer (as 1,000 pipelines are).
-    s.hub.addSnapshot('board', () => ({
+    ;(s.hub as unknown as { addSnapshot(n: string, p: () => unknown): void }).addSnapshot('board', () => ({
       tiles: Array.from({ length: 400 }, (_, i) => ({ i, name: `pipeline-${i}`.padEnd(200, '.') })),
     }))
     const start = s.hub.head

@@ -6,7 +6,7 @@
 import type { Sqlite } from '../db/client.ts'
 import type { Writer } from '../db/writer.ts'
 import type { Hub } from '../live/hub.ts'
-import type { CustomMetricInput, CustomMetricPoint } from './wire.ts'
+import type { CustomMetricInput, CustomMetricPoint } from '../../contract/metrics.ts'
 
 /** A series answer is bounded; the newest points are kept. */
 const MAX_POINTS = 10_000

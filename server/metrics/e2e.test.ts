@@ -14,7 +14,7 @@ import { ROOT } from '../http/web-build.ts'
 import { until, WsTestClient, type TestServer } from '../test/harness.ts'
 import { BEACON_PATH } from './beacon-file.ts'
 import { BROWSER_UA, eventually, json, startMetricsServer } from './testing.ts'
-import type { Summary, VitalName } from './wire.ts'
+import type { Summary, VitalName } from '../../contract/metrics.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SHOP = 'shop.example.test'

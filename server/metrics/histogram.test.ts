@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { addInto, bucketOf, bucketValue, encode, MAX_BUCKETS, merge, quantile } from './histogram.ts'
-import { THRESHOLDS, VITAL_NAMES } from './wire.ts'
+import { THRESHOLDS, VITAL_NAMES } from '../../contract/metrics.ts'
 
 describe('vitals histogram', () => {
   it('reports any timing from 1 ms to 60 s within 2.5 % of its value, and below 1 ms within 0.5 ms', () => {

@@ -7,7 +7,7 @@
  * first edge (1 ms, CLS 0.001) the error is at most half that edge. The rating thresholds are edges
  * themselves, so a reported p75 is always on the same side of a threshold as the exact one.
  */
-import { THRESHOLDS, VITAL_NAMES, type VitalName } from './wire.ts'
+import { THRESHOLDS, VITAL_NAMES, type VitalName } from '../../contract/metrics.ts'
 
 const GROWTH = 1.05
 

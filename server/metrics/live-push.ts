@@ -8,7 +8,7 @@ import { Coalescer } from './coalescer.ts'
 import type { Presence } from './presence.ts'
 import type { Sites } from './sites.ts'
 import type { Summaries } from './summary.ts'
-import type { SiteEntry, Summary } from './wire.ts'
+import { LIVE_WINDOW, type SiteEntry, type Summary } from '../../contract/metrics.ts'
 
 export interface LivePushOptions {
   visitorsEveryMs: number
@@ -48,7 +48,7 @@ export class LivePush {
   }
 
   private pushVitals(site: string): void {
-    const summary = this.summaries.summary(site, '24h', null)
+    const summary = this.summaries.summary(site, LIVE_WINDOW, null)
     this.latestSummary.set(site, summary)
     const json = JSON.stringify(summary)
     if (this.lastVitals.get(site) === json) return
@@ -73,7 +73,7 @@ export class LivePush {
       let summary = this.latestSummary.get(site) ?? null
       if (!summary) {
         try {
-          summary = this.summaries.summary(site, '24h', null)
+          summary = this.summaries.summary(site, LIVE_WINDOW, null)
           this.latestSummary.set(site, summary)
         } catch {
           summary = null

@@ -11,7 +11,7 @@ import type { Presence } from './presence.ts'
 import type { RawWrites } from './raw.ts'
 import type { Sites } from './sites.ts'
 import type { VisitorIds } from './visitor-hash.ts'
-import { collectBody, type CollectBody, type Device } from './wire.ts'
+import { collectBody, type CollectBody, type Device } from '../../contract/metrics.ts'
 import { zodMessage } from '../errors.ts'
 
 /** What navigator.sendBeacon(url, string) sends in every browser: checked first, without parsing. */

@@ -5,7 +5,7 @@
  * last 5 minutes, Plausible's "current visitors". Also the per-minute series of the last hour.
  */
 import type { Sqlite } from '../db/client.ts'
-import type { Device } from './wire.ts'
+import type { Device } from '../../contract/metrics.ts'
 
 export const LIVE_MS = 45_000
 export const RECENT_MS = 5 * 60_000

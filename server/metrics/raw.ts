@@ -5,7 +5,7 @@
  */
 import type { Sqlite } from '../db/client.ts'
 import { SAMPLE_ID_INDEXED } from '../db/schema.ts'
-import { rate, reportedAgain, type CollectEvent, type Device } from './wire.ts'
+import { rate, reportedAgain, type CollectEvent, type Device } from '../../contract/metrics.ts'
 
 /**
  * The row a repeated report replaces. The IN term is what lets SQLite use the partial index (a

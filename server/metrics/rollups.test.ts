@@ -7,7 +7,7 @@ import { tempDir } from '../test/harness.ts'
 import { addInto, bucketOf, MAX_BUCKETS } from './histogram.ts'
 import { FIND_REPLACED, RawWrites } from './raw.ts'
 import { ALL_PATHS, periodOf, registerHistogramFunctions, Roller, type Gran } from './rollups.ts'
-import { rate, type CollectEvent, type Device, type VitalName } from './wire.ts'
+import { rate, type CollectEvent, type Device, type VitalName } from '../../contract/metrics.ts'
 
 const T0 = Date.UTC(2026, 9, 3, 23, 58, 0) // close to midnight: minutes, hours and days all roll over
 const cleanups: (() => Promise<void> | void)[] = []

@@ -8,7 +8,7 @@
 import type { Sqlite } from '../db/client.ts'
 import type { Writer } from '../db/writer.ts'
 import { addInto, bucketOf, encode, encodeMap, MAX_BUCKETS, merge } from './histogram.ts'
-import { rate, type Device, type VitalName } from './wire.ts'
+import { rate, type Device, type VitalName } from '../../contract/metrics.ts'
 
 export type Gran = 'm' | 'h' | 'd'
 export const GRAN_MS: Record<Gran, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 }

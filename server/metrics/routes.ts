@@ -13,7 +13,7 @@ import type { Ingest } from './pipeline.ts'
 import type { Presence } from './presence.ts'
 import type { Sites } from './sites.ts'
 import type { Summaries } from './summary.ts'
-import { customMetricsBody, DEVICES, WINDOWS } from './wire.ts'
+import { customMetricsBody, DEVICES, LIVE_WINDOW, WINDOWS } from '../../contract/metrics.ts'
 import { access } from '../access/guard.ts'
 
 const METRICS_LIMIT_BYTES = 64 * 1024
@@ -30,7 +30,7 @@ export interface MetricsRouteDeps {
 }
 
 const summaryQuery = z.object({
-  window: z.enum(WINDOWS).default('24h'),
+  window: z.enum(WINDOWS).default(LIVE_WINDOW),
   device: z.enum(DEVICES).optional(),
 })
 
@@ -86,7 +86,7 @@ export function metricsRoutes(d: MetricsRouteDeps) {
       if (q.window) throw new AppError('BAD_REQUEST', 'window needs a name: /api/metrics?name=<metric>&window=1h')
       return c.json({ metrics: d.custom.latestByName() })
     }
-    const window = q.window ?? '24h'
+    const window = q.window ?? LIVE_WINDOW
     return c.json({ name: q.name, window, points: d.custom.series(q.name, d.now() - WINDOW_MS[window]) })
   })
 

@@ -19,7 +19,7 @@ import {
   type SummaryWindow,
   type VitalName,
   type VitalSummary,
-} from './wire.ts'
+} from '../../contract/metrics.ts'
 
 const WINDOW_PERIODS: Record<SummaryWindow, [Gran, number]> = {
   '5m': ['m', 5],

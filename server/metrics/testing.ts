@@ -6,7 +6,7 @@ import { afterEach } from 'vitest'
 import type { ConfigVar } from '../config.ts'
 import { startTestServer, tempDir, WsTestClient, type TestServer } from '../test/harness.ts'
 import { createMetricsCapability, type MetricsOptions } from './index.ts'
-import type { BeaconEvent } from './wire.ts'
+import type { BeaconEvent } from '../../contract/metrics.ts'
 
 export const SITE = 'shop.example.com'
 export const ORIGIN = `https://${SITE}`

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 import { z } from 'zod'
-import { customMetricsBody, summarySchema } from '../metrics/wire.ts'
+import { customMetricsBody, summarySchema } from '../../contract/metrics.ts'
 import { startTestServer, until, type TestServer } from './harness.ts'
 
 const SITE = 'shop.example.com'

@@ -11,6 +11,8 @@ import { configFrom, type ConfigVar } from '../config.ts'
 import { createLogger } from '../log.ts'
 import { startServer, type CapabilityFactory, type RunningServer } from '../server.ts'
 import { capabilities } from '../capabilities.ts'
+import type { Sqlite } from '../db/client.ts'
+import type { Hub, LiveEvent } from '../live/hub.ts'
 
 export interface TestServer extends RunningServer {
   dataDir: string
@@ -214,7 +216,18 @@ export class PollTestClient {
   }
 }
 
-/** Persists one event through the real writer, as a webhook would. */
+/**
+ * The hub's own tests send opaque payloads: the hub carries any JSON, while the contract types what
+ * the product publishes (contract/live.ts). These two are the only untyped way in.
+ */
+type RawHub = {
+  publish(type: string, data: unknown, key?: string): LiveEvent
+  persist(sqlite: Sqlite, type: string, data: unknown): LiveEvent
+}
+export const publishRaw = (hub: Hub, type: string, data: unknown, key?: string): LiveEvent =>
+  (hub as unknown as RawHub).publish(type, data, key)
+
+/** Persists one (opaque) event through the real writer, as a webhook would. */
 export function persistEvent(s: RunningServer, type: string, data: unknown) {
-  return s.writer.write((sqlite) => s.hub.persist(sqlite, type, data))
+  return s.writer.write((sqlite) => (s.hub as unknown as RawHub).persist(sqlite, type, data))
 }

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 import {
+  publishRaw,
   PollTestClient,
   SseTestClient,
   WsTestClient,
@@ -32,7 +33,7 @@ const shape = (ms: LiveMessage[]) => ms.filter((m) => m.type !== 'snapshot').map
 /** A mix of persisted (build) and transient (visitors) events, as the real capabilities publish. */
 async function publishMix(s: TestServer, n: number) {
   for (let i = 0; i < n; i++) {
-    if (i % 3 === 0) s.hub.publish('visitors', { site: 'a.example', live: i }, 'visitors:a.example')
+    if (i % 3 === 0) publishRaw(s.hub, 'visitors', { site: 'a.example', live: i }, 'visitors:a.example')
     else await persistEvent(s, 'build.finished', { n: i })
   }
 }
@@ -118,14 +119,14 @@ describe('live channel', () => {
     const dir = tempDir()
     const s1 = await startTestServer({}, dir)
     await persistEvent(s1, 'build.finished', { n: 1 })
-    const t = s1.hub.publish('visitors', { live: 1 })
+    const t = publishRaw(s1.hub, 'visitors', { live: 1 })
     await persistEvent(s1, 'build.finished', { n: 2 })
     const lastBefore = s1.hub.head
     await s1.close()
 
     const s2 = await server({}, dir)
     expect(s2.hub.head).toBeGreaterThanOrEqual(lastBefore)
-    const t2 = s2.hub.publish('visitors', { live: 2 })
+    const t2 = publishRaw(s2.hub, 'visitors', { live: 2 })
     expect(t2.id).toBeGreaterThan(lastBefore)
     const p = await persistEvent(s2, 'build.finished', { n: 3 })
     expect(p.id).toBeGreaterThan(t2.id)
@@ -168,9 +169,9 @@ describe('live channel', () => {
     const c = new WsTestClient(wsUrl(s, '?topics=builds'))
     cleanups.push(() => c.close())
     await until(() => c.events().length, 'snapshot')
-    s.hub.publish('visitors', { live: 1 })
+    publishRaw(s.hub, 'visitors', { live: 1 })
     await persistEvent(s, 'build.finished', { n: 1 })
-    s.hub.publish('metric', { v: 1 })
+    publishRaw(s.hub, 'metric', { v: 1 })
     await persistEvent(s, 'build.updated', { n: 2 })
     await until(() => c.events().length === 3, 'build events')
     expect(
@@ -201,14 +202,14 @@ describe('live channel', () => {
     const big = 'x'.repeat(16 * 1024)
     // Small bursts, so the healthy client (same process) can keep up while the stalled one can't.
     for (let i = 0; i < 3000 && s.hub.clientCount === 2; i++) {
-      s.hub.publish('metric', { i, big })
+      publishRaw(s.hub, 'metric', { i, big })
       if (i % 2 === 0) await new Promise((r) => setTimeout(r, 1))
     }
     await until(() => s.hub.clientCount === 1, 'stalled client dropped')
     expect(await (await fetch(`${s.url}/metrics`)).text()).toContain(
       'radiator_live_cutoffs_total{transport="ws",reason="slow"} 1\n'
     )
-    s.hub.publish('metric', { after: true })
+    publishRaw(s.hub, 'metric', { after: true })
     await until(() => healthy.events().some((m) => m.data?.after), 'healthy client still receiving')
 
     // When the stalled peer finally reads, the last thing it finds is a close frame with 1013.

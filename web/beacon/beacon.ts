@@ -5,7 +5,7 @@
  * no storage; every entry point is wrapped so nothing ever throws into the host page.
  */
 import { onCLS, onFCP, onINP, onLCP, onTTFB, type Metric } from 'web-vitals'
-import type { BeaconEvent } from '../../server/metrics/wire.ts'
+import type { BeaconEvent } from '../../contract/metrics.ts'
 
 const HEARTBEAT_MS = 30_000
 

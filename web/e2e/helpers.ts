@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../../server/test/harness.ts'
 import { ROOT } from '../../server/http/web-build.ts'
 import { tileId } from '../../server/ci/store.ts'
 import type { Build, BuildStatus } from '../src/types.ts'
-import type { Summary, VitalName } from '../../server/metrics/wire.ts'
+import type { Summary, VitalName } from '../../contract/metrics.ts'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM)

@@ -3,7 +3,8 @@
  * and `ms.vss-pipelines.run-state-changed-event` (resource.run). Azure signs nothing; the hook
  * sends the token as HTTP Basic or as a custom header set in the subscription's `httpHeaders`.
  */
-import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../model.ts'
+import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
+import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
 import { credentialFrom, fail, matchesAny, OK, secretList, noSecret } from '../verify.ts'

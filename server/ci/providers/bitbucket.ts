@@ -3,7 +3,8 @@
  * status is written by any CI (Pipelines or an external tool), so this is a generic status feed:
  * no build id, no queued state, and the sha only inside `links.commit.href`.
  */
-import { emptyUpdate, isTerminal, type BuildStatus } from '../model.ts'
+import { emptyUpdate, isTerminal } from '../model.ts'
+import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'

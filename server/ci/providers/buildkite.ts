@@ -3,7 +3,8 @@
  * Build without `jobs`; a fast transition can deliver a later state than the event name says, so
  * the status comes from `build.state`, never from the event.
  */
-import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../model.ts'
+import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
+import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'

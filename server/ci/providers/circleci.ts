@@ -3,7 +3,8 @@
  * events exist. Two payload shapes: OAuth / Bitbucket Cloud pipelines carry `pipeline.vcs`; GitLab,
  * GitHub App and Bitbucket DC pipelines carry `pipeline.trigger_parameters` and an opaque slug.
  */
-import { emptyUpdate, type BuildStatus, type BuildUpdate } from '../model.ts'
+import { emptyUpdate, type BuildUpdate } from '../model.ts'
+import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'

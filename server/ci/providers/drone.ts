@@ -4,7 +4,8 @@
  * where `Digest` is the SHA-256 of the body. Times are unix seconds; stages become jobs.
  */
 import { createHash } from 'node:crypto'
-import { emptyUpdate, isTerminal, type BuildStatus, type Job } from '../model.ts'
+import { emptyUpdate, isTerminal } from '../model.ts'
+import type { BuildStatus, Job } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { httpDateMs, requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacBase64, matchesAny, OK, safeEqual, secretList, noSecret } from '../verify.ts'

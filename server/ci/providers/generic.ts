@@ -4,7 +4,8 @@
  */
 import { z } from 'zod'
 import { randomUUID } from 'node:crypto'
-import { buildStatus, buildUpdateSchema, emptyUpdate } from '../model.ts'
+import { buildUpdateSchema, emptyUpdate } from '../model.ts'
+import { buildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Provider } from '../provider.ts'
 import { credentialFrom, fail, matchesAny, OK } from '../verify.ts'
 import { spanMs } from '../time.ts'

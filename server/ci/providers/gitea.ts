@@ -3,7 +3,8 @@
  * `workflow_job` events, normalized by the GitHub code; Forgejo sends `action_run_success`,
  * `action_run_failure` and `action_run_recover` with a `run` object of its own.
  */
-import { emptyUpdate, isTerminal, type BuildStatus } from '../model.ts'
+import { emptyUpdate, isTerminal } from '../model.ts'
+import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'

@@ -3,7 +3,8 @@
  * everything else (check_*, deployment_status, push…) is ignored. The Actions normalizers are
  * exported because Gitea sends the same shapes.
  */
-import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate, type ProviderName } from '../model.ts'
+import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
+import type { BuildStatus, ProviderName } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
 import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import type { BuildUpdate, Job } from '../model.ts'
+import type { BuildUpdate } from '../model.ts'
+import type { Job } from '../../../contract/builds.ts'
 import type { Delivery } from '../provider.ts'
 import { fixtureNames, loadFixture } from '../../test/fixtures.ts'
 import { flipByte, noTimes, providerCases, withField } from '../../test/provider-cases.ts'

@@ -3,7 +3,8 @@
  * (`object_kind: build`). Authenticated by the classic plain `X-Gitlab-Token` or by a Standard
  * Webhooks signing token; either one is enough. GitLab times are "YYYY-MM-DD HH:MM:SS UTC".
  */
-import { emptyUpdate, isTerminal, type BuildStatus, type BuildUpdate } from '../model.ts'
+import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
+import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider, type VerifyResult } from '../provider.ts'
 import { requiredTime, secondsToMs, shiftIso, spanMs, toIso } from '../time.ts'
 import { fail, hmacBase64, matchesAny, OK, secretList, noSecret } from '../verify.ts'

@@ -3,7 +3,8 @@
  * in the body, and the only credential Jenkins can send is the one put in the endpoint URL.
  * `build.timestamp` (ms epoch) means a different moment in each phase.
  */
-import { emptyUpdate, type BuildStatus } from '../model.ts'
+import { emptyUpdate } from '../model.ts'
+import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { MAX_DURATION_MS, requiredTime, shiftIso } from '../time.ts'
 import { credentialFrom, fail, matchesAny, OK, secretList, noSecret } from '../verify.ts'

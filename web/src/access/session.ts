@@ -4,25 +4,15 @@
  * `radiator:control` (an admin steering this screen: identify, reload, show). Window events keep
  * the connection module free of any knowledge of sign-in screens.
  */
-export interface Me {
-  signedIn: boolean
-  publicDashboard: boolean
-  role?: 'viewer' | 'admin' | 'metrics-push'
-  subject?: string
-  via?: string
-  kind?: 'browser' | 'screen' | null
-}
+import type { ControlMessage, Me } from '../../../contract/access.ts'
+
+export type { ControlMessage, Me } from '../../../contract/access.ts'
 
 export interface ScreenInfo {
   id: string
   name: string
   view: string
 }
-
-export type ControlMessage =
-  | { action: 'identify'; name: string; forMs: number }
-  | { action: 'reload' }
-  | { action: 'show'; view: string }
 
 import { createContext, useContext, type Accessor } from 'solid-js'
 

@@ -1,6 +1,6 @@
 import { For, Show } from 'solid-js'
 import type { Rating, SiteSummary, VitalName, VitalSummary } from '../types.ts'
-import { VITALS } from '../types.ts'
+import { VITAL_NAMES as VITALS } from '../../../contract/vocabularies.ts'
 import { A } from '../lib/router.tsx'
 import type { SiteLive } from '../lib/live.ts'
 import { sourceLabel, type Deploy, type DeploySource } from '../lib/deploys.ts'

@@ -7,6 +7,9 @@
  * A transport counts as open only once its snapshot arrived, so a proxy that accepts an upgrade but
  * forwards nothing still falls through to the next one.
  */
+import type { ControlMessage } from '../../../contract/access.ts'
+import type { LiveMessage, StreamEvent } from '../../../contract/live.ts'
+import { TRANSPORTS, type Transport } from '../../../contract/vocabularies.ts'
 
 /** Longest wait between reconnection attempts: a wall screen is back within seconds of its server. */
 export const MAX_BACKOFF_MS = 3_000
@@ -32,15 +35,9 @@ class Busy extends Error {
   }
 }
 
-export type Transport = 'ws' | 'sse' | 'poll'
-export const TRANSPORTS: Transport[] = ['ws', 'sse', 'poll']
-
-export interface WireEvent {
-  id: number
-  type: string
-  at: string
-  data: any
-}
+export type { Transport }
+/** What `onEvent` receives: the snapshot or an event with an id, typed by its `type` (contract/live.ts). */
+export type WireEvent = StreamEvent
 
 export type ConnState = 'connecting' | 'live' | 'reconnecting'
 
@@ -74,7 +71,7 @@ export interface ConnectionOptions {
   onEvent(ev: WireEvent, replayed: boolean): void
   onStatus(s: ConnectionStatus): void
   /** A message for this screen alone (identify, reload, show): outside the event stream, no id. */
-  onControl?(data: unknown): void
+  onControl?(data: ControlMessage): void
   /**
    * The server closed us out: our credential was revoked (WebSocket close 4401) or we are not
    * signed in (a poll answered 401). Retrying would not help; the page decides what to show.
@@ -117,7 +114,7 @@ export class LiveConnection {
   private pageVersion: string | null = null
 
   constructor(private o: ConnectionOptions) {
-    this.order = o.transports?.length ? o.transports : TRANSPORTS
+    this.order = o.transports?.length ? o.transports : [...TRANSPORTS]
     this.silenceMs = o.staleAfterSilenceMs ?? 40_000
   }
 
@@ -228,7 +225,7 @@ export class LiveConnection {
         if (res.status === 503) throw new Busy(retryAfterMs(res.headers.get('retry-after')) ?? MAX_BACKOFF_MS)
         if (res.status === 401) this.o.onAccessLost?.('signed-out')
         if (!res.ok) throw new Error(`poll ${res.status}`)
-        const body = (await res.json()) as { events: WireEvent[] }
+        const body = (await res.json()) as { events: LiveMessage[] }
         first = false
         // An empty answer is the poll's heartbeat: the server is there, nothing happened.
         if (body.events.length === 0) h.message('{"type":"heartbeat"}')
@@ -242,7 +239,7 @@ export class LiveConnection {
   }
 
   private onMessage(raw: string): void {
-    let ev: WireEvent
+    let ev: LiveMessage
     try {
       ev = JSON.parse(raw)
     } catch {
@@ -263,14 +260,7 @@ export class LiveConnection {
       this.preferred = this.index
       this.disconnectedAt = null
       clearTimeout(this.openTimer)
-      const d = ev.data as {
-        serverTime: string
-        reset: boolean
-        head: number
-        heartbeatMs?: unknown
-        pollTimeoutMs?: unknown
-        version?: unknown
-      }
+      const d = ev.data
       if (this.pageVersion === null && typeof d.version === 'string') this.pageVersion = d.version
       const offset = Date.parse(d.serverTime) - now
       // A server configured with slower heartbeats or longer polls must not look dead between them.

@@ -6,16 +6,9 @@
 import { createContext, createSignal, onCleanup, useContext } from 'solid-js'
 import { createStore, produce, reconcile } from 'solid-js/store'
 import { LiveConnection, type ConnectionStatus, type Transport, type WireEvent } from './connection.ts'
-import type {
-  BuildFinishedEvent,
-  BuildUpdatedEvent,
-  Metric,
-  PipelineTile,
-  SiteRow,
-  SiteSummary,
-  VisitorsEvent,
-} from '../types.ts'
-import { announceAccess, announceControl, type ControlMessage } from '../access/session.ts'
+import type { BuildFinishedEvent, Metric, PipelineTile, SiteSummary } from '../types.ts'
+import type { SnapshotData } from '../../../contract/live.ts'
+import { announceAccess, announceControl } from '../access/session.ts'
 import { deploysAny, type Deploy, type DeploySource } from './deploys.ts'
 import { api } from './api.ts'
 
@@ -65,15 +58,6 @@ export interface LiveOptions {
 /** One tile per metric name, as the server keeps it (the latest point's tags are shown). */
 export const metricKey = (m: Pick<Metric, 'name'>): string => m.name
 
-const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null
-
-/** A snapshot collection as a list, whether sent as an array or as a map keyed by name; null if absent. */
-function listOf<T>(v: unknown): T[] | null {
-  if (Array.isArray(v)) return v as T[]
-  if (isObj(v)) return Object.values(v) as T[]
-  return null
-}
-
 function deployOf(tile: PipelineTile | undefined, build = tile?.latest): Deploy | null {
   if (!tile || !build?.finishedAt || build.status !== 'success') return null
   const at = Date.parse(build.finishedAt)
@@ -108,7 +92,7 @@ export function createLive(opts: LiveOptions = {}) {
   const [deploys, setDeploys] = createSignal<Deploy[]>([])
   const finishedListeners = new Set<FinishedListener>()
   const stats = { events: 0, lastId: 0 }
-  ;(globalThis as any).__radiator = stats
+  ;(globalThis as { __radiator?: typeof stats }).__radiator = stats
 
   const offset = () => status()?.clockOffsetMs ?? 0
   const serverNow = () => Date.now() + offset()
@@ -163,30 +147,29 @@ export function createLive(opts: LiveOptions = {}) {
         .catch(() => {})
   }
 
-  function applySnapshot(d: Record<string, unknown>) {
+  function applySnapshot(d: SnapshotData) {
     // Sites first: they say which builds are deploys.
-    const sites = listOf<SiteRow>(d.sites)
+    const sites = d.sites
     if (sites) {
       const map: Record<string, SiteLive> = {}
       sites.forEach((s, order) => {
-        if (isObj(s) && typeof s.site === 'string')
-          map[s.site] = {
-            site: s.site,
-            live: s.live ?? 0,
-            last5m: s.last5m ?? 0,
-            summary: s.summary ?? null,
-            at: serverNow(),
-            deploys: Array.isArray(s.deploys) ? s.deploys : null,
-            order,
-          }
+        map[s.site] = {
+          site: s.site,
+          live: s.live,
+          last5m: s.last5m,
+          summary: s.summary,
+          at: serverNow(),
+          deploys: s.deploys,
+          order,
+        }
       })
       setState('sites', state.sites ? reconcile(map) : map)
     } else setState('sites', null)
 
-    const pipelines = listOf<PipelineTile>(d.pipelines)
+    const pipelines = d.pipelines
     if (pipelines) {
       const map: Record<string, PipelineTile> = {}
-      for (const t of pipelines) if (isObj(t) && typeof t.id === 'string') map[t.id] = t
+      for (const t of pipelines) map[t.id] = t
       setState('pipelines', state.pipelines ? reconcile(map) : map)
       addDeploys(
         Object.values(map)
@@ -195,11 +178,10 @@ export function createLive(opts: LiveOptions = {}) {
       )
     } else setState('pipelines', null)
 
-    const metrics = listOf<Metric>(d.metrics)
+    const metrics = d.metrics
     if (metrics) {
       const map: Record<string, MetricLive> = {}
-      for (const m of metrics) {
-        if (!isObj(m) || typeof m.name !== 'string') continue
+      for (const m of Object.values(metrics)) {
         const key = metricKey(m)
         const prev = state.metrics?.[key]
         const history = prev ? [...prev.history] : []
@@ -211,7 +193,6 @@ export function createLive(opts: LiveOptions = {}) {
   }
 
   function applyMetric(m: Metric) {
-    if (!isObj(m) || typeof m.name !== 'string' || typeof m.value !== 'number') return
     const key = metricKey(m)
     setState(
       produce((s) => {
@@ -253,30 +234,27 @@ export function createLive(opts: LiveOptions = {}) {
   function onEvent(ev: WireEvent, replayed: boolean) {
     stats.events++
     stats.lastId = ev.id
-    const d = ev.data
     switch (ev.type) {
       case 'snapshot': {
-        const v = typeof d?.version === 'string' ? d.version : null
+        const d = ev.data
         const known = version()
-        if (known && v && known !== v) return reloadForVersion(v)
-        setVersion(v)
+        if (known && known !== d.version) return reloadForVersion(d.version)
+        setVersion(d.version)
         // A resume snapshot has no state: what we hold stays, and the replay that follows updates it.
-        if (isObj(d) && d.resumed !== true) {
+        if (!d.resumed) {
           applySnapshot(d)
           loadPastDeploys()
         }
         return
       }
       case 'build.updated': {
-        const e = d as BuildUpdatedEvent
-        if (!isObj(e?.pipeline) || typeof e.pipeline.id !== 'string') return
+        const e = ev.data
         if (!state.pipelines) setState('pipelines', {})
         setState('pipelines', e.pipeline.id, reconcile(e.pipeline))
         return
       }
       case 'build.finished': {
-        const e = d as BuildFinishedEvent
-        if (!isObj(e?.pipeline) || typeof e.pipeline.id !== 'string') return
+        const e = ev.data
         if (!state.pipelines) setState('pipelines', {})
         setState('pipelines', e.pipeline.id, reconcile(e.pipeline))
         const dep = deployOf(e.pipeline, e.build)
@@ -287,16 +265,14 @@ export function createLive(opts: LiveOptions = {}) {
         return
       }
       case 'visitors': {
-        const e = d as VisitorsEvent
-        if (!isObj(e) || typeof e.site !== 'string') return
+        const e = ev.data
         if (!state.sites) setState('sites', {})
-        if (state.sites![e.site])
-          setState('sites', e.site, { live: e.live ?? 0, last5m: e.last5m ?? 0, at: serverNow() })
+        if (state.sites![e.site]) setState('sites', e.site, { live: e.live, last5m: e.last5m, at: serverNow() })
         else
           setState('sites', e.site, {
             site: e.site,
-            live: e.live ?? 0,
-            last5m: e.last5m ?? 0,
+            live: e.live,
+            last5m: e.last5m,
             summary: null,
             at: serverNow(),
             deploys: null,
@@ -305,8 +281,7 @@ export function createLive(opts: LiveOptions = {}) {
         return
       }
       case 'vitals': {
-        const e = d as SiteSummary
-        if (!isObj(e) || typeof e.site !== 'string') return
+        const e = ev.data
         if (!state.sites) setState('sites', {})
         if (state.sites![e.site]) {
           setState('sites', e.site, 'summary', reconcile(e))
@@ -314,8 +289,8 @@ export function createLive(opts: LiveOptions = {}) {
         } else
           setState('sites', e.site, {
             site: e.site,
-            live: e.visitors?.live ?? 0,
-            last5m: e.visitors?.last5m ?? 0,
+            live: e.visitors.live,
+            last5m: e.visitors.last5m,
             summary: e,
             at: serverNow(),
             deploys: null,
@@ -324,7 +299,11 @@ export function createLive(opts: LiveOptions = {}) {
         return
       }
       case 'metric':
-        return applyMetric(d as Metric)
+        return applyMetric(ev.data)
+      default:
+        // A type this page does not know fails the type-check here; at run time (a newer server
+        // before this page reloads for its version) it is ignored.
+        return ev satisfies never
     }
   }
 
@@ -334,7 +313,7 @@ export function createLive(opts: LiveOptions = {}) {
     topics: opts.topics,
     onStatus: (s) => setStatus({ ...s }),
     onEvent,
-    onControl: (data) => announceControl(data as ControlMessage),
+    onControl: announceControl,
     onAccessLost: announceAccess,
   })
   conn.start()

@@ -1,4 +1,5 @@
 /** @module Parsers for the URL's display options: pure, tested on their own. */
+import { DEVICES, LIVE_WINDOW, TRANSPORTS, WINDOWS } from '../../../contract/vocabularies.ts'
 
 /** "30s", "2m", "1h", "1500ms" or a bare number of seconds → ms; null when unreadable. */
 export function parseDuration(v: string | null | undefined): number | null {
@@ -51,10 +52,7 @@ export function parseRotate(v: string | null | undefined): ViewName[] {
     .filter((s): s is ViewName => (ROTATABLE as readonly string[]).includes(s) || /^site:.+/.test(s))
 }
 
-export const DEVICES = ['mobile', 'tablet', 'desktop'] as const
-export const WINDOWS = ['5m', '1h', '24h', '7d', '28d'] as const
 export const STATUSES = ['failing', 'running', 'queued', 'silent', 'canceled', 'skipped', 'passing', 'unknown'] as const
-const TRANSPORT_NAMES = ['ws', 'sse', 'poll']
 const ONOFF = ['on', 'off', '1', '0', 'true', 'false', 'yes', 'no']
 
 /**
@@ -89,7 +87,7 @@ export function optionProblems(p: URLSearchParams): string[] {
       out.push(`“${name}=${v}” is not one of ${allowed.join(', ')}; ${then}`)
   }
   oneOf('device', DEVICES, 'showing all devices')
-  oneOf('window', WINDOWS, 'showing 24h')
+  oneOf('window', WINDOWS, `showing ${LIVE_WINDOW}`)
   oneOf('theme', ['dark', 'light'], 'using dark')
   oneOf('motion', ['on', 'off'], 'motion stays on')
   oneOf('sound', ONOFF, 'sound unchanged')
@@ -106,7 +104,7 @@ export function optionProblems(p: URLSearchParams): string[] {
       out.push(`“status=${status}”: ${bad.join(', ')} is not a status (${STATUSES.slice(0, 7).join(', ')})`)
   }
   const transport = p.get('transport')
-  if (transport?.split(',').some((t) => !TRANSPORT_NAMES.includes(t)))
+  if (transport?.split(',').some((t) => !(TRANSPORTS as readonly string[]).includes(t)))
     out.push(`“transport=${transport}” may only list ws, sse, poll`)
   return out
 }

@@ -7,8 +7,8 @@ import { ApiError, api } from '../lib/api.ts'
 import { useLive } from '../lib/live.ts'
 import { A, search, setSearch } from '../lib/router.tsx'
 import { useView } from '../lib/view.ts'
+import { LIVE_WINDOW, WINDOWS } from '../../../contract/vocabularies.ts'
 
-const WINDOWS = ['5m', '1h', '24h', '7d', '28d'] as const
 const DEVICES = [
   ['', 'all devices'],
   ['mobile', 'mobile'],
@@ -23,7 +23,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
   const view = useView()
   const site = () => props.params.site!
   const win = () =>
-    (WINDOWS as readonly string[]).includes(search().get('window') ?? '') ? search().get('window')! : '24h'
+    (WINDOWS as readonly string[]).includes(search().get('window') ?? '') ? search().get('window')! : LIVE_WINDOW
   // An unknown ?device= is reported by the URL note (app shell) and otherwise ignored.
   const device = () => {
     const d = search().get('device') ?? ''
@@ -43,7 +43,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
   })
 
   // The live `vitals` event is the 24 h, all-device summary: other selections come from the API.
-  const usesLive = () => win() === '24h' && !device() && !!liveRow()?.summary
+  const usesLive = () => win() === LIVE_WINDOW && !device() && !!liveRow()?.summary
   const summary = () => (usesLive() ? liveRow()!.summary : fetched())
 
   async function fetchSummary() {
@@ -127,7 +127,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
                   <button
                     type="button"
                     aria-pressed={win() === w}
-                    onClick={() => setSearch({ window: w === '24h' ? null : w })}
+                    onClick={() => setSearch({ window: w === LIVE_WINDOW ? null : w })}
                   >
                     {w}
                   </button>

@@ -1,11 +1,35 @@
 /**
- * @module What the beacon sends and what teams push: zod schemas that are also the types (the
- * snippet imports its event type from here, type-only). Every string and number is bounded.
+ * @module Site metrics as they cross a boundary: what the beacon sends, what teams push, and the
+ * answers and live payloads the dashboard reads. zod schemas that are also the types (the snippet and
+ * the web import them type-only); the database schema takes its enums from here. Every string and
+ * number that arrives is bounded.
  */
 import { z } from 'zod'
+import {
+  DEVICES,
+  HIT_KINDS,
+  NAVIGATION_TYPES,
+  type Rating,
+  RATINGS,
+  VITAL_NAMES,
+  type VitalName,
+  WINDOWS,
+} from './vocabularies.ts'
 
-export const VITAL_NAMES = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB'] as const
-export type VitalName = (typeof VITAL_NAMES)[number]
+export {
+  DEVICES,
+  type Device,
+  HIT_KINDS,
+  type HitKind,
+  LIVE_WINDOW,
+  NAVIGATION_TYPES,
+  type Rating,
+  RATINGS,
+  type SummaryWindow,
+  VITAL_NAMES,
+  type VitalName,
+  WINDOWS,
+} from './vocabularies.ts'
 
 /**
  * The metrics web-vitals may report again under the same id (each time the page is hidden after
@@ -29,26 +53,10 @@ export const THRESHOLDS: Record<VitalName, readonly [number, number]> = {
 /** Sanity caps (Umami uses 60 s for timings): anything above is a broken client, not a slow page. */
 const MAX_VALUE: Record<VitalName, number> = { LCP: 60_000, INP: 60_000, CLS: 100, FCP: 60_000, TTFB: 60_000 }
 
-export const RATINGS = ['good', 'needs-improvement', 'poor'] as const
-export type Rating = (typeof RATINGS)[number]
-
 export function rate(name: VitalName, value: number): Rating {
   const [good, ni] = THRESHOLDS[name]
   return value <= good ? 'good' : value <= ni ? 'needs-improvement' : 'poor'
 }
-
-export const NAVIGATION_TYPES = [
-  'navigate',
-  'reload',
-  'back-forward',
-  'back-forward-cache',
-  'prerender',
-  'restore',
-  'soft-navigation',
-] as const
-
-export const DEVICES = ['mobile', 'tablet', 'desktop'] as const
-export type Device = (typeof DEVICES)[number]
 
 /** A page path as sent (location.pathname); the query string and fragment are never kept. */
 const path = z
@@ -74,12 +82,7 @@ const vital = z
   })
   .refine((v) => v.value <= MAX_VALUE[v.name], { message: 'value out of range for its metric', path: ['value'] })
 
-export const beaconEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('pageview'), path }),
-  z.object({ type: z.literal('heartbeat'), path }),
-  z.object({ type: z.literal('leave'), path }),
-  vital,
-])
+export const beaconEvent = z.discriminatedUnion('type', [z.object({ type: z.enum(HIT_KINDS), path }), vital])
 export type BeaconEvent = z.input<typeof beaconEvent>
 export type CollectEvent = z.output<typeof beaconEvent>
 
@@ -90,9 +93,6 @@ export const collectBody = z.object({
   events: z.array(beaconEvent).min(1).max(50),
 })
 export type CollectBody = z.output<typeof collectBody>
-
-export const WINDOWS = ['5m', '1h', '24h', '7d', '28d'] as const
-export type SummaryWindow = (typeof WINDOWS)[number]
 
 // ---------------------------------------------------------------------------------------------
 // Custom metrics (POST /api/metrics)
@@ -117,16 +117,18 @@ export const customMetric = z.object({
 export const customMetricsBody = z.union([customMetric, z.array(customMetric).min(1).max(100)])
 export type CustomMetricInput = z.output<typeof customMetric>
 
-export interface CustomMetricPoint {
-  name: string
-  value: number
-  unit: string | null
-  tags: Record<string, string> | null
-  at: string
+/** A custom metric's latest point: the `metric` live event, the snapshot's `metrics`, the API's series. */
+export const customMetricPoint = z.object({
+  name: z.string(),
+  value: z.number(),
+  unit: z.string().nullable(),
+  tags: z.record(z.string(), z.string()).nullable(),
+  at: z.string(),
   /** Present only when the latest push gave them (kept in memory, not stored with the series). */
-  warn?: number
-  crit?: number
-}
+  warn: z.number().optional(),
+  crit: z.number().optional(),
+})
+export type CustomMetricPoint = z.infer<typeof customMetricPoint>
 
 // ---------------------------------------------------------------------------------------------
 // Answers (GET /api/sites/:site/summary, the `vitals` event, the snapshot's `sites`)
@@ -148,6 +150,10 @@ function vitalFields<T extends z.ZodType>(t: T) {
 }
 
 const visitorCounts = z.object({ live: z.number().int(), last5m: z.number().int() })
+
+/** The `visitors` live event: who is on a site now and in the last five minutes. */
+export const visitorsEvent = visitorCounts.extend({ site: z.string() })
+export type VisitorsEvent = z.infer<typeof visitorsEvent>
 const pageP75 = z.object({ path: z.string(), p75: z.number(), samples: z.number().int() })
 
 export const summarySchema = z.object({
