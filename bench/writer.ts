@@ -1,7 +1,8 @@
 /**
  * `npm run bench:writer`: what answering only after COMMIT costs. The same POST endpoint, in a
- * child process: answering without writing (baseline), with the group-commit writer (synchronous=FULL,
- * one transaction per event-loop turn), and with one transaction per request. Ratios against the
+ * child process: answering without writing (baseline), with the group-commit writer (one transaction
+ * per event-loop turn; synchronous=NORMAL with the WAL synced by the writer after COMMIT, off the event
+ * loop, as server/db/client.ts explains), and with one transaction per request. Ratios against the
  * baseline measured in the same run; the row count is checked after each run.
  */
 import { fork } from 'node:child_process'
