@@ -14,7 +14,7 @@ import { clientIp } from '../http/client-ip.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
 import type { Credentials } from './credentials.ts'
 import { allows, type AccessLevel, type Role } from './roles.ts'
-import { secretIn } from './secrets.ts'
+import { credentialFrom, secretIn } from '../http/auth.ts'
 
 export const SESSION_COOKIE = 'radiator_session'
 
@@ -58,7 +58,7 @@ export class AccessControl {
   principal(c: Context): Principal {
     const auth = c.req.header('authorization')
     if (auth) {
-      const secret = bearerOrBasic(auth)
+      const secret = credentialFrom(auth)
       return secret === null ? FAILED : this.bySecret(secret)
     }
     const cookie = getCookie(c, SESSION_COOKIE)
@@ -104,18 +104,6 @@ export class AccessControl {
       (level === 'feed' && (this.config.PUBLIC_FEEDS || this.config.PUBLIC_DASHBOARD))
     )
   }
-}
-
-/** The secret in a Bearer header, or the password of a Basic one; null when it is neither. */
-function bearerOrBasic(header: string): string | null {
-  const bearer = /^Bearer\s+(\S{1,512})\s*$/i.exec(header)
-  if (bearer) return bearer[1]!
-  const basic = /^Basic\s+([A-Za-z0-9+/=]{1,1024})\s*$/i.exec(header)
-  if (!basic) return null
-  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  const password = colon < 0 ? decoded : decoded.slice(colon + 1)
-  return password || null
 }
 
 export const ACCESS = Symbol('access')

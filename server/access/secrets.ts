@@ -1,9 +1,10 @@
 /**
  * @module Credentials as random strings, stored only as hashes. Tokens and session ids are 256-bit
  * random values, so a fast SHA-256 is the right hash (a slow password hash guards low-entropy
- * secrets; these are not). Lookups go by hash, so a stored secret is never compared as text.
+ * secrets; these are not). Lookups go by hash, so a stored secret is never compared as text;
+ * a configured one (ADMIN_TOKEN) is compared by `secretIn` (http/auth.ts).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 /** A new secret with a prefix that says what it is (and lets secret scanners find a leaked one). */
 export function newSecret(prefix: 'rad' | 'ras' | 'rsi' | 'rpr' | 'rsl'): string {
@@ -17,12 +18,4 @@ export function newId(prefix: string): string {
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('base64url')
-}
-
-/** Constant-time: both sides hashed, so neither content nor length shows in the timing. */
-export function secretIn(given: string, configured: readonly string[]): boolean {
-  const g = createHash('sha256').update(given).digest()
-  let ok = false
-  for (const c of configured) ok = timingSafeEqual(createHash('sha256').update(c).digest(), g) || ok
-  return ok
 }

@@ -7,7 +7,8 @@ import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
-import { credentialFrom, fail, matchesAny, OK, secretList, noSecret } from '../verify.ts'
+import { fail, OK, secretList, noSecret } from '../verify.ts'
+import { credentialFrom, secretIn } from '../../http/auth.ts'
 import { arr, branchOf, firstLine, lookup, obj, str, tagOf, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'AZURE_DEVOPS_WEBHOOK_TOKEN'
@@ -43,14 +44,14 @@ function statusOf(result: unknown, state: unknown): BuildStatus | undefined {
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
   if (keys.length === 0) return noSecret(SECRET_VAR)
-  const given = [credentialFrom(d.headers), d.headers.get(TOKEN_HEADER)].filter(
+  const given = [credentialFrom(d.headers.get('authorization')), d.headers.get(TOKEN_HEADER)].filter(
     (c): c is string => c !== null && c !== ''
   )
   if (given.length === 0) {
     return fail('missing credentials: send HTTP Basic (password = token) or X-Radiator-Token')
   }
   let ok = false
-  for (const g of given) ok = matchesAny(keys, g, (k) => k) || ok
+  for (const g of given) ok = secretIn(g, keys) || ok
   return ok ? OK : fail('Azure DevOps token does not match')
 }
 

@@ -7,7 +7,8 @@ import { emptyUpdate, isTerminal } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { secretIn } from '../../http/auth.ts'
 import { lookup, obj, str } from '../payload.ts'
 
 const SECRET_VAR = 'BITBUCKET_WEBHOOK_SECRET'
@@ -28,7 +29,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   if (!header) return fail('missing X-Hub-Signature header')
   if (!header.startsWith('sha256=')) return fail('X-Hub-Signature is not sha256=<hex>')
   const given = header.slice('sha256='.length).toLowerCase()
-  return matchesAny(keys, given, (k) => hmacHex(k, d.raw)) ? OK : fail('X-Hub-Signature does not match the body')
+  return secretIn(given, keys, (k) => hmacHex(k, d.raw)) ? OK : fail('X-Hub-Signature does not match the body')
 }
 
 /** `…/commit/<sha>` → `<sha>`. */

@@ -7,7 +7,8 @@ import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { secretIn } from '../../http/auth.ts'
 import { firstLine, int, lookup, obj, str, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'BUILDKITE_WEBHOOK_TOKEN'
@@ -67,7 +68,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
     const given = parts.get('signature')
     if (!/^\d{1,12}$/.test(ts) || !given) return fail('malformed X-Buildkite-Signature header')
     // The docs' and the Go client's verifiers sign "<timestamp>.<body>", not the body alone.
-    if (!matchesAny(keys, given.toLowerCase(), (k) => hmacHex(k, `${ts}.`, d.raw))) {
+    if (!secretIn(given.toLowerCase(), keys, (k) => hmacHex(k, `${ts}.`, d.raw))) {
       return fail('X-Buildkite-Signature does not match the body')
     }
     // Both directions: a future timestamp is as replayable as an old one.
@@ -76,7 +77,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   }
   const token = d.headers.get('x-buildkite-token')
   if (token !== null) {
-    return matchesAny(keys, token, (k) => k) ? OK : fail('X-Buildkite-Token does not match')
+    return secretIn(token, keys) ? OK : fail('X-Buildkite-Token does not match')
   }
   return fail('missing X-Buildkite-Signature or X-Buildkite-Token header')
 }

@@ -7,7 +7,8 @@ import { emptyUpdate, type BuildUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { secretIn } from '../../http/auth.ts'
 import { first, firstLine, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'CIRCLECI_WEBHOOK_SECRET'
@@ -34,7 +35,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
     .find((p) => p.startsWith('v1='))
   if (!v1) return fail('circleci-signature has no v1 signature')
   const given = v1.slice(3).toLowerCase()
-  return matchesAny(keys, given, (k) => hmacHex(k, d.raw)) ? OK : fail('circleci-signature does not match the body')
+  return secretIn(given, keys, (k) => hmacHex(k, d.raw)) ? OK : fail('circleci-signature does not match the body')
 }
 
 /** `org/repo` from an https or scp-style git URL (`git@host:org/repo.git`). */

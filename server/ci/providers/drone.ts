@@ -8,7 +8,8 @@ import { emptyUpdate, isTerminal } from '../model.ts'
 import type { BuildStatus, Job } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { httpDateMs, requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, hmacBase64, matchesAny, OK, safeEqual, secretList, noSecret } from '../verify.ts'
+import { fail, hmacBase64, OK, secretList, noSecret } from '../verify.ts'
+import { safeEqual, secretIn } from '../../http/auth.ts'
 import { arr, branchOf, firstLine, int, lookup, obj, str, tagOf } from '../payload.ts'
 
 const SECRET_VAR = 'DRONE_WEBHOOK_SECRET'
@@ -81,7 +82,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
     else if (d.headers.get(name) === null) return fail(`signed header ${name} is missing`)
     else lines.push(`${name}: ${d.headers.get(name)}`)
   }
-  return matchesAny(keys, given, (k) => hmacBase64(k, lines.join('\n'))) ? OK : fail('Signature does not match')
+  return secretIn(given, keys, (k) => hmacBase64(k, lines.join('\n'))) ? OK : fail('Signature does not match')
 }
 
 function stageJobs(stages: unknown): (Job & { id: string })[] {

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto'
 import { buildUpdateSchema, emptyUpdate } from '../model.ts'
 import { buildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Provider } from '../provider.ts'
-import { credentialFrom, fail, matchesAny, OK } from '../verify.ts'
+import { fail, OK } from '../verify.ts'
+import { credentialFrom, secretIn } from '../../http/auth.ts'
 import { spanMs } from '../time.ts'
 import { zodMessage } from '../../errors.ts'
 
@@ -45,9 +46,9 @@ export const generic: Provider = {
   verify(d, secrets) {
     const tokens = secrets[VAR] ?? []
     if (tokens.length === 0) return fail(`no token configured: set ${VAR}`)
-    const given = credentialFrom(d.headers)
+    const given = credentialFrom(d.headers.get('authorization'))
     if (!given) return fail('missing Authorization: Bearer <token> header')
-    return matchesAny(tokens, given, (t) => t) ? OK : fail('token does not match')
+    return secretIn(given, tokens) ? OK : fail('token does not match')
   },
   normalize(d, body) {
     const r = genericBody.safeParse(body)

@@ -7,7 +7,8 @@ import { emptyUpdate, isTerminal } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { secretIn } from '../../http/auth.ts'
 import { first, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
 import { naturalKey, workflowJobUpdate, workflowRunUpdate } from './github.ts'
 
@@ -32,7 +33,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   // Gitea's own headers only: its GitHub-compatible X-Hub-Signature-256 is for the github hook.
   const given = header(d, 'x-forgejo-signature', 'x-gitea-signature')
   if (!given) return fail('missing X-Gitea-Signature or X-Forgejo-Signature header')
-  return matchesAny(keys, given.toLowerCase(), (k) => hmacHex(k, d.raw))
+  return secretIn(given.toLowerCase(), keys, (k) => hmacHex(k, d.raw))
     ? OK
     : fail('X-Gitea-Signature does not match the body')
 }

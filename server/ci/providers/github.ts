@@ -7,7 +7,8 @@ import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
 import type { BuildStatus, ProviderName } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, matchesAny, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { secretIn } from '../../http/auth.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'GITHUB_WEBHOOK_SECRET'
@@ -149,7 +150,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   if (!header) return fail('missing X-Hub-Signature-256 header')
   if (!header.startsWith('sha256=')) return fail('X-Hub-Signature-256 is not sha256=<hex>')
   const given = header.slice('sha256='.length).toLowerCase()
-  return matchesAny(keys, given, (k) => hmacHex(k, d.raw)) ? OK : fail('X-Hub-Signature-256 does not match the body')
+  return secretIn(given, keys, (k) => hmacHex(k, d.raw)) ? OK : fail('X-Hub-Signature-256 does not match the body')
 }
 
 function normalize(d: Delivery, body: unknown): NormalizeResult {

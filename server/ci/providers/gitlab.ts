@@ -7,7 +7,8 @@ import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider, type VerifyResult } from '../provider.ts'
 import { requiredTime, secondsToMs, shiftIso, spanMs, toIso } from '../time.ts'
-import { fail, hmacBase64, matchesAny, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacBase64, OK, secretList, noSecret } from '../verify.ts'
+import { secretIn } from '../../http/auth.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
 const TOKEN_VAR = 'GITLAB_WEBHOOK_TOKEN'
@@ -59,7 +60,7 @@ function verifySigned(d: Delivery, tokens: readonly string[]): VerifyResult {
   if (given.length === 0) return fail('webhook-signature has no v1 signature')
   let ok = false
   for (const g of given) {
-    ok = matchesAny(keys, g, (t) => hmacBase64(signingKey(t)!, `${id}.${ts}.`, d.raw)) || ok
+    ok = secretIn(g, keys, (t) => hmacBase64(signingKey(t)!, `${id}.${ts}.`, d.raw)) || ok
   }
   return ok ? OK : fail('webhook-signature does not match the body')
 }
@@ -76,7 +77,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>): Verify
   // GitLab may send both; whichever is configured and valid is enough.
   const reasons: string[] = []
   if (token !== null && tokens.length > 0) {
-    if (matchesAny(tokens, token, (t) => t)) return OK
+    if (secretIn(token, tokens)) return OK
     reasons.push('X-Gitlab-Token does not match')
   }
   if (signed && signing.length > 0) {

@@ -7,7 +7,8 @@ import { emptyUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
 import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
 import { MAX_DURATION_MS, requiredTime, shiftIso } from '../time.ts'
-import { credentialFrom, fail, matchesAny, OK, secretList, noSecret } from '../verify.ts'
+import { fail, OK, secretList, noSecret } from '../verify.ts'
+import { credentialFrom, secretIn } from '../../http/auth.ts'
 import { arr, int, lookup, obj, str, tagOf } from '../payload.ts'
 
 const SECRET_VAR = 'JENKINS_WEBHOOK_TOKEN'
@@ -29,14 +30,14 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   if (keys.length === 0) return noSecret(SECRET_VAR)
   // `?token=` too, because some Jenkins setups can only configure a plain URL (no credentials);
   // it ends up in access logs, so user:token in the URL (HTTP Basic) is the better choice.
-  const given = [credentialFrom(d.headers), d.url.searchParams.get('token')].filter(
+  const given = [credentialFrom(d.headers.get('authorization')), d.url.searchParams.get('token')].filter(
     (c): c is string => c !== null && c !== ''
   )
   if (given.length === 0) {
     return fail('missing credentials: put user:token in the endpoint URL or add ?token=')
   }
   let ok = false
-  for (const g of given) ok = matchesAny(keys, g, (k) => k) || ok
+  for (const g of given) ok = secretIn(g, keys) || ok
   return ok ? OK : fail('Jenkins token does not match')
 }
 
