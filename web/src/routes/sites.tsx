@@ -1,7 +1,8 @@
 import { Match, Switch, createMemo } from 'solid-js'
 import { PagedGrid } from '../components/paged-grid.tsx'
 import { SiteCard } from '../components/site-parts.tsx'
-import { useLive, type SiteLive } from '../lib/live.ts'
+import { useLive } from '../lib/live.ts'
+import type { SiteLive } from '../live/sites.ts'
 import { useView } from '../lib/view.ts'
 
 export default function Sites() {
