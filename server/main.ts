@@ -8,7 +8,6 @@ import { ensureWebBuild } from './http/web-build.ts'
 import { startServer } from './server.ts'
 import { StartupError } from './errors.ts'
 import { capabilities } from './capabilities.ts'
-import { scheduleBackups } from './db/backup.ts'
 
 const SHUTDOWN_LIMIT_MS = 5000
 
@@ -40,12 +39,6 @@ try {
   }
   throw e
 }
-// Off unless BACKUP_DIR is set; runs on the server's own connection (see db/backup.ts).
-const { BACKUP_DIR, BACKUP_EVERY, BACKUP_KEEP } = config
-const backups = BACKUP_DIR
-  ? scheduleBackups({ sqlite: server.store.sqlite, dir: BACKUP_DIR, everyMs: BACKUP_EVERY, keep: BACKUP_KEEP, log })
-  : undefined
-
 if (config.LOG_LEVEL !== 'silent') {
   process.stdout.write(
     `Radiator ${server.version} is running\n` +
@@ -69,15 +62,14 @@ const shutdown = (signal: string) => {
     process.exit(1)
   }, SHUTDOWN_LIMIT_MS)
   force.unref()
-  Promise.resolve(backups?.stop())
-    .then(() => server.close())
-    .then(
-      () => process.exit(0),
-      (e) => {
-        log.error('shutdown failed', { err: String(e) })
-        process.exit(1)
-      }
-    )
+  // Scheduled backups are the server's jobs: close() waits for one in progress.
+  server.close().then(
+    () => process.exit(0),
+    (e) => {
+      log.error('shutdown failed', { err: String(e) })
+      process.exit(1)
+    }
+  )
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'))
 process.once('SIGINT', () => shutdown('SIGINT'))

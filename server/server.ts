@@ -22,13 +22,17 @@ import { currentVersion } from './version.ts'
 import { createAccess, firstStartLink } from './access/index.ts'
 import type { Credentials } from './access/credentials.ts'
 import { Telemetry } from './observability/telemetry.ts'
+import { Scheduler } from './jobs/scheduler.ts'
+import { RetentionSweep } from './jobs/retention.ts'
+import { backupJob } from './db/backup.ts'
+import { DAY_MS } from './time.ts'
 
 export interface Capability {
   /** Mount path and sub-app. */
   mounts: [string, Hono][]
   /** Hot routes answered on Node's request before Hono (see http/node-routes.ts). */
   nodeRoutes?: NodeRoutes
-  /** Background work started with the server (retention, coalescing); returns its stopper. */
+  /** Work started with the server (background jobs go to the scheduler instead); returns its stopper. */
   start?(): () => void
 }
 
@@ -40,6 +44,10 @@ export type CapabilityFactory = (ctx: {
   log: Logger
   /** Counters for GET /metrics. */
   telemetry: Telemetry
+  /** The one scheduler: a capability adds its background jobs; they start with the server. */
+  jobs: Scheduler
+  /** The one retention sweep: a capability registers each of its tables' retention once. */
+  retention: RetentionSweep
 }) => Capability
 
 export interface RunningServer {
@@ -52,6 +60,8 @@ export interface RunningServer {
   credentials: Credentials
   /** Every route the app serves, with its handlers (the access test walks them). */
   routes: Hono['routes']
+  /** The background jobs (a test runs one now with `jobs.run(name)`). */
+  jobs: Scheduler
   /**
    * A one-time admin sign-in link, printed by main.ts, when no admin exists yet and no ADMIN_TOKEN
    * is set; null otherwise. Never logged.
@@ -63,7 +73,6 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-const DAY = 86_400_000
 /** The one path that upgrades (to WebSocket): app.ts mounts the live routes here. */
 const WS_PATH = '/live'
 
@@ -80,7 +89,7 @@ export async function startServer(
   const hub = new Hub(store, writer, {
     version,
     replayBuffer: config.LIVE_REPLAY_BUFFER,
-    retentionMs: config.EVENT_RETENTION_DAYS * DAY,
+    retentionMs: config.EVENT_RETENTION_DAYS * DAY_MS,
     heartbeatMs: config.LIVE_HEARTBEAT_MS,
     pollTimeoutMs: config.LIVE_POLL_TIMEOUT_MS,
   })
@@ -88,7 +97,24 @@ export async function startServer(
   const access = createAccess(config, store, writer, hub)
   // A revoked token or session loses its open live connections at once (close code 4401).
   access.credentials.onRevoke((r) => hub.closeWhere((c) => c.principal === r.id, 4401, 'access revoked'))
-  const caps = capabilities.map((f) => f({ config, store, writer, hub, log, telemetry }))
+  const jobs = new Scheduler(log)
+  const retention = new RetentionSweep(store.db, writer)
+  // Persisted live events are kept EVENT_RETENTION_DAYS (the hub's retentionMs above).
+  retention.step('events', () => hub.trim())
+  jobs.add(retention.job())
+  jobs.add({ name: 'live heartbeat', every: config.LIVE_HEARTBEAT_MS, run: () => hub.tick() })
+  // Off unless BACKUP_DIR is set; runs on the server's own connection (see db/backup.ts).
+  if (config.BACKUP_DIR)
+    jobs.add(
+      backupJob({
+        sqlite: store.sqlite,
+        dir: config.BACKUP_DIR,
+        everyMs: config.BACKUP_EVERY,
+        keep: config.BACKUP_KEEP,
+        log,
+      })
+    )
+  const caps = capabilities.map((f) => f({ config, store, writer, hub, log, telemetry, jobs, retention }))
   const app = createApp({
     config,
     store,
@@ -131,12 +157,7 @@ export async function startServer(
   }
   const port = (server.address() as AddressInfo).port
 
-  const heartbeat = setInterval(() => hub.tick(), config.LIVE_HEARTBEAT_MS)
-  const trim = () => hub.trim().catch((e) => log.warn('event trim failed', { err: String(e) }))
-  const trimTimer = setInterval(trim, 3600_000)
-  heartbeat.unref()
-  trimTimer.unref()
-  setImmediate(trim)
+  jobs.start()
   const stoppers = caps.map((c) => c.start?.()).filter((s): s is () => void => !!s)
 
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST
@@ -145,8 +166,8 @@ export async function startServer(
   let closing: Promise<void> | undefined
   const close = () =>
     (closing ??= (async () => {
-      clearInterval(heartbeat)
-      clearInterval(trimTimer)
+      // Disarmed at once; a run in progress (a backup, a retention batch) finishes before the writer closes.
+      const jobsDone = jobs.stop()
       for (const s of stoppers) s()
       const closed = new Promise<void>((r) => server.close(() => r()))
       hub.closeAll(1001, 'going away')
@@ -158,6 +179,7 @@ export async function startServer(
       clearInterval(reap)
       server.closeAllConnections()
       for (const ws of wss.clients) ws.terminate()
+      await jobsDone
       await writer.close()
       store.close()
     })())
@@ -177,6 +199,7 @@ export async function startServer(
     credentials: access.credentials,
     signinUrl,
     routes: app.routes,
+    jobs,
     connections,
     close,
   }

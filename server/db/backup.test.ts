@@ -6,7 +6,8 @@ import Database from 'better-sqlite3'
 import { ROOT } from '../http/web-build.ts'
 import { startTestServer, tempDir, until, WsTestClient, type TestServer } from '../test/harness.ts'
 import { databasePath } from './client.ts'
-import { SCHEDULED, scheduleBackups } from './backup.ts'
+import { backupJob, SCHEDULED } from './backup.ts'
+import { Scheduler } from '../jobs/scheduler.ts'
 
 const TOKEN = 'backup-test-token'
 const cleanup: (() => unknown)[] = []
@@ -200,7 +201,9 @@ describe('backup and restore', () => {
       }
     })
     await until(() => acked.length >= 20, 'a first batch of builds')
-    const schedule = scheduleBackups({ sqlite: s.store.sqlite, dir, everyMs: 20, keep: 2, log })
+    const schedule = new Scheduler({ warn: (m) => lines.push(m) })
+    schedule.add(backupJob({ sqlite: s.store.sqlite, dir, everyMs: 20, keep: 2, log }))
+    schedule.start()
     cleanup.push(() => schedule.stop())
     const seen = new Set<string>()
     await until(() => {

@@ -31,6 +31,7 @@ import {
 import { open } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { databasePath, ensureDir, type Sqlite } from './client.ts'
+import type { Job } from '../jobs/scheduler.ts'
 
 export interface BackupInfo {
   path: string
@@ -135,49 +136,32 @@ export function pruneBackups(dir: string, keep: number): string[] {
   return gone
 }
 
-export interface BackupSchedule {
-  /** Stops the timer and waits for a backup in progress to finish. */
-  stop(): Promise<void>
-}
-
 /**
- * Backs up every `everyMs` into `dir`, keeping the newest `keep`. The first is due `everyMs` after
- * the newest one already there (at once when there is none or it is overdue), so restarts more
- * frequent than the interval don't starve the schedule. Failures are logged, never fatal.
+ * The scheduled backup, a job for the server's scheduler (jobs/scheduler.ts): every `everyMs` into
+ * `dir`, keeping the newest `keep`. The first is due `everyMs` after the newest one already there
+ * (at once when there is none or it is overdue), so restarts more frequent than the interval don't
+ * starve the schedule. Failures are logged, never fatal.
  */
-export function scheduleBackups(opts: {
+export function backupJob(opts: {
   sqlite: Sqlite
   dir: string
   everyMs: number
   keep: number
   log: { info(m: string, f?: Record<string, unknown>): void; error(m: string, f?: Record<string, unknown>): void }
-}): BackupSchedule {
-  let running: Promise<void> = Promise.resolve()
-  let timer: NodeJS.Timeout | undefined
-  let stopped = false
-  const once = async () => {
-    try {
-      ensureDir(opts.dir)
-      const info = await backupConnection(opts.sqlite, join(opts.dir, scheduledName(new Date())))
-      const pruned = pruneBackups(opts.dir, opts.keep)
-      opts.log.info('backup written', { path: info.path, bytes: info.bytes, pruned: pruned.length })
-    } catch (e) {
-      opts.log.error('backup failed', { dir: opts.dir, err: String(e) })
-    }
-  }
-  const next = (ms: number) => {
-    if (stopped) return
-    timer = setTimeout(() => {
-      running = once().then(() => next(opts.everyMs))
-    }, ms)
-    timer.unref()
-  }
-  next(Math.min(opts.everyMs, Math.max(0, newestBackupAt(opts.dir) + opts.everyMs - Date.now())))
+}): Job {
   return {
-    async stop() {
-      stopped = true
-      clearTimeout(timer)
-      await running
+    name: 'backup',
+    every: opts.everyMs,
+    firstAfterMs: Math.min(opts.everyMs, Math.max(0, newestBackupAt(opts.dir) + opts.everyMs - Date.now())),
+    async run() {
+      try {
+        ensureDir(opts.dir)
+        const info = await backupConnection(opts.sqlite, join(opts.dir, scheduledName(new Date())))
+        const pruned = pruneBackups(opts.dir, opts.keep)
+        opts.log.info('backup written', { path: info.path, bytes: info.bytes, pruned: pruned.length })
+      } catch (e) {
+        opts.log.error('backup failed', { dir: opts.dir, err: String(e) })
+      }
     },
   }
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from 'node:net'
 import { startTestServer, type TestServer } from '../test/harness.ts'
-import { BROWSER_UA, json, ORIGIN, postBeacon, postRaw, SITE } from './testing.ts'
+import { BROWSER_UA, json, ORIGIN, postBeacon, postRaw, SITE } from '../test/metrics.ts'
 
 const servers: TestServer[] = []
 afterEach(async () => {

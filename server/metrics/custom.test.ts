@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { until, type TestServer } from '../test/harness.ts'
-import { json, testClock, metricsFixtures } from './testing.ts'
+import { json, testClock, metricsFixtures } from '../test/metrics.ts'
 
 const T0 = Date.UTC(2026, 3, 2, 9, 0, 0)
 const { server, ws } = metricsFixtures()

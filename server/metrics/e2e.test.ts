@@ -13,7 +13,7 @@ import { chromium, type Browser } from 'playwright-core'
 import { ROOT } from '../http/web-build.ts'
 import { until, WsTestClient, type TestServer } from '../test/harness.ts'
 import { BEACON_PATH } from './beacon-file.ts'
-import { BROWSER_UA, eventually, json, startMetricsServer } from './testing.ts'
+import { BROWSER_UA, eventually, json, startMetricsServer } from '../test/metrics.ts'
 import type { Summary, VitalName } from '../../contract/metrics.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'

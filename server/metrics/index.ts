@@ -12,7 +12,7 @@ import { COLLECT_PATH, collectHandler } from './collect.ts'
 import { createIngest } from './pipeline.ts'
 import { loadPresence, Presence } from './presence.ts'
 import { RawWrites } from './raw.ts'
-import { Retention } from './retention.ts'
+import { registerMetricsRetention } from './retention.ts'
 import { registerHistogramFunctions, Roller } from './rollups.ts'
 import { metricsRoutes } from './routes.ts'
 import { Sites } from './sites.ts'
@@ -23,15 +23,12 @@ export interface MetricsOptions extends Partial<LivePushOptions> {
   now?: () => number
   /** How often new raw rows are rolled up. */
   rollEveryMs?: number
-  retentionEveryMs?: number
-  /** Delay of the first retention run after start. */
-  retentionFirstAfterMs?: number
   /** Where the built beacon is served from. */
   beaconPath?: string
 }
 
 export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFactory {
-  return ({ config, store, writer, hub, log, telemetry }) => {
+  return ({ config, store, writer, hub, log, telemetry, jobs, retention }) => {
     const now = opts.now ?? Date.now
     const sqlite = store.sqlite
     const onError = (what: string) => (e: unknown) => log.warn(`metrics: ${what} failed`, { err: String(e) })
@@ -40,11 +37,11 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
     const sites = new Sites(config.SITES, config.SITES_ALLOW_SUBDOMAINS, config.SITE_DEPLOYS)
     const presence = new Presence(now)
     loadPresence(sqlite, presence)
-    const visitors = new VisitorIds(sqlite, writer, now)
+    const visitors = new VisitorIds(store.db, writer, now)
     const roller = new Roller(sqlite, writer)
     const summaries = new Summaries(sqlite, presence, now)
     const custom = new CustomMetrics(sqlite, writer, hub, now)
-    const retention = new Retention(sqlite, writer, visitors, {
+    registerMetricsRetention(retention, store.db, visitors, {
       rawDays: config.RAW_RETENTION_DAYS,
       rollupDays: config.ROLLUP_RETENTION_DAYS,
       now,
@@ -70,6 +67,9 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
     })
     telemetry.beacons(ingest.stats)
     hub.addSnapshot('sites', () => live.snapshot())
+    jobs.add(visitors.rotationJob())
+    jobs.add(roller.job(opts.rollEveryMs ?? 1000, (s) => live.rolled(s)))
+    jobs.add(live.sweepJob())
     hub.addSnapshot('metrics', () => custom.latestByName())
 
     return {
@@ -88,13 +88,7 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
       },
       start() {
         writer.write((s) => sites.sync(s, now())).catch(onError('sites sync'))
-        const stops = [
-          visitors.start(onError('salt rotation')),
-          roller.start(opts.rollEveryMs ?? 1000, (s) => live.rolled(s), onError('rollup')),
-          retention.start(opts.retentionEveryMs ?? 3_600_000, onError('retention'), opts.retentionFirstAfterMs),
-          live.start(),
-        ]
-        return () => stops.forEach((s) => s())
+        return () => live.stop()
       },
     }
   }

@@ -3,6 +3,7 @@
  * most once per site per second and `vitals` (the 24h summary) at most every 10 s per site, each
  * only when it changed; and the snapshot's `sites` list. Both are transient (latest per key).
  */
+import type { Job } from '../jobs/scheduler.ts'
 import type { Hub } from '../live/hub.ts'
 import { Coalescer } from './coalescer.ts'
 import type { Presence } from './presence.ts'
@@ -83,19 +84,24 @@ export class LivePush {
     })
   }
 
-  start(): () => void {
-    const sweep = setInterval(() => {
-      this.presence.prune()
-      for (const s of this.sites.list) {
-        this.visitors.touch(s)
-        this.vitals.touch(s)
-      }
-    }, this.opts.sweepEveryMs)
-    sweep.unref()
-    return () => {
-      clearInterval(sweep)
-      this.visitors.stop()
-      this.vitals.stop()
+  /** The sweep job: re-checks every site's figures without beacons (visitors age out of `live`). */
+  sweepJob(): Job {
+    return {
+      name: 'site figures sweep',
+      every: this.opts.sweepEveryMs,
+      run: () => {
+        this.presence.prune()
+        for (const s of this.sites.list) {
+          this.visitors.touch(s)
+          this.vitals.touch(s)
+        }
+      },
     }
+  }
+
+  /** Drops the pushes still waiting (shutdown). */
+  stop(): void {
+    this.visitors.stop()
+    this.vitals.stop()
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { tempDir, until, type LiveMessage, type TestServer } from '../test/harness.ts'
-import { json, postBeacon, SITE, testClock, metricsFixtures, startMetricsServer } from './testing.ts'
+import { json, postBeacon, SITE, testClock, metricsFixtures, startMetricsServer } from '../test/metrics.ts'
 import { Presence } from './presence.ts'
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0)

@@ -6,13 +6,15 @@
  * sample (same web-vitals id reported again) carries the value the rollups counted, taken out here.
  */
 import type { Sqlite } from '../db/client.ts'
+import { ROLLUP_GRANS } from '../db/schema.ts'
 import type { Writer } from '../db/writer.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../time.ts'
 import { addInto, bucketOf, encode, encodeMap, MAX_BUCKETS, merge } from './histogram.ts'
 import { rate, type Device, type VitalName } from '../../contract/metrics.ts'
+import type { Job } from '../jobs/scheduler.ts'
 
-export type Gran = 'm' | 'h' | 'd'
-export const GRAN_MS: Record<Gran, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 }
-const GRANS = Object.keys(GRAN_MS) as Gran[]
+export type Gran = (typeof ROLLUP_GRANS)[number]
+export const GRAN_MS: Record<Gran, number> = { m: MINUTE_MS, h: HOUR_MS, d: DAY_MS }
 export const periodOf = (gran: Gran, t: number) => t - (t % GRAN_MS[gran])
 
 /** Whole-site rows use this path; per-page rows exist for page views, LCP and INP (top pages). */
@@ -163,7 +165,7 @@ export class Roller {
     ) => {
       sites.add(site)
       const perPage = PER_PAGE.has(metric)
-      for (const gran of GRANS) {
+      for (const gran of ROLLUP_GRANS) {
         const period = periodOf(gran, at)
         for (let k = perPage ? 2 : 1; k > 0; k--) {
           const p = k === 2 ? path : ALL_PATHS
@@ -227,28 +229,20 @@ export class Roller {
     return this.watermark(WM_SAMPLES)
   }
 
-  /** Rolls every `everyMs` (and at once again while behind); returns the stopper. */
-  start(everyMs: number, onRolled: (sites: Set<string>) => void, onError: (e: unknown) => void): () => void {
-    let timer: NodeJS.Timeout | undefined
-    let stopped = false
-    const tick = async () => {
-      try {
+  /** The rollup job: every `everyMs`, rolling batch after batch while behind. */
+  job(everyMs: number, onRolled: (sites: Set<string>) => void): Job {
+    return {
+      name: 'rollups',
+      every: everyMs,
+      run: async (stopping) => {
         for (;;) {
           const r = await this.runOnce()
           if (r.sites.size) onRolled(r.sites)
-          if (!r.more || stopped) break
+          if (!r.more || stopping.aborted) break
           // Let requests in between batches.
           await new Promise((res) => setImmediate(res))
         }
-      } catch (e) {
-        onError(e)
-      }
-      if (!stopped) (timer = setTimeout(tick, everyMs)).unref()
-    }
-    ;(timer = setTimeout(tick, everyMs)).unref()
-    return () => {
-      stopped = true
-      clearTimeout(timer)
+      },
     }
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { until, type TestServer } from '../test/harness.ts'
-import { eventually, postBeacon, SITE, testClock, metricsFixtures } from './testing.ts'
+import { eventually, postBeacon, SITE, testClock, metricsFixtures } from '../test/metrics.ts'
 import { summarySchema, type BeaconEvent, type Summary } from '../../contract/metrics.ts'
 
 const T0 = Date.UTC(2026, 5, 1, 12, 30, 15)

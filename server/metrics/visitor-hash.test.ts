@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { openStore, type Store } from '../db/client.ts'
 import { Writer } from '../db/writer.ts'
 import { tempDir, type TestServer } from '../test/harness.ts'
-import { json, postBeacon, SITE, startMetricsServer, testClock } from './testing.ts'
-import { DAY_MS, VisitorIds } from './visitor-hash.ts'
+import { json, postBeacon, SITE, startMetricsServer, testClock } from '../test/metrics.ts'
+import { DAY_MS } from '../time.ts'
+import { VisitorIds } from './visitor-hash.ts'
 
 const DAY = Date.UTC(2026, 2, 10)
 const UA = 'Mozilla/5.0 Firefox/130.0'
@@ -24,7 +25,7 @@ function setup(start: number) {
     store.close()
     rmSync(dir, { recursive: true, force: true })
   })
-  return { store, writer, clock, ids: new VisitorIds(store.sqlite, writer, clock.now) }
+  return { store, writer, clock, ids: new VisitorIds(store.db, writer, clock.now) }
 }
 
 const saltDays = (store: Store) =>
@@ -83,7 +84,7 @@ describe('visitor ids', () => {
     const { ids, store, writer, clock } = setup(DAY + 5000)
     const a = ids.idFor(SITE, '192.0.2.1', UA, never)
     await writer.drain()
-    const again = new VisitorIds(store.sqlite, writer, clock.now)
+    const again = new VisitorIds(store.db, writer, clock.now)
     expect(again.idFor(SITE, '192.0.2.1', UA, never)).toBe(a)
   })
 })

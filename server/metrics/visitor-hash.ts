@@ -4,16 +4,18 @@
  * across midnight keeps its id, and salts 48 h old are deleted, so an id can't be linked to the
  * same person on a later day. The IP is hashed, never stored.
  */
+import { lte, sql } from 'drizzle-orm'
 import { randomBytes } from 'node:crypto'
-import type { Sqlite } from '../db/client.ts'
+import type { Db } from '../db/client.ts'
+import { siteSalts } from '../db/schema.ts'
 import type { Writer } from '../db/writer.ts'
+import type { Job } from '../jobs/scheduler.ts'
+import { DAY_MS, utcDay } from '../time.ts'
 import { sipHashText, sipKey, type SipKey } from './siphash.ts'
 
-export const DAY_MS = 86_400_000
 const SALT_BYTES = 16
+/** A salt's retention: the previous day's is kept for visits across midnight, older ones go. */
 const KEEP_MS = 2 * DAY_MS
-
-export const utcDay = (t: number) => Math.floor(t / DAY_MS) * DAY_MS
 
 export class VisitorIds {
   /** Day start → salt, as SipHash's key words. */
@@ -21,16 +23,22 @@ export class VisitorIds {
   private stmts
 
   constructor(
-    sqlite: Sqlite,
+    db: Db,
     private writer: Writer,
     private now: () => number
   ) {
     this.stmts = {
-      insert: sqlite.prepare('INSERT OR IGNORE INTO site_salts (day, salt) VALUES (?, ?)'),
-      prune: sqlite.prepare('DELETE FROM site_salts WHERE day <= ?'),
+      insert: db
+        .insert(siteSalts)
+        .values({ day: sql.placeholder('day'), salt: sql.placeholder('salt') })
+        .onConflictDoNothing()
+        .prepare(),
+      prune: db
+        .delete(siteSalts)
+        .where(lte(siteSalts.day, sql.placeholder('cutoff')))
+        .prepare(),
     }
-    const rows = sqlite.prepare<[], { day: number; salt: Buffer }>('SELECT day, salt FROM site_salts').all()
-    for (const r of rows) this.salts.set(r.day, sipKey(r.salt))
+    for (const r of db.select().from(siteSalts).all()) this.salts.set(r.day, sipKey(r.salt))
   }
 
   /** Today's salt, made on first use after midnight; its write is queued ahead of the caller's. */
@@ -39,7 +47,7 @@ export class VisitorIds {
     if (!salt) {
       const bytes = randomBytes(SALT_BYTES)
       this.salts.set(day, (salt = sipKey(bytes)))
-      this.writer.write(() => this.stmts.insert.run(day, bytes)).catch(() => {})
+      this.writer.write(() => this.stmts.insert.run({ day, salt: bytes })).catch(() => {})
     }
     return salt
   }
@@ -60,32 +68,23 @@ export class VisitorIds {
     return today
   }
 
-  /** Makes today's salt and deletes salts 48 h old (run at 00:00 UTC and by the retention job). */
+  /** Makes today's salt and deletes salts 48 h old (at 00:00 UTC, and in the retention sweep). */
   async rotate(): Promise<number> {
     const now = this.now()
     this.saltFor(utcDay(now))
     const cutoff = now - KEEP_MS
     for (const day of this.salts.keys()) if (day <= cutoff) this.salts.delete(day)
-    return this.writer.write(() => this.stmts.prune.run(cutoff).changes)
+    return this.writer.write(() => this.stmts.prune.run({ cutoff }).changes)
   }
 
-  /** Rotates at every 00:00 UTC; returns the stopper. */
-  start(onError: (e: unknown) => void): () => void {
-    let timer: NodeJS.Timeout
-    const schedule = () => {
-      const wait = utcDay(this.now()) + DAY_MS - this.now()
-      timer = setTimeout(
-        () => {
-          this.rotate().catch(onError)
-          schedule()
-        },
-        Math.max(1000, wait)
-      )
-      timer.unref()
+  /** The rotation job: at start, then at every 00:00 UTC. */
+  rotationJob(): Job {
+    return {
+      name: 'visitor salt rotation',
+      firstAfterMs: 0,
+      every: () => Math.max(1000, utcDay(this.now()) + DAY_MS - this.now()),
+      run: () => this.rotate(),
     }
-    this.rotate().catch(onError)
-    schedule()
-    return () => clearTimeout(timer)
   }
 
   /** Salt days held in memory (tests). */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadFixture } from './fixtures.ts'
 import { startTestServer, type TestServer } from './harness.ts'
 import * as github from './sign/github.ts'
-import { postBeacon, SITE } from '../metrics/testing.ts'
+import { postBeacon, SITE } from './metrics.ts'
 
 const SECRET = 'disk-full-secret'
 const TOKEN = 'disk-full-token'

@@ -20,7 +20,7 @@ import {
   type ProxyOptions,
   type RunningProxy,
 } from './proxies.ts'
-import { BROWSER_UA, ORIGIN, SITE } from '../metrics/testing.ts'
+import { BROWSER_UA, ORIGIN, SITE } from './metrics.ts'
 
 const TOKEN = 'proxy-test-token'
 const servers: TestServer[] = []

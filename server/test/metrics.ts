@@ -4,8 +4,8 @@
  */
 import { afterEach } from 'vitest'
 import type { ConfigVar } from '../config.ts'
-import { startTestServer, tempDir, WsTestClient, type TestServer } from '../test/harness.ts'
-import { createMetricsCapability, type MetricsOptions } from './index.ts'
+import { startTestServer, tempDir, WsTestClient, type TestServer } from './harness.ts'
+import { createMetricsCapability, type MetricsOptions } from '../metrics/index.ts'
 import type { BeaconEvent } from '../../contract/metrics.ts'
 
 export const SITE = 'shop.example.com'
