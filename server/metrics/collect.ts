@@ -10,7 +10,7 @@ import { headerOf, type NodeHandler } from '../http/node-routes.ts'
 import { clientIpOf } from '../http/client-ip.ts'
 import type { Logger } from '../log.ts'
 import { Drop, type DropReason, type Ingest, type Outcome } from './pipeline.ts'
-import { ABORTED, readNodeBody } from './request.ts'
+import { ABORTED, readNodeBody } from '../http/body.ts'
 import type { Sites } from './sites.ts'
 import type { StatusCounts } from '../observability/telemetry.ts'
 

@@ -1,7 +1,8 @@
 /**
- * @module Reading a request body with a size limit, from Node's IncomingMessage: the collect
- * endpoint is served on Node's request directly (collect.ts), and on @hono/node-server the same
- * reader skips the WHATWG Request body stream that `c.req.text()` goes through.
+ * @module The one body reader: a request body with a size limit, from Node's IncomingMessage. The
+ * beacon endpoint is served on Node's request directly (metrics/collect.ts); webhooks (ci/hooks.ts)
+ * and custom metrics are Hono handlers on @hono/node-server, where the same reader skips the WHATWG
+ * Request body stream that `c.req.text()` goes through.
  *
  * Over the limit, the reader settles at once (the caller answers 413 with `Connection: close`)
  * and what the client still sends is dropped unread into memory; the connection's lingering
@@ -11,7 +12,7 @@
 import type { Context } from 'hono'
 import type { IncomingMessage } from 'node:http'
 import { AppError, ClientGoneError } from '../errors.ts'
-import { nodeRequestOf } from '../http/node-routes.ts'
+import { nodeRequestOf } from './node-routes.ts'
 
 export const ABORTED = Symbol('aborted')
 
