@@ -31,6 +31,7 @@ import {
 import { open } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { databasePath, ensureDir, type Sqlite } from './client.ts'
+import { metaOf } from './meta.ts'
 import type { Job } from '../jobs/scheduler.ts'
 
 export interface BackupInfo {
@@ -228,13 +229,10 @@ async function sealInBackground(tmp: string, target: string): Promise<BackupInfo
     const db = new Database(tmp, { fileMustExist: true })
     try {
       db.pragma('journal_mode = DELETE')
-      const reserved = db.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as
-        | { value: string }
-        | undefined
       info = {
         path: target,
         bytes: statSync(tmp).size,
-        eventIdReserved: Number(reserved?.value ?? 0),
+        eventIdReserved: metaOf(db).getNumber('event_id_reserved'),
         builds: -1,
         events: -1,
       }
@@ -276,16 +274,13 @@ function inspect(path: string): Omit<BackupInfo, 'path'> {
     const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get()
     if (!hasMeta) throw new BackupError(`${path} is not a Radiator database (no meta table)`)
     const count = (t: string) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n
-    const reserved = db.prepare("SELECT value FROM meta WHERE key = 'event_id_reserved'").get() as
-      | { value: string }
-      | undefined
     return {
       bytes: (
         db.prepare('SELECT page_count * page_size AS b FROM pragma_page_count(), pragma_page_size()').get() as {
           b: number
         }
       ).b,
-      eventIdReserved: Number(reserved?.value ?? 0),
+      eventIdReserved: metaOf(db).getNumber('event_id_reserved'),
       builds: count('builds'),
       events: count('events'),
     }

@@ -6,6 +6,7 @@
  * sample (same web-vitals id reported again) carries the value the rollups counted, taken out here.
  */
 import type { Sqlite } from '../db/client.ts'
+import { type Meta, type MetaKey, metaOf } from '../db/meta.ts'
 import { ROLLUP_GRANS } from '../db/schema.ts'
 import type { Writer } from '../db/writer.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../time.ts'
@@ -23,8 +24,8 @@ const PER_PAGE = new Set(['PV', 'LCP', 'INP'])
 
 /** Row ids per rollup transaction: short enough that a beacon never waits long behind one. */
 const BATCH = 5000
-const WM_HITS = 'metrics_rolled_hits'
-const WM_SAMPLES = 'metrics_rolled_samples'
+const WM_HITS: MetaKey = 'metrics_rolled_hits'
+const WM_SAMPLES: MetaKey = 'metrics_rolled_samples'
 
 /**
  * `hist_add(a, b)` merges two encoded histograms; `hist_sum(h)` merges a column's; `hist_bucket(metric,
@@ -94,6 +95,7 @@ export interface RollResult {
 
 export class Roller {
   private stmts
+  private meta: Meta
   private running: Promise<RollResult> | null = null
 
   constructor(
@@ -102,11 +104,8 @@ export class Roller {
     /** Larger batches fold more rows into each rollup row: catching up on a backlog (benchmark). */
     private batch = BATCH
   ) {
+    this.meta = metaOf(sqlite)
     this.stmts = {
-      getMeta: sqlite.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: sqlite.prepare(
-        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'
-      ),
       // Batches are id ranges (ids only grow: AUTOINCREMENT), grouped to the minute in SQLite: a
       // busy second of beacons becomes a few hundred groups, where folding row by row in JS was
       // the largest cost of the job.
@@ -144,8 +143,8 @@ export class Roller {
     while ((await this.runOnce()).more);
   }
 
-  private watermark(key: string): number {
-    return Number(this.stmts.getMeta.get(key)?.value ?? 0)
+  private watermark(key: MetaKey): number {
+    return this.meta.getNumber(key)
   }
 
   /** One batch, inside a writer op. */
@@ -197,7 +196,7 @@ export class Roller {
       }
     }
     /** The next id range: at most one batch past the watermark, at most the last row. */
-    const range = (key: string, max: { id: number | null } | undefined) => {
+    const range = (key: MetaKey, max: { id: number | null } | undefined) => {
       const from = this.watermark(key)
       const last = max?.id ?? 0
       return { from, to: Math.min(last, from + this.batch), more: last > from + this.batch }
@@ -219,8 +218,8 @@ export class Roller {
       const hist = a.hist ? encodeMap(a.hist) : null
       this.stmts.upsert.run(a.site, a.gran, a.period, a.path, a.metric, a.device, a.n, a.good, a.ni, a.poor, hist)
     }
-    if (h.to > h.from) this.stmts.setMeta.run(WM_HITS, String(h.to))
-    if (v.to > v.from) this.stmts.setMeta.run(WM_SAMPLES, String(v.to))
+    if (h.to > h.from) this.meta.set(WM_HITS, h.to)
+    if (v.to > v.from) this.meta.set(WM_SAMPLES, v.to)
     return { more: h.more || v.more, sites }
   }
 
