@@ -3,7 +3,9 @@
  * time series, the latest value per name kept in memory (loaded at start) for the snapshot and
  * GET /api/metrics, and pushed as a `metric` event after COMMIT.
  */
-import type { Sqlite } from '../db/client.ts'
+import { and, desc, eq, getTableColumns, gte, inArray, max, sql } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import { customMetrics } from '../db/schema.ts'
 import type { Writer } from '../db/writer.ts'
 import type { Hub } from '../live/hub.ts'
 import type { CustomMetricInput, CustomMetricPoint } from '../../contract/metrics.ts'
@@ -11,13 +13,9 @@ import type { CustomMetricInput, CustomMetricPoint } from '../../contract/metric
 /** A series answer is bounded; the newest points are kept. */
 const MAX_POINTS = 10_000
 
-interface Row {
-  name: string
-  value: number
-  unit: string | null
-  tags: string | null
-  at: number
-}
+/** A stored point: every column but the id. */
+const { id: _id, ...pointColumns } = getTableColumns(customMetrics)
+type Row = Omit<typeof customMetrics.$inferSelect, 'id'>
 
 const toPoint = (r: Row): CustomMetricPoint => ({
   name: r.name,
@@ -39,22 +37,25 @@ export class CustomMetrics {
   private stmts
 
   constructor(
-    sqlite: Sqlite,
+    private db: Db,
     private writer: Writer,
     private hub: Hub,
     private now: () => number
   ) {
     this.stmts = {
-      insert: sqlite.prepare('INSERT INTO custom_metrics (name, value, unit, tags, at) VALUES (?, ?, ?, ?, ?)'),
-      series: sqlite.prepare<[string, number, number], Row>(
-        'SELECT name, value, unit, tags, at FROM custom_metrics WHERE name = ? AND at >= ? ORDER BY at DESC, id DESC LIMIT ?'
-      ),
+      series: db
+        .select(pointColumns)
+        .from(customMetrics)
+        .where(and(eq(customMetrics.name, sql.placeholder('name')), gte(customMetrics.at, sql.placeholder('since'))))
+        .orderBy(desc(customMetrics.at), desc(customMetrics.id))
+        .limit(MAX_POINTS)
+        .prepare(),
     }
-    const rows = sqlite
-      .prepare<[], Row>(
-        'SELECT name, value, unit, tags, at FROM custom_metrics WHERE id IN (SELECT max(id) FROM custom_metrics GROUP BY name)'
-      )
-      .all()
+    const newest = db
+      .select({ id: max(customMetrics.id) })
+      .from(customMetrics)
+      .groupBy(customMetrics.name)
+    const rows = db.select(pointColumns).from(customMetrics).where(inArray(customMetrics.id, newest)).all()
     for (const r of rows) this.latest.set(r.name, toPoint(r))
   }
 
@@ -67,9 +68,7 @@ export class CustomMetrics {
       tags: m.tags && Object.keys(m.tags).length ? JSON.stringify(m.tags) : null,
       at,
     }))
-    await this.writer.write(() => {
-      for (const r of rows) this.stmts.insert.run(r.name, r.value, r.unit, r.tags, r.at)
-    })
+    await this.writer.write(() => this.db.insert(customMetrics).values(rows).run())
     const points = rows.map((r, i) => withThresholds(toPoint(r), items[i]!))
     for (const p of points) {
       this.latest.set(p.name, p)
@@ -85,6 +84,6 @@ export class CustomMetrics {
 
   /** Points of one name since `since` (ms), oldest first. */
   series(name: string, since: number): CustomMetricPoint[] {
-    return this.stmts.series.all(name, since, MAX_POINTS).reverse().map(toPoint)
+    return this.stmts.series.all({ name, since }).reverse().map(toPoint)
   }
 }

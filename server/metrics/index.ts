@@ -36,11 +36,11 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
 
     const sites = new Sites(config.SITES, config.SITES_ALLOW_SUBDOMAINS, config.SITE_DEPLOYS)
     const presence = new Presence(now)
-    loadPresence(sqlite, presence)
+    loadPresence(store.db, presence)
     const visitors = new VisitorIds(store.db, writer, now)
     const roller = new Roller(sqlite, writer)
     const summaries = new Summaries(sqlite, presence, now)
-    const custom = new CustomMetrics(sqlite, writer, hub, now)
+    const custom = new CustomMetrics(store.db, writer, hub, now)
     registerMetricsRetention(retention, store.db, visitors, {
       rawDays: config.RAW_RETENTION_DAYS,
       rollupDays: config.ROLLUP_RETENTION_DAYS,
@@ -87,7 +87,7 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
         }),
       },
       start() {
-        writer.write((s) => sites.sync(s, now())).catch(onError('sites sync'))
+        writer.write(() => sites.sync(store.db, now())).catch(onError('sites sync'))
         return () => live.stop()
       },
     }

@@ -4,8 +4,10 @@
  * since (the snippet beats every 30 s while visible). `last5m`: any page view or heartbeat in the
  * last 5 minutes, Plausible's "current visitors". Also the per-minute series of the last hour.
  */
-import type { Sqlite } from '../db/client.ts'
-import type { Device } from '../../contract/metrics.ts'
+import { asc, gte } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import { siteHits } from '../db/schema.ts'
+import type { Device, HitKind } from '../../contract/metrics.ts'
 
 export const LIVE_MS = 45_000
 export const RECENT_MS = 5 * 60_000
@@ -13,8 +15,6 @@ export const RECENT_MS = 5 * 60_000
 const REMEMBER_MS = 60 * 60_000
 export const SERIES_MINUTES = 60
 const MINUTE = 60_000
-
-export type HitKind = 'pageview' | 'heartbeat' | 'leave'
 
 interface VisitorState {
   seen: number
@@ -135,12 +135,13 @@ export class Presence {
 }
 
 /** Rebuilds presence from the hits of the last hour (at start, before any beacon is taken). */
-export function loadPresence(sqlite: Sqlite, presence: Presence): number {
-  const rows = sqlite
-    .prepare<[number], { site: string; visitor: string; kind: HitKind; device: Device; at: number }>(
-      'SELECT site, visitor, kind, device, at FROM site_hits WHERE at >= ? ORDER BY id'
-    )
-    .all(presence.rebuildFrom())
+export function loadPresence(db: Db, presence: Presence): number {
+  const rows = db
+    .select()
+    .from(siteHits)
+    .where(gte(siteHits.at, presence.rebuildFrom()))
+    .orderBy(asc(siteHits.id))
+    .all()
   for (const r of rows) presence.record(r.site, r.visitor, r.device, r.kind, r.at)
   return rows.length
 }

@@ -4,8 +4,10 @@
  * site's domain itself, or one of its subdomains when SITES_ALLOW_SUBDOMAINS is on. And which
  * pipelines deploy each site (SITE_DEPLOYS), which the dashboard draws as deploy markers.
  */
+import { and, eq, notInArray } from 'drizzle-orm'
 import type { DeploySource } from '../config.ts'
-import type { Sqlite } from '../db/client.ts'
+import type { Db } from '../db/client.ts'
+import { sites as sitesTable } from '../db/schema.ts'
 
 export class Sites {
   private set: ReadonlySet<string>
@@ -42,15 +44,16 @@ export class Sites {
   }
 
   /** Writes SITES into the `sites` table; run inside a writer op. */
-  sync(sqlite: Sqlite, now: number): void {
-    const insert = sqlite.prepare("INSERT OR IGNORE INTO sites (domain, source, created_at) VALUES (?, 'config', ?)")
-    for (const s of this.list) insert.run(s, now)
-    const placeholders = this.list.map(() => '?').join(',')
-    sqlite
-      .prepare(
-        `DELETE FROM sites WHERE source = 'config'${this.list.length ? ` AND domain NOT IN (${placeholders})` : ''}`
-      )
-      .run(...this.list)
+  sync(db: Db, now: number): void {
+    if (this.list.length)
+      db.insert(sitesTable)
+        .values(this.list.map((domain) => ({ domain, source: 'config' as const, createdAt: now })))
+        .onConflictDoNothing()
+        .run()
+    const gone = this.list.length ? notInArray(sitesTable.domain, [...this.list]) : undefined
+    db.delete(sitesTable)
+      .where(and(eq(sitesTable.source, 'config'), gone))
+      .run()
   }
 }
 
