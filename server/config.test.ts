@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CONFIG_DOCS, ConfigError, loadConfig } from './config.ts'
 import { ROOT } from './http/web-build.ts'
+import { PROVIDERS } from './ci/registry.ts'
 
 describe('config', () => {
   it('has working defaults for an empty environment', () => {
@@ -38,5 +39,16 @@ describe('config', () => {
   it('documents every variable in the README table', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
     for (const d of CONFIG_DOCS) expect(readme).toContain(`| \`${d.name}\` |`)
+  })
+
+  it("has each CI provider's secret variables as its file declares them, each documented in the README as declared", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const declared = PROVIDERS.flatMap((p) => Object.entries(p.secrets))
+    expect(declared.length).toBeGreaterThanOrEqual(PROVIDERS.length)
+    for (const [name, [, accepts, shown]] of declared) {
+      expect(CONFIG_DOCS.filter((d) => d.name === name)).toEqual([{ name, accepts, default: shown }])
+      expect(readme).toContain(`| \`${name}\` | ${shown} | ${accepts} |`)
+      expect((loadConfig({ [name]: 'a,b' }) as unknown as Record<string, unknown>)[name]).toEqual(['a', 'b'])
+    }
   })
 })

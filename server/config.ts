@@ -4,6 +4,8 @@
  * checked against `CONFIG_DOCS` by a test, so a variable can't be added without documenting it.
  */
 import { z } from 'zod'
+import type { Provider } from './ci/provider.ts'
+import { PROVIDERS, secretVars } from './ci/registry.ts'
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')
@@ -195,18 +197,8 @@ const vars = {
     'an integer 1–3650: days persisted live events are kept for replay',
     '7',
   ],
-  // CI webhooks (each a comma-separated list so a secret can be rotated without a missed delivery)
-  GITHUB_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
-  GITEA_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
-  GITLAB_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset)'],
-  GITLAB_WEBHOOK_SIGNING_TOKEN: [list.default([]), 'comma-separated whsec_… signing tokens', '(unset)'],
-  CIRCLECI_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
-  BUILDKITE_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset: route answers 401)'],
-  BITBUCKET_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
-  AZURE_DEVOPS_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset: route answers 401)'],
-  DRONE_WEBHOOK_SECRET: [list.default([]), 'comma-separated secrets', '(unset: route answers 401)'],
-  JENKINS_WEBHOOK_TOKEN: [list.default([]), 'comma-separated tokens', '(unset: route answers 401)'],
-  GENERIC_WEBHOOK_TOKEN: [list.default([]), 'comma-separated bearer tokens', '(unset: route answers 401)'],
+  // CI webhooks: each provider's secret variables, as its file declares them (server/ci/registry.ts)
+  ...secretVars(PROVIDERS),
   HOOK_AUTH_FAILURES_PER_MINUTE: [
     int(1, 100_000).default(30),
     'an integer 1–100000: failed webhook authentications accepted per client address per minute before 429 (valid deliveries are never limited)',
@@ -272,20 +264,45 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-/** Parses the environment; throws a ConfigError with one line naming the variable and what it accepts. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+type Entry = readonly [schema: z.ZodType, accepts: string, shown: string]
+
+/** The variables and their schema; another provider list's secrets replace the registry's (a test's throwaway provider). */
+function forProviders(providers: readonly Provider[]) {
+  if (providers === PROVIDERS) return { known: vars as Readonly<Record<string, Entry>>, parser: schema }
+  const registrySecrets = new Set(Object.keys(secretVars(PROVIDERS)))
+  const others = Object.entries(vars).filter(([k]) => !registrySecrets.has(k))
+  const secrets = secretVars(providers)
+  const clash = others.find(([k]) => Object.hasOwn(secrets, k))
+  if (clash) throw new ConfigError(`${clash[0]} is declared by a CI provider and by config.ts`)
+  const known: Record<string, Entry> = { ...Object.fromEntries(others), ...secrets }
+  // A Config: every other variable as in `vars`, and each secret a list like the registry's (hooks.ts reads them by name).
+  const parser = z.object(
+    Object.fromEntries(Object.entries(known).map(([k, [s]]) => [k, s]))
+  ) as z.ZodType as typeof schema
+  return { known, parser }
+}
+
+/**
+ * Parses the environment; throws a ConfigError with one line naming the variable and what it accepts.
+ * `providers`: whose secret variables are read; the registry's unless a test serves its own list.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  providers: readonly Provider[] = PROVIDERS
+): Config {
+  const { known, parser } = forProviders(providers)
   const input: Record<string, string> = {}
-  for (const k of Object.keys(vars)) {
+  for (const k of Object.keys(known)) {
     const v = env[k]
     // An empty variable means "unset", as in most shells' `FOO= cmd` usage.
     if (v !== undefined && v !== '') input[k] = v
   }
-  const r = schema.safeParse(input)
+  const r = parser.safeParse(input)
   if (r.success) return checkTogether(r.data)
   const issue = r.error.issues[0]!
-  const name = String(issue.path[0]) as ConfigVar
+  const name = String(issue.path[0])
   const shown = JSON.stringify(input[name] ?? '')
-  throw new ConfigError(`Invalid ${name}=${shown}: expected ${vars[name][1]}`)
+  throw new ConfigError(`Invalid ${name}=${shown}: expected ${known[name]![1]}`)
 }
 
 /** Rules between variables, each broken one named in one line like any bad value. */

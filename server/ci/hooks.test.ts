@@ -1,16 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { XMLParser } from 'fast-xml-parser'
-import { fixtureNames, loadFixture } from '../test/fixtures.ts'
+import { fixtureNames, fixtureProviders, loadFixture } from '../test/fixtures.ts'
 import { adminAuth, startTestServer, until, WsTestClient, type TestServer } from '../test/harness.ts'
-import { providers } from './registry.ts'
-import type { ProviderName } from '../../contract/builds.ts'
+import { PROVIDER_NAMES, PROVIDERS, providerOf } from './registry.ts'
 import * as github from '../test/sign/github.ts'
 import * as buildkite from '../test/sign/buildkite.ts'
 import { buildFinished, buildRunning, jobStarted } from '../test/buildkite-bodies.ts'
 import { hookSecrets, SIGNERS } from '../test/sign/index.ts'
 
 const SECRET = 's3cret-for-tests'
-const FIXTURE_PROVIDERS = ['github', 'gitlab', 'circleci', 'buildkite', 'bitbucket', 'azure-devops', 'drone', 'jenkins']
+const FIXTURE_PROVIDERS = PROVIDER_NAMES.filter((p) => fixtureProviders().includes(p))
 
 let s: TestServer
 beforeAll(async () => {
@@ -34,6 +33,11 @@ const rowCount = (table: string) =>
   (s.store.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
 
 describe('webhook routes with every real fixture', () => {
+  it('has a registry provider for every fixture folder', () => {
+    expect(fixtureProviders().filter((p) => !PROVIDER_NAMES.includes(p))).toEqual([])
+    expect(FIXTURE_PROVIDERS.length).toBeGreaterThan(5)
+  })
+
   const cases: [string, string][] = FIXTURE_PROVIDERS.flatMap((p) =>
     fixtureNames(p).map((n): [string, string] => [p, n])
   )
@@ -42,7 +46,7 @@ describe('webhook routes with every real fixture', () => {
     '%s/%s is verified, normalized and stored exactly as the provider file says',
     async (provider, name) => {
       const f = loadFixture(provider, name)
-      const expected = providers[provider as ProviderName].normalize(
+      const expected = providerOf(provider)!.normalize(
         {
           headers: new Headers(f.headers),
           raw: f.raw,
@@ -116,14 +120,29 @@ describe('rejected deliveries change nothing', () => {
     expect(res.status).toBe(200)
   })
 
-  it('names the variable to set when a provider has no secret configured', async () => {
+  it('names every secret variable of a provider that has none set, for each provider', async () => {
     const bare = await startTestServer()
     try {
-      const res = await fetch(`${bare.url}/hooks/circleci`, { method: 'POST', body: '{}' })
-      expect(res.status).toBe(401)
-      expect((await res.json()).message).toContain('CIRCLECI_WEBHOOK_SECRET')
+      for (const p of PROVIDERS) {
+        const res = await fetch(`${bare.url}/hooks/${p.name}`, { method: 'POST', body: '{}' })
+        expect(res.status, p.name).toBe(401)
+        const vars = Object.keys(p.secrets)
+        expect((await res.json()).message, p.name).toBe(`no secret configured: set ${vars.join(' or ')}`)
+      }
+      expect(Object.keys(PROVIDERS.find((p) => p.name === 'gitlab')!.secrets)).toHaveLength(2)
     } finally {
       await bare.destroy()
+    }
+  })
+
+  it("logs a refused delivery with the event its provider's header names", async () => {
+    for (const p of PROVIDERS.filter((p) => p.eventHeaders.length > 0)) {
+      const event = `${p.name}-refused-event`
+      const res = await post(p.name, '{}', { [p.eventHeaders[0]!]: event })
+      expect(res.status, p.name).toBe(401)
+      const q = new URLSearchParams({ provider: p.name, outcome: 'rejected', limit: '1' })
+      const { deliveries } = await (await fetch(`${s.url}/api/deliveries?${q}`, { headers: adminAuth })).json()
+      expect(deliveries[0].event, p.name).toBe(event)
     }
   })
 

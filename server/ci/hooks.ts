@@ -8,8 +8,8 @@ import type { Writer } from '../db/writer.ts'
 import { AppError, errorBody } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { buildUpdateSchema } from './model.ts'
-import { BadPayload, type Delivery, type Provider } from './provider.ts'
-import { PROVIDER_NAMES, providerOf } from './registry.ts'
+import { BadPayload, type Delivery, type Provider, type VerifyResult } from './provider.ts'
+import { byName, PROVIDERS } from './registry.ts'
 import type { DeliveryInfo, Ingest } from './ingest.ts'
 import { zodMessage } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
@@ -18,25 +18,23 @@ import { readBodyBytes, tooLarge } from '../http/body.ts'
 import { access } from '../access/guard.ts'
 import type { Telemetry, WebhookOutcome } from '../observability/telemetry.ts'
 import { parseBody } from './payload.ts'
+import { fail } from './verify.ts'
 
 export const MAX_HOOK_BYTES = 5 * 1024 * 1024
 
-/** Event name headers, for the delivery log of deliveries rejected before normalizing. */
-const EVENT_HEADERS = [
-  'x-github-event',
-  'x-gitea-event',
-  'x-forgejo-event',
-  'x-gitlab-event',
-  'circleci-event-type',
-  'x-buildkite-event',
-  'x-event-key',
-  'x-drone-event',
-]
+/**
+ * A provider's configured secrets, by variable. `Config` holds every served provider's secret
+ * variables as lists: loadConfig reads them from the same provider list these routes serve.
+ */
+function secretsFor(config: Config, provider: Provider): Record<string, readonly string[]> {
+  const all = config as unknown as Record<string, readonly string[] | undefined>
+  return Object.fromEntries(Object.keys(provider.secrets).map((v) => [v, all[v] ?? []]))
+}
 
-function secretsFor(config: Config, vars: readonly string[]): Record<string, readonly string[]> {
-  const out: Record<string, readonly string[]> = {}
-  for (const v of vars) out[v] = (config as unknown as Record<string, string[]>)[v] ?? []
-  return out
+/** The 401 of a provider none of whose variables is set: it names them, so the provider's delivery log shows the fix. */
+function unconfigured(provider: Provider, secrets: Record<string, readonly string[]>): VerifyResult | null {
+  if (Object.values(secrets).some((list) => list.length > 0)) return null
+  return fail(`no secret configured: set ${Object.keys(provider.secrets).join(' or ')}`)
 }
 
 export function hookRoutes(deps: {
@@ -45,8 +43,11 @@ export function hookRoutes(deps: {
   ingest: Ingest
   log: Logger
   telemetry: Telemetry
+  /** The providers served; the registry's unless a test serves its own list. */
+  providers?: readonly Provider[]
 }) {
   const { config, writer, ingest, log, telemetry } = deps
+  const served = byName(deps.providers ?? PROVIDERS)
   const app = new Hono()
   // Only failed authentications are limited: a provider with the right secret is never refused
   // (GitHub does not retry), while guessing secrets or filling the delivery log is cut short.
@@ -59,12 +60,12 @@ export function hookRoutes(deps: {
     async function countFailed(c, next) {
       await next()
       // Thrown (413, 503 while the disk refuses, a bug): answered by the app's error handler.
-      if (c.error && providerOf(c.req.param('provider')!)) telemetry.webhook(c.req.param('provider')!, 'failed')
+      if (c.error && served.has(c.req.param('provider')!)) telemetry.webhook(c.req.param('provider')!, 'failed')
     },
     async (c) => {
       const name = c.req.param('provider')!
-      const provider = providerOf(name)
-      if (!provider) throw new AppError('NOT_FOUND', `no such provider; one of ${PROVIDER_NAMES.join(', ')}`)
+      const provider = served.get(name)
+      if (!provider) throw new AppError('NOT_FOUND', `no such provider; one of ${[...served.keys()].join(', ')}`)
       const count = (outcome: WebhookOutcome) => telemetry.webhook(name, outcome)
       // Read from Node's request: over the limit it is a 413 that closes the connection, and a
       // client leaving mid-body is a quiet ClientGoneError (request.ts), not a failed body stream.
@@ -73,7 +74,7 @@ export function hookRoutes(deps: {
       const delivery: Delivery = { headers: c.req.raw.headers, raw, url: new URL(c.req.url), receivedAt: Date.now() }
       const info: DeliveryInfo = {
         provider: name,
-        event: EVENT_HEADERS.map((h) => delivery.headers.get(h)).find(Boolean) ?? null,
+        event: provider.eventHeaders.map((h) => delivery.headers.get(h)).find(Boolean) ?? null,
         deliveryId: null,
         receivedAt: delivery.receivedAt,
         size: raw.length,
@@ -85,7 +86,8 @@ export function hookRoutes(deps: {
         return c.json(errorBody(code, message), code === 'UNAUTHORIZED' ? 401 : 400)
       }
 
-      const verdict = provider.verify(delivery, secretsFor(config, provider.secretVars))
+      const secrets = secretsFor(config, provider)
+      const verdict = unconfigured(provider, secrets) ?? provider.verify(delivery, secrets)
       if (!verdict.ok) {
         if (!authFailures.take(clientIp(c, config.TRUST_PROXY))) {
           count('rate_limited')

@@ -1,13 +1,19 @@
 /** @module The CI capability: webhook routes, build API, feeds, the `pipelines` snapshot, retention. */
-import type { CapabilityFactory } from '../server.ts'
+import type { Capability, CapabilityFactory } from '../server.ts'
 import { apiRoutes } from './api.ts'
 import { feedRoutes } from './feeds.ts'
 import { hookRoutes } from './hooks.ts'
 import { Ingest } from './ingest.ts'
+import type { Provider } from './provider.ts'
+import { PROVIDERS } from './registry.ts'
 import { deliveries, deliveryKeys, rawBodies } from '../db/schema.ts'
 import { DAY_MS } from '../time.ts'
 
-export const ciCapability: CapabilityFactory = ({ config, store, writer, hub, log, telemetry, retention }) => {
+/** `providers`: the registry's; a test passes its own list to serve a throwaway provider. */
+export const ciCapability = (
+  { config, store, writer, hub, log, telemetry, retention }: Parameters<CapabilityFactory>[0],
+  providers: readonly Provider[] = PROVIDERS
+): Capability => {
   const ingest = new Ingest(store.sqlite, hub)
   // Raw bodies and the delivery log are kept RAW_RETENTION_DAYS.
   for (const t of [rawBodies, deliveries, deliveryKeys])
@@ -15,7 +21,7 @@ export const ciCapability: CapabilityFactory = ({ config, store, writer, hub, lo
   hub.addSnapshot('pipelines', () => ingest.builds.tiles())
   return {
     mounts: [
-      ['/hooks', hookRoutes({ config, writer, ingest, log, telemetry })],
+      ['/hooks', hookRoutes({ config, writer, ingest, log, telemetry, providers })],
       ['/api', apiRoutes(store.sqlite, ingest.builds)],
       ['/', feedRoutes(store.sqlite, ingest.builds, config.PUBLIC_URL?.replace(/\/$/, ''))],
     ],

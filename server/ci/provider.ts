@@ -1,10 +1,31 @@
 /**
- * @module The contract every CI provider file fulfils: verify a delivery over its raw bytes, then
- * normalize it into a `BuildUpdate` (or say why it is ignored). Providers do nothing else: no I/O,
- * no database, no clock except the one passed in.
+ * @module The contract every CI provider file fulfils: it says what it is (route name, title, secret
+ * variables, event headers), verifies a delivery over its raw bytes, then normalizes it into a
+ * `BuildUpdate` (or says why it is ignored). Providers do nothing else: no I/O, no database, no
+ * configuration read, no clock except the one passed in.
  */
+import { z } from 'zod'
 import type { BuildUpdate } from './model.ts'
 import type { ProviderName } from '../../contract/builds.ts'
+
+/**
+ * A provider's secret variable as a configuration entry, the shape config.ts gives every variable:
+ * its schema (value → a list of secrets), what it accepts (errors, README) and the default the README shows.
+ */
+export type SecretEntry = readonly [schema: z.ZodType<string[], string | undefined>, accepts: string, shown: string]
+
+/** Comma-separated, so a secret can be rotated without a missed delivery; empty entries are dropped. */
+const rotationList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+)
+
+/** A variable holding a comma-separated list of secrets; unset, the provider's route answers 401. */
+export function secretVar(accepts: string, shown = '(unset: route answers 401)'): SecretEntry {
+  return [rotationList.default([]), accepts, shown]
+}
 
 /** A received webhook delivery, before any parsing. */
 export interface Delivery {
@@ -27,13 +48,22 @@ export type NormalizeResult =
   /** Not about builds: answered 202 `{ignored: reason}` so the provider does not retry. */
   | { kind: 'ignored'; event: string; reason: string; deliveryId?: string }
 
-export interface Provider {
+export interface Provider<Secret extends string = string> {
+  /** The route: `POST /hooks/<name>`. */
   name: ProviderName
-  /** Environment variables holding this provider's secrets, for the 401 hint and the README. */
-  secretVars: readonly string[]
+  /** The CI system's name, as the README's provider table shows it. */
+  title: string
   /**
-   * Check the delivery against the configured secrets (each a comma-separated rotation list,
-   * already split). Called before the body is parsed. Must compare in constant time.
+   * Its environment variables, read by config.ts like any other. The first is the one to set when
+   * one is enough; the route's 401 names them all while none is set.
+   */
+  secrets: { readonly [V in Secret]: SecretEntry }
+  /** Headers naming the event, for the delivery log of a delivery refused before it is normalized. */
+  eventHeaders: readonly string[]
+  /**
+   * Check the delivery against the configured secrets (each a rotation list, already split). Called
+   * before the body is parsed, and only once one of its variables is set. Must compare in constant
+   * time (http/auth.ts), and refuse everything when given no secrets.
    */
   verify(delivery: Delivery, secrets: Record<string, readonly string[]>): VerifyResult
   /**
@@ -42,6 +72,14 @@ export interface Provider {
    */
   normalize(delivery: Delivery, body: unknown): NormalizeResult
 }
+
+/** Declares a provider, keeping its secret variables' names in its type (so `Config` knows them). */
+export function defineProvider<Secret extends string>(provider: Provider<Secret>): Provider<Secret> {
+  return provider
+}
+
+/** The names of a provider's secret variables, as a type. */
+export type SecretVarOf<P> = P extends Provider<infer Secret> ? Secret : never
 
 /** A body that parsed as JSON but is not what the provider sends: answered 400 with the reason. */
 export class BadPayload extends Error {

@@ -24,6 +24,3 @@ export function hmacBase64(key: string | Buffer, ...parts: (string | Buffer)[]):
 export function secretList(secrets: Record<string, readonly string[]>, name: string): readonly string[] {
   return (secrets[name] ?? []).filter((s) => s !== '')
 }
-
-/** The 401 reason a provider with nothing configured gives: it names what to set. */
-export const noSecret = (...vars: string[]) => fail(`no secret configured: set ${vars.join(' or ')}`)

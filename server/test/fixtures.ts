@@ -26,3 +26,11 @@ export function fixtureNames(provider: string): string[] {
     .map((f) => f.slice(0, -'.json'.length))
     .sort()
 }
+
+/** The providers with a folder of real payloads (not every provider has one). */
+export function fixtureProviders(): string[] {
+  return readdirSync(FIXTURES_DIR, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+}

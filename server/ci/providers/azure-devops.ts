@@ -5,9 +5,9 @@
  */
 import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, defineProvider, secretVar } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, OK, secretList, noSecret } from '../verify.ts'
+import { fail, OK, secretList } from '../verify.ts'
 import { credentialFrom, secretIn } from '../../http/auth.ts'
 import { arr, branchOf, firstLine, lookup, obj, str, tagOf, type Obj } from '../payload.ts'
 
@@ -43,7 +43,6 @@ function statusOf(result: unknown, state: unknown): BuildStatus | undefined {
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
-  if (keys.length === 0) return noSecret(SECRET_VAR)
   const given = [credentialFrom(d.headers.get('authorization')), d.headers.get(TOKEN_HEADER)].filter(
     (c): c is string => c !== null && c !== ''
   )
@@ -154,9 +153,11 @@ function normalize(_d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId, update: u }
 }
 
-export const azureDevops: Provider = {
+export const azureDevops = defineProvider({
   name: 'azure-devops',
-  secretVars: [SECRET_VAR],
+  title: 'Azure DevOps',
+  secrets: { [SECRET_VAR]: secretVar('comma-separated tokens') },
+  eventHeaders: [],
   verify,
   normalize,
-}
+})

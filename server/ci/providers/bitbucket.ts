@@ -5,13 +5,15 @@
  */
 import { emptyUpdate, isTerminal } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, defineProvider, secretVar } from '../provider.ts'
 import { requiredTime, spanMs } from '../time.ts'
-import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList } from '../verify.ts'
 import { secretIn } from '../../http/auth.ts'
 import { lookup, obj, str } from '../payload.ts'
 
 const SECRET_VAR = 'BITBUCKET_WEBHOOK_SECRET'
+/** The header naming the event. */
+const EVENT_HEADER = 'x-event-key'
 const EVENTS = ['repo:commit_status_created', 'repo:commit_status_updated']
 
 const STATE: Record<string, BuildStatus> = {
@@ -23,7 +25,6 @@ const STATE: Record<string, BuildStatus> = {
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
-  if (keys.length === 0) return noSecret(SECRET_VAR)
   // Bitbucket puts SHA-256 under the header name GitHub used for SHA-1.
   const header = d.headers.get('x-hub-signature')
   if (!header) return fail('missing X-Hub-Signature header')
@@ -39,7 +40,7 @@ function shaOf(href: string | null): string | null {
 }
 
 function normalize(d: Delivery, body: unknown): NormalizeResult {
-  const event = str(d.headers.get('x-event-key'), 100) ?? 'unknown'
+  const event = str(d.headers.get(EVENT_HEADER), 100) ?? 'unknown'
   if (!EVENTS.includes(event)) {
     return { kind: 'ignored', event, reason: `${event} events are not commit statuses` }
   }
@@ -76,9 +77,11 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId, update: u }
 }
 
-export const bitbucket: Provider = {
+export const bitbucket = defineProvider({
   name: 'bitbucket',
-  secretVars: [SECRET_VAR],
+  title: 'Bitbucket Cloud',
+  secrets: { [SECRET_VAR]: secretVar('comma-separated secrets') },
+  eventHeaders: [EVENT_HEADER],
   verify,
   normalize,
-}
+})

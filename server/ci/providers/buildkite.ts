@@ -5,13 +5,15 @@
  */
 import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, defineProvider, secretVar } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList } from '../verify.ts'
 import { secretIn } from '../../http/auth.ts'
 import { firstLine, int, lookup, obj, str, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'BUILDKITE_WEBHOOK_TOKEN'
+/** The header naming the event. */
+const EVENT_HEADER = 'x-buildkite-event'
 const WINDOW_S = 5 * 60
 
 const BUILD_STATE: Record<string, BuildStatus> = {
@@ -60,7 +62,6 @@ const JOB_EVENTS = ['job.scheduled', 'job.started', 'job.finished']
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
-  if (keys.length === 0) return noSecret(SECRET_VAR)
   const signature = d.headers.get('x-buildkite-signature')
   if (signature !== null) {
     const parts = new Map(signature.split(',').map((p) => p.trim().split('=', 2) as [string, string]))
@@ -124,7 +125,7 @@ function fromBuild(build: Obj, b: Obj): BuildUpdate {
 function normalize(d: Delivery, body: unknown): NormalizeResult {
   const b = obj(body)
   if (!b) throw new BadPayload('body is not a JSON object')
-  const event = str(b.event, 100) ?? d.headers.get('x-buildkite-event') ?? 'unknown'
+  const event = str(b.event, 100) ?? d.headers.get(EVENT_HEADER) ?? 'unknown'
   if (event === 'ping') return { kind: 'ping', event }
   const isJob = JOB_EVENTS.includes(event)
   if (!event.startsWith('build.') && !isJob) {
@@ -178,9 +179,11 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId, update: u }
 }
 
-export const buildkite: Provider = {
+export const buildkite = defineProvider({
   name: 'buildkite',
-  secretVars: [SECRET_VAR],
+  title: 'Buildkite',
+  secrets: { [SECRET_VAR]: secretVar('comma-separated tokens') },
+  eventHeaders: [EVENT_HEADER],
   verify,
   normalize,
-}
+})

@@ -5,13 +5,15 @@
  */
 import { emptyUpdate, type BuildUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, defineProvider, secretVar } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList } from '../verify.ts'
 import { secretIn } from '../../http/auth.ts'
 import { first, firstLine, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'CIRCLECI_WEBHOOK_SECRET'
+/** The header naming the event. */
+const EVENT_HEADER = 'circleci-event-type'
 
 const STATUS: Record<string, BuildStatus> = {
   success: 'success',
@@ -25,7 +27,6 @@ const statusOf = (v: unknown): BuildStatus | undefined => lookup(STATUS, v)
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
-  if (keys.length === 0) return noSecret(SECRET_VAR)
   const header = d.headers.get('circleci-signature')
   if (!header) return fail('missing circleci-signature header')
   // Only v1, the newest version known, is checked: falling back to another would allow downgrades.
@@ -101,7 +102,7 @@ function projectName(b: Obj, repo: string | null): string {
 function normalize(d: Delivery, body: unknown): NormalizeResult {
   const b = obj(body)
   if (!b) throw new BadPayload('body is not a JSON object')
-  const event = str(b.type, 100) ?? d.headers.get('circleci-event-type') ?? 'unknown'
+  const event = str(b.type, 100) ?? d.headers.get(EVENT_HEADER) ?? 'unknown'
   if (event === 'ping') return { kind: 'ping', event }
   if (event !== 'workflow-completed' && event !== 'job-completed') {
     return { kind: 'ignored', event, reason: `not a build event: ${event}` }
@@ -175,9 +176,11 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId, update: u }
 }
 
-export const circleci: Provider = {
+export const circleci = defineProvider({
   name: 'circleci',
-  secretVars: [SECRET_VAR],
+  title: 'CircleCI',
+  secrets: { [SECRET_VAR]: secretVar('comma-separated secrets') },
+  eventHeaders: [EVENT_HEADER],
   verify,
   normalize,
-}
+})

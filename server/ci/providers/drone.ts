@@ -6,13 +6,15 @@
 import { createHash } from 'node:crypto'
 import { emptyUpdate, isTerminal } from '../model.ts'
 import type { BuildStatus, Job } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, defineProvider, secretVar } from '../provider.ts'
 import { httpDateMs, requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, hmacBase64, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacBase64, OK, secretList } from '../verify.ts'
 import { safeEqual, secretIn } from '../../http/auth.ts'
 import { arr, branchOf, firstLine, int, lookup, obj, str, tagOf } from '../payload.ts'
 
 const SECRET_VAR = 'DRONE_WEBHOOK_SECRET'
+/** The header naming the event. */
+const EVENT_HEADER = 'x-drone-event'
 const WINDOW_MS = 5 * 60_000
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/
 
@@ -49,7 +51,6 @@ function sha256Of(digest: string): string | null {
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
-  if (keys.length === 0) return noSecret(SECRET_VAR)
   const header = d.headers.get('signature')
   if (!header) return fail('missing Signature header')
   const params = signatureParams(header)
@@ -103,7 +104,7 @@ function stageJobs(stages: unknown): (Job & { id: string })[] {
 function normalize(d: Delivery, body: unknown): NormalizeResult {
   const b = obj(body)
   if (!b) throw new BadPayload('body is not a JSON object')
-  const event = str(d.headers.get('x-drone-event'), 100) ?? (obj(b.build) ? 'build' : 'unknown')
+  const event = str(d.headers.get(EVENT_HEADER), 100) ?? (obj(b.build) ? 'build' : 'unknown')
   if (event !== 'build') return { kind: 'ignored', event, reason: `not a build event: ${event}` }
   const repo = obj(b.repo)
   const build = obj(b.build)
@@ -158,9 +159,11 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId: deliveryId.slice(0, 300), update: u }
 }
 
-export const drone: Provider = {
+export const drone = defineProvider({
   name: 'drone',
-  secretVars: [SECRET_VAR],
+  title: 'Drone',
+  secrets: { [SECRET_VAR]: secretVar('comma-separated secrets') },
+  eventHeaders: [EVENT_HEADER],
   verify,
   normalize,
-}
+})

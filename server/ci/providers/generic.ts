@@ -6,8 +6,8 @@ import { z } from 'zod'
 import { randomUUID } from 'node:crypto'
 import { buildUpdateSchema, emptyUpdate } from '../model.ts'
 import { buildStatus } from '../../../contract/builds.ts'
-import { BadPayload, type Provider } from '../provider.ts'
-import { fail, OK } from '../verify.ts'
+import { BadPayload, defineProvider, secretVar } from '../provider.ts'
+import { fail, OK, secretList } from '../verify.ts'
 import { credentialFrom, secretIn } from '../../http/auth.ts'
 import { spanMs } from '../time.ts'
 import { zodMessage } from '../../errors.ts'
@@ -40,12 +40,13 @@ export const genericBody = z.object({
     .optional(),
 })
 
-export const generic: Provider = {
+export const generic = defineProvider({
   name: 'generic',
-  secretVars: [VAR],
+  title: 'Generic',
+  secrets: { [VAR]: secretVar('comma-separated bearer tokens') },
+  eventHeaders: [],
   verify(d, secrets) {
-    const tokens = secrets[VAR] ?? []
-    if (tokens.length === 0) return fail(`no token configured: set ${VAR}`)
+    const tokens = secretList(secrets, VAR)
     const given = credentialFrom(d.headers.get('authorization'))
     if (!given) return fail('missing Authorization: Bearer <token> header')
     return secretIn(given, tokens) ? OK : fail('token does not match')
@@ -90,4 +91,4 @@ export const generic: Provider = {
     const key = d.headers.get('idempotency-key') ?? (b.id ? `${b.id}:${up.attempt}:${b.status}` : externalId)
     return { kind: 'build', event: 'build', deliveryId: key, update: up }
   },
-}
+})

@@ -5,14 +5,16 @@
  */
 import { emptyUpdate, isTerminal } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, defineProvider, secretVar } from '../provider.ts'
 import { spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList } from '../verify.ts'
 import { secretIn } from '../../http/auth.ts'
 import { first, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
 import { naturalKey, workflowJobUpdate, workflowRunUpdate } from './github.ts'
 
 const SECRET_VAR = 'GITEA_WEBHOOK_SECRET'
+/** The headers naming the event, in the order they are read. */
+const EVENT_HEADERS = ['x-gitea-event', 'x-forgejo-event', 'x-github-event']
 
 /** Forgejo's run status names (`actions_model.Status.String()`). */
 const RUN_STATUS: Record<string, BuildStatus> = {
@@ -29,7 +31,6 @@ const header = (d: Delivery, ...names: string[]): string | null => first(200, ..
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
-  if (keys.length === 0) return noSecret(SECRET_VAR)
   // Gitea's own headers only: its GitHub-compatible X-Hub-Signature-256 is for the github hook.
   const given = header(d, 'x-forgejo-signature', 'x-gitea-signature')
   if (!given) return fail('missing X-Gitea-Signature or X-Forgejo-Signature header')
@@ -77,7 +78,7 @@ function forgejoRun(event: string, deliveryId: string | null, b: Obj): Normalize
 }
 
 function normalize(d: Delivery, body: unknown): NormalizeResult {
-  const event = header(d, 'x-gitea-event', 'x-forgejo-event', 'x-github-event') ?? 'unknown'
+  const event = header(d, ...EVENT_HEADERS) ?? 'unknown'
   const deliveryId = header(d, 'x-gitea-delivery', 'x-forgejo-delivery')
   const isRun = event === 'workflow_run' || event === 'workflow_job'
   if (!isRun && !event.startsWith('action_run')) {
@@ -91,9 +92,11 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId: deliveryId ?? naturalKey(event, update), update }
 }
 
-export const gitea: Provider = {
+export const gitea = defineProvider({
   name: 'gitea',
-  secretVars: [SECRET_VAR],
+  title: 'Gitea / Forgejo Actions',
+  secrets: { [SECRET_VAR]: secretVar('comma-separated secrets') },
+  eventHeaders: EVENT_HEADERS,
   verify,
   normalize,
-}
+})

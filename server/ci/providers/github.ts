@@ -5,13 +5,15 @@
  */
 import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
 import type { BuildStatus, ProviderName } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, defineProvider, secretVar } from '../provider.ts'
 import { requiredTime, spanMs, toIso } from '../time.ts'
-import { fail, hmacHex, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacHex, OK, secretList } from '../verify.ts'
 import { secretIn } from '../../http/auth.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, type Obj } from '../payload.ts'
 
 const SECRET_VAR = 'GITHUB_WEBHOOK_SECRET'
+/** The header naming the event. */
+const EVENT_HEADER = 'x-github-event'
 
 const login = (v: unknown): string | null => str(obj(v)?.login, 200)
 const attemptOf = (v: unknown): number => {
@@ -144,7 +146,6 @@ export function naturalKey(event: string, u: BuildUpdate): string {
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
-  if (keys.length === 0) return noSecret(SECRET_VAR)
   // Only the SHA-256 header: Gitea's own X-Gitea-Signature is never accepted here.
   const header = d.headers.get('x-hub-signature-256')
   if (!header) return fail('missing X-Hub-Signature-256 header')
@@ -154,7 +155,7 @@ function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
 }
 
 function normalize(d: Delivery, body: unknown): NormalizeResult {
-  const event = str(d.headers.get('x-github-event'), 100) ?? 'unknown'
+  const event = str(d.headers.get(EVENT_HEADER), 100) ?? 'unknown'
   // Gitea and Forgejo also send X-GitHub-Event and X-Hub-Signature-256.
   if (d.headers.has('x-gitea-event') || d.headers.has('x-forgejo-event')) {
     const reason = 'a Gitea/Forgejo delivery: point this webhook at the gitea hook instead'
@@ -178,9 +179,11 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId, update }
 }
 
-export const github: Provider = {
+export const github = defineProvider({
   name: 'github',
-  secretVars: [SECRET_VAR],
+  title: 'GitHub Actions',
+  secrets: { [SECRET_VAR]: secretVar('comma-separated secrets') },
+  eventHeaders: [EVENT_HEADER],
   verify,
   normalize,
-}
+})

@@ -5,14 +5,23 @@
  */
 import { emptyUpdate, isTerminal, type BuildUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider, type VerifyResult } from '../provider.ts'
+import {
+  BadPayload,
+  type Delivery,
+  type NormalizeResult,
+  defineProvider,
+  secretVar,
+  type VerifyResult,
+} from '../provider.ts'
 import { requiredTime, secondsToMs, shiftIso, spanMs, toIso } from '../time.ts'
-import { fail, hmacBase64, OK, secretList, noSecret } from '../verify.ts'
+import { fail, hmacBase64, OK, secretList } from '../verify.ts'
 import { secretIn } from '../../http/auth.ts'
 import { arr, firstLine, idOf, int, lookup, obj, str, urlPath, type Obj } from '../payload.ts'
 
 const TOKEN_VAR = 'GITLAB_WEBHOOK_TOKEN'
 const SIGNING_VAR = 'GITLAB_WEBHOOK_SIGNING_TOKEN'
+/** The header naming the event. */
+const EVENT_HEADER = 'x-gitlab-event'
 /** Standard Webhooks' reference tolerance; GitLab states none. */
 const TOLERANCE_S = 5 * 60
 
@@ -68,9 +77,6 @@ function verifySigned(d: Delivery, tokens: readonly string[]): VerifyResult {
 function verify(d: Delivery, secrets: Record<string, readonly string[]>): VerifyResult {
   const tokens = secretList(secrets, TOKEN_VAR)
   const signing = secretList(secrets, SIGNING_VAR)
-  if (tokens.length === 0 && signing.length === 0) {
-    return noSecret(TOKEN_VAR, SIGNING_VAR)
-  }
   const token = d.headers.get('x-gitlab-token')
   const signed = d.headers.has('webhook-signature')
   if (token === null && !signed) return fail('missing X-Gitlab-Token or webhook-signature header')
@@ -220,7 +226,7 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   const b = obj(body)
   if (!b) throw new BadPayload('body is not a JSON object')
   const kind = str(b.object_kind, 100)
-  const event = str(d.headers.get('x-gitlab-event'), 100) ?? kind ?? 'unknown'
+  const event = str(d.headers.get(EVENT_HEADER), 100) ?? kind ?? 'unknown'
   if (kind !== 'pipeline' && kind !== 'build') {
     return { kind: 'ignored', event, reason: `${event} events are not pipeline or job events` }
   }
@@ -238,9 +244,14 @@ function normalize(d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId, update }
 }
 
-export const gitlab: Provider = {
+export const gitlab = defineProvider({
   name: 'gitlab',
-  secretVars: [TOKEN_VAR, SIGNING_VAR],
+  title: 'GitLab CI/CD',
+  secrets: {
+    [TOKEN_VAR]: secretVar('comma-separated tokens', '(unset)'),
+    [SIGNING_VAR]: secretVar('comma-separated whsec_… signing tokens', '(unset)'),
+  },
+  eventHeaders: [EVENT_HEADER],
   verify,
   normalize,
-}
+})

@@ -5,9 +5,9 @@
  */
 import { emptyUpdate } from '../model.ts'
 import type { BuildStatus } from '../../../contract/builds.ts'
-import { BadPayload, type Delivery, type NormalizeResult, type Provider } from '../provider.ts'
+import { BadPayload, type Delivery, type NormalizeResult, defineProvider, secretVar } from '../provider.ts'
 import { MAX_DURATION_MS, requiredTime, shiftIso } from '../time.ts'
-import { fail, OK, secretList, noSecret } from '../verify.ts'
+import { fail, OK, secretList } from '../verify.ts'
 import { credentialFrom, secretIn } from '../../http/auth.ts'
 import { arr, int, lookup, obj, str, tagOf } from '../payload.ts'
 
@@ -27,7 +27,6 @@ const TERMINAL_PHASES = ['COMPLETED', 'FINALIZED', 'FINISHED']
 
 function verify(d: Delivery, secrets: Record<string, readonly string[]>) {
   const keys = secretList(secrets, SECRET_VAR)
-  if (keys.length === 0) return noSecret(SECRET_VAR)
   // `?token=` too, because some Jenkins setups can only configure a plain URL (no credentials);
   // it ends up in access logs, so user:token in the URL (HTTP Basic) is the better choice.
   const given = [credentialFrom(d.headers.get('authorization')), d.url.searchParams.get('token')].filter(
@@ -101,9 +100,11 @@ function normalize(_d: Delivery, body: unknown): NormalizeResult {
   return { kind: 'build', event, deliveryId, update: u }
 }
 
-export const jenkins: Provider = {
+export const jenkins = defineProvider({
   name: 'jenkins',
-  secretVars: [SECRET_VAR],
+  title: 'Jenkins',
+  secrets: { [SECRET_VAR]: secretVar('comma-separated tokens') },
+  eventHeaders: [],
   verify,
   normalize,
-}
+})
