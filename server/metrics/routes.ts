@@ -13,11 +13,13 @@ import type { Ingest } from './pipeline.ts'
 import type { Presence } from './presence.ts'
 import type { Sites } from './sites.ts'
 import type { Summaries } from './summary.ts'
-import { customMetricsBody, DEVICES, LIVE_WINDOW, WINDOWS } from '../../contract/metrics.ts'
+import { customMetricsBody, DEVICES, LIVE_WINDOW, type SummaryWindow, WINDOWS } from '../../contract/metrics.ts'
 import { access } from '../access/guard.ts'
+import { slidingFrom } from './windows.ts'
 
 const METRICS_LIMIT_BYTES = 64 * 1024
-const WINDOW_MS = { '5m': 300_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '28d': 28 * 86_400_000 }
+/** A custom metric's series without ?window=: the last 24 h, sliding (not LIVE_WINDOW's 24 hourly periods). */
+const SERIES_WINDOW: SummaryWindow = '24h'
 
 export interface MetricsRouteDeps {
   config: Config
@@ -86,8 +88,9 @@ export function metricsRoutes(d: MetricsRouteDeps) {
       if (q.window) throw new AppError('BAD_REQUEST', 'window needs a name: /api/metrics?name=<metric>&window=1h')
       return c.json({ metrics: d.custom.latestByName() })
     }
-    const window = q.window ?? LIVE_WINDOW
-    return c.json({ name: q.name, window, points: d.custom.series(q.name, d.now() - WINDOW_MS[window]) })
+    // A series is the window as a sliding span back from now (a summary's is whole periods).
+    const window = q.window ?? SERIES_WINDOW
+    return c.json({ name: q.name, window, points: d.custom.series(q.name, slidingFrom(window, d.now())) })
   })
 
   return app

@@ -3,14 +3,14 @@
  * snapshot: visitors now (memory), page views and vitals over a window (rollups, one grouped read
  * over the window's periods), top pages and the last hour per minute (memory).
  *
- * Windows are whole periods ending with the current one (Plausible does the same): 5m and 1h are
- * minutes, 24h is the current hour and the 23 before it, 7d and 28d are UTC days including today.
- * `from` in the answer says where the window starts.
+ * A window is whole periods ending with the current one (windows.ts `periodsOf`): 24h is the
+ * current hour and the 23 before it. `from` in the answer says where the window starts.
  */
 import type { Sqlite } from '../db/client.ts'
 import { addInto, MAX_BUCKETS, quantile } from './histogram.ts'
 import type { Presence } from './presence.ts'
-import { ALL_PATHS, periodOf, type Gran, GRAN_MS } from './rollups.ts'
+import { ALL_PATHS, type Gran, GRAN_MS } from './rollups.ts'
+import { periodsOf } from './windows.ts'
 import {
   VITAL_NAMES,
   type Device,
@@ -20,14 +20,6 @@ import {
   type VitalName,
   type VitalSummary,
 } from '../../contract/metrics.ts'
-
-const WINDOW_PERIODS: Record<SummaryWindow, [Gran, number]> = {
-  '5m': ['m', 5],
-  '1h': ['m', 60],
-  '24h': ['h', 24],
-  '7d': ['d', 7],
-  '28d': ['d', 28],
-}
 
 const TOP_PAGES = 10
 
@@ -89,8 +81,7 @@ export class Summaries {
 
   summary(site: string, window: SummaryWindow, device: Device | null): Summary {
     const now = this.now()
-    const [gran, count] = WINDOW_PERIODS[window]
-    const from = periodOf(gran, now) - (count - 1) * GRAN_MS[gran]
+    const { gran, count, from } = periodsOf(window, now)
     const rows = this.stmt.all({ site, gran, from, device })
 
     let pageviews = 0
