@@ -5,7 +5,9 @@
  * (REPLAY_PAGE_*) per client, and reading old pages from SQLite happens in small, separate turns of
  * the event loop instead of one long read.
  */
-import type { Connection, Frame, Hub, LiveClient } from './hub.ts'
+import type { LiveClient } from './clients.ts'
+import type { Frame } from './frame.ts'
+import type { Connection, Hub } from './hub.ts'
 
 export interface CatchUpClient extends LiveClient {
   /** Queues a snapshot or replay frame (never what cuts a client off: see SendBudget). */

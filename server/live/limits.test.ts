@@ -17,7 +17,7 @@ import {
   type LiveMessage,
   type TestServer,
 } from '../test/harness.ts'
-import { REPLAY_PAGE_BYTES, REPLAY_PAGE_EVENTS } from './hub.ts'
+import { REPLAY_PAGE_BYTES, REPLAY_PAGE_EVENTS } from './replay.ts'
 
 const t = perTest({ LIVE_POLL_TIMEOUT_MS: '1000' })
 const server = t.server

@@ -7,6 +7,7 @@
 import { Hono, type Context } from 'hono'
 import { upgradeWebSocket } from '@hono/node-server'
 import type { WebSocket } from 'ws'
+import type { Transport } from '../../contract/live.ts'
 import type { Config } from '../config.ts'
 import { AppError, errorBody } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -14,17 +15,11 @@ import { clientIp } from '../http/client-ip.ts'
 import { nodeRequestOf } from '../http/node-routes.ts'
 import { Admission } from './admission.ts'
 import { catchUp } from './catch-up.ts'
-import {
-  parseTopics,
-  REPLAY_PAGE_EVENTS,
-  type ClientMeta,
-  type Frame,
-  type Hub,
-  type LiveClient,
-  type ReplayPage,
-  type Topics,
-} from './hub.ts'
-import { SseClient } from './sse.ts'
+import type { ClientMeta } from './clients.ts'
+import type { Hub } from './hub.ts'
+import { answerPoll } from './poll.ts'
+import { SSE_HEADERS, SseClient, sseRefusal } from './sse.ts'
+import { parseTopics } from './topics.ts'
 import { WsClient } from './ws.ts'
 import { access, principalOf } from '../access/guard.ts'
 import type { Telemetry } from '../observability/telemetry.ts'
@@ -59,7 +54,7 @@ function resumeId(query: string | undefined, header: string | undefined): number
 }
 
 export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
-  const cutOff = (transport: 'ws' | 'sse', reason: string) => {
+  const cutOff = (transport: Transport, reason: string) => {
     telemetry.liveCutOff(transport, reason)
     log.warn('live client cut off', { transport, reason })
   }
@@ -72,7 +67,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
    * reason it is refused. The socket's close is the one event every way a connection ends shares
    * (an upgrade that never completes, a stream the client drops, a poll that is answered).
    */
-  const admit = (c: Context, transport: 'ws' | 'sse' | 'poll'): (() => void) | string => {
+  const admit = (c: Context, transport: Transport): (() => void) | string => {
     if (!enabled.has(transport))
       throw new AppError('NOT_FOUND', `the ${transport} transport is disabled (LIVE_TRANSPORTS)`)
     const slot = admission.admit(clientIp(c, config.TRUST_PROXY))
@@ -151,10 +146,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
     const topics = parseTopics(c.req.query('topics'))
     const slot = admit(c, 'sse')
     if (typeof slot === 'string') {
-      // EventSource treats any status but 200 as fatal and never retries: a busy server answers
-      // 200 with a `retry:` delay and ends the stream, so the screen comes back when a slot frees.
-      const body = `retry: ${BUSY_RETRY_S * 1000}\nevent: unavailable\ndata: ${JSON.stringify({ ...errorBody('UNAVAILABLE', slot), retryAfterMs: BUSY_RETRY_S * 1000 })}\n\n`
-      return new Response(body, { headers: sseHeaders })
+      return sseRefusal({ ...errorBody('UNAVAILABLE', slot), retryAfterMs: BUSY_RETRY_S * 1000 })
     }
     const cut = (reason: string) => cutOff('sse', reason)
     const client: SseClient = new SseClient(
@@ -173,7 +165,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
       log.error('live catch-up failed', { transport: 'sse', err: String(e) })
       client.close()
     })
-    return new Response(client.stream, { headers: sseHeaders })
+    return new Response(client.stream, { headers: SSE_HEADERS })
   })
 
   app.get('/poll', access.viewer, async (c) => {
@@ -182,104 +174,19 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
     const slot = admit(c, 'poll')
     if (typeof slot === 'string') return busy(c, slot)
     try {
-      // A screen between two polls may have been sent a control message (identify, reload, …).
-      const held = hub.takeControls(principalOf(c).id)
-      if (held.length) return pollResponse(held)
-      const conn = hub.open(since)
-      const reset = conn.resumeAfter === null && since !== null
-      const first = since === null || c.req.query('snapshot') === '1' || reset ? [conn.snapshot] : []
-      if (conn.resumeAfter === null) return pollResponse(first)
-      // One page per answer: the client asks again from the last id it got, at once.
-      const page = await nextPage(hub, conn.resumeAfter, topics)
-      if (page === null) return pollResponse([hub.open(null).snapshot])
-      if (first.length + page.frames.length > 0) return pollResponse([...first, ...page.frames])
-      // From here to subscribing is one synchronous run, so nothing published after the last look
-      // can be missed: first anything that came while nextPage awaited, else wait for the next.
-      const tail = hub.replaySince(page.through, topics)
-      if (tail === null) return pollResponse([hub.open(null).snapshot])
-      if (tail.length) return pollResponse(tail.slice(0, REPLAY_PAGE_EVENTS))
-      return pollResponse(
-        await waitForFrames(
-          hub,
-          topics,
-          config.LIVE_POLL_TIMEOUT_MS,
-          c.req.raw.signal,
-          principalOf(c).id,
-          meta(c, 'poll')
-        )
-      )
+      return await answerPoll(hub, {
+        since,
+        topics,
+        wantsSnapshot: c.req.query('snapshot') === '1',
+        principal: principalOf(c).id,
+        meta: meta(c, 'poll'),
+        timeoutMs: config.LIVE_POLL_TIMEOUT_MS,
+        signal: c.req.raw.signal,
+      })
     } finally {
       slot()
     }
   })
 
   return app
-}
-
-const sseHeaders = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-store, no-transform',
-  connection: 'keep-alive',
-  // nginx buffers proxied responses unless told not to; that would hold events back.
-  'x-accel-buffering': 'no',
-}
-
-/**
- * The first page after `since` that has frames for these topics, or an empty page through the head
- * when there are none; null when `since` can no longer be resumed from. Each SQLite page read is a
- * turn of its own.
- */
-async function nextPage(hub: Hub, since: number, topics: Topics): Promise<ReplayPage | null> {
-  let at = since
-  while (at < hub.head) {
-    const page = hub.replayPage(at, topics)
-    if (!page || page.frames.length) return page
-    at = page.through
-    await new Promise((r) => setImmediate(r))
-  }
-  return { frames: [], through: at }
-}
-
-/** The frames' shared JSON strings joined: no re-serialization per poller. */
-function pollResponse(frames: Frame[]): Response {
-  const body = `{"events":[${frames.map((f) => f.json).join(',')}]}`
-  return new Response(body, {
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-  })
-}
-
-/** Holds a poll until an event arrives (plus the rest of that turn's events) or the timeout. */
-function waitForFrames(
-  hub: Hub,
-  topics: Topics,
-  timeoutMs: number,
-  signal: AbortSignal,
-  principal: string | null,
-  meta: ClientMeta
-): Promise<Frame[]> {
-  return new Promise((resolve) => {
-    const frames: Frame[] = []
-    let done = false
-    const finish = () => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      hub.disconnect(client)
-      signal.removeEventListener('abort', finish)
-      resolve(frames)
-    }
-    const client: LiveClient = {
-      topics,
-      principal,
-      meta,
-      send(f) {
-        frames.push(f)
-        if (frames.length === 1) setImmediate(finish)
-      },
-      close: finish,
-    }
-    const timer = setTimeout(finish, timeoutMs)
-    signal.addEventListener('abort', finish)
-    hub.subscribe(client)
-  })
 }

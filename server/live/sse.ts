@@ -5,11 +5,42 @@
  * (catch-up.ts) and never count against that limit.
  */
 import type { CatchUpClient } from './catch-up.ts'
-import type { ClientMeta, Frame, Heartbeat, Topics } from './hub.ts'
+import type { ClientMeta } from './clients.ts'
+import { type Frame, Heartbeat } from './frame.ts'
 import { SendBudget } from './send-budget.ts'
+import type { Topics } from './topics.ts'
 
 /** The reconnection delay EventSource uses; the page's own backoff takes over after failures. */
 export const SSE_RETRY_MS = 2000
+
+/**
+ * A frame as an SSE block, made once per frame and shared by every SSE client. Events of the stream
+ * carry `id:`; control and heartbeat messages have none, so they never move Last-Event-ID.
+ */
+function encodeSse(frame: Frame): Buffer {
+  if (frame.inStream) return Buffer.from(`id: ${frame.event.id}\ndata: ${frame.json}\n\n`)
+  // The comment is for proxies; the data line lets page code see the connection is alive.
+  if (frame instanceof Heartbeat) return Buffer.from(`: heartbeat\ndata: ${frame.json}\n\n`)
+  return Buffer.from(`data: ${frame.json}\n\n`)
+}
+
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store, no-transform',
+  connection: 'keep-alive',
+  // nginx buffers proxied responses unless told not to; that would hold events back.
+  'x-accel-buffering': 'no',
+}
+
+/**
+ * A refused stream. EventSource treats any status but 200 as fatal and never retries: a busy server
+ * answers 200 with a `retry:` delay and an `unavailable` event, and ends the stream, so the screen
+ * comes back when a slot frees.
+ */
+export function sseRefusal(body: { retryAfterMs: number }): Response {
+  const text = `retry: ${body.retryAfterMs}\nevent: unavailable\ndata: ${JSON.stringify(body)}\n\n`
+  return new Response(text, { headers: SSE_HEADERS })
+}
 
 export class SseClient implements CatchUpClient {
   private controller!: ReadableStreamDefaultController<Uint8Array>
@@ -48,17 +79,17 @@ export class SseClient implements CatchUpClient {
   }
 
   sendCatchUp(frame: Frame): void {
-    const bytes = frame.sseBytes
+    const bytes = frame.encoded(encodeSse)
     this.budget.wrote(bytes.byteLength, true)
     this.enqueue(bytes)
   }
 
   send(frame: Frame): void {
-    this.sendLive(frame.sseBytes)
+    this.sendLive(frame.encoded(encodeSse))
   }
 
   tick(hb: Heartbeat): void {
-    this.sendLive(hb.sseBytes)
+    this.sendLive(hb.encoded(encodeSse))
   }
 
   private sendLive(bytes: Buffer): void {

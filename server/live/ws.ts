@@ -5,8 +5,10 @@
  */
 import type { WebSocket } from 'ws'
 import type { CatchUpClient } from './catch-up.ts'
-import type { ClientMeta, Frame, Heartbeat, Topics } from './hub.ts'
+import type { ClientMeta } from './clients.ts'
+import type { Frame, Heartbeat } from './frame.ts'
 import { SendBudget } from './send-budget.ts'
+import type { Topics } from './topics.ts'
 
 /** Shared bytes go out as text messages (what browsers' `onmessage` gets as a string). */
 const TEXT = { binary: false } as const

@@ -13,6 +13,7 @@ import { startServer, type CapabilityFactory, type RunningServer } from '../serv
 import { capabilities } from '../capabilities.ts'
 import type { Sqlite } from '../db/client.ts'
 import type { Hub, LiveEvent } from '../live/hub.ts'
+import type { StreamEvent } from '../../contract/live.ts'
 
 export interface TestServer extends RunningServer {
   dataDir: string
@@ -92,12 +93,12 @@ export function perTest(defaults: Env = {}) {
   }
 }
 
-export interface LiveMessage {
-  id?: number
-  type: string
-  at?: string
-  data?: any
-}
+/**
+ * A message as a test client receives it: the contract's envelope (contract/live.ts), with `type` and
+ * `data` left open because the hub's own tests publish opaque payloads (`publishRaw`); a test that
+ * wants the product's shapes parses with the contract's `liveMessage`.
+ */
+export type LiveMessage = Partial<Pick<StreamEvent, 'id' | 'at'>> & { type: string; data?: any }
 
 /** Waits until `pred` holds, polling every 10 ms; fails with `what` after `ms`. */
 export async function until<T>(pred: () => T | undefined | null | false, what: string, ms = 10_000): Promise<T> {
@@ -227,7 +228,11 @@ type RawHub = {
 export const publishRaw = (hub: Hub, type: string, data: unknown, key?: string): LiveEvent =>
   (hub as unknown as RawHub).publish(type, data, key)
 
+/** Persists one (opaque) event inside a writer op the test runs. */
+export const persistRaw = (s: RunningServer, sqlite: Sqlite, type: string, data: unknown): LiveEvent =>
+  (s.hub as unknown as RawHub).persist(sqlite, type, data)
+
 /** Persists one (opaque) event through the real writer, as a webhook would. */
 export function persistEvent(s: RunningServer, type: string, data: unknown) {
-  return s.writer.write((sqlite) => (s.hub as unknown as RawHub).persist(sqlite, type, data))
+  return s.writer.write((sqlite) => persistRaw(s, sqlite, type, data))
 }

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
+import { RETENTION_BATCH } from '../jobs/retention.ts'
 import {
+  persistRaw,
   publishRaw,
   PollTestClient,
   SseTestClient,
@@ -162,6 +164,27 @@ describe('live channel', () => {
     const first = await until(() => old.events()[0], 'poll snapshot')
     expect(first.type).toBe('snapshot')
     expect(first.data.reset).toBe(true)
+  })
+
+  it('trims old events a batch per writer op, and resumes after the trim point still replay', async () => {
+    const s = await server({ EVENT_RETENTION_DAYS: '1' })
+    const old = 2 * RETENTION_BATCH + 10
+    await s.writer.write((sqlite) => {
+      for (let i = 0; i < old; i++) persistRaw(s, sqlite, 'build.finished', { n: i })
+    })
+    s.store.sqlite.prepare('UPDATE events SET at = 0').run()
+    const kept = await persistEvent(s, 'build.finished', { n: old })
+    const batches = s.writer.stats.batches
+    expect(await s.hub.trim()).toBe(old)
+    // At least three ops (other writers may commit meanwhile): one transaction would be one.
+    expect(s.writer.stats.batches - batches).toBeGreaterThanOrEqual(3)
+    expect(s.store.sqlite.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: 1 })
+
+    // The newest trimmed id is the oldest resume point that is still served (nothing after it went).
+    const resumed = new PollTestClient(s.url, kept.id - 1)
+    cleanups.push(() => resumed.close())
+    await until(() => resumed.events().some((m) => m.id === kept.id), 'the kept event')
+    expect(resumed.events().filter((m) => m.type === 'snapshot' && m.data.reset)).toEqual([])
   })
 
   it('narrows the stream with ?topics=', async () => {

@@ -1,0 +1,97 @@
+/**
+ * @module The long-polling transport: each answer is one JSON object `{"events":[…]}` — the snapshot
+ * when asked for, one page of replay, or the events of the first turn that has any, held until then
+ * or LIVE_POLL_TIMEOUT_MS. The client asks again at once from the last id it got.
+ */
+import type { ClientMeta, LiveClient } from './clients.ts'
+import type { Frame } from './frame.ts'
+import type { Hub } from './hub.ts'
+import { REPLAY_PAGE_EVENTS, type ReplayPage } from './replay.ts'
+import type { Topics } from './topics.ts'
+
+export interface PollRequest {
+  /** The resume point (`since` or Last-Event-ID), null for a fresh client. */
+  since: number | null
+  topics: Topics
+  /** `?snapshot=1`: the page asks for a snapshot before its replay. */
+  wantsSnapshot: boolean
+  principal: string | null
+  meta: ClientMeta
+  timeoutMs: number
+  /** The request's: a client that goes away ends its held poll. */
+  signal: AbortSignal
+}
+
+export async function answerPoll(hub: Hub, req: PollRequest): Promise<Response> {
+  const { since, topics } = req
+  // A screen between two polls may have been sent a control message (identify, reload, …).
+  const held = hub.takeControls(req.principal)
+  if (held.length) return pollResponse(held)
+  const conn = hub.open(since)
+  const reset = conn.resumeAfter === null && since !== null
+  const first = since === null || req.wantsSnapshot || reset ? [conn.snapshot] : []
+  if (conn.resumeAfter === null) return pollResponse(first)
+  // One page per answer: the client asks again from the last id it got, at once.
+  const page = await nextPage(hub, conn.resumeAfter, topics)
+  if (page === null) return pollResponse([hub.open(null).snapshot])
+  if (first.length + page.frames.length > 0) return pollResponse([...first, ...page.frames])
+  // From here to subscribing is one synchronous run, so nothing published after the last look
+  // can be missed: first anything that came while nextPage awaited, else wait for the next.
+  const tail = hub.replaySince(page.through, topics)
+  if (tail === null) return pollResponse([hub.open(null).snapshot])
+  if (tail.length) return pollResponse(tail.slice(0, REPLAY_PAGE_EVENTS))
+  return pollResponse(await waitForFrames(hub, req))
+}
+
+/**
+ * The first page after `since` that has frames for these topics, or an empty page through the head
+ * when there are none; null when `since` can no longer be resumed from. Each SQLite page read is a
+ * turn of its own.
+ */
+async function nextPage(hub: Hub, since: number, topics: Topics): Promise<ReplayPage | null> {
+  let at = since
+  while (at < hub.head) {
+    const page = hub.replayPage(at, topics)
+    if (!page || page.frames.length) return page
+    at = page.through
+    await new Promise((r) => setImmediate(r))
+  }
+  return { frames: [], through: at }
+}
+
+/** The frames' shared JSON strings joined: no re-serialization per poller. */
+function pollResponse(frames: Frame[]): Response {
+  const body = `{"events":[${frames.map((f) => f.json).join(',')}]}`
+  return new Response(body, {
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  })
+}
+
+/** Holds a poll until an event arrives (plus the rest of that turn's events) or the timeout. */
+function waitForFrames(hub: Hub, req: PollRequest): Promise<Frame[]> {
+  return new Promise((resolve) => {
+    const frames: Frame[] = []
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      hub.disconnect(client)
+      req.signal.removeEventListener('abort', finish)
+      resolve(frames)
+    }
+    const client: LiveClient = {
+      topics: req.topics,
+      principal: req.principal,
+      meta: req.meta,
+      send(f) {
+        frames.push(f)
+        if (frames.length === 1) setImmediate(finish)
+      },
+      close: finish,
+    }
+    const timer = setTimeout(finish, req.timeoutMs)
+    req.signal.addEventListener('abort', finish)
+    hub.subscribe(client)
+  })
+}
