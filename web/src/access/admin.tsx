@@ -3,6 +3,8 @@
  * connected) with identify, reload, show, rename and revoke; and the API tokens.
  */
 import { For, Show, createResource, createSignal, onCleanup } from 'solid-js'
+import { fetchAPI } from '../lib/api.ts'
+import { createLatest } from '../lib/resource.ts'
 import { TokenSignIn } from './pair-screen.tsx'
 import { fetchMe, postJson } from './session.ts'
 
@@ -27,22 +29,22 @@ interface TokenRow {
   revokedAt: number | null
 }
 
-const get = async <T,>(path: string): Promise<T> => {
-  const res = await fetch(path, { cache: 'no-store' })
-  if (!res.ok) throw new Error(`${res.status}`)
-  return (await res.json()) as T
-}
+const get = <T,>(path: string) => fetchAPI<T>(path, { cache: 'no-store' })
 const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString() : '—')
 const browser = (ua: string | null) =>
   ua ? (/(Chrome|Firefox|Safari|Edg)\/[\d.]+/.exec(ua)?.[0] ?? ua.slice(0, 40)) : '—'
 
 export default function Admin() {
-  const [me, { refetch: refetchMe }] = createResource(fetchMe)
+  const [meRes, { refetch: refetchMe }] = createResource(fetchMe)
+  const me = createLatest(meRes)
   const admin = () => me()?.role === 'admin'
-  const [screens, { refetch }] = createResource(admin, () => get<{ screens: ScreenRow[] }>('/api/admin/screens'))
-  const [tokens, { refetch: refetchTokens }] = createResource(admin, () =>
+  const [screensRes, { refetch }] = createResource(admin, () => get<{ screens: ScreenRow[] }>('/api/admin/screens'))
+  const [tokensRes, { refetch: refetchTokens }] = createResource(admin, () =>
     get<{ tokens: TokenRow[] }>('/api/admin/tokens')
   )
+  // A failed poll keeps the lists it had.
+  const screens = createLatest(screensRes)
+  const tokens = createLatest(tokensRes)
   const [note, setNote] = createSignal<string | null>(null)
   const [secret, setSecret] = createSignal<string | null>(null)
   const poll = setInterval(() => admin() && void refetch(), 5000)
@@ -78,7 +80,7 @@ export default function Admin() {
   return (
     <div class="access-page admin" data-testid="admin-page">
       <h1>Screens and tokens</h1>
-      <Show when={!me.loading} fallback={<p>Loading…</p>}>
+      <Show when={!meRes.loading} fallback={<p>Loading…</p>}>
         <Show
           when={admin()}
           fallback={

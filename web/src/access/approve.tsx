@@ -3,6 +3,8 @@
  * what it shows, approves. Signed out, it asks for a token first.
  */
 import { Show, createResource, createSignal } from 'solid-js'
+import { fetchAPI } from '../lib/api.ts'
+import { createLatest, errorText } from '../lib/resource.ts'
 import { TokenSignIn } from './pair-screen.tsx'
 import { fetchMe, postJson } from './session.ts'
 
@@ -21,20 +23,18 @@ const VIEWS: [string, string][] = [
 ]
 
 export default function Approve() {
-  const [me, { refetch }] = createResource(fetchMe)
+  const [meRes, { refetch }] = createResource(fetchMe)
+  const me = createLatest(meRes)
   const [code, setCode] = createSignal(new URLSearchParams(location.search).get('code') ?? '')
-  const [request] = createResource(
+  const [requestRes] = createResource(
     () =>
       me()?.role === 'admin' && /^[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}$/.test(code().trim())
         ? code().trim().toUpperCase()
         : null,
-    async (c) => {
-      const res = await fetch(`/api/pair/${encodeURIComponent(c)}`, { cache: 'no-store' })
-      if (!res.ok)
-        throw new Error(((await res.json().catch(() => ({}))) as { message?: string }).message ?? `${res.status}`)
-      return (await res.json()) as Request
-    }
+    (c) => fetchAPI<Request>(`/api/pair/${encodeURIComponent(c)}`, { cache: 'no-store' })
   )
+  /** The code's request once found: none while another code is looked up or this one was refused. */
+  const request = () => (requestRes.state === 'ready' ? requestRes() : undefined)
   const [done, setDone] = createSignal<string | null>(null)
   const [error, setError] = createSignal<string | null>(null)
   let name!: HTMLInputElement
@@ -56,7 +56,7 @@ export default function Approve() {
   return (
     <div class="access-page" data-testid="approve-page">
       <h1>Pair a screen</h1>
-      <Show when={!me.loading} fallback={<p>Loading…</p>}>
+      <Show when={!meRes.loading} fallback={<p>Loading…</p>}>
         <Show
           when={me()?.role === 'admin'}
           fallback={
@@ -85,9 +85,9 @@ export default function Approve() {
                   autocapitalize="characters"
                 />
               </label>
-              <Show when={request.error}>
+              <Show when={requestRes.error}>
                 <p class="form-error" role="alert">
-                  {String(request.error?.message ?? request.error)}
+                  {errorText(requestRes.error)}
                 </p>
               </Show>
               <Show when={request()}>

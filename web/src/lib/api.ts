@@ -1,5 +1,5 @@
 /** @module The one fetch wrapper: JSON in, typed JSON out, a timeout, and one error type. */
-import type { BuildsPage, Build, PipelineTile, SiteRow, SiteSummary } from '../types.ts'
+import type { Build, BuildsPage, Metric, PipelineTile, SiteRow, SiteSummary } from '../types.ts'
 
 export class ApiError extends Error {
   override name = 'ApiError'
@@ -54,4 +54,7 @@ export const api = {
   sites: () => fetchAPI<{ sites: SiteRow[] }>('/api/sites'),
   siteSummary: (site: string, p: { window?: string; device?: string | null }) =>
     fetchAPI<SiteSummary>(`/api/sites/${encodeURIComponent(site)}/summary${q(p)}`),
+  /** A custom metric's points of the last hour. */
+  metricHour: (name: string) =>
+    fetchAPI<{ points: Metric[] }>(`/api/metrics?name=${encodeURIComponent(name)}&window=1h`),
 }

@@ -105,6 +105,6 @@ export function optionProblems(p: URLSearchParams): string[] {
   }
   const transport = p.get('transport')
   if (transport?.split(',').some((t) => !(TRANSPORTS as readonly string[]).includes(t)))
-    out.push(`“transport=${transport}” may only list ws, sse, poll`)
+    out.push(`“transport=${transport}” may only list ${TRANSPORTS.join(', ')}`)
   return out
 }

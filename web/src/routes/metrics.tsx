@@ -1,11 +1,11 @@
-import { For, Match, Show, Switch, createMemo, createSignal, onCleanup } from 'solid-js'
+import { For, Match, Show, Switch, createMemo, createResource } from 'solid-js'
 import { ScaleChart } from '../components/chart.tsx'
 import { PagedGrid } from '../components/paged-grid.tsx'
-import { fetchAPI } from '../lib/api.ts'
+import { api } from '../lib/api.ts'
 import { useLive } from '../lib/live.ts'
 import { METRIC_HISTORY, type MetricLive } from '../live/metrics.ts'
 import { metricLevel } from '../lib/metric-level.ts'
-import type { Metric } from '../types.ts'
+import { createLatest } from '../lib/resource.ts'
 import { ago, parseTime } from '../lib/time.ts'
 import { useView } from '../lib/view.ts'
 
@@ -56,18 +56,12 @@ export default function Metrics() {
 
 /** The last hour of one metric from the API, merged with what arrived live (by time). */
 function useHistory(m: () => MetricLive) {
-  const [past, setPast] = createSignal<{ t: number; v: number }[]>([])
-  let done = false
-  onCleanup(() => (done = true))
-  void fetchAPI<{ points: Metric[] }>(`/api/metrics?name=${encodeURIComponent(m().name)}&window=1h`)
-    .then(
-      (r) =>
-        !done && setPast(r.points.map((p) => ({ t: Date.parse(p.at), v: p.value })).filter((p) => Number.isFinite(p.t)))
-    )
-    .catch(() => {})
+  const [past] = createResource(() => m().name, api.metricHour)
+  const fetched = createLatest(past)
   return createMemo(() => {
     const seen = new Set<number>()
-    return [...past(), ...m().history]
+    const hour = (fetched()?.points ?? []).map((p) => ({ t: Date.parse(p.at), v: p.value }))
+    return [...hour.filter((p) => Number.isFinite(p.t)), ...m().history]
       .filter((p) => !seen.has(p.t) && seen.add(p.t))
       .sort((a, b) => a.t - b.t)
       .slice(-METRIC_HISTORY * 4)

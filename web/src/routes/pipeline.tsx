@@ -1,11 +1,12 @@
-import { For, Show, createEffect, createMemo, createSignal, on, onCleanup } from 'solid-js'
-import type { Build, PipelineTile } from '../types.ts'
+import { For, Show, createEffect, createMemo, createResource, createSignal, on } from 'solid-js'
+import type { Build } from '../types.ts'
 import { BarChart } from '../components/chart.tsx'
 import { BuildTile } from '../components/build-tile.tsx'
 import { NotFoundView } from '../components/not-found.tsx'
 import { StatusIcon } from '../components/status-icon.tsx'
 import { api } from '../lib/api.ts'
 import { useLive } from '../lib/live.ts'
+import { createLatest, errorText } from '../lib/resource.ts'
 import { A } from '../lib/router.tsx'
 import { WORD, subject, who, type Shown } from '../lib/status.ts'
 import { ago, duration, parseTime } from '../lib/time.ts'
@@ -40,100 +41,89 @@ export function safeUrl(u: string | null | undefined): string | undefined {
   }
 }
 
+/** The newest builds, and where older ones start: after the first page as first loaded. */
+interface Recent {
+  builds: Build[]
+  olderFrom: string | null
+}
+/** Older builds, oldest last, and the cursor of the page after them. */
+interface Older {
+  builds: Build[]
+  next: string | null
+}
+
 export default function PipelinePage(props: { params: Record<string, string> }) {
   const live = useLive()
   const view = useView()
   const id = () => props.params.id!
-  const [fetchedTile, setFetchedTile] = createSignal<PipelineTile | null>(null)
-  const tile = () => live.state.pipelines?.[id()] ?? fetchedTile()
-  const [builds, setBuilds] = createSignal<Build[]>([])
-  const [cursor, setCursor] = createSignal<string | null>(null)
-  const [error, setError] = createSignal<string | null>(null)
-  const [loaded, setLoaded] = createSignal(false)
-  const [open, setOpen] = createSignal<string | null>(null)
-  const [jobs, setJobs] = createSignal<Build | null>(null)
-  /** The server has no such pipeline: neither the live board nor the API knows it. */
-  const [missing, setMissing] = createSignal(false)
-  let disposed = false
-  onCleanup(() => (disposed = true))
-
-  async function loadFirst() {
-    try {
-      const page = await api.builds({ pipelineId: id(), limit: 50 })
-      if (disposed) return
-      setBuilds((prev) => {
-        const fresh = new Set(page.builds.map((b) => b.id))
-        return [...page.builds, ...prev.filter((b) => !fresh.has(b.id))].slice(0, MAX_ROWS)
-      })
-      if (!loaded()) setCursor(page.nextCursor)
-      setError(null)
-    } catch (e) {
-      if (!disposed) setError(e instanceof Error ? e.message : String(e))
-    } finally {
-      if (!disposed) setLoaded(true)
-    }
-  }
-
-  async function loadMore() {
-    const c = cursor()
-    if (!c) return
-    try {
-      const page = await api.builds({ pipelineId: id(), limit: 50, cursor: c })
-      if (disposed) return
-      setBuilds((prev) => {
-        const have = new Set(prev.map((b) => b.id))
-        return [...prev, ...page.builds.filter((b) => !have.has(b.id))].slice(0, MAX_ROWS)
-      })
-      setCursor(builds().length >= MAX_ROWS ? null : page.nextCursor)
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e))
-    }
-  }
-
-  // First load, and again whenever the live tile changes (a build started or finished).
-  createEffect(
-    on(id, () => {
-      setBuilds([])
-      setLoaded(false)
-      void loadFirst()
-    })
+  const liveTile = () => live.state.pipelines?.[id()]
+  // A pipeline the live board does not have (not connected yet, or gone from it): the API's, if any.
+  const [apiTile] = createResource(
+    () => !liveTile() && id(),
+    async (pid) => (await api.pipelines()).pipelines.find((p) => p.id === pid) ?? null
   )
+  const fetchedTile = createLatest(apiTile)
+  const tile = () => liveTile() ?? fetchedTile() ?? null
+  /** The server has no such pipeline: neither the live board nor the API knows it. */
+  const missing = () => !liveTile() && apiTile.state === 'ready' && fetchedTile() === null
+
+  // The newest builds; a refetch (the live tile changed) puts new ones on top of those already shown.
+  const [recent, { refetch: refetchRecent }] = createResource(id, async (pid, { value }: { value?: Recent }) => {
+    const page = await api.builds({ pipelineId: pid, limit: 50 })
+    const fresh = new Set(page.builds.map((b) => b.id))
+    return {
+      builds: [...page.builds, ...(value?.builds ?? []).filter((b) => !fresh.has(b.id))].slice(0, MAX_ROWS),
+      olderFrom: value ? value.olderFrom : page.nextCursor,
+    }
+  })
+  // Older builds, a page per "Load older builds", each appended to those before.
+  const [olderCursor, setOlderCursor] = createSignal<string | null>(null)
+  const [older, { refetch: refetchOlder }] = createResource(
+    olderCursor,
+    async (cursor, { value }: { value?: Older }) => {
+      const page = await api.builds({ pipelineId: id(), limit: 50, cursor })
+      return { builds: [...(value?.builds ?? []), ...page.builds].slice(0, MAX_ROWS), next: page.nextCursor }
+    }
+  )
+  const recentShown = createLatest(recent)
+  const olderShown = createLatest(older)
+  const builds = createMemo(() => {
+    const first = recentShown()?.builds ?? []
+    const have = new Set(first.map((b) => b.id))
+    return [...first, ...(olderShown()?.builds ?? []).filter((b) => !have.has(b.id))].slice(0, MAX_ROWS)
+  })
+  const cursor = () => {
+    if (builds().length >= MAX_ROWS) return null
+    const o = olderShown()
+    return o ? o.next : (recentShown()?.olderFrom ?? null)
+  }
+  // The same cursor again is a retry of a page that failed.
+  const loadMore = () => {
+    const c = cursor()
+    if (c) c === olderCursor() ? void refetchOlder() : setOlderCursor(c)
+  }
+  const loaded = () => recent.state !== 'unresolved' && recent.state !== 'pending'
+  const error = () => {
+    const e = recent.error ?? older.error
+    return e ? errorText(e) : null
+  }
   createEffect(
     on(
       () => tile()?.updatedAt,
-      () => loaded() && void loadFirst(),
+      () => loaded() && void refetchRecent(),
       { defer: true }
     )
   )
-  createEffect(
-    on(
-      () => [id(), !!live.state.pipelines?.[id()]] as const,
-      ([pid, known]) => {
-        if (known) return setMissing(false)
-        api
-          .pipelines()
-          .then((r) => {
-            if (disposed) return
-            const t = r.pipelines.find((p) => p.id === pid) ?? null
-            setFetchedTile(t)
-            setMissing(!t)
-          })
-          .catch(() => {})
-      }
-    )
-  )
 
-  async function toggle(b: Build) {
-    if (open() === b.id) return setOpen(null)
-    setOpen(b.id)
-    setJobs(null)
-    try {
-      const full = await api.build(b.id)
-      if (!disposed && open() === b.id) setJobs(full)
-    } catch {
-      /* the row stays open with what the list had */
-    }
+  const [open, setOpen] = createSignal<string | null>(null)
+  const [full] = createResource(open, (bid) => api.build(bid))
+  const fullShown = createLatest(full)
+  /** The open build with its jobs; null while they load (or when they could not be loaded). */
+  const jobs = () => {
+    const b = fullShown()
+    return b && b.id === open() ? b : null
   }
+  const toggle = (b: Build) => setOpen(open() === b.id ? null : b.id)
 
   const bars = createMemo(() =>
     builds()

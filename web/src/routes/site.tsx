@@ -1,20 +1,22 @@
-import { For, Show, createEffect, createSignal, on, onCleanup } from 'solid-js'
-import type { SiteSummary } from '../types.ts'
+import { For, Show, createEffect, createResource, on, onCleanup } from 'solid-js'
+import type { Device, SiteSummary } from '../types.ts'
 import { TimeChart } from '../components/chart.tsx'
 import { DeploysNote, Vitals, deployMarkers, seriesPoints } from '../components/site-parts.tsx'
 import { NotFoundView } from '../components/not-found.tsx'
 import { ApiError, api } from '../lib/api.ts'
 import { useLive } from '../lib/live.ts'
+import { createLatest, errorText } from '../lib/resource.ts'
 import { A, search, setSearch } from '../lib/router.tsx'
 import { useView } from '../lib/view.ts'
 import { LIVE_WINDOW, WINDOWS } from '../../../contract/vocabularies.ts'
 
+/** The device switch as it reads, all devices first (the contract's DEVICES, in this order). */
 const DEVICES = [
   ['', 'all devices'],
   ['mobile', 'mobile'],
   ['desktop', 'desktop'],
   ['tablet', 'tablet'],
-] as const
+] as const satisfies readonly (readonly ['' | Device, string])[]
 /** A site page re-reads its summary at most this often when live `vitals` say it changed. */
 const REFETCH_MIN_MS = 10_000
 
@@ -30,52 +32,38 @@ export default function SitePage(props: { params: Record<string, string> }) {
     return DEVICES.some(([v]) => v === d) ? d : ''
   }
   const liveRow = () => live.state.sites?.[site()]
-  const [fetched, setFetched] = createSignal<SiteSummary | null>(null)
-  const [error, setError] = createSignal<string | null>(null)
-  /** The server does not collect for this domain (not in SITES). */
-  const [unknown, setUnknown] = createSignal(false)
-  let disposed = false
-  let lastFetch = 0
-  let pending: ReturnType<typeof setTimeout> | undefined
-  onCleanup(() => {
-    disposed = true
-    clearTimeout(pending)
-  })
-
   // The live `vitals` event is the 24 h, all-device summary: other selections come from the API.
   const usesLive = () => win() === LIVE_WINDOW && !device() && !!liveRow()?.summary
-  const summary = () => (usesLive() ? liveRow()!.summary : fetched())
-
-  async function fetchSummary() {
-    lastFetch = Date.now()
-    const key = `${site()}|${win()}|${device()}`
-    try {
-      const s = await api.siteSummary(site(), { window: win(), device: device() || null })
-      if (!disposed && key === `${site()}|${win()}|${device()}`) {
-        setFetched(s)
-        setError(null)
-      }
-    } catch (e) {
-      if (disposed) return
-      if (e instanceof ApiError && e.status === 404) setUnknown(true)
-      else setError(e instanceof Error ? e.message : String(e))
+  const selection = () => `${win()} ${device()}`
+  let lastFetch = 0
+  const [fetched, { refetch }] = createResource(
+    () => !usesLive() && selection(),
+    async (key) => {
+      lastFetch = Date.now()
+      return { key, summary: await api.siteSummary(site(), { window: win(), device: device() || null }) }
     }
+  )
+  const fetchedShown = createLatest(fetched)
+  const summary = (): SiteSummary | null => {
+    if (usesLive()) return liveRow()!.summary
+    const f = fetchedShown()
+    // Another selection's summary is not this one's: nothing until it arrives.
+    return f?.key === selection() ? f.summary : null
   }
+  /** The server does not collect for this domain (not in SITES). */
+  const unknown = () => fetched.error instanceof ApiError && fetched.error.status === 404
+  const error = () => (fetched.error && !unknown() ? errorText(fetched.error) : null)
+
+  let pending: ReturnType<typeof setTimeout> | undefined
+  onCleanup(() => clearTimeout(pending))
   const refetchSoon = () => {
     if (pending) return
     const wait = Math.max(0, lastFetch + REFETCH_MIN_MS - Date.now())
     pending = setTimeout(() => {
       pending = undefined
-      void fetchSummary()
+      void refetch()
     }, wait)
   }
-  createEffect(
-    on([site, win, device], () => {
-      setFetched(null)
-      setUnknown(false)
-      if (!usesLive()) void fetchSummary()
-    })
-  )
   createEffect(
     on(
       () => liveRow()?.summary,
