@@ -7,12 +7,14 @@
  * WebSocket clients on /live the whole time. Radiator runs in its own process, as `npm start`
  * would, with the product's default heartbeat.
  *
- * Every BENCH_ENDURANCE_SAMPLE_S (10) s: the server's RSS (/proc/<pid>/status VmRSS), its event
- * loop delay since the previous sample (GET /metrics with a scrape token: prom-client's
- * nodejs_eventloop_lag_p99/max_seconds, whose histogram is reset at each scrape), its CPU, and
- * the beacons and deliveries answered in the interval. Reported: start and end, and the slope of a
- * least-squares line through RSS over the whole run and over its second half (MB/min), the
- * growth trend (the first minutes include the SQLite page cache filling up to DB_CACHE_MB).
+ * Every BENCH_ENDURANCE_SAMPLE_S (10) s: the server's RSS (/proc/<pid>/status VmRSS), split into
+ * V8's heap (used and reserved), external buffers and the rest (SQLite's page cache, native code)
+ * from prom-client's process metrics; its event loop delay since the previous sample (GET
+ * /metrics with a scrape token: nodejs_eventloop_lag_p99/max_seconds, whose histogram is reset at
+ * each scrape), its CPU, and the beacons and deliveries answered in the interval. Reported: start
+ * and end, and the slope of a least-squares line through RSS over the whole run and over its
+ * second half (MB/min), the growth trend (the first minutes include the SQLite page cache filling
+ * up to DB_CACHE_MB and V8 sizing its heap: a short run's slope is not a leak rate).
  *
  * Checked after the run (which throws when a check fails): every beacon answered 202 is stored
  * (hits and samples counted in the database file; one beacon in flight when a request errored
@@ -24,7 +26,7 @@
  * keep-alive connections).
  */
 import { createHmac, randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -79,6 +81,37 @@ const flush = (tag: string, i: number) => {
   })
 }
 
+/**
+ * How much of the last 60 s some runnable task waited for a CPU (Linux pressure stall information,
+ * %), or NaN. On a shared machine it says more about the noise than the load average does.
+ */
+export function cpuPressure(): number {
+  try {
+    const m = /^some avg10=[\d.]+ avg60=([\d.]+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'))
+    return m ? Number(m[1]) : Number.NaN
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** Median and p99 of a 4 KB write + fdatasync in `dir` (ms): what every 202 waits for, on this disk now. */
+function fsyncMs(dir: string): { p50: number; p99: number } {
+  const fd = openSync(join(dir, 'fsync-probe'), 'w')
+  const times: number[] = []
+  try {
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now()
+      writeSync(fd, Buffer.alloc(4096, i))
+      fdatasyncSync(fd)
+      times.push(performance.now() - t0)
+    }
+  } finally {
+    closeSync(fd)
+  }
+  times.sort((a, b) => a - b)
+  return { p50: quantile(times, 0.5), p99: quantile(times, 0.99) }
+}
+
 function rssKb(pid: number | undefined): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? Number(m[1]) : NaN
@@ -113,6 +146,12 @@ interface Sample {
   lagMaxMs: number
   lagMeanMs: number
   heapUsedMb: number
+  /** V8's heap as reserved (used and free). */
+  heapTotalMb: number
+  /** Memory of Buffers and other objects outside the V8 heap (socket and frame buffers). */
+  externalMb: number
+  /** RSS outside V8's heap and external buffers: SQLite's page cache, native code, thread stacks. */
+  nativeMb: number
   /** Server CPU over the interval, % of one core. */
   cpuPct: number
   beaconsPerS: number
@@ -158,8 +197,9 @@ function post(
 }
 
 export async function benchEndurance(): Promise<string> {
-  const before = machine()
+  const before = { ...machine(), cpuPressure: cpuPressure() }
   const dir = mkdtempSync(join(tmpdir(), 'radiator-bench-endurance-'))
+  const fsync = fsyncMs(dir)
   const tag = `${process.pid}-${Date.now()}`
   let proc: Proc | null = null
   let clients: WsBench[] = []
@@ -275,13 +315,18 @@ export async function benchEndurance(): Promise<string> {
         const text = await scrape()
         const now = performance.now()
         const cpu = proc!.cpuMs()
+        const rssMb = rssKb(pid) / 1024
+        const mb = (name: string) => metric(text, name) / 1024 / 1024
         samples.push({
           t: (now - start) / 1000,
-          rssMb: rssKb(pid) / 1024,
+          rssMb,
           lagP99Ms: metric(text, 'nodejs_eventloop_lag_p99_seconds') * 1000,
           lagMaxMs: metric(text, 'nodejs_eventloop_lag_max_seconds') * 1000,
           lagMeanMs: metric(text, 'nodejs_eventloop_lag_mean_seconds') * 1000,
-          heapUsedMb: metric(text, 'nodejs_heap_size_used_bytes') / 1024 / 1024,
+          heapUsedMb: mb('nodejs_heap_size_used_bytes'),
+          heapTotalMb: mb('nodejs_heap_size_total_bytes'),
+          externalMb: mb('nodejs_external_memory_bytes'),
+          nativeMb: rssMb - mb('nodejs_heap_size_total_bytes') - mb('nodejs_external_memory_bytes'),
           cpuPct: ((cpu - last.cpu) / (now - last.t)) * 100,
           beaconsPerS: ((beacon.accepted - last.beacons) * 1000) / (now - last.t),
           hooks: hooks.stored.length - last.hooks,
@@ -361,7 +406,7 @@ export async function benchEndurance(): Promise<string> {
     clients = []
     await proc.stop()
     proc = null
-    const after = machine()
+    const after = { ...machine(), cpuPressure: cpuPressure() }
 
     // ---- figures
     const xs = samples.map((s) => s.t / 60)
@@ -411,11 +456,12 @@ export async function benchEndurance(): Promise<string> {
       lag: { maxMs: lagMax, p99MedianMs: quantile(lagP99s, 0.5), p99WorstMs: lagP99s.at(-1) },
       problems,
     }
-    const json = writeJson('endurance', { machine: { before, after }, summary, samples })
-    const every = Math.max(1, Math.round(60 / SAMPLE_S))
+    const json = writeJson('endurance', { machine: { before, after, fsyncMs: fsync }, summary, samples })
+    // Every sample of a short run; one a minute (and the first and last) of a long one.
+    const every = samples.length <= 12 ? 1 : Math.max(1, Math.round(60 / SAMPLE_S))
     const shown = samples.filter((_, i) => i % every === every - 1 || i === 0 || i === samples.length - 1)
     const lines = [
-      `\nEndurance: ${DURATION_S} s of ${BEACONS} beacons/s (open loop, ${CONNECTIONS} connections), ${HOOKS_PER_S} signed GitHub delivery/s and ${CLIENTS} live WebSocket clients; Radiator in its own process, sampled every ${SAMPLE_S} s (${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
+      `\nEndurance: ${DURATION_S} s of ${BEACONS} beacons/s (open loop, ${CONNECTIONS} connections), ${HOOKS_PER_S} signed GitHub delivery/s and ${CLIENTS} live WebSocket clients; Radiator in its own process, sampled every ${SAMPLE_S} s (${before.cores} cores, load ${before.load1} before, ${after.load1} after; CPU pressure ${before.cpuPressure} % before, ${after.cpuPressure} % after: the share of the last minute something waited for a CPU; a 4 KB write + fdatasync took ${ms(fsync.p50)} ms, p99 ${ms(fsync.p99)} ms)`,
       mdTable(
         ['', 'figure'],
         [
@@ -427,7 +473,14 @@ export async function benchEndurance(): Promise<string> {
             'RSS trend (least squares, whole run / second half)',
             `${slopeAll.toFixed(2)} / ${slopeHalf.toFixed(2)} MB/min`,
           ],
-          ['heap used first → end', `${first.heapUsedMb.toFixed(1)} → ${lastS.heapUsedMb.toFixed(1)} MB`],
+          [
+            'V8 heap used / heap reserved / external, first → end',
+            `${first.heapUsedMb.toFixed(1)} / ${first.heapTotalMb.toFixed(1)} / ${first.externalMb.toFixed(1)} → ${lastS.heapUsedMb.toFixed(1)} / ${lastS.heapTotalMb.toFixed(1)} / ${lastS.externalMb.toFixed(1)} MB`,
+          ],
+          [
+            'RSS outside the V8 heap and external buffers (SQLite page cache, native) first → end',
+            `${first.nativeMb.toFixed(1)} → ${lastS.nativeMb.toFixed(1)} MB`,
+          ],
           [
             'event-loop delay p99 per interval: first, end, median, worst',
             `${ms(first.lagP99Ms)}, ${ms(lastS.lagP99Ms)}, ${ms(quantile(lagP99s, 0.5))}, ${ms(lagP99s.at(-1)!)} ms`,
@@ -459,11 +512,26 @@ export async function benchEndurance(): Promise<string> {
         ]
       ),
       mdTable(
-        ['t s', 'RSS MB', 'heap MB', 'loop p99 ms', 'loop max ms', 'CPU %', 'beacons/s', 'deliveries'],
+        [
+          't s',
+          'RSS MB',
+          'heap used MB',
+          'heap reserved MB',
+          'external MB',
+          'outside heap MB',
+          'loop p99 ms',
+          'loop max ms',
+          'CPU %',
+          'beacons/s',
+          'deliveries',
+        ],
         shown.map((s) => [
           s.t.toFixed(0),
           s.rssMb.toFixed(1),
           s.heapUsedMb.toFixed(1),
+          s.heapTotalMb.toFixed(1),
+          s.externalMb.toFixed(1),
+          s.nativeMb.toFixed(1),
           ms(s.lagP99Ms),
           ms(s.lagMaxMs),
           s.cpuPct.toFixed(0),

@@ -27,6 +27,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { brotliCompressSync, constants, gunzipSync, brotliDecompressSync, gzipSync } from 'node:zlib'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { cpuPressure } from './endurance.ts'
 import { GENERIC_TOKEN, machine, mdTable, median, ms, ROOT, startRadiator, writeJson, type Proc } from './procs.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -193,7 +194,7 @@ async function load(page: Page, url: string, reload: boolean): Promise<Load> {
 
 export async function benchPageweight(): Promise<string> {
   if (!existsSync(CHROMIUM)) return `\npageweight: skipped, ${CHROMIUM} is not installed (apt-get install chromium)`
-  const before = machine()
+  const before = { ...machine(), cpuPressure: cpuPressure() }
   const problems: string[] = []
 
   // The build, as `npm run build` makes the dashboard's part (web/build.ts in its own process).
@@ -253,7 +254,7 @@ export async function benchPageweight(): Promise<string> {
     browser = null
     await proc.stop()
     proc = null
-    const after = machine()
+    const after = { ...machine(), cpuPressure: cpuPressure() }
 
     const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`
     const weightRow = (name: string, w: Weight) => [
@@ -280,7 +281,7 @@ export async function benchPageweight(): Promise<string> {
       problems,
     })
     const lines = [
-      `\nPage weight: the dashboard's initial JS and CSS (index.html's scripts, their static imports and modulepreloads, its stylesheets) and /beacon.js from a fresh build (${buildS.toFixed(1)} s); gzip level 9 and brotli quality 11 computed here; "served" is what Radiator sent for them to Accept-Encoding: gzip, deflate, br (${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
+      `\nPage weight: the dashboard's initial JS and CSS (index.html's scripts, their static imports and modulepreloads, its stylesheets) and /beacon.js from a fresh build (${buildS.toFixed(1)} s); gzip level 9 and brotli quality 11 computed here; "served" is what Radiator sent for them to Accept-Encoding: gzip, deflate, br (${before.cores} cores, load ${before.load1} before, ${after.load1} after; CPU pressure ${before.cpuPressure} % before, ${after.cpuPressure} % after)`,
       mdTable(
         ['asset', 'files', 'raw', 'gzip -9', 'brotli 11', 'served'],
         [

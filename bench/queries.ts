@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { machine, mdTable, ms, sleep, startRadiator, writeJson, type Proc } from './procs.ts'
+import { cpuPressure } from './endurance.ts'
 import { hasWrk, WRK } from './wrk.ts'
 
 const VITALS = Number(process.env.BENCH_VITALS ?? 10_000_000)
@@ -386,7 +387,7 @@ interface Endpoint {
 
 export async function benchQueries(): Promise<string> {
   if (!hasWrk()) return '\nqueries: skipped, wrk is not installed (apt-get install wrk)'
-  const before = machine()
+  const before = { ...machine(), cpuPressure: cpuPressure() }
   const dir = mkdtempSync(join(tmpdir(), 'radiator-bench-queries-'))
   const file = join(dir, 'radiator.db')
   const luaFile = join(dir, 'get.lua')
@@ -517,7 +518,7 @@ export async function benchQueries(): Promise<string> {
     ro.close()
     await proc.stop()
     proc = null
-    const after = machine()
+    const after = { ...machine(), cpuPressure: cpuPressure() }
 
     const failures = rows.filter((r) => r.check)
     const alone = rows.filter((r) => r.connections === 1)
@@ -540,7 +541,7 @@ export async function benchQueries(): Promise<string> {
     })
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`
     const lines = [
-      `\nRead latency over a seeded database: ${seeded.samples.toLocaleString('en')} vitals samples and ${seeded.hits.toLocaleString('en')} page views (28 days, ${SITES.length} sites × ${PAGES} pages × 3 devices), ${seeded.builds.toLocaleString('en')} builds over ${seeded.pipelines} pipelines. Seeded in ${seeded.seconds.toFixed(0)} s (${mb(seededBytes)}); Radiator's rollup job caught up in ${rollupS.toFixed(0)} s after start (${rollupRows.toLocaleString('en')} rollup rows: ${['m', 'h', 'd'].map((g) => `${(byGran[g] ?? 0).toLocaleString('en')} ${{ m: 'minute', h: 'hour', d: 'day' }[g]}`).join(', ')}; ${mb(rolledBytes)} on disk). wrk GET load, ${SECONDS} s per row, 1 connection (each request alone) and ${CONNECTIONS}; Radiator in its own process (${before.cores} cores, load ${before.load1} before, ${after.load1} after). Summaries are of ${site}, ${Math.round(SITES[0]![1] * 100)} % of the samples; the seeded samples end when seeding began, so the 5m window is empty by the time it is read.`,
+      `\nRead latency over a seeded database: ${seeded.samples.toLocaleString('en')} vitals samples and ${seeded.hits.toLocaleString('en')} page views (28 days, ${SITES.length} sites × ${PAGES} pages × 3 devices), ${seeded.builds.toLocaleString('en')} builds over ${seeded.pipelines} pipelines. Seeded in ${seeded.seconds.toFixed(0)} s (${mb(seededBytes)}); Radiator's rollup job caught up in ${rollupS.toFixed(0)} s after start (${rollupRows.toLocaleString('en')} rollup rows: ${['m', 'h', 'd'].map((g) => `${(byGran[g] ?? 0).toLocaleString('en')} ${{ m: 'minute', h: 'hour', d: 'day' }[g]}`).join(', ')}; ${mb(rolledBytes)} on disk). wrk GET load, ${SECONDS} s per row, 1 connection (each request alone) and ${CONNECTIONS}; Radiator in its own process (${before.cores} cores, load ${before.load1} before, ${after.load1} after; CPU pressure ${before.cpuPressure} % before, ${after.cpuPressure} % after). Summaries are of ${site}, ${Math.round(SITES[0]![1] * 100)} % of the samples; the seeded samples end when seeding began, so the 5m window is empty by the time it is read.`,
       mdTable(
         [
           'endpoint',
