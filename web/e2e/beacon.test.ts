@@ -10,17 +10,15 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
-import { ROOT } from '../http/web-build.ts'
-import { until, WsTestClient, type TestServer } from '../test/harness.ts'
-import { BEACON_PATH } from './beacon-file.ts'
-import { BROWSER_UA, eventually, json, startMetricsServer } from '../test/metrics.ts'
+import { ROOT } from '../../server/http/web-build.ts'
+import { BEACON_PATH } from '../../server/metrics/beacon-file.ts'
+import { until, WsTestClient, type TestServer } from '../../server/test/harness.ts'
+import { BROWSER_UA, eventually, json, startMetricsServer } from '../../server/test/metrics.ts'
 import type { Summary, VitalName } from '../../contract/metrics.ts'
+import { CHROMIUM, hasChromium } from './helpers.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SHOP = 'shop.example.test'
-const suite = existsSync(CHROMIUM) ? describe : describe.skip
-if (!existsSync(CHROMIUM))
-  console.warn(`\n*** metrics e2e SKIPPED: ${CHROMIUM} not found. Install it with \`apt-get install chromium\`. ***\n`)
+const suite = hasChromium ? describe : describe.skip
 
 /** The shop: a big heading (LCP), a banner pushed in late (CLS) and a slow button (INP). */
 const page = (radiator: string) => `<!doctype html>
