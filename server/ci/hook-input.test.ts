@@ -10,13 +10,9 @@ import { startTestServer, type TestServer } from '../test/harness.ts'
 import { buildSchema, pipelineTileSchema } from '../../contract/builds.ts'
 import { BuildStore, type rowToBuild } from './store.ts'
 import { buildEvent, buildFinished, buildObject, jobFinished, jobStarted } from '../test/buildkite-bodies.ts'
-import { hookSecrets, SIGNERS as PROVIDER_SIGNERS } from '../test/sign/index.ts'
+import { hookSecrets, SIGNERS } from '../test/sign/index.ts'
 
 const SECRET = 'fuzz-secret'
-const SIGNERS: typeof PROVIDER_SIGNERS = {
-  ...PROVIDER_SIGNERS,
-  generic: (_raw, secret) => ({ authorization: `Bearer ${secret}` }),
-}
 
 interface Sample {
   provider: string

@@ -38,6 +38,10 @@ describe('webhook routes with every real fixture', () => {
     expect(FIXTURE_PROVIDERS.length).toBeGreaterThan(5)
   })
 
+  it('has a test-kit signer for every registry provider, and none for anything else', () => {
+    expect(Object.keys(SIGNERS).sort()).toEqual([...PROVIDER_NAMES].sort())
+  })
+
   const cases: [string, string][] = FIXTURE_PROVIDERS.flatMap((p) =>
     fixtureNames(p).map((n): [string, string] => [p, n])
   )

@@ -1,42 +1,33 @@
-/** @module Every provider's signer by route name, and a test server's secrets for all of them. */
+/**
+ * @module The test kit's signers: `<route name>.ts` beside this file exports `sign`, the headers that
+ * provider sends for a body, made with a secret exactly as it makes them. Found by file name, so a
+ * provider's signer is its own file and no list here; a test checks each names a registry provider.
+ */
+import { readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import type { ConfigVar } from '../../config.ts'
-import * as azure from './azure-devops.ts'
-import * as bitbucket from './bitbucket.ts'
-import * as buildkite from './buildkite.ts'
-import * as circleci from './circleci.ts'
-import * as drone from './drone.ts'
-import * as gitea from './gitea.ts'
-import * as github from './github.ts'
-import * as gitlab from './gitlab.ts'
-import * as jenkins from './jenkins.ts'
+import { PROVIDERS } from '../../ci/registry.ts'
 
 export type Signer = (raw: Buffer, secret: string, now?: number) => Record<string, string>
 
-/** The headers each provider sends for `raw`, signed with `secret` exactly as it signs. */
-export const SIGNERS: Record<string, Signer> = {
-  github: github.sign,
-  gitea: gitea.sign,
-  gitlab: gitlab.sign,
-  circleci: circleci.sign,
-  buildkite: buildkite.sign,
-  bitbucket: bitbucket.sign,
-  'azure-devops': azure.sign,
-  drone: drone.sign,
-  jenkins: jenkins.sign,
+async function signers(): Promise<Record<string, Signer>> {
+  const files = readdirSync(fileURLToPath(new URL('.', import.meta.url))).filter(
+    (f) => f.endsWith('.ts') && f !== 'index.ts'
+  )
+  const entries = await Promise.all(
+    files.map(async (f): Promise<[string, Signer]> => {
+      const mod: { sign?: unknown } = await import(`./${f}`)
+      if (typeof mod.sign !== 'function') throw new Error(`server/test/sign/${f} exports no sign function`)
+      return [f.slice(0, -'.ts'.length), mod.sign as Signer]
+    })
+  )
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)))
 }
 
-/** Test-server environment with `secret` configured for every provider's webhook route. */
+/** The headers each provider sends for `raw`, signed with `secret` exactly as it signs, by route name. */
+export const SIGNERS: Readonly<Record<string, Signer>> = await signers()
+
+/** Test-server environment with `secret` in every provider's first secret variable (the one its signer signs with). */
 export function hookSecrets(secret: string): Partial<Record<ConfigVar, string>> {
-  return {
-    GITHUB_WEBHOOK_SECRET: secret,
-    GITEA_WEBHOOK_SECRET: secret,
-    GITLAB_WEBHOOK_TOKEN: secret,
-    CIRCLECI_WEBHOOK_SECRET: secret,
-    BUILDKITE_WEBHOOK_TOKEN: secret,
-    BITBUCKET_WEBHOOK_SECRET: secret,
-    AZURE_DEVOPS_WEBHOOK_TOKEN: secret,
-    DRONE_WEBHOOK_SECRET: secret,
-    JENKINS_WEBHOOK_TOKEN: secret,
-    GENERIC_WEBHOOK_TOKEN: secret,
-  }
+  return Object.fromEntries(PROVIDERS.map((p) => [Object.keys(p.secrets)[0]!, secret]))
 }
