@@ -27,7 +27,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'fast',
-          include: ['server/**/*.test.ts', 'web/**/*.test.ts', 'bench/**/*.test.ts'],
+          include: ['server/**/*.test.ts', 'web/**/*.test.ts', 'bench/**/*.test.ts', 'demo/**/*.test.ts'],
           exclude: ['**/node_modules/**', ...SLOW],
         },
       },

@@ -132,11 +132,14 @@ describe('the Dockerfile', () => {
     expect(health).toMatch(/--interval=\d+s/)
   })
 
-  it('keeps local builds, data and secrets out of the build context', () => {
+  it('keeps local builds, data, secrets and the demo out of the build context', () => {
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
       .split('\n')
       .map((l) => l.trim())
-    for (const p of ['node_modules', 'dist', 'web/dist', 'data', '.git']) expect(ignored, p).toContain(p)
+    // The demo is a development tool (npm run demo, through tsx): not part of what the image runs.
+    for (const p of ['node_modules', 'dist', 'web/dist', 'data', '.git', 'demo']) expect(ignored, p).toContain(p)
+    expect(existsSync(join(ROOT, 'demo', 'main.ts'))).toBe(true)
+    expect(dockerfile).not.toMatch(/\bdemo\b/)
     expect(existsSync(join(ROOT, 'scripts', 'build.mjs'))).toBe(true)
   })
 })

@@ -3,7 +3,7 @@
  * person arriving, reading (heartbeats), moving to another page and leaving, with Web Vitals in
  * realistic ranges (mostly good, some needing improvement, a few poor). Pure: the caller sends.
  */
-import type { BeaconEvent, VitalName } from '../../contract/metrics.ts'
+import type { BeaconEvent, VitalName } from '../contract/metrics.ts'
 
 export interface SimVisitor {
   n: number

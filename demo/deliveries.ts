@@ -2,20 +2,12 @@
  * @module Webhook deliveries for the demo, generated in each provider's real shape (the fields the
  * normalizers in server/ci/providers read, plus the usual surroundings) and signed the way the
  * provider signs them. One small generator per provider: a build's current state → the deliveries
- * that provider sends for it (several for a start, e.g. GitHub's `requested` then `in_progress`).
- * Self-contained: nothing here reads ../shared.
+ * that provider sends for it (several for a start, e.g. GitHub's `requested` then `in_progress`),
+ * signed by the test kit's signers (server/test/sign). Self-contained: nothing here reads ../shared.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { ProviderName } from '../../contract/builds.ts'
-import * as azureSign from '../test/sign/azure-devops.ts'
-import * as bitbucketSign from '../test/sign/bitbucket.ts'
-import * as buildkiteSign from '../test/sign/buildkite.ts'
-import * as circleciSign from '../test/sign/circleci.ts'
-import * as droneSign from '../test/sign/drone.ts'
-import * as giteaSign from '../test/sign/gitea.ts'
-import * as githubSign from '../test/sign/github.ts'
-import * as gitlabSign from '../test/sign/gitlab.ts'
-import * as jenkinsSign from '../test/sign/jenkins.ts'
+import type { ProviderName } from '../contract/builds.ts'
+import { SIGNERS } from '../server/test/sign/index.ts'
 
 /** What the demo plays: `running` sends the provider's start deliveries, the others its finish. */
 export type DemoStatus = 'running' | 'success' | 'failure'
@@ -763,8 +755,11 @@ export function generic(b: DemoBuild): Unsigned[] {
   ]
 }
 
-/** Every provider's generator, by route name. */
-export const GENERATORS: Record<ProviderName, (b: DemoBuild) => Unsigned[]> = {
+/**
+ * The generator of each provider the demo plays, by route name. A provider of the registry without
+ * one is simply not in the demo; the demo test checks these are registry providers.
+ */
+export const GENERATORS: Readonly<Record<ProviderName, (b: DemoBuild) => Unsigned[]>> = {
   github,
   gitea,
   gitlab,
@@ -777,19 +772,6 @@ export const GENERATORS: Record<ProviderName, (b: DemoBuild) => Unsigned[]> = {
   generic,
 }
 
-const SIGNERS: Record<ProviderName, (raw: Buffer, secret: string, now: number) => Record<string, string>> = {
-  github: githubSign.sign,
-  gitea: giteaSign.sign,
-  gitlab: gitlabSign.sign,
-  circleci: circleciSign.sign,
-  buildkite: buildkiteSign.sign,
-  bitbucket: bitbucketSign.sign,
-  'azure-devops': azureSign.sign,
-  drone: droneSign.sign,
-  jenkins: jenkinsSign.sign,
-  generic: (_raw, secret) => ({ Authorization: `Bearer ${secret}` }),
-}
-
 export interface SignedDelivery extends Unsigned {
   /** Route path under the server's base URL. */
   path: string
@@ -797,9 +779,18 @@ export interface SignedDelivery extends Unsigned {
 
 /** The deliveries the build's provider sends for its current status, signed with `secret` at `now`. */
 export function deliveriesFor(b: DemoBuild, secret: string, now = Date.now()): SignedDelivery[] {
-  return GENERATORS[b.pipe.provider](b).map((d) => ({
+  const generate = GENERATORS[b.pipe.provider]
+  if (!generate) throw new Error(`the demo has no generator for ${b.pipe.provider}`)
+  return generate(b).map((d) => ({
     ...d,
     path: `/hooks/${d.provider}`,
-    headers: { ...d.headers, ...SIGNERS[d.provider](d.raw, secret, now) },
+    headers: { ...d.headers, ...signer(d.provider)(d.raw, secret, now) },
   }))
+}
+
+/** The test kit's signer for a provider: the demo signs exactly as the tests do. */
+function signer(provider: ProviderName) {
+  const sign = SIGNERS[provider]
+  if (!sign) throw new Error(`server/test/sign has no signer for ${provider}`)
+  return sign
 }

@@ -1,16 +1,26 @@
 /**
  * @module What the demo plays against a running Radiator over real HTTP: a history of finished
- * builds on eleven pipelines across the ten providers (one of them currently failing), then a loop
+ * builds on eleven pipelines across the providers it has generators for (one of them failing), then a loop
  * that starts and finishes builds (the failing one goes green first), simulated visitors on the
  * demo sites, and a couple of custom metrics. Every request is bounded and everything stops on
  * `stop()`.
  */
 import { randomUUID } from 'node:crypto'
-import type { ProviderName } from '../../contract/builds.ts'
-import type { ConfigVar } from '../config.ts'
-import { deliveriesFor, newSha, type DemoBuild, type DemoPipeline, type DemoStatus, type Person } from './deliveries.ts'
+import type { ProviderName } from '../contract/builds.ts'
+import type { ConfigVar } from '../server/config.ts'
+import { PROVIDER_NAMES } from '../server/ci/registry.ts'
+import { hookSecrets } from '../server/test/sign/index.ts'
+import {
+  deliveriesFor,
+  GENERATORS,
+  newSha,
+  type DemoBuild,
+  type DemoPipeline,
+  type DemoStatus,
+  type Person,
+} from './deliveries.ts'
 import { arrive, collectPost, heartbeat, leave, navigate, newVisitor, type SimVisitor } from './visitors.ts'
-import type { BeaconEvent } from '../../contract/metrics.ts'
+import type { BeaconEvent } from '../contract/metrics.ts'
 
 export const DEMO_SECRET = 'radiator-demo-secret'
 export const DEMO_METRICS_TOKEN = 'radiator-demo-metrics-token'
@@ -22,16 +32,7 @@ export function demoEnv(): Partial<Record<ConfigVar, string>> {
     LOG_LEVEL: 'warn',
     // A throwaway demo on a laptop: open to viewers, and it says so when it starts.
     PUBLIC_DASHBOARD: 'true',
-    GITHUB_WEBHOOK_SECRET: DEMO_SECRET,
-    GITEA_WEBHOOK_SECRET: DEMO_SECRET,
-    GITLAB_WEBHOOK_TOKEN: DEMO_SECRET,
-    CIRCLECI_WEBHOOK_SECRET: DEMO_SECRET,
-    BUILDKITE_WEBHOOK_TOKEN: DEMO_SECRET,
-    BITBUCKET_WEBHOOK_SECRET: DEMO_SECRET,
-    AZURE_DEVOPS_WEBHOOK_TOKEN: DEMO_SECRET,
-    DRONE_WEBHOOK_SECRET: DEMO_SECRET,
-    JENKINS_WEBHOOK_TOKEN: DEMO_SECRET,
-    GENERIC_WEBHOOK_TOKEN: DEMO_SECRET,
+    ...hookSecrets(DEMO_SECRET),
     SITES: DEMO_SITES.join(','),
     // The shop is deployed by acme/shop's deploy pipeline, the docs by acme/docs' builds.
     SITE_DEPLOYS: 'shop.demo.test=acme/shop:deploy,docs.demo.test=acme/docs',
@@ -41,24 +42,29 @@ export function demoEnv(): Partial<Record<ConfigVar, string>> {
   }
 }
 
-export const PIPELINES: DemoPipeline[] = [
-  { provider: 'github', project: 'acme/web', pipeline: 'CI', branch: 'main', typicalMs: 12_000 },
-  { provider: 'github', project: 'acme/web', pipeline: 'CI', branch: 'feature/new-checkout', typicalMs: 13_000 },
-  { provider: 'gitlab', project: 'acme/api', pipeline: 'build & test', branch: 'main', typicalMs: 12_000 },
-  { provider: 'circleci', project: 'acme/mobile', pipeline: 'build-and-test', branch: 'main', typicalMs: 16_000 },
-  { provider: 'buildkite', project: 'acme/infra', pipeline: 'Infra', branch: 'main', typicalMs: 9_000 },
-  { provider: 'bitbucket', project: 'acme/design-system', pipeline: 'Unit tests', branch: 'main', typicalMs: 7_000 },
-  { provider: 'azure-devops', project: 'Billing', pipeline: 'billing-ci', branch: 'main', typicalMs: 11_000 },
-  // Drone names no pipeline: the normalizer calls every Drone build "drone".
-  { provider: 'drone', project: 'acme/docs', pipeline: 'drone', branch: 'main', typicalMs: 6_000 },
-  // A Jenkins freestyle job: its name is the project, its display name the pipeline.
-  { provider: 'jenkins', project: 'acme-payments', pipeline: 'acme-payments', branch: 'main', typicalMs: 15_000 },
-  { provider: 'gitea', project: 'acme/search', pipeline: 'CI', branch: 'feat/fuzzy-match', typicalMs: 8_000 },
-  { provider: 'generic', project: 'acme/shop', pipeline: 'deploy', branch: 'main', typicalMs: 10_000 },
-]
+/** The registry's providers the demo has a generator for: any other is simply not played. */
+const PLAYED = new Set(PROVIDER_NAMES.filter((name) => Object.hasOwn(GENERATORS, name)))
+
+export const PIPELINES: DemoPipeline[] = (
+  [
+    { provider: 'github', project: 'acme/web', pipeline: 'CI', branch: 'main', typicalMs: 12_000 },
+    { provider: 'github', project: 'acme/web', pipeline: 'CI', branch: 'feature/new-checkout', typicalMs: 13_000 },
+    { provider: 'gitlab', project: 'acme/api', pipeline: 'build & test', branch: 'main', typicalMs: 12_000 },
+    { provider: 'circleci', project: 'acme/mobile', pipeline: 'build-and-test', branch: 'main', typicalMs: 16_000 },
+    { provider: 'buildkite', project: 'acme/infra', pipeline: 'Infra', branch: 'main', typicalMs: 9_000 },
+    { provider: 'bitbucket', project: 'acme/design-system', pipeline: 'Unit tests', branch: 'main', typicalMs: 7_000 },
+    { provider: 'azure-devops', project: 'Billing', pipeline: 'billing-ci', branch: 'main', typicalMs: 11_000 },
+    // Drone names no pipeline: the normalizer calls every Drone build "drone".
+    { provider: 'drone', project: 'acme/docs', pipeline: 'drone', branch: 'main', typicalMs: 6_000 },
+    // A Jenkins freestyle job: its name is the project, its display name the pipeline.
+    { provider: 'jenkins', project: 'acme-payments', pipeline: 'acme-payments', branch: 'main', typicalMs: 15_000 },
+    { provider: 'gitea', project: 'acme/search', pipeline: 'CI', branch: 'feat/fuzzy-match', typicalMs: 8_000 },
+    { provider: 'generic', project: 'acme/shop', pipeline: 'deploy', branch: 'main', typicalMs: 10_000 },
+  ] satisfies DemoPipeline[]
+).filter((p) => PLAYED.has(p.provider))
 
 /** The pipeline that is red when the demo starts and goes green first. */
-export const FAILING = PIPELINES[2]!
+export const FAILING = PIPELINES.find((p) => p.project === 'acme/api') ?? PIPELINES[0]!
 
 export const PEOPLE: Person[] = [
   { name: 'Ada Lovelace', login: 'ada', email: 'ada@acme.test' },

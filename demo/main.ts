@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Config, ConfigError, loadConfig } from '../config.ts'
-import { createLogger } from '../log.ts'
-import { ensureWebBuild } from '../http/web-build.ts'
-import { startServer, type RunningServer } from '../server.ts'
-import { capabilities } from '../capabilities.ts'
+import { type Config, ConfigError, loadConfig } from '../server/config.ts'
+import { createLogger } from '../server/log.ts'
+import { ensureWebBuild } from '../server/http/web-build.ts'
+import { startServer, type RunningServer } from '../server/server.ts'
+import { capabilities } from '../server/capabilities.ts'
 import { Demo, DEMO_METRICS_TOKEN, DEMO_SECRET, DEMO_SITES, demoEnv, FAILING, PIPELINES } from './scenario.ts'
 
 const SHUTDOWN_LIMIT_MS = 5000
@@ -95,7 +95,10 @@ const base = wildcard ? `http://127.0.0.1:${server.port}` : server.url
 demo = new Demo({ url: base, secret: DEMO_SECRET, metricsToken: DEMO_METRICS_TOKEN, sites: DEMO_SITES, out: say })
 await demo.playHistory()
 if (!stopping) {
-  say(`history played: ${PIPELINES.length} pipelines on 10 providers; ${FAILING.project} ${FAILING.branch} is failing`)
+  const providers = new Set(PIPELINES.map((p) => p.provider)).size
+  say(
+    `history played: ${PIPELINES.length} pipelines on ${providers} providers; ${FAILING.project} ${FAILING.branch} is failing`
+  )
   demo.start()
   say(`builds, visitors and metrics are live (${DEMO_SITES.join(', ')})`)
 }
