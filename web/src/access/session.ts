@@ -5,6 +5,7 @@
  * the connection module free of any knowledge of sign-in screens.
  */
 import type { ControlMessage, Me } from '../../../contract/access.ts'
+import { ApiError, fetchAPI } from '../lib/api.ts'
 
 export type { ControlMessage, Me } from '../../../contract/access.ts'
 
@@ -23,29 +24,25 @@ export const useMe = () => useContext(MeContext)
 export const ACCESS_EVENT = 'radiator:access'
 export const CONTROL_EVENT = 'radiator:control'
 
-export async function fetchMe(): Promise<Me> {
-  const res = await fetch('/api/me', { cache: 'no-store', headers: { accept: 'application/json' } })
-  if (!res.ok) throw new Error(`/api/me: ${res.status}`)
-  return (await res.json()) as Me
-}
+export const fetchMe = (): Promise<Me> => fetchAPI<Me>('/api/me', { cache: 'no-store' })
 
 export async function fetchScreen(): Promise<ScreenInfo | null> {
-  const res = await fetch('/api/screen', { cache: 'no-store', headers: { accept: 'application/json' } })
-  if (!res.ok) return null
-  return ((await res.json()) as { screen: ScreenInfo | null }).screen
+  try {
+    return (await fetchAPI<{ screen: ScreenInfo | null }>('/api/screen', { cache: 'no-store' })).screen
+  } catch (e) {
+    // The server answered no (not a screen): nothing to go to. Unreachable is the caller's to handle.
+    if (e instanceof ApiError && e.status !== 0) return null
+    throw e
+  }
 }
 
 /** POSTs JSON same-origin (the session cookie rides along; Origin is ours, so CSRF passes). */
-export async function postJson<T>(path: string, body: unknown, method = 'POST'): Promise<T> {
-  const res = await fetch(path, {
+export const postJson = <T>(path: string, body: unknown, method = 'POST'): Promise<T> =>
+  fetchAPI<T>(path, {
     method,
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
-  const data = (await res.json().catch(() => ({}))) as T & { message?: string }
-  if (!res.ok) throw new Error(data.message ?? `${res.status} ${res.statusText}`)
-  return data
-}
 
 export function announceAccess(reason: 'revoked' | 'signed-out'): void {
   dispatchEvent(new CustomEvent(ACCESS_EVENT, { detail: reason }))
