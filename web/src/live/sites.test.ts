@@ -21,11 +21,16 @@ describe('the sites slice', () => {
     expect(s.all).toBeNull()
   })
 
-  it('takes the live summary of a listed site and keeps its place and mapping', () => {
-    const s = createSites(() => 5)
+  it('takes the live summary of a listed site, says when each arrived, and keeps its place and mapping', () => {
+    let now = 5
+    const s = createSites(() => now)
     s.snapshot([{ ...entry('a.example'), deploys: [{ project: 'acme/a', pipeline: null, branch: null }] }])
+    expect(s.all!['a.example']!.summaryAt).toBeNull()
     s.vitals(summary('a.example'))
-    expect(s.all!['a.example']).toMatchObject({ order: 0, live: 1, summary: { pageviews: 9 } })
+    expect(s.all!['a.example']).toMatchObject({ order: 0, live: 1, summary: { pageviews: 9 }, summaryAt: 5 })
+    now = 6
+    s.vitals({ ...summary('a.example'), pageviews: 10 })
+    expect(s.all!['a.example']).toMatchObject({ summary: { pageviews: 10 }, at: 6, summaryAt: 6 })
     expect(s.all!['a.example']!.deploys).toEqual([{ project: 'acme/a', pipeline: null, branch: null }])
   })
 

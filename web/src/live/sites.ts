@@ -14,6 +14,11 @@ export interface SiteLive {
   summary: SiteSummary | null
   /** Server time (ms) this site's figures last arrived. */
   at: number
+  /**
+   * Server time (ms) its summary last arrived (null: none yet). The summary itself is updated in
+   * place, so this is what changes with every `vitals` event.
+   */
+  summaryAt: number | null
   /** The pipelines that deploy it (SITE_DEPLOYS); null when the server has not said. */
   deploys: DeploySource[] | null
   /** Its place in the server's SITES list: cards keep their places whatever the figures do. */
@@ -31,6 +36,7 @@ export function createSites(now: () => number) {
     last5m,
     summary,
     at: now(),
+    summaryAt: summary ? now() : null,
     deploys: null,
     order: Infinity,
   })
@@ -48,6 +54,7 @@ export function createSites(now: () => number) {
           last5m: s.last5m,
           summary: s.summary,
           at: now(),
+          summaryAt: s.summary ? now() : null,
           deploys: s.deploys,
           order,
         }
@@ -63,7 +70,7 @@ export function createSites(now: () => number) {
       if (!state.sites) setState('sites', {})
       if (state.sites![e.site]) {
         setState('sites', e.site, 'summary', reconcile(e))
-        setState('sites', e.site, 'at', now())
+        setState('sites', e.site, { at: now(), summaryAt: now() })
       } else setState('sites', e.site, unlisted(e.site, e.visitors.live, e.visitors.last5m, e))
     },
   }

@@ -66,7 +66,7 @@ export default function SitePage(props: { params: Record<string, string> }) {
   }
   createEffect(
     on(
-      () => liveRow()?.summary,
+      () => liveRow()?.summaryAt,
       () => !usesLive() && refetchSoon(),
       { defer: true }
     )
