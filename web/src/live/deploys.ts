@@ -124,5 +124,3 @@ export function createDeploys(now: () => number, sites: Sites, pipelines: Pipeli
     },
   }
 }
-
-export type Deploys = ReturnType<typeof createDeploys>

@@ -78,5 +78,3 @@ export function createMetrics() {
     },
   }
 }
-
-export type Metrics = ReturnType<typeof createMetrics>
