@@ -1,6 +1,6 @@
 /**
- * @module Opens the SQLite database with the pragmas Radiator relies on and applies migrations.
- * The only module (with writer.ts) that touches better-sqlite3 directly.
+ * @module Opens the SQLite database with the pragmas Radiator relies on and applies migrations;
+ * `dbOf` gives the drizzle handle on a connection, so built queries run in the writer's transaction.
  */
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
@@ -71,7 +71,7 @@ function prepare(sqlite: Sqlite, path: string, opts: { cacheMb?: number }): Stor
   // SQLite's default cache is 2 MB: past that, every lookup in an index that grows in random order
   // (vitals ids) reads its pages back from the OS, which measured as a third of a vitals flush.
   if (opts.cacheMb) sqlite.pragma(`cache_size = ${-opts.cacheMb * 1024}`)
-  const db = drizzle(sqlite, { schema })
+  const db = dbOf(sqlite)
   migrate(db, { migrationsFolder: MIGRATIONS_DIR })
   // The WAL file lives as long as this connection (SQLite removes it when the last one closes), so
   // one descriptor serves every sync. Opened on the first sync: a COMMIT has just written the file.
@@ -103,6 +103,18 @@ function prepare(sqlite: Sqlite, path: string, opts: { cacheMb?: number }): Stor
       if (sqlite.open) sqlite.close()
     },
   }
+}
+
+const handles = new WeakMap<Sqlite, Db>()
+
+/**
+ * The drizzle handle on `sqlite` (one per connection): its queries are statements on that
+ * connection, so inside a writer op they are part of the op's transaction like `sqlite.prepare`.
+ */
+export function dbOf(sqlite: Sqlite): Db {
+  let db = handles.get(sqlite)
+  if (!db) handles.set(sqlite, (db = drizzle(sqlite, { schema })))
+  return db
 }
 
 export function databasePath(dataDir: string): string {

@@ -3,15 +3,14 @@
  * pair per connection; a `set` inside a writer op (writer.ts) commits or rolls back with that op.
  */
 import { eq, sql } from 'drizzle-orm'
-import { drizzle } from 'drizzle-orm/better-sqlite3'
-import type { Sqlite } from './client.ts'
+import { dbOf, type Sqlite } from './client.ts'
 import { meta } from './schema.ts'
 
 /** Every key the table holds; each value is a number stored as text. */
 export type MetaKey =
-  /** The hub's event id high-water mark: ids up to it may have been handed out (live/hub.ts). */
+  /** The hub's event id high-water mark: ids up to it may have been handed out (live/sequence.ts). */
   | 'event_id_reserved'
-  /** Persisted events with ids up to it were deleted by retention (live/hub.ts). */
+  /** Persisted events with ids up to it were deleted by retention (live/stored-events.ts). */
   | 'events_trimmed_through'
   /** Rollup watermarks: site_hits / site_samples ids folded into site_rollups (metrics/rollups.ts). */
   | 'metrics_rolled_hits'
@@ -28,7 +27,7 @@ export interface Meta {
 
 /** Prepares on `sqlite` (a Store's connection, or one opened on a backup copy); call once per owner. */
 export function metaOf(sqlite: Sqlite): Meta {
-  const db = drizzle(sqlite)
+  const db = dbOf(sqlite)
   const select = db
     .select({ value: meta.value })
     .from(meta)

@@ -1,5 +1,5 @@
 /**
- * @module The one write path: group commit. Callers queue a write; one transaction per event-loop
+ * @module Group commit of server writes (not live/sequence.ts's). Callers queue a write; one transaction per event-loop
  * turn commits everything queued; each caller's promise settles only once that COMMIT is on disk,
  * so a handler that awaits it may answer 2xx knowing the write is durable.
  *
