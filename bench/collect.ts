@@ -558,7 +558,8 @@ function generate(sqlite: import('../server/db/client.ts').Sqlite, n: number, en
 export async function benchSummary(): Promise<string> {
   const { openStore } = await import('../server/db/client.ts')
   const { Writer } = await import('../server/db/writer.ts')
-  const { registerHistogramFunctions, Roller } = await import('../server/metrics/rollups.ts')
+  const { Roller } = await import('../server/metrics/rollups.ts')
+  const { registerHistogramFunctions } = await import('../server/db/sqlite-functions.ts')
   const { configFrom } = await import('../server/config.ts')
   const { createLogger } = await import('../server/log.ts')
   const { startServer } = await import('../server/server.ts')

@@ -13,7 +13,8 @@ import { createIngest } from './pipeline.ts'
 import { loadPresence, Presence } from './presence.ts'
 import { RawWrites } from './raw.ts'
 import { registerMetricsRetention } from './retention.ts'
-import { registerHistogramFunctions, Roller } from './rollups.ts'
+import { Roller } from './rollups.ts'
+import { registerHistogramFunctions } from '../db/sqlite-functions.ts'
 import { metricsRoutes } from './routes.ts'
 import { Sites } from './sites.ts'
 import { Summaries } from './summary.ts'
@@ -39,7 +40,7 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
     loadPresence(store.db, presence)
     const visitors = new VisitorIds(store.db, writer, now)
     const roller = new Roller(sqlite, writer)
-    const summaries = new Summaries(sqlite, presence, now)
+    const summaries = new Summaries(store.db, presence, now)
     const custom = new CustomMetrics(store.db, writer, hub, now)
     registerMetricsRetention(retention, store.db, visitors, {
       rawDays: config.RAW_RETENTION_DAYS,

@@ -1,18 +1,11 @@
 /**
- * @module The beacon's one write: raw hits and vitals samples, inside a writer op. Prepared
- * better-sqlite3 statements, not drizzle's builder: this is the hot path, and the builder measured
- * about 7x slower than a prepared statement on inserts here.
+ * @module The beacon's one write: raw hits and vitals samples, inside a writer op, through the
+ * hand-written statements of db/metrics-statements.ts (the hot path: drizzle's prepared insert
+ * measured 1.7× their CPU per row, its builder 16×; `npx tsx bench/metrics-sql.ts collect`).
  */
 import type { Sqlite } from '../db/client.ts'
-import { SAMPLE_ID_INDEXED } from '../db/schema.ts'
+import { beaconStatements } from '../db/metrics-statements.ts'
 import { rate, reportedAgain, type CollectEvent, type Device } from '../../contract/metrics.ts'
-
-/**
- * The row a repeated report replaces. The IN term is what lets SQLite use the partial index (a
- * bound `metric = ?` alone can't prove the index's condition when the statement is prepared).
- */
-export const FIND_REPLACED = `SELECT id, path, device, value, prev, at FROM site_samples
-  WHERE vid = ? AND site = ? AND metric = ? AND ${SAMPLE_ID_INDEXED}`
 
 export interface RawBeacon {
   site: string
@@ -23,24 +16,14 @@ export interface RawBeacon {
 }
 
 export class RawWrites {
-  private stmts
+  private stmts: ReturnType<typeof beaconStatements>
 
   constructor(
     sqlite: Sqlite,
     /** How far the rollups have read samples; read inside the transaction when a sample is replaced. */
     private rolledThrough: () => number
   ) {
-    this.stmts = {
-      hit: sqlite.prepare('INSERT INTO site_hits (site, visitor, kind, path, device, at) VALUES (?, ?, ?, ?, ?, ?)'),
-      sample: sqlite.prepare(
-        'INSERT INTO site_samples (site, path, metric, value, rating, nav, device, vid, prev, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
-      ),
-      findSample: sqlite.prepare<
-        [string, string, string],
-        { id: number; path: string; device: Device; value: number; prev: number | null; at: number }
-      >(FIND_REPLACED),
-      deleteSample: sqlite.prepare('DELETE FROM site_samples WHERE id = ?'),
-    }
+    this.stmts = beaconStatements(sqlite)
   }
 
   /** Writes one beacon's events; call inside `writer.write`. */
@@ -51,7 +34,7 @@ export class RawWrites {
         s.hit.run(b.site, b.visitor, e.type, e.path, b.device, b.at)
         continue
       }
-      const old = reportedAgain(e.name) ? s.findSample.get(e.id, b.site, e.name) : undefined
+      const old = reportedAgain(e.name) ? s.findReplaced.get(e.id, b.site, e.name) : undefined
       if (!old) {
         s.sample.run(b.site, e.path, e.name, e.value, rate(e.name, e.value), e.nav ?? null, b.device, e.id, null, b.at)
         continue

@@ -5,8 +5,10 @@ import { openStore } from '../db/client.ts'
 import { Writer } from '../db/writer.ts'
 import { tempDir } from '../test/harness.ts'
 import { addInto, bucketOf, MAX_BUCKETS } from './histogram.ts'
-import { FIND_REPLACED, RawWrites } from './raw.ts'
-import { ALL_PATHS, periodOf, registerHistogramFunctions, Roller, type Gran } from './rollups.ts'
+import { FIND_REPLACED } from '../db/metrics-statements.ts'
+import { RawWrites } from './raw.ts'
+import { registerHistogramFunctions } from '../db/sqlite-functions.ts'
+import { ALL_PATHS, periodOf, Roller, type Gran } from './rollups.ts'
 import { rate, type CollectEvent, type Device, type VitalName } from '../../contract/metrics.ts'
 
 const T0 = Date.UTC(2026, 9, 3, 23, 58, 0) // close to midnight: minutes, hours and days all roll over

@@ -5,13 +5,16 @@
  * minute, hour and day rows in memory and upserts one row per key. A replaced
  * sample (same web-vitals id reported again) carries the value the rollups counted, taken out here.
  */
+import { and, gt, isNotNull, lte, max, sql } from 'drizzle-orm'
+import { drizzle } from 'drizzle-orm/better-sqlite3'
 import type { Sqlite } from '../db/client.ts'
 import { type Meta, type MetaKey, metaOf } from '../db/meta.ts'
-import { ROLLUP_GRANS } from '../db/schema.ts'
+import { rollupStatements } from '../db/metrics-statements.ts'
+import { ROLLUP_GRANS, type siteRollups, siteHits, siteSamples } from '../db/schema.ts'
 import type { Writer } from '../db/writer.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../time.ts'
-import { addInto, bucketOf, encode, encodeMap, MAX_BUCKETS, merge } from './histogram.ts'
-import { rate, type Device, type VitalName } from '../../contract/metrics.ts'
+import { bucketOf, encodeMap } from './histogram.ts'
+import { type Device, rate, type VitalName } from '../../contract/metrics.ts'
 import type { Job } from '../jobs/scheduler.ts'
 
 export type Gran = (typeof ROLLUP_GRANS)[number]
@@ -27,65 +30,10 @@ const BATCH = 5000
 const WM_HITS: MetaKey = 'metrics_rolled_hits'
 const WM_SAMPLES: MetaKey = 'metrics_rolled_samples'
 
-/**
- * `hist_add(a, b)` merges two encoded histograms; `hist_sum(h)` merges a column's; `hist_bucket(metric,
- * value)` is a value's bucket, so the rollup job can group samples by bucket inside SQLite.
- */
-export function registerHistogramFunctions(sqlite: Sqlite): void {
-  sqlite.function('hist_add', { deterministic: true }, (a: Buffer | null, b: Buffer | null) =>
-    !a && !b ? null : merge(a, b)
-  )
-  sqlite.function('hist_bucket', { deterministic: true }, (metric: VitalName, value: number) => bucketOf(metric, value))
-  sqlite.aggregate<Int32Array | null>('hist_sum', {
-    start: () => null,
-    step(acc, h: unknown) {
-      if (!Buffer.isBuffer(h)) return acc
-      const counts = acc ?? new Int32Array(MAX_BUCKETS)
-      addInto(counts, h)
-      return counts
-    },
-    result: (acc) => (acc ? encode(acc) : null),
-  })
-}
+type Agg = Omit<typeof siteRollups.$inferInsert, 'hist'> & { hist: Map<number, number> | null }
 
-interface Agg {
-  site: string
-  gran: Gran
-  period: number
-  path: string
-  metric: string
-  device: string
-  n: number
-  good: number
-  ni: number
-  poor: number
-  hist: Map<number, number> | null
-}
-
-/** Raw rows counted per minute inside SQLite; only these groups are folded in JS. */
-interface HitGroup {
-  site: string
-  path: string
-  device: Device
-  minute: number
-  n: number
-}
-
-interface SampleGroup extends HitGroup {
-  metric: VitalName
-  rating: string
-  bucket: number
-}
-
-/** A replaced sample: the value the rollups counted for its id comes out again. */
-interface Replaced {
-  site: string
-  path: string
-  metric: VitalName
-  device: Device
-  prev: number
-  at: number
-}
+/** site_samples holds only the vitals the beacon's schema let through. */
+const asVital = (metric: string) => metric as VitalName
 
 export interface RollResult {
   /** Rows lie past this batch's id range: more is waiting. */
@@ -94,7 +42,7 @@ export interface RollResult {
 }
 
 export class Roller {
-  private stmts
+  private stmts: ReturnType<typeof statements>
   private meta: Meta
   private running: Promise<RollResult> | null = null
 
@@ -105,32 +53,7 @@ export class Roller {
     private batch = BATCH
   ) {
     this.meta = metaOf(sqlite)
-    this.stmts = {
-      // Batches are id ranges (ids only grow: AUTOINCREMENT), grouped to the minute in SQLite: a
-      // busy second of beacons becomes a few hundred groups, where folding row by row in JS was
-      // the largest cost of the job.
-      hits: sqlite.prepare<[number, number], HitGroup>(
-        `SELECT site, path, device, at - at % 60000 AS minute, count(*) AS n FROM site_hits
-         WHERE id > ? AND id <= ? AND kind = 'pageview' GROUP BY site, path, device, minute`
-      ),
-      maxHit: sqlite.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM site_hits'),
-      samples: sqlite.prepare<[number, number], SampleGroup>(
-        `SELECT site, path, metric, device, at - at % 60000 AS minute, rating, hist_bucket(metric, value) AS bucket,
-           count(*) AS n
-         FROM site_samples WHERE id > ? AND id <= ? GROUP BY site, path, metric, device, minute, rating, bucket`
-      ),
-      replaced: sqlite.prepare<[number, number], Replaced>(
-        'SELECT site, path, metric, device, prev, at FROM site_samples WHERE id > ? AND id <= ? AND prev IS NOT NULL'
-      ),
-      maxSample: sqlite.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM site_samples'),
-      upsert: sqlite.prepare(
-        `INSERT INTO site_rollups (site, gran, period, path, metric, device, n, good, ni, poor, hist)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (site, gran, period, path, metric, device) DO UPDATE SET
-           n = n + excluded.n, good = good + excluded.good, ni = ni + excluded.ni,
-           poor = poor + excluded.poor, hist = hist_add(hist, excluded.hist)`
-      ),
-    }
+    this.stmts = statements(sqlite)
   }
 
   /** Rolls up one batch; concurrent calls share the run in flight. */
@@ -156,7 +79,7 @@ export class Roller {
       site: string,
       path: string,
       metric: string,
-      device: string,
+      device: Device,
       at: number,
       n: number,
       bucket: number,
@@ -208,8 +131,10 @@ export class Roller {
 
     const v = range(WM_SAMPLES, this.stmts.maxSample.get())
     if (v.to > v.from) {
-      for (const r of this.stmts.replaced.all(v.from, v.to))
-        add(r.site, r.path, r.metric, r.device, r.at, -1, bucketOf(r.metric, r.prev), rate(r.metric, r.prev))
+      for (const r of this.stmts.replaced.all({ from: v.from, to: v.to })) {
+        const metric = asVital(r.metric)
+        add(r.site, r.path, metric, r.device, r.at, -1, bucketOf(metric, r.prev!), rate(metric, r.prev!))
+      }
       for (const g of this.stmts.samples.all(v.from, v.to))
         add(g.site, g.path, g.metric, g.device, g.minute, g.n, g.bucket, g.rating)
     }
@@ -243,5 +168,36 @@ export class Roller {
         }
       },
     }
+  }
+}
+
+const ph = sql.placeholder
+
+/** The job's statements, prepared once: the grouped reads and the upsert hand-written (measured). */
+function statements(sqlite: Sqlite) {
+  const db = drizzle(sqlite)
+  const inBatch = (id: typeof siteSamples.id) => and(gt(id, ph('from')), lte(id, ph('to')))
+  return {
+    ...rollupStatements(sqlite),
+    maxHit: db
+      .select({ id: max(siteHits.id) })
+      .from(siteHits)
+      .prepare(),
+    maxSample: db
+      .select({ id: max(siteSamples.id) })
+      .from(siteSamples)
+      .prepare(),
+    replaced: db
+      .select({
+        site: siteSamples.site,
+        path: siteSamples.path,
+        metric: siteSamples.metric,
+        device: siteSamples.device,
+        prev: siteSamples.prev,
+        at: siteSamples.at,
+      })
+      .from(siteSamples)
+      .where(and(inBatch(siteSamples.id), isNotNull(siteSamples.prev)))
+      .prepare(),
   }
 }
