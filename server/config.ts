@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import type { Provider } from './ci/provider.ts'
 import { PROVIDERS, secretVars } from './ci/registry.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from './time.ts'
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')
@@ -59,16 +60,15 @@ const vars = {
       .regex(/^\d+[smhd]$/)
       .transform(
         (v) =>
-          Number(v.slice(0, -1)) *
-          { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[v.at(-1) as 's' | 'm' | 'h' | 'd']
+          Number(v.slice(0, -1)) * { s: 1000, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS }[v.at(-1) as 's' | 'm' | 'h' | 'd']
       )
       .pipe(
         z
           .number()
           .min(1000)
-          .max(24 * 86_400_000)
+          .max(24 * DAY_MS)
       )
-      .default(6 * 3_600_000),
+      .default(6 * HOUR_MS),
     'a number and s, m, h or d (30m, 6h, 1d), 1s–24d: time between scheduled backups',
     '6h',
   ],
