@@ -7,7 +7,7 @@
 import { asc, gte } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { siteHits } from '../db/schema.ts'
-import type { Device, HitKind } from '../../contract/metrics.ts'
+import type { Device, HitKind, Summary } from '../../contract/metrics.ts'
 
 export const LIVE_MS = 45_000
 export const RECENT_MS = 5 * 60_000
@@ -32,16 +32,9 @@ interface SitePresence {
   minutes: Map<number, Minute>
 }
 
-export interface VisitorCounts {
-  live: number
-  last5m: number
-}
-
-export interface SeriesPoint {
-  t: string
-  visitors: number
-  pageviews: number
-}
+/** The wire shapes these figures go out in (a summary's `visitors` and `series`). */
+type VisitorCounts = Summary['visitors']
+type SeriesPoint = Summary['series'][number]
 
 export class Presence {
   private sites = new Map<string, SitePresence>()
