@@ -22,9 +22,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { and, count, eq, gt, lte, sql } from 'drizzle-orm'
-import { drizzle } from 'drizzle-orm/better-sqlite3'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
-import { openStore, type Sqlite } from '../server/db/client.ts'
+import { dbOf, openStore, type Sqlite } from '../server/db/client.ts'
+import { placeholders } from '../server/db/sqlite.ts'
 import { beaconStatements, rollupStatements } from '../server/db/metrics-statements.ts'
 import { ROLLUP_GRANS, SAMPLE_ID_INDEXED, siteHits, siteRollups, siteSamples } from '../server/db/schema.ts'
 import { registerHistogramFunctions } from '../server/db/sqlite-functions.ts'
@@ -88,13 +88,6 @@ function seed(sqlite: Sqlite, n: number, end: number): void {
     .run({ n: n / 5, site: SITE, start: end - span, step: (span * 5) / n })
 }
 
-/** `{ key: placeholder('key') }` for each key: a prepared insert that takes one row object. */
-const placeholders = <K extends string>(keys: K[]) =>
-  Object.fromEntries(keys.map((k) => [k, sql.placeholder(k)])) as unknown as Record<
-    K,
-    ReturnType<typeof sql.placeholder>
-  >
-
 async function main(parts: string[]): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'radiator-bench-sql-'))
   const store = openStore(join(dir, 'radiator.db'))
@@ -151,7 +144,7 @@ async function main(parts: string[]): Promise<string> {
     if (!parts.length || parts.includes('rollup')) {
       // Radiator's (hand-written, db/metrics-statements.ts) against the same in drizzle's builder.
       const ours = rollupStatements(sqlite)
-      const db = drizzle(sqlite)
+      const db = dbOf(sqlite)
       const ph = sql.placeholder
       const [h, smp, r] = [siteHits, siteSamples, siteRollups]
       const minuteOf = (at: SQLiteColumn) => sql<number>`${at} - ${at} % 60000`
@@ -181,7 +174,7 @@ async function main(parts: string[]): Promise<string> {
         upsert: db
           .insert(r)
           .values(
-            placeholders(['site', 'gran', 'period', 'path', 'metric', 'device', 'n', 'good', 'ni', 'poor', 'hist'])
+            placeholders(r, ['site', 'gran', 'period', 'path', 'metric', 'device', 'n', 'good', 'ni', 'poor', 'hist'])
           )
           .onConflictDoUpdate({
             target: [r.site, r.gran, r.period, r.path, r.metric, r.device],
@@ -267,7 +260,7 @@ async function main(parts: string[]): Promise<string> {
     }
 
     if (!parts.length || parts.includes('collect')) {
-      const db = drizzle(sqlite)
+      const db = dbOf(sqlite)
       const hand = beaconStatements(sqlite)
       const ph = sql.placeholder
       const prepared = {

@@ -5,9 +5,10 @@
  * goes through the writer in batches of RETENTION_BATCH rows, so a beacon or a webhook never waits
  * behind one long transaction.
  */
-import { getTableName, inArray, lt, type SQL, sql } from 'drizzle-orm'
+import { getTableName, inArray, lt, type SQL } from 'drizzle-orm'
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../db/client.ts'
+import { ROWID } from '../db/sqlite.ts'
 import type { Writer } from '../db/writer.ts'
 import { HOUR_MS } from '../time.ts'
 import type { Job } from './scheduler.ts'
@@ -44,9 +45,8 @@ export class RetentionSweep {
   async drain(table: SQLiteTable, where: SQL, stopping?: AbortSignal): Promise<number> {
     // SQLite's DELETE takes no LIMIT (unless compiled with it): a batch is the rowids of a limited
     // SELECT; every table has a rowid, those with a composite key too.
-    const rowid = sql`rowid`
-    const batch = this.db.select({ rowid }).from(table).where(where).limit(this.batch)
-    const stmt = this.db.delete(table).where(inArray(rowid, batch)).prepare()
+    const batch = this.db.select({ rowid: ROWID }).from(table).where(where).limit(this.batch)
+    const stmt = this.db.delete(table).where(inArray(ROWID, batch)).prepare()
     let total = 0
     while (!stopping?.aborted) {
       const n = await this.writer.write(() => stmt.run().changes)

@@ -6,8 +6,7 @@
  * sample (same web-vitals id reported again) carries the value the rollups counted, taken out here.
  */
 import { and, gt, isNotNull, lte, max, sql } from 'drizzle-orm'
-import { drizzle } from 'drizzle-orm/better-sqlite3'
-import type { Sqlite } from '../db/client.ts'
+import { dbOf, type Sqlite } from '../db/client.ts'
 import { type Meta, type MetaKey, metaOf } from '../db/meta.ts'
 import { rollupStatements } from '../db/metrics-statements.ts'
 import { ROLLUP_GRANS, type siteRollups, siteHits, siteSamples } from '../db/schema.ts'
@@ -175,7 +174,7 @@ const ph = sql.placeholder
 
 /** The job's statements, prepared once: the grouped reads and the upsert hand-written (measured). */
 function statements(sqlite: Sqlite) {
-  const db = drizzle(sqlite)
+  const db = dbOf(sqlite)
   const inBatch = (id: typeof siteSamples.id) => and(gt(id, ph('from')), lte(id, ph('to')))
   return {
     ...rollupStatements(sqlite),
