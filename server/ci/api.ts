@@ -1,7 +1,9 @@
 /** @module GET /api/builds, /api/builds/:id, /api/pipelines, /api/deliveries. */
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { Sqlite } from '../db/client.ts'
+import { and, desc, eq, lt, or } from 'drizzle-orm'
+import { dbOf, type Sqlite } from '../db/client.ts'
+import { builds, deliveries } from '../db/schema.ts'
 import { AppError } from '../errors.ts'
 import { buildStatus } from '../../contract/builds.ts'
 import { providerParam } from './registry.ts'
@@ -35,72 +37,66 @@ const deliveriesQuery = z.object({
   cursor: z.coerce.number().int().positive().optional(),
 })
 
-export function apiRoutes(sqlite: Sqlite, builds: BuildStore) {
+export function apiRoutes(sqlite: Sqlite, store: BuildStore) {
+  const db = dbOf(sqlite)
   const app = new Hono()
 
   app.get('/builds', access.viewer, (c) => {
     const q = buildsQuery.parse(c.req.query())
-    const where: string[] = []
-    const args: unknown[] = []
-    const eq = (col: string, v: unknown) => {
-      if (v !== undefined) {
-        where.push(`${col} = ?`)
-        args.push(v)
-      }
-    }
-    eq('project', q.project)
-    eq('pipeline', q.pipeline)
-    eq('pipeline_id', q.pipelineId)
-    eq('branch', q.branch)
-    eq('provider', q.provider)
-    eq('status', q.status)
-    if (q.cursor) {
-      where.push('(updated_at < ? OR (updated_at = ? AND id < ?))')
-      args.push(q.cursor.t, q.cursor.t, q.cursor.id)
-    }
-    const sql = `SELECT * FROM builds ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY updated_at DESC, id DESC LIMIT ?`
-    const rows = sqlite.prepare(sql).all(...args, q.limit + 1) as Parameters<typeof rowToBuild>[0][]
+    const filters = [
+      q.project === undefined ? undefined : eq(builds.project, q.project),
+      q.pipeline === undefined ? undefined : eq(builds.pipeline, q.pipeline),
+      q.pipelineId === undefined ? undefined : eq(builds.pipelineId, q.pipelineId),
+      q.branch === undefined ? undefined : eq(builds.branch, q.branch),
+      q.provider === undefined ? undefined : eq(builds.provider, q.provider),
+      q.status === undefined ? undefined : eq(builds.status, q.status),
+      q.cursor &&
+        or(lt(builds.updatedAt, q.cursor.t), and(eq(builds.updatedAt, q.cursor.t), lt(builds.id, q.cursor.id))),
+    ]
+    const rows = db
+      .select()
+      .from(builds)
+      .where(and(...filters))
+      .orderBy(desc(builds.updatedAt), desc(builds.id))
+      .limit(q.limit + 1)
+      .all()
     const page = rows.slice(0, q.limit)
     const last = page.at(-1)
     return c.json({
       builds: page.map((r) => rowToBuild(r)),
-      nextCursor: rows.length > q.limit && last ? `${last.updated_at}:${last.id}` : null,
+      nextCursor: rows.length > q.limit && last ? `${last.updatedAt}:${last.id}` : null,
     })
   })
 
   app.get('/builds/:id', access.viewer, (c) => {
-    const b = builds.getBuild(c.req.param('id'))
+    const b = store.getBuild(c.req.param('id'))
     if (!b) throw new AppError('NOT_FOUND', 'no such build')
     return c.json(b)
   })
 
-  app.get('/pipelines', access.viewer, (c) => c.json({ pipelines: builds.tiles() }))
+  app.get('/pipelines', access.viewer, (c) => c.json({ pipelines: store.tiles() }))
 
   app.get('/pipelines/:id', access.viewer, (c) => {
-    const t = builds.getTile(c.req.param('id'))
+    const t = store.getTile(c.req.param('id'))
     if (!t) throw new AppError('NOT_FOUND', 'no such pipeline')
     return c.json(t)
   })
 
   app.get('/deliveries', access.admin, (c) => {
     const q = deliveriesQuery.parse(c.req.query())
-    const where: string[] = []
-    const args: unknown[] = []
-    const filter = (clause: string, value: unknown) => {
-      where.push(clause)
-      args.push(value)
-    }
-    if (q.provider) filter('provider = ?', q.provider)
-    if (q.outcome) filter('outcome = ?', q.outcome)
-    if (q.cursor) filter('id < ?', q.cursor)
-    const rows = sqlite
-      .prepare(
-        `SELECT id, provider, event, delivery_id AS deliveryId, received_at AS receivedAt, outcome, reason, size,
-         build_id AS buildId FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY id DESC LIMIT ?`
+    const rows = db
+      .select()
+      .from(deliveries)
+      .where(
+        and(
+          q.provider ? eq(deliveries.provider, q.provider) : undefined,
+          q.outcome ? eq(deliveries.outcome, q.outcome) : undefined,
+          q.cursor ? lt(deliveries.id, q.cursor) : undefined
+        )
       )
-      .all(...args, q.limit + 1) as { id: number; receivedAt: number }[]
+      .orderBy(desc(deliveries.id))
+      .limit(q.limit + 1)
+      .all()
     const page = rows.slice(0, q.limit).map((r) => ({ ...r, receivedAt: new Date(r.receivedAt).toISOString() }))
     return c.json({ deliveries: page, nextCursor: rows.length > q.limit ? page.at(-1)!.id : null })
   })

@@ -5,7 +5,10 @@
 import { Hono } from 'hono'
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
-import type { Sqlite } from '../db/client.ts'
+import { and, desc, eq, inArray, sql } from 'drizzle-orm'
+import { dbOf, type Sqlite } from '../db/client.ts'
+import { builds } from '../db/schema.ts'
+import { literalLimit } from '../db/sqlite.ts'
 import { errorBody, zodMessage } from '../errors.ts'
 import type { PipelineTile } from '../../contract/builds.ts'
 import { providerParam } from './registry.ts'
@@ -119,24 +122,25 @@ export function badgeSvg(label: string, state: BadgeState): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="20" role="img" aria-label="${l}: ${r}"><title>${l}: ${r}</title><rect width="${lw}" height="20" fill="#555"/><rect x="${lw}" width="${rw}" height="20" fill="${BADGE_COLOR[state]}"/><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11"><text x="${lw / 2}" y="14">${l}</text><text x="${lw + rw / 2}" y="14">${r}</text></g></svg>`
 }
 
-export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string | undefined) {
+export function feedRoutes(sqlite: Sqlite, store: BuildStore, publicUrl: string | undefined) {
   const app = new Hono()
-  const lastDecided = sqlite.prepare<
-    [string],
-    { number: number | null; id: string; url: string | null; finished_at: number | null; updated_at: number }
-  >(
-    `SELECT number, id, url, finished_at, updated_at FROM builds WHERE pipeline_id = ? AND status IN ('success','failure')
-     ORDER BY coalesce(finished_at, updated_at) DESC LIMIT 1`
-  )
+  const db = dbOf(sqlite)
+  // Canceled and skipped builds keep the previous status, as cctray clients expect.
+  const lastDecided = db
+    .select({ number: builds.number, id: builds.id, finishedAt: builds.finishedAt, updatedAt: builds.updatedAt })
+    .from(builds)
+    .where(and(eq(builds.pipelineId, sql.placeholder('tile')), inArray(builds.status, ['success', 'failure'])))
+    .orderBy(desc(sql`coalesce(${builds.finishedAt}, ${builds.updatedAt})`))
+    .limit(literalLimit(1))
+    .prepare()
 
   app.get('/cctray.xml', access.feed, (c) => {
-    const tiles = pick(builds.tiles(), filter.parse(c.req.query()))
+    const tiles = pick(store.tiles(), filter.parse(c.req.query()))
     const base = publicUrl ?? new URL(c.req.url).origin
     const rows = tiles.map((t) => {
-      const last = lastDecided.get(t.id)
-      // Canceled and skipped builds keep the previous status, as cctray clients expect.
+      const last = lastDecided.get({ tile: t.id })
       const status = last ? (t.brokenSince ? 'Failure' : 'Success') : 'Unknown'
-      const time = last ? new Date(last.finished_at ?? last.updated_at).toISOString() : t.updatedAt
+      const time = last ? new Date(last.finishedAt ?? last.updatedAt).toISOString() : t.updatedAt
       const label = last ? String(last.number ?? last.id) : '0'
       const web = t.latest?.url ?? `${base}/pipelines/${t.id}`
       const name = `${t.project} :: ${t.pipeline} :: ${t.branch}`
@@ -161,7 +165,7 @@ export function feedRoutes(sqlite: Sqlite, builds: BuildStore, publicUrl: string
     const r = badgeQuery.safeParse(q)
     if (!r.success) return { error: zodMessage(r.error) }
     const { label, ...f } = r.data
-    const matching = pick(builds.tiles(), f)
+    const matching = pick(store.tiles(), f)
     return { label, state: badgeState(f.branch ? matching : defaultBranchTiles(matching)) }
   }
 

@@ -4,7 +4,9 @@
  * Signatures were verified when each delivery arrived and are not checked again. Builds whose raw
  * bodies have expired are kept as they are.
  */
-import type { Sqlite } from '../db/client.ts'
+import { asc, eq, notInArray } from 'drizzle-orm'
+import { dbOf, type Sqlite } from '../db/client.ts'
+import { builds, deliveries, jobs, pipelines, rawBodies } from '../db/schema.ts'
 import { buildUpdateSchema } from './model.ts'
 import { providerOf } from './registry.ts'
 import { BuildStore } from './store.ts'
@@ -18,26 +20,28 @@ export interface ReprocessResult {
 }
 
 export function reprocess(sqlite: Sqlite): ReprocessResult {
-  const rows = sqlite
-    .prepare<[], { id: number; provider: string; headers: string; body: Buffer; received_at: number }>(
-      `SELECT d.id, d.provider, r.headers, r.body, r.received_at FROM raw_bodies r
-       JOIN deliveries d ON d.id = r.delivery_row_id ORDER BY d.id`
-    )
-    .all()
-  const result: ReprocessResult = { deliveries: rows.length, applied: 0, ignored: 0, failed: 0 }
+  const db = dbOf(sqlite)
+  const result: ReprocessResult = { deliveries: 0, applied: 0, ignored: 0, failed: 0 }
   const store = new BuildStore(sqlite)
-  const affected = new Set<string>()
   sqlite.transaction(() => {
+    const rows = db
+      .select({
+        id: deliveries.id,
+        provider: deliveries.provider,
+        buildId: deliveries.buildId,
+        headers: rawBodies.headers,
+        body: rawBodies.body,
+        receivedAt: rawBodies.receivedAt,
+      })
+      .from(rawBodies)
+      .innerJoin(deliveries, eq(deliveries.id, rawBodies.deliveryRowId))
+      .orderBy(asc(deliveries.id))
+      .all()
+    result.deliveries = rows.length
     // Only builds we can rebuild are reset; older ones (bodies expired) stay.
-    for (const r of rows) {
-      const b = sqlite
-        .prepare<[number], { build_id: string | null }>('SELECT build_id FROM deliveries WHERE id = ?')
-        .get(r.id)
-      if (b?.build_id) affected.add(b.build_id)
-    }
-    for (const id of affected) {
-      sqlite.prepare('DELETE FROM jobs WHERE build_id = ?').run(id)
-      sqlite.prepare('DELETE FROM builds WHERE id = ?').run(id)
+    for (const id of new Set(rows.map((r) => r.buildId).filter((id) => id !== null))) {
+      db.delete(jobs).where(eq(jobs.buildId, id)).run()
+      db.delete(builds).where(eq(builds.id, id)).run()
     }
     for (const r of rows) {
       const provider = providerOf(r.provider)
@@ -50,22 +54,24 @@ export function reprocess(sqlite: Sqlite): ReprocessResult {
           headers: new Headers(JSON.parse(r.headers)),
           raw: r.body,
           url: new URL(`http://reprocess/hooks/${r.provider}`),
-          receivedAt: r.received_at,
+          receivedAt: r.receivedAt,
         }
         const out = provider.normalize(delivery, parseBody(r.body))
         if (out.kind !== 'build') {
           result.ignored++
           continue
         }
-        const built = store.apply(buildUpdateSchema.parse(out.update), r.received_at)
-        sqlite.prepare('UPDATE deliveries SET build_id = ? WHERE id = ?').run(built.buildId, r.id)
+        const built = store.apply(buildUpdateSchema.parse(out.update), r.receivedAt)
+        db.update(deliveries).set({ buildId: built.buildId }).where(eq(deliveries.id, r.id)).run()
         result.applied++
       } catch {
         result.failed++
       }
     }
     // Tiles left without builds (a build moved to another tile under the new parser) are removed.
-    sqlite.prepare('DELETE FROM pipelines WHERE id NOT IN (SELECT DISTINCT pipeline_id FROM builds)').run()
+    db.delete(pipelines)
+      .where(notInArray(pipelines.id, db.selectDistinct({ id: builds.pipelineId }).from(builds)))
+      .run()
   })()
   return result
 }

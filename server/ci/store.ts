@@ -1,69 +1,23 @@
 /**
  * @module Builds and tiles in SQLite: merging provider updates (out of order, duplicated, re-run)
  * into one current state per build, and reading tiles for the board. Writes run inside the
- * group-commit writer's transaction; reads use prepared statements (this is the hot path of every
- * webhook and every snapshot).
+ * group-commit writer's transaction. This is the hot path of every webhook and every snapshot, and
+ * every statement is a drizzle query prepared once: against the same SQL run by better-sqlite3
+ * directly, reads measured no slower (0.74–1.06×), writes about 1 µs more each, in all under 1 % of
+ * an apply (~220 µs CPU) — `npx tsx bench/ci-sql.ts`.
  */
 import { createHash } from 'node:crypto'
-import type { Sqlite } from '../db/client.ts'
+import { and, asc, desc, eq, gt, lt, notExists, sql } from 'drizzle-orm'
+import { dbOf, type Db, type Sqlite } from '../db/client.ts'
+import { BUILD_RUNNING, builds, jobs, pipelines, waitingJobs } from '../db/schema.ts'
+import { columnKeys, excludedSet, literalLimit, placeholderSet, placeholders, ROWID } from '../db/sqlite.ts'
 import { isDefaultBranchName, isTerminal, statusRank, type BuildUpdate } from './model.ts'
 import type { Build, BuildStatus, Job, PipelineTile, Transition } from '../../contract/builds.ts'
 import { isoMs } from './time.ts'
-import { BUILD_RUNNING } from '../db/schema.ts'
 
-interface BuildRow {
-  id: string
-  pipeline_id: string
-  provider: string
-  external_id: string
-  project: string
-  pipeline: string
-  branch: string
-  tag: string | null
-  pull_request: number | null
-  number: number | null
-  attempt: number
-  status: BuildStatus
-  commit_sha: string | null
-  commit_subject: string | null
-  commit_author: string | null
-  actor: string | null
-  url: string | null
-  trigger: string | null
-  queued_at: number | null
-  started_at: number | null
-  finished_at: number | null
-  duration_ms: number | null
-  event_time: number | null
-  created_at: number
-  updated_at: number
-}
-
-interface TileRow {
-  id: string
-  provider: string
-  project: string
-  pipeline: string
-  branch: string
-  latest_build_id: string | null
-  last_result: 'success' | 'failure' | null
-  last_success_at: number | null
-  last_failure_at: number | null
-  broken_since: number | null
-  broken_by: string | null
-  broken_build_id: string | null
-  fixed_by: string | null
-  updated_at: number
-}
-
-interface JobRow {
-  job_id: string
-  name: string
-  status: BuildStatus
-  started_at: number | null
-  finished_at: number | null
-  url: string | null
-}
+export type BuildRow = typeof builds.$inferSelect
+type TileRow = typeof pipelines.$inferSelect
+type JobRow = typeof jobs.$inferSelect
 
 export type ApplyResult = Applied | Waiting
 
@@ -92,9 +46,137 @@ const RUNNING_STALE_MS = 12 * 3600_000
 /** A build arrives within seconds of its first job; one that has not in a day never will. */
 const WAITING_TTL_MS = 86_400_000
 
-/** A tile's newest queued or running build with news since `?`: must use `builds_running_idx`. */
-export const RUNNING_BUILD_SQL = `SELECT * FROM builds WHERE pipeline_id = ? AND ${BUILD_RUNNING}
-  AND updated_at > ? ORDER BY created_at DESC LIMIT 1`
+const ph = sql.placeholder
+
+/**
+ * A tile's newest queued or running build with news since `since`: must use `builds_running_idx`,
+ * hence the index's own predicate, verbatim.
+ */
+export function runningBuild(db: Db) {
+  return db
+    .select()
+    .from(builds)
+    .where(and(eq(builds.pipelineId, ph('tile')), sql.raw(BUILD_RUNNING), gt(builds.updatedAt, ph('since'))))
+    .orderBy(desc(builds.createdAt))
+    .limit(literalLimit(1))
+}
+
+const BUILD_KEYS = columnKeys(builds)
+const TILE_KEYS = columnKeys(pipelines)
+/** What finishing or touching a tile changes: not its identity (nor the index on project, branch). */
+const TILE_STATE_KEYS = TILE_KEYS.filter((k) => !['id', 'provider', 'project', 'pipeline', 'branch'].includes(k))
+
+/** Every statement of the store, prepared (exported for bench/ci-sql.ts). */
+export function buildStatements(db: Db) {
+  const newestFirst = [desc(builds.createdAt), desc(ROWID)]
+  return {
+    build: db
+      .select()
+      .from(builds)
+      .where(eq(builds.id, ph('id')))
+      .prepare(),
+    insertBuild: db.insert(builds).values(placeholders(builds, BUILD_KEYS)).prepare(),
+    updateBuild: db
+      .update(builds)
+      .set(
+        placeholderSet(
+          builds,
+          BUILD_KEYS.filter((k) => k !== 'id')
+        )
+      )
+      .where(eq(builds.id, ph('id')))
+      .prepare(),
+    tile: db
+      .select()
+      .from(pipelines)
+      .where(eq(pipelines.id, ph('id')))
+      .prepare(),
+    tiles: db.select().from(pipelines).orderBy(desc(pipelines.updatedAt)).limit(literalLimit(1000)).prepare(),
+    insertTile: db
+      .insert(pipelines)
+      .values(placeholders(pipelines, ['id', 'provider', 'project', 'pipeline', 'branch', 'updatedAt']))
+      .onConflictDoNothing({ target: pipelines.id })
+      .prepare(),
+    saveTile: db
+      .update(pipelines)
+      .set(placeholderSet(pipelines, TILE_STATE_KEYS))
+      .where(eq(pipelines.id, ph('id')))
+      .prepare(),
+    jobs: db
+      .select()
+      .from(jobs)
+      .where(eq(jobs.buildId, ph('buildId')))
+      .orderBy(asc(jobs.startedAt), asc(jobs.name))
+      .prepare(),
+    job: db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.buildId, ph('buildId')), eq(jobs.jobId, ph('jobId'))))
+      .prepare(),
+    upsertJob: db
+      .insert(jobs)
+      .values(placeholders(jobs, columnKeys(jobs)))
+      .onConflictDoUpdate({
+        target: [jobs.buildId, jobs.jobId],
+        set: excludedSet(jobs, ['name', 'status', 'startedAt', 'finishedAt', 'url']),
+      })
+      .prepare(),
+    deleteJobs: db
+      .delete(jobs)
+      .where(eq(jobs.buildId, ph('buildId')))
+      .prepare(),
+    dropEmptyTile: db
+      .delete(pipelines)
+      .where(
+        and(
+          eq(pipelines.id, ph('id')),
+          notExists(
+            db
+              .select({ one: sql`1` })
+              .from(builds)
+              .where(eq(builds.pipelineId, ph('id')))
+          )
+        )
+      )
+      .prepare(),
+    wait: db
+      .insert(waitingJobs)
+      .values(placeholders(waitingJobs, columnKeys(waitingJobs)))
+      .onConflictDoUpdate({
+        target: [waitingJobs.buildId, waitingJobs.key],
+        set: excludedSet(waitingJobs, ['at', 'update']),
+      })
+      .prepare(),
+    waiting: db
+      .select({ update: waitingJobs.update })
+      .from(waitingJobs)
+      .where(eq(waitingJobs.buildId, ph('buildId')))
+      .prepare(),
+    unwait: db
+      .delete(waitingJobs)
+      .where(eq(waitingJobs.buildId, ph('buildId')))
+      .prepare(),
+    expireWaiting: db
+      .delete(waitingJobs)
+      .where(lt(waitingJobs.at, ph('before')))
+      .prepare(),
+    newest: db
+      .select()
+      .from(builds)
+      .where(eq(builds.pipelineId, ph('tile')))
+      .orderBy(...newestFirst)
+      .limit(literalLimit(1))
+      .prepare(),
+    running: runningBuild(db).prepare(),
+    recent: db
+      .select({ status: builds.status, durationMs: builds.durationMs })
+      .from(builds)
+      .where(eq(builds.pipelineId, ph('tile')))
+      .orderBy(...newestFirst)
+      .limit(literalLimit(40))
+      .prepare(),
+  }
+}
 
 const ms = isoMs
 /** A stored time as ISO; null for one no `Date` can hold, so one bad row never fails an answer. */
@@ -117,27 +199,27 @@ export function rowToBuild(r: BuildRow, jobs?: JobRow[]): Build {
     pipeline: r.pipeline,
     branch: r.branch,
     tag: r.tag,
-    pullRequest: r.pull_request,
+    pullRequest: r.pullRequest,
     number: r.number,
     attempt: r.attempt,
     status: r.status,
-    commit: { sha: r.commit_sha, subject: r.commit_subject, author: r.commit_author },
+    commit: { sha: r.commitSha, subject: r.commitSubject, author: r.commitAuthor },
     actor: r.actor,
     url: r.url,
     trigger: r.trigger,
-    queuedAt: iso(r.queued_at),
-    startedAt: iso(r.started_at),
-    finishedAt: iso(r.finished_at),
-    durationMs: r.duration_ms,
-    updatedAt: iso(r.updated_at)!,
+    queuedAt: iso(r.queuedAt),
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
+    durationMs: r.durationMs,
+    updatedAt: iso(r.updatedAt)!,
   }
   if (jobs)
     b.jobs = jobs.map(
       (j): Job => ({
         name: j.name,
         status: j.status,
-        startedAt: iso(j.started_at),
-        finishedAt: iso(j.finished_at),
+        startedAt: iso(j.startedAt),
+        finishedAt: iso(j.finishedAt),
         url: j.url,
       })
     )
@@ -161,62 +243,17 @@ export class BuildStore {
   private s
 
   constructor(sqlite: Sqlite) {
-    const p = <R = unknown>(sql: string) => sqlite.prepare<unknown[], R>(sql)
-    this.s = {
-      build: p<BuildRow>('SELECT * FROM builds WHERE id = ?'),
-      insertBuild: p(`INSERT INTO builds (id, pipeline_id, provider, external_id, project, pipeline, branch, tag,
-        pull_request, number, attempt, status, commit_sha, commit_subject, commit_author, actor, url, trigger,
-        queued_at, started_at, finished_at, duration_ms, event_time, created_at, updated_at)
-        VALUES (@id, @pipeline_id, @provider, @external_id, @project, @pipeline, @branch, @tag, @pull_request,
-        @number, @attempt, @status, @commit_sha, @commit_subject, @commit_author, @actor, @url, @trigger,
-        @queued_at, @started_at, @finished_at, @duration_ms, @event_time, @created_at, @updated_at)`),
-      updateBuild: p(`UPDATE builds SET pipeline_id=@pipeline_id, project=@project, pipeline=@pipeline,
-        branch=@branch, tag=@tag, pull_request=@pull_request, number=@number, attempt=@attempt, status=@status,
-        commit_sha=@commit_sha, commit_subject=@commit_subject, commit_author=@commit_author, actor=@actor,
-        url=@url, trigger=@trigger, queued_at=@queued_at, started_at=@started_at, finished_at=@finished_at,
-        duration_ms=@duration_ms, event_time=@event_time, updated_at=@updated_at WHERE id=@id`),
-      tile: p<TileRow>('SELECT * FROM pipelines WHERE id = ?'),
-      tiles: p<TileRow>('SELECT * FROM pipelines ORDER BY updated_at DESC LIMIT 1000'),
-      insertTile: p(`INSERT INTO pipelines (id, provider, project, pipeline, branch, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
-      saveTile: p(`UPDATE pipelines SET latest_build_id=@latest_build_id, last_result=@last_result,
-        last_success_at=@last_success_at, last_failure_at=@last_failure_at, broken_since=@broken_since,
-        broken_by=@broken_by, broken_build_id=@broken_build_id, fixed_by=@fixed_by, updated_at=@updated_at
-        WHERE id=@id`),
-      jobs: p<JobRow>(
-        'SELECT job_id, name, status, started_at, finished_at, url FROM jobs WHERE build_id = ? ORDER BY started_at, name'
-      ),
-      job: p<JobRow>(
-        'SELECT job_id, name, status, started_at, finished_at, url FROM jobs WHERE build_id = ? AND job_id = ?'
-      ),
-      upsertJob: p(`INSERT INTO jobs (build_id, job_id, name, status, started_at, finished_at, url)
-        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(build_id, job_id) DO UPDATE SET name=excluded.name,
-        status=excluded.status, started_at=excluded.started_at, finished_at=excluded.finished_at, url=excluded.url`),
-      deleteJobs: p('DELETE FROM jobs WHERE build_id = ?'),
-      dropEmptyTile: p(
-        'DELETE FROM pipelines WHERE id = @id AND NOT EXISTS (SELECT 1 FROM builds WHERE pipeline_id = @id)'
-      ),
-      wait: p(`INSERT INTO waiting_jobs (build_id, key, at, "update") VALUES (?, ?, ?, ?)
-        ON CONFLICT(build_id, key) DO UPDATE SET at = excluded.at, "update" = excluded."update"`),
-      waiting: p<{ update: string }>('SELECT "update" FROM waiting_jobs WHERE build_id = ?'),
-      unwait: p('DELETE FROM waiting_jobs WHERE build_id = ?'),
-      expireWaiting: p('DELETE FROM waiting_jobs WHERE at < ?'),
-      newest: p<BuildRow>('SELECT * FROM builds WHERE pipeline_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
-      running: p<BuildRow>(RUNNING_BUILD_SQL),
-      recent: p<{ status: BuildStatus; duration_ms: number | null }>(
-        'SELECT status, duration_ms FROM builds WHERE pipeline_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 40'
-      ),
-    }
+    this.s = buildStatements(dbOf(sqlite))
   }
 
   getBuild(id: string, withJobs = true): Build | null {
-    const r = this.s.build.get(id)
+    const r = this.s.build.get({ id })
     if (!r) return null
-    return rowToBuild(r, withJobs ? this.s.jobs.all(id) : undefined)
+    return rowToBuild(r, withJobs ? this.s.jobs.all({ buildId: id }) : undefined)
   }
 
   getTile(id: string, now = Date.now()): PipelineTile | null {
-    const t = this.s.tile.get(id)
+    const t = this.s.tile.get({ id })
     return t ? this.toTile(t, now) : null
   }
 
@@ -225,14 +262,14 @@ export class BuildStore {
   }
 
   private toTile(t: TileRow, now: number): PipelineTile {
-    const newest = this.s.newest.get(t.id)
-    const running = this.s.running.get(t.id, now - RUNNING_STALE_MS)
-    const recent = this.s.recent.all(t.id)
+    const newest = this.s.newest.get({ tile: t.id })
+    const running = this.s.running.get({ tile: t.id, since: now - RUNNING_STALE_MS })
+    const recent = this.s.recent.all({ tile: t.id })
     const finished = recent.filter((r) => r.status === 'success' || r.status === 'failure').slice(0, 20)
     const okDurations = recent
-      .filter((r) => r.status === 'success' && r.duration_ms !== null)
+      .filter((r) => r.status === 'success' && r.durationMs !== null)
       .slice(0, 10)
-      .map((r) => r.duration_ms!)
+      .map((r) => r.durationMs!)
     return {
       id: t.id,
       provider: t.provider as PipelineTile['provider'],
@@ -242,15 +279,15 @@ export class BuildStore {
       isDefaultBranch: isDefaultBranchName(t.branch),
       latest: newest ? rowToBuild(newest) : null,
       running: running ? rowToBuild(running) : null,
-      lastSuccessAt: iso(t.last_success_at),
-      lastFailureAt: iso(t.last_failure_at),
-      brokenSince: t.last_result === 'failure' ? iso(t.broken_since) : null,
-      brokenBy: t.last_result === 'failure' ? t.broken_by : null,
-      fixedBy: t.last_result === 'success' ? t.fixed_by : null,
+      lastSuccessAt: iso(t.lastSuccessAt),
+      lastFailureAt: iso(t.lastFailureAt),
+      brokenSince: t.lastResult === 'failure' ? iso(t.brokenSince) : null,
+      brokenBy: t.lastResult === 'failure' ? t.brokenBy : null,
+      fixedBy: t.lastResult === 'success' ? t.fixedBy : null,
       medianDurationMs: median(okDurations),
       successRate: finished.length ? finished.filter((r) => r.status === 'success').length / finished.length : null,
       recent: recent.slice(0, 10).map((r) => r.status),
-      updatedAt: iso(t.updated_at)!,
+      updatedAt: iso(t.updatedAt)!,
     }
   }
 
@@ -262,7 +299,7 @@ export class BuildStore {
    */
   apply(u: BuildUpdate, now: number): ApplyResult {
     const id = buildId(u.provider, u.externalId)
-    const old = this.s.build.get(id)
+    const old = this.s.build.get({ id })
     if (!old && u.fromJob && !u.carriesBuild) {
       this.wait(id, u, now)
       return { waiting: true, buildId: id }
@@ -272,7 +309,7 @@ export class BuildStore {
     // The build just arrived: the jobs that came before it attach now, in the same transaction.
     let last = r
     for (const job of this.takeWaiting(id)) {
-      const next = this.applyToBuild(id, this.s.build.get(id), job, now)
+      const next = this.applyToBuild(id, this.s.build.get({ id }), job, now)
       last = { ...next, changed: last.changed || next.changed, transition: r.transition, superseded: false }
     }
     return last
@@ -280,19 +317,19 @@ export class BuildStore {
 
   private wait(id: string, u: BuildUpdate, now: number): void {
     const job = u.jobs.map((j) => [j.id, j.status])
-    this.s.wait.run(id, JSON.stringify([u.attempt, job]), now, JSON.stringify(u))
+    this.s.wait.run({ buildId: id, key: JSON.stringify([u.attempt, job]), at: now, update: JSON.stringify(u) })
     if (now - this.lastExpiry > 3600_000) {
       this.lastExpiry = now
-      this.s.expireWaiting.run(now - WAITING_TTL_MS)
+      this.s.expireWaiting.run({ before: now - WAITING_TTL_MS })
     }
   }
   private lastExpiry = 0
 
   /** The jobs waiting for build `id`, removed, in the order they happened. */
   private takeWaiting(id: string): BuildUpdate[] {
-    const jobs = this.s.waiting.all(id).map((r) => JSON.parse(r.update) as BuildUpdate)
+    const jobs = this.s.waiting.all({ buildId: id }).map((r) => JSON.parse(r.update) as BuildUpdate)
     if (jobs.length === 0) return jobs
-    this.s.unwait.run(id)
+    this.s.unwait.run({ buildId: id })
     const rank = (u: BuildUpdate) => statusRank(u.jobs[0]?.status ?? u.status)
     return jobs.sort(
       (a, b) => a.attempt - b.attempt || rank(a) - rank(b) || (a.eventTime ?? '').localeCompare(b.eventTime ?? '')
@@ -305,7 +342,7 @@ export class BuildStore {
         waiting: false,
         buildId: id,
         build: rowToBuild(old),
-        tile: this.getTile(old.pipeline_id, now)!,
+        tile: this.getTile(old.pipelineId, now)!,
         changed: false,
         transition: null,
         superseded: true,
@@ -313,33 +350,32 @@ export class BuildStore {
     }
     const row = old ? this.merge(old, u, now) : this.fresh(id, u, now)
     const statusChanged = !old || old.status !== row.status || old.attempt !== row.attempt
-    const fieldsChanged =
-      !old || JSON.stringify({ ...old, updated_at: 0 }) !== JSON.stringify({ ...row, updated_at: 0 })
-    row.updated_at = fieldsChanged ? now : old!.updated_at
+    const fieldsChanged = !old || JSON.stringify({ ...old, updatedAt: 0 }) !== JSON.stringify({ ...row, updatedAt: 0 })
+    row.updatedAt = fieldsChanged ? now : old!.updatedAt
     if (fieldsChanged) {
-      this.s.insertTile.run(row.pipeline_id, row.provider, row.project, row.pipeline, row.branch, now)
+      this.s.insertTile.run({ ...row, id: row.pipelineId, updatedAt: now })
       if (old) this.s.updateBuild.run(row)
       else this.s.insertBuild.run(row)
     }
     // Jobs after the build row exists (they reference it); a job change alone still counts as news.
     const jobsChanged = this.applyJobs(id, u, old !== undefined && u.attempt > old.attempt)
     if (jobsChanged && !fieldsChanged) {
-      row.updated_at = now
+      row.updatedAt = now
       this.s.updateBuild.run(row)
     }
     const changed = fieldsChanged || jobsChanged
     const becameTerminal = isTerminal(row.status) && statusChanged
     const transition = becameTerminal ? this.finish(row, now) : null
-    if (changed && !becameTerminal) this.touchTile(row.pipeline_id, now)
+    if (changed && !becameTerminal) this.touchTile(row.pipelineId, now)
     // A tile left without builds would show Unknown forever (in cctray too): it goes.
-    if (old && old.pipeline_id !== row.pipeline_id && this.s.dropEmptyTile.run({ id: old.pipeline_id }).changes === 0) {
-      this.touchTile(old.pipeline_id, now)
+    if (old && old.pipelineId !== row.pipelineId && this.s.dropEmptyTile.run({ id: old.pipelineId }).changes === 0) {
+      this.touchTile(old.pipelineId, now)
     }
     return {
       waiting: false,
       buildId: id,
-      build: rowToBuild(row, this.s.jobs.all(id)),
-      tile: this.getTile(row.pipeline_id, now)!,
+      build: rowToBuild(row, this.s.jobs.all({ buildId: id })),
+      tile: this.getTile(row.pipelineId, now)!,
       changed,
       transition,
       superseded: false,
@@ -350,30 +386,30 @@ export class BuildStore {
     const status: BuildStatus = u.fromJob ? (u.status === 'queued' ? 'queued' : 'running') : u.status
     return {
       id,
-      pipeline_id: tileId(u.provider, u.project, u.pipeline, u.branch),
+      pipelineId: tileId(u.provider, u.project, u.pipeline, u.branch),
       provider: u.provider,
-      external_id: u.externalId,
+      externalId: u.externalId,
       project: u.project,
       pipeline: u.pipeline,
       branch: u.branch,
       tag: u.tag,
-      pull_request: u.pullRequest,
+      pullRequest: u.pullRequest,
       number: u.number,
       attempt: u.attempt,
       status,
-      commit_sha: u.commit.sha,
-      commit_subject: u.commit.subject,
-      commit_author: u.commit.author,
+      commitSha: u.commit.sha,
+      commitSubject: u.commit.subject,
+      commitAuthor: u.commit.author,
       actor: u.actor,
       url: u.fromJob ? null : u.url,
       trigger: u.trigger,
-      queued_at: ms(u.queuedAt),
-      started_at: ms(u.startedAt),
-      finished_at: isTerminal(status) ? ms(u.finishedAt) : null,
-      duration_ms: isTerminal(status) ? u.durationMs : null,
-      event_time: ms(u.eventTime),
-      created_at: now,
-      updated_at: now,
+      queuedAt: ms(u.queuedAt),
+      startedAt: ms(u.startedAt),
+      finishedAt: isTerminal(status) ? ms(u.finishedAt) : null,
+      durationMs: isTerminal(status) ? u.durationMs : null,
+      eventTime: ms(u.eventTime),
+      createdAt: now,
+      updatedAt: now,
     }
   }
 
@@ -389,11 +425,11 @@ export class BuildStore {
           ...old,
           attempt: u.attempt,
           status: 'queued',
-          queued_at: null,
-          started_at: null,
-          finished_at: null,
-          duration_ms: null,
-          event_time: null,
+          queuedAt: null,
+          startedAt: null,
+          finishedAt: null,
+          durationMs: null,
+          eventTime: null,
         }
       : { ...old }
     const uTime = ms(u.eventTime)
@@ -410,30 +446,30 @@ export class BuildStore {
       authoritative = false
     } else if (u.status !== status) {
       // Two different terminal (or same-rank) states: the provider's later event wins.
-      authoritative = uTime !== null && (base.event_time === null || uTime > base.event_time)
+      authoritative = uTime !== null && (base.eventTime === null || uTime > base.eventTime)
       if (authoritative) status = u.status
     } else {
-      authoritative = uTime === null || base.event_time === null || uTime >= base.event_time
+      authoritative = uTime === null || base.eventTime === null || uTime >= base.eventTime
     }
     const pick = <T>(next: T | null, cur: T | null): T | null => (authoritative ? (next ?? cur) : (cur ?? next))
     const r: BuildRow = {
       ...base,
       status,
       tag: pick(u.tag, base.tag),
-      pull_request: pick(u.pullRequest, base.pull_request),
+      pullRequest: pick(u.pullRequest, base.pullRequest),
       number: pick(u.number, base.number),
-      commit_sha: pick(u.commit.sha, base.commit_sha),
-      commit_subject: pick(u.commit.subject, base.commit_subject),
-      commit_author: pick(u.commit.author, base.commit_author),
+      commitSha: pick(u.commit.sha, base.commitSha),
+      commitSubject: pick(u.commit.subject, base.commitSubject),
+      commitAuthor: pick(u.commit.author, base.commitAuthor),
       actor: pick(u.actor, base.actor),
       url: u.fromJob ? base.url : pick(u.url, base.url),
       trigger: pick(u.trigger, base.trigger),
-      queued_at: pick(ms(u.queuedAt), base.queued_at),
-      started_at: pick(ms(u.startedAt), base.started_at),
-      finished_at: isTerminal(status) ? pick(ms(u.finishedAt), base.finished_at) : null,
-      duration_ms: isTerminal(status) ? pick(u.durationMs, base.duration_ms) : null,
-      event_time: authoritative && uTime !== null ? Math.max(uTime, base.event_time ?? 0) : base.event_time,
-      updated_at: now,
+      queuedAt: pick(ms(u.queuedAt), base.queuedAt),
+      startedAt: pick(ms(u.startedAt), base.startedAt),
+      finishedAt: isTerminal(status) ? pick(ms(u.finishedAt), base.finishedAt) : null,
+      durationMs: isTerminal(status) ? pick(u.durationMs, base.durationMs) : null,
+      eventTime: authoritative && uTime !== null ? Math.max(uTime, base.eventTime ?? 0) : base.eventTime,
+      updatedAt: now,
     }
     // The tile a build is on is the build's own business: a job event never moves it (its names
     // come from other fields, or none). A build delivery renames it only as the later state, else
@@ -443,35 +479,37 @@ export class BuildStore {
       r.pipeline = name(u.pipeline, base.pipeline)
       r.branch = name(u.branch, base.branch)
       r.project = name(u.project, base.project)
-      r.pipeline_id = tileId(r.provider, r.project, r.pipeline, r.branch)
+      r.pipelineId = tileId(r.provider, r.project, r.pipeline, r.branch)
     }
     return r
   }
 
   private applyJobs(id: string, u: BuildUpdate, newAttempt: boolean): boolean {
-    if (newAttempt) this.s.deleteJobs.run(id)
+    if (newAttempt) this.s.deleteJobs.run({ buildId: id })
     let changed = false
     for (const j of u.jobs) {
-      const cur = this.s.job.get(id, j.id)
+      const cur = this.s.job.get({ buildId: id, jobId: j.id })
       // A late "in progress" for a job never overrides its finished state.
       if (cur && statusRank(j.status) < statusRank(cur.status)) continue
-      const next = [
-        j.name,
-        j.status,
-        ms(j.startedAt) ?? cur?.started_at ?? null,
-        ms(j.finishedAt) ?? cur?.finished_at ?? null,
-        j.url ?? cur?.url ?? null,
-      ] as const
+      const next: JobRow = {
+        buildId: id,
+        jobId: j.id,
+        name: j.name,
+        status: j.status,
+        startedAt: ms(j.startedAt) ?? cur?.startedAt ?? null,
+        finishedAt: ms(j.finishedAt) ?? cur?.finishedAt ?? null,
+        url: j.url ?? cur?.url ?? null,
+      }
       if (
         cur &&
-        cur.name === next[0] &&
-        cur.status === next[1] &&
-        cur.started_at === next[2] &&
-        cur.finished_at === next[3] &&
-        cur.url === next[4]
+        cur.name === next.name &&
+        cur.status === next.status &&
+        cur.startedAt === next.startedAt &&
+        cur.finishedAt === next.finishedAt &&
+        cur.url === next.url
       )
         continue
-      this.s.upsertJob.run(id, j.id, ...next)
+      this.s.upsertJob.run(next)
       changed = true
     }
     return changed
@@ -479,37 +517,37 @@ export class BuildStore {
 
   /** Updates the tile for a build that just finished; returns its transition. */
   private finish(b: BuildRow, now: number): Transition {
-    const t = this.s.tile.get(b.pipeline_id)!
-    const transition = transitionFor(b.status, t.last_result)
-    const at = b.finished_at ?? now
-    const lastResultAt = Math.max(t.last_success_at ?? 0, t.last_failure_at ?? 0)
-    const next = { ...t, updated_at: now, latest_build_id: b.id }
+    const t = this.s.tile.get({ id: b.pipelineId })!
+    const transition = transitionFor(b.status, t.lastResult)
+    const at = b.finishedAt ?? now
+    const lastResultAt = Math.max(t.lastSuccessAt ?? 0, t.lastFailureAt ?? 0)
+    const next = { ...t, updatedAt: now, latestBuildId: b.id }
     // An older build finishing late still gets its transition, but does not flip the tile back.
     if ((b.status === 'success' || b.status === 'failure') && at >= lastResultAt) {
-      const who = b.actor ?? b.commit_author
+      const who = b.actor ?? b.commitAuthor
       if (b.status === 'success') {
-        next.last_success_at = at
-        if (t.last_result === 'failure') next.fixed_by = who
-        else if (t.last_result === null) next.fixed_by = null
-        next.broken_since = null
-        next.broken_by = null
-        next.broken_build_id = null
+        next.lastSuccessAt = at
+        if (t.lastResult === 'failure') next.fixedBy = who
+        else if (t.lastResult === null) next.fixedBy = null
+        next.brokenSince = null
+        next.brokenBy = null
+        next.brokenBuildId = null
       } else {
-        next.last_failure_at = at
-        if (t.last_result !== 'failure') {
-          next.broken_since = at
-          next.broken_by = who
-          next.broken_build_id = b.id
+        next.lastFailureAt = at
+        if (t.lastResult !== 'failure') {
+          next.brokenSince = at
+          next.brokenBy = who
+          next.brokenBuildId = b.id
         }
       }
-      next.last_result = b.status
+      next.lastResult = b.status
     }
     this.s.saveTile.run(next)
     return transition
   }
 
   private touchTile(id: string, now: number): void {
-    const t = this.s.tile.get(id)
-    if (t) this.s.saveTile.run({ ...t, updated_at: now })
+    const t = this.s.tile.get({ id })
+    if (t) this.s.saveTile.run({ ...t, updatedAt: now })
   }
 }
