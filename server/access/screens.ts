@@ -1,5 +1,5 @@
 /** @module Paired screens: name and view per screen session, read and written through drizzle. */
-import { eq } from 'drizzle-orm'
+import { eq, isNull } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { screens, sessions } from '../db/schema.ts'
 import type { Writer } from '../db/writer.ts'
@@ -44,12 +44,11 @@ export class Screens {
         lastSeenAt: sessions.lastSeenAt,
         address: sessions.address,
         userAgent: sessions.userAgent,
-        revokedAt: sessions.revokedAt,
       })
       .from(screens)
       .innerJoin(sessions, eq(screens.sessionId, sessions.id))
+      .where(isNull(sessions.revokedAt))
       .all()
-      .filter((r) => r.revokedAt === null)
   }
 
   update(id: string, patch: { name?: string; view?: string }): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { builds } from '../db/schema.ts'
 import { startTestServer } from '../test/harness.ts'
 import { loadFixture } from '../test/fixtures.ts'
 import { sign } from '../test/sign/github.ts'
@@ -17,12 +18,19 @@ describe('reprocess', () => {
         })
         expect(res.status).toBe(200)
       }
-      const before = s.store.sqlite.prepare('SELECT id, status, pipeline FROM builds').all()
+      const stored = () =>
+        s.store.db
+          .select({ id: builds.id, status: builds.status, pipeline: builds.pipeline })
+          .from(builds)
+          .orderBy(builds.id)
+          .all()
+      const before = stored()
+      expect(before.map((b) => b.status).sort()).toEqual(['queued', 'success'])
       // Simulate what an old parser bug left behind: a wrong status and a wrong pipeline name.
-      s.store.sqlite.prepare("UPDATE builds SET status = 'failure', pipeline = 'oops'").run()
+      s.store.db.update(builds).set({ status: 'failure', pipeline: 'oops' }).run()
       const r = reprocess(s.store.sqlite)
       expect(r).toEqual({ deliveries: 2, applied: 2, ignored: 0, failed: 0 })
-      expect(s.store.sqlite.prepare('SELECT id, status, pipeline FROM builds').all()).toEqual(before)
+      expect(stored()).toEqual(before)
     } finally {
       await s.destroy()
     }
