@@ -52,11 +52,26 @@ export abstract class BenchClient {
 export class WsBench extends BenchClient {
   readonly ws: WebSocket
   readonly opened: Promise<void>
-  /** `keepSnapshots`: keep the text of snapshot frames only (checked after the timing). */
-  constructor(url: string, keepText = false, keepSnapshots = false) {
+  private handshakeBytes = 0
+  /** What the socket read for the first message (the snapshot), as it came over the wire. */
+  firstWireBytes: number | undefined
+  /**
+   * `keepSnapshots`: keep the text of snapshot frames only (checked after the timing). `deflate`:
+   * offer permessage-deflate as browsers do (off by default: the fan-out baselines never compress);
+   * `firstWireBytes` tells what the first message took on the wire.
+   */
+  constructor(url: string, keepText = false, keepSnapshots = false, opts: { deflate?: boolean } = {}) {
     super(keepText)
-    this.ws = new WebSocket(url, { perMessageDeflate: false })
+    this.ws = new WebSocket(url, { perMessageDeflate: opts.deflate ?? false })
+    // The 101 answer's bytes (status line and headers as `ws` writes them), so a frame's wire size can be told apart.
+    this.ws.once('upgrade', (res) => {
+      let n = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\n\r\n`.length
+      for (let i = 0; i < res.rawHeaders.length; i += 2)
+        n += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`.length
+      this.handshakeBytes = n
+    })
     this.ws.on('message', (data: Buffer) => {
+      this.firstWireBytes ??= this.wireBytes - this.handshakeBytes
       // Only the head is decoded unless the text is kept; a snapshot kept for later is kept as
       // its bytes and decoded after the timing.
       const text = this.keepText ? data.toString('utf8') : data.toString('latin1', 0, Math.min(data.length, 120))
@@ -75,6 +90,10 @@ export class WsBench extends BenchClient {
       this.ws.once('error', reject)
     })
     this.opened.catch(() => {})
+  }
+  /** Bytes this client's socket has read so far (`ws` keeps its net.Socket as `_socket`). */
+  get wireBytes(): number {
+    return (this.ws as unknown as { _socket?: { bytesRead: number } })._socket?.bytesRead ?? 0
   }
   close(): void {
     this.ws.terminate()

@@ -4,7 +4,7 @@
  * clients connected and settled; the RSS difference divided by N is the cost of one client. Also
  * the idle server's own RSS. Target (issue 15): ≤ 30 KB per idle client on every transport.
  *
- * Env: BENCH_MEMORY_CLIENTS (1000).
+ * Env: BENCH_MEMORY_CLIENTS (1000), BENCH_MEMORY_TRANSPORTS (ws,sse,poll).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
@@ -15,6 +15,7 @@ import { openMany, PollBench, SseBench, WsBench, type BenchClient } from './clie
 import { machine, mdTable, sleep, startRadiator, writeJson } from './procs.ts'
 
 const N = Number(process.env.BENCH_MEMORY_CLIENTS ?? 1000)
+const TRANSPORTS = (process.env.BENCH_MEMORY_TRANSPORTS ?? 'ws,sse,poll').split(',') as ('ws' | 'sse' | 'poll')[]
 /** Settling time after connecting, so lazily allocated buffers and the heap have grown to steady state. */
 const SETTLE_MS = 3000
 
@@ -27,7 +28,7 @@ export async function benchMemory(): Promise<string> {
   const before = machine()
   const rows: (string | number)[][] = []
   const json: Record<string, unknown>[] = []
-  for (const transport of ['ws', 'sse', 'poll'] as const) {
+  for (const transport of TRANSPORTS) {
     const dataDir = mkdtempSync(join(tmpdir(), 'radiator-bench-memory-'))
     const proc = await startRadiator(dataDir, { LIVE_POLL_TIMEOUT_MS: '25000' })
     const agent = new http.Agent({ keepAlive: true, maxSockets: N })
@@ -38,7 +39,8 @@ export async function benchMemory(): Promise<string> {
       const url = proc.url
       clients = await openMany<BenchClient & { opened: Promise<void> }>(N, () =>
         transport === 'ws'
-          ? new WsBench(`${url.replace('http', 'ws')}/live`)
+          ? // Offering permessage-deflate as browsers do: what the server keeps per connection for it counts.
+            new WsBench(`${url.replace('http', 'ws')}/live`, false, false, { deflate: true })
           : transport === 'sse'
             ? new SseBench(`${url}/live/sse`)
             : new PollBench(url, agent)

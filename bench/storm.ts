@@ -10,12 +10,19 @@
  * until resumed; restart timings. Checked: every client was closed with 1001; each got a snapshot
  * with its own id as resume point, not a reset, carrying no state (resumed); and after it every event
  * published after the restart exactly once, in id order, the same list for every client, as many as
- * the deliveries made (a build reaching a final state is a build.updated and a build.finished).
+ * the deliveries made (one per delivery: a build reaching a final state is one build.finished).
  *
- * Env: BENCH_STORM_CLIENTS (1000), BENCH_STORM_PIPELINES (200), BENCH_STORM_DURING (10).
+ * Then fresh screens: as many clients at once with no resume point, each sent the whole board, once
+ * as plain text and once offering permessage-deflate as browsers do: time to snapshot, its raw and
+ * on-the-wire size, the server's CPU during it, and what compressing the shared state costs once.
+ *
+ * Env: BENCH_STORM_CLIENTS (1000), BENCH_STORM_PIPELINES (200), BENCH_STORM_DURING (10),
+ * BENCH_STORM_HISTORY (3 builds per pipeline, seeded with varied commits).
  */
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { constants, deflateRawSync, gzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import http from 'node:http'
@@ -27,23 +34,45 @@ const PER_DELIVERY = 1
 const CLIENTS = Number(process.env.BENCH_STORM_CLIENTS ?? 1000)
 const PIPELINES = Number(process.env.BENCH_STORM_PIPELINES ?? 200)
 const DURING = Number(process.env.BENCH_STORM_DURING ?? 10)
+const HISTORY = Number(process.env.BENCH_STORM_HISTORY ?? 3)
 const AFTER = 3
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
 
+const WORDS = (
+  'fix add remove update refactor bump deps test flaky login cache api web worker retry timeout docs ' +
+  'readme build lint types config parser router metrics beacon storage migrate schema index query'
+).split(' ')
+const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!
+const AUTHORS = Array.from({ length: 30 }, (_, i) => `dev-${randomBytes(3).toString('hex')}-${i}`)
+let buildNumber = 0
+
+/**
+ * One delivery for `pipeline` (p<N>), with what real builds vary: commit SHA, subject, author, URL,
+ * project, times. The snapshot's compressed size depends on it (one repeated commit compresses 21×;
+ * varied ones about 7×).
+ */
 async function deliver(url: string, id: string, pipeline: string, status: string): Promise<void> {
+  const n = Number(pipeline.slice(1))
+  const author = pick(AUTHORS)
+  const start = Date.UTC(2026, 10, 24, 10) + Math.floor(Math.random() * 3_600_000)
+  const number = ++buildNumber
   const body = JSON.stringify({
     id,
-    project: 'acme/storm',
+    project: `acme/service-${n % 40}`,
     pipeline,
-    branch: 'main',
+    branch: n % 4 ? 'main' : `feature/${pipeline}`,
     status,
-    number: 1,
-    actor: 'octocat',
-    commit: { sha: '9f1c2e7', subject: `Build ${id}`, author: 'octocat' },
-    url: `https://ci.example/${id}`,
-    startedAt: '2026-11-24T10:00:00Z',
-    finishedAt: '2026-11-24T10:03:12Z',
+    number,
+    actor: author,
+    commit: {
+      sha: randomBytes(20).toString('hex'),
+      subject: `${Array.from({ length: 3 + (number % 6) }, () => pick(WORDS)).join(' ')} (#${1000 + number})`,
+      author,
+    },
+    url: `https://ci.example.com/acme/${pipeline}/builds/${number}`,
+    startedAt: new Date(start).toISOString(),
+    finishedAt: new Date(start + 60_000 + Math.floor(Math.random() * 600_000)).toISOString(),
   })
   const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request(
@@ -84,13 +113,14 @@ export async function benchStorm(): Promise<string> {
   const tag = `${process.pid}-${Date.now()}`
   const errors: string[] = []
   try {
-    // Seed: one build per pipeline, eight deliveries in flight.
-    for (let i = 0; i < PIPELINES; i += 8)
-      await Promise.all(
-        Array.from({ length: Math.min(8, PIPELINES - i) }, (_, k) =>
-          deliver(server.url, `seed-${tag}-${i + k}`, `p${i + k}`, 'success')
+    // Seed: HISTORY builds per pipeline (a fifth of them failing), eight deliveries in flight.
+    for (let h = 0; h < HISTORY; h++)
+      for (let i = 0; i < PIPELINES; i += 8)
+        await Promise.all(
+          Array.from({ length: Math.min(8, PIPELINES - i) }, (_, k) =>
+            deliver(server.url, `seed-${tag}-${h}-${i + k}`, `p${i + k}`, Math.random() < 0.2 ? 'failure' : 'success')
+          )
         )
-      )
     const wsUrl = `${server.url.replace('http', 'ws')}/live`
     const clients = await openMany(CLIENTS, () => new WsBench(wsUrl))
     // One live event each, so every client resumes from an id it was sent live.
@@ -198,6 +228,56 @@ export async function benchStorm(): Promise<string> {
     const warmAt = warm.filter((c) => c.messages[0]?.type === 'snapshot').map((c) => c.messages[0]!.t - tWarm)
     if (warmAt.length !== CLIENTS) errors.push(`warm storm: ${CLIENTS - warmAt.length} clients got no snapshot`)
     for (const c of warm) c.close()
+
+    // Fresh screens: as many clients with no resume point at once, each needing the whole board;
+    // first without permessage-deflate, then offering it as browsers do. The state is built once
+    // per head and shared; offered deflate, it is also compressed once and shared.
+    const fresh: Record<
+      string,
+      { p50: number; p99: number; max: number; rawBytes: number; wireBytes: number; cpuMs: number }
+    > = {}
+    let compressMs = NaN
+    for (const way of ['text', 'deflate'] as const) {
+      await sleep(500)
+      const cpu0 = server.cpuMs()
+      const tFresh = performance.now()
+      const cs = Array.from(
+        { length: CLIENTS },
+        (_, i) => new WsBench(wsUrl, false, i === 0, { deflate: way === 'deflate' })
+      )
+      const t4 = Date.now()
+      while (cs.some((c) => !c.messages.length && !c.closed) && Date.now() - t4 < 60_000) await sleep(5)
+      const cpuMs = server.cpuMs() - cpu0
+      const at = cs.filter((c) => c.messages[0]?.type === 'snapshot').map((c) => c.messages[0]!.t - tFresh)
+      if (at.length !== CLIENTS) errors.push(`fresh storm (${way}): ${CLIENTS - at.length} clients got no snapshot`)
+      const first = cs[0]!.messages[0]
+      const text = first?.raw?.toString('utf8') ?? ''
+      const data = text ? (JSON.parse(text).data as { resumed: boolean; pipelines?: unknown[] }) : undefined
+      if (data?.resumed !== false || data.pipelines?.length !== PIPELINES)
+        errors.push(
+          `fresh storm (${way}): client 0's snapshot has ${data?.pipelines?.length} pipelines, resumed ${data?.resumed}`
+        )
+      const wire = cs.map((c) => c.firstWireBytes ?? NaN).filter((n) => !Number.isNaN(n))
+      fresh[way] = {
+        p50: q(at, 0.5),
+        p99: q(at, 0.99),
+        max: Math.max(...at),
+        rawBytes: first?.bytes ?? NaN,
+        wireBytes: q(wire, 0.5),
+        cpuMs,
+      }
+      if (way === 'deflate' && text) {
+        // What the server pays once per head for the compressed state (zlib level 6, this process).
+        const times = Array.from({ length: 20 }, () => {
+          const t = performance.now()
+          deflateRawSync(text, { finishFlush: constants.Z_SYNC_FLUSH })
+          return performance.now() - t
+        })
+        compressMs = q(times, 0.5)
+        fresh.gzip = { ...fresh[way], wireBytes: gzipSync(text).length }
+      }
+      for (const c of cs) c.close()
+    }
     const after = machine()
     const row = {
       clients: CLIENTS,
@@ -211,6 +291,8 @@ export async function benchStorm(): Promise<string> {
       deliveriesDuringStormMs: DURING * 20,
       snapshotBytes: q(bytes, 0.5),
       bytesPerClient: q(total, 0.5),
+      fresh,
+      compressOnceMs: compressMs,
       errors,
     }
     const file = writeJson('storm', { machine: { before, after }, ...row })
@@ -234,6 +316,23 @@ export async function benchStorm(): Promise<string> {
           ],
         ]
       ),
+      `\nFresh screens: ${CLIENTS} clients at once with no resume point (the whole board each), on the warm process; times from the first connect`,
+      mdTable(
+        ['clients offer', 'snapshot p50 ms', 'p99 ms', 'max ms', 'snapshot raw B', 'on the wire B', 'server CPU ms'],
+        (['text', 'deflate'] as const).map((way) => {
+          const f = fresh[way]!
+          return [
+            way === 'deflate' ? 'permessage-deflate' : 'no compression',
+            ms(f.p50),
+            ms(f.p99),
+            ms(f.max),
+            Math.round(f.rawBytes).toLocaleString('en'),
+            Math.round(f.wireBytes).toLocaleString('en'),
+            ms(f.cpuMs),
+          ]
+        })
+      ),
+      `compressing the shared state once: ${ms(compressMs)} ms (zlib level 6); the same snapshot gzipped: ${Math.round(fresh.gzip?.wireBytes ?? NaN).toLocaleString('en')} B`,
       `bytes per client: snapshot ${Math.round(row.snapshotBytes).toLocaleString('en')} B (${pipelinesSeen} pipelines), ${Math.round(row.bytesPerClient).toLocaleString('en')} B with the ${PER_DELIVERY * (DURING + AFTER)} events after it; ${errors.length ? `FAILED: ${errors.slice(0, 3).join('; ')}` : `every client: closed 1001, a resume snapshot at its own resume point (no reset, no state), then all ${ref.length} events published after the restart once, in order`}`,
       `JSON: ${file}`,
     ].join('\n')

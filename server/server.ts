@@ -7,7 +7,6 @@ import { createServer, type RequestListener, type ServerOptions } from 'node:htt
 import { closeSync, openSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import { WebSocketServer } from 'ws'
 import type { Hono } from 'hono'
 import type { Config } from './config.ts'
 import { createApp } from './app.ts'
@@ -15,6 +14,7 @@ import { databasePath, openStore, type Store } from './db/client.ts'
 import { StartupError } from './errors.ts'
 import { Writer } from './db/writer.ts'
 import { Hub } from './live/hub.ts'
+import { liveWebSocketServer } from './live/ws.ts'
 import type { Logger } from './log.ts'
 import { withNodeRoutes, type NodeRoutes } from './http/node-routes.ts'
 import { answerUpgrades, lingerOnClose, withPlainUpgradeRefused } from './http/connections.ts'
@@ -128,8 +128,7 @@ export async function startServer(
     mounts: [['/', access.routes], ...caps.flatMap((c) => c.mounts)],
   })
 
-  // Inbound WebSocket messages are not used; a small cap keeps a hostile peer from sending big frames.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
+  const wss = liveWebSocketServer()
   const nodeRoutes: NodeRoutes = Object.assign({}, ...caps.map((c) => c.nodeRoutes))
   const server = serve({
     fetch: app.fetch,

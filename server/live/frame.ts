@@ -14,26 +14,12 @@ export interface LiveEvent<D = unknown> {
   data: D
 }
 
-/** Builds a transport's encoding of a frame; the function itself is the cache key. */
-export type Encoding<T> = (frame: Frame) => T
-
-/** An event of the stream serialized once; every client gets the same string / bytes. */
-export class Frame {
-  readonly json: string
+/** A JSON text serialized once, with each transport's encoding of it made once and shared. */
+export class Serialized {
   private utf8Bytes: Buffer | undefined
-  private encodings: Map<Encoding<unknown>, unknown> | undefined
-  /** `json` when the caller already has the serialized form (a stored row, a cached snapshot). */
-  constructor(
-    readonly event: LiveEvent,
-    json?: string
-  ) {
-    this.json = json ?? JSON.stringify(event)
-  }
-
-  /** False for messages outside the event stream (control, heartbeat): they carry no id on the wire. */
-  get inStream(): boolean {
-    return true
-  }
+  /** Each transport's encoding, keyed by the function that builds it. */
+  private encodings: Map<(text: never) => unknown, unknown> | undefined
+  constructor(readonly json: string) {}
 
   /**
    * `json` encoded once, for every client: sending the string made `ws` encode it again per client
@@ -49,11 +35,32 @@ export class Frame {
   }
 
   /** `encoding(this)`, made by the first client that needs it and shared by every other. */
-  encoded<T>(encoding: Encoding<T>): T {
+  encoded<T>(encoding: (text: this) => T): T {
     const map = (this.encodings ??= new Map())
     let v = map.get(encoding) as T | undefined
     if (v === undefined) map.set(encoding, (v = encoding(this)))
     return v
+  }
+}
+
+/** An event of the stream serialized once; every client gets the same string / bytes. */
+export class Frame extends Serialized {
+  /**
+   * `json` when the caller already has the serialized form (a stored row). `sharedTail`: the end of
+   * `json`, when it is shared by many frames (a snapshot's state after its per-connection facts), so
+   * a transport that compresses can compress it once for all of them.
+   */
+  constructor(
+    readonly event: LiveEvent,
+    json?: string,
+    readonly sharedTail?: Serialized
+  ) {
+    super(json ?? JSON.stringify(event))
+  }
+
+  /** False for messages outside the event stream (control, heartbeat): they carry no id on the wire. */
+  get inStream(): boolean {
+    return true
   }
 }
 

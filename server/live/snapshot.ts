@@ -4,7 +4,7 @@
  * built once per head and shared by every client connecting meanwhile.
  */
 import type { SnapshotData, SnapshotState } from '../../contract/live.ts'
-import { Frame, type LiveEvent } from './frame.ts'
+import { Frame, type LiveEvent, Serialized } from './frame.ts'
 
 /**
  * A snapshot's state is rebuilt after this long even at the same head, for state that changes
@@ -21,7 +21,7 @@ export interface SnapshotFacts {
 
 export class Snapshots {
   private providers = new Map<keyof SnapshotState, () => unknown>()
-  private cache: { head: number; builtAt: number; json: string; state: Record<string, unknown> } | undefined
+  private cache: { head: number; builtAt: number; state: Record<string, unknown>; tail: Serialized } | undefined
 
   constructor(
     private facts: SnapshotFacts,
@@ -50,22 +50,26 @@ export class Snapshots {
       pollTimeoutMs: this.facts.pollTimeoutMs,
     }
     if (resumed) return new Frame({ id, type: 'snapshot', at, data: meta })
-    const { state, json } = this.state(head)
+    const { state, tail } = this.state(head)
     // The state's JSON is spliced in rather than encoded again for every connecting client.
-    const inner = json.slice(1, -1)
-    const data = JSON.stringify(meta).slice(0, -1) + (inner ? `,${inner}}` : '}')
+    const json = `{"id":${id},"type":"snapshot","at":"${at}","data":${JSON.stringify(meta).slice(0, -1)}${tail.json}`
     const event: LiveEvent = { id, type: 'snapshot', at, data: { ...meta, ...state } }
-    return new Frame(event, `{"id":${id},"type":"snapshot","at":"${at}","data":${data}}`)
+    return new Frame(event, json, tail)
   }
 
-  /** The providers' state, built at most once per head (and per SNAPSHOT_TTL_MS). */
-  private state(head: number): { state: Record<string, unknown>; json: string } {
+  /**
+   * The providers' state, built at most once per head (and per SNAPSHOT_TTL_MS). `tail` ends every
+   * snapshot frame's JSON (`,"pipelines":[…],…}}`): one object shared by every frame built from this
+   * state, so a transport that compresses it does so once.
+   */
+  private state(head: number): { state: Record<string, unknown>; tail: Serialized } {
     const now = this.now()
     const c = this.cache
     if (c && c.head === head && now - c.builtAt < SNAPSHOT_TTL_MS && now >= c.builtAt) return c
     const state: Record<string, unknown> = {}
     for (const [name, p] of this.providers) state[name] = p()
-    this.cache = { head, builtAt: now, state, json: JSON.stringify(state) }
+    const inner = JSON.stringify(state).slice(1, -1)
+    this.cache = { head, builtAt: now, state, tail: new Serialized(inner ? `,${inner}}}` : '}}') }
     return this.cache
   }
 }
