@@ -111,13 +111,13 @@ async function main(parts: string[]): Promise<string> {
         window: sqlite.prepare(
           `SELECT path, metric, sum(n) AS n, sum(good) AS good, sum(ni) AS ni, sum(poor) AS poor, hist_sum(hist) AS hist
            FROM site_rollups
-           WHERE site = @site AND gran = @gran AND period >= @from AND (@device IS NULL OR device = @device)
+           WHERE site = @site AND gran = @gran AND period >= @start AND (@device IS NULL OR device = @device)
            GROUP BY path, metric`
         ),
         trend: sqlite.prepare(
           `SELECT period, metric, sum(n) AS n, hist_sum(hist) AS hist
            FROM site_rollups
-           WHERE site = @site AND gran = @gran AND period >= @from AND path = '${ALL_PATHS}'
+           WHERE site = @site AND gran = @gran AND period >= @start AND path = '${ALL_PATHS}'
              AND metric IN (${VITAL_NAMES.map((n) => `'${n}'`).join(', ')}) AND (@device IS NULL OR device = @device)
            GROUP BY period, metric`
         ),
@@ -127,7 +127,7 @@ async function main(parts: string[]): Promise<string> {
       lines.push("summary reads (Summaries), all devices; Radiator's drizzle statements second:")
       for (const w of WINDOWS) {
         const { gran, from } = periodsOf(w, end)
-        const p = { site: SITE, gran, from, device: null }
+        const p = { site: SITE, gran, start: from, device: null }
         const rows = hand.window.all(p).length
         const same = JSON.stringify(hand.window.all(p)) === JSON.stringify(ours.window.all(p))
         if (!same) throw new Error(`${w}: the two window reads disagree`)
@@ -148,7 +148,7 @@ async function main(parts: string[]): Promise<string> {
       const ph = sql.placeholder
       const [h, smp, r] = [siteHits, siteSamples, siteRollups]
       const minuteOf = (at: SQLiteColumn) => sql<number>`${at} - ${at} % 60000`
-      const inBatch = (id: SQLiteColumn) => and(gt(id, ph('from')), lte(id, ph('to')))
+      const inBatch = (id: SQLiteColumn) => and(gt(id, ph('afterId')), lte(id, ph('lastId')))
       const drizzled = {
         hits: db
           .select({ site: h.site, path: h.path, device: h.device, minute: minuteOf(h.at).as('minute'), n: count() })
@@ -188,12 +188,12 @@ async function main(parts: string[]): Promise<string> {
           })
           .prepare(),
       }
-      const range = { from: Math.floor(SAMPLES / 2), to: Math.floor(SAMPLES / 2) + 5000 }
-      const hitRange = { from: Math.floor(SAMPLES / 10), to: Math.floor(SAMPLES / 10) + 5000 }
-      if (JSON.stringify(ours.samples.all(range.from, range.to)) !== JSON.stringify(drizzled.samples.all(range)))
+      const range = { afterId: Math.floor(SAMPLES / 2), lastId: Math.floor(SAMPLES / 2) + 5000 }
+      const hitRange = { afterId: Math.floor(SAMPLES / 10), lastId: Math.floor(SAMPLES / 10) + 5000 }
+      if (JSON.stringify(ours.samples.all(range.afterId, range.lastId)) !== JSON.stringify(drizzled.samples.all(range)))
         throw new Error('the two sample reads disagree')
       // The rows a batch upserts: what the samples read gives, one per (gran, period, path, …).
-      const rows = ours.samples.all(range.from, range.to).flatMap((g) =>
+      const rows = ours.samples.all(range.afterId, range.lastId).flatMap((g) =>
         ROLLUP_GRANS.map((gran) => ({
           ...g,
           gran,
@@ -217,7 +217,10 @@ async function main(parts: string[]): Promise<string> {
         line(
           'page views grouped per minute',
           compare(
-            { hand: () => ours.hits.all(hitRange.from, hitRange.to), drizzle: () => drizzled.hits.all(hitRange) },
+            {
+              hand: () => ours.hits.all(hitRange.afterId, hitRange.lastId),
+              drizzle: () => drizzled.hits.all(hitRange),
+            },
             5
           )
         )
@@ -225,7 +228,10 @@ async function main(parts: string[]): Promise<string> {
       lines.push(
         line(
           'samples grouped per bucket',
-          compare({ hand: () => ours.samples.all(range.from, range.to), drizzle: () => drizzled.samples.all(range) }, 5)
+          compare(
+            { hand: () => ours.samples.all(range.afterId, range.lastId), drizzle: () => drizzled.samples.all(range) },
+            5
+          )
         )
       )
       lines.push(

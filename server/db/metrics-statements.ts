@@ -21,8 +21,8 @@ export const FIND_REPLACED = `SELECT id, path, device, value, prev, at FROM site
 
 /**
  * The beacon's write, the store's one hot path (a beacon costs 65-115 µs of server CPU in all): per
- * row, drizzle's prepared insert measured 1.6-1.8× these (page view 1.92 → 3.04 µs, vitals sample
- * 2.32 → 4.15 µs) and its builder 15-18×; the replaced-row lookup 1.2× prepared, 40× built.
+ * row, drizzle's prepared insert measured 1.6-1.8× these (page view 1.94 → 3.10 µs, vitals sample
+ * 2.38 → 4.32 µs) and its builder 15-16×; the replaced-row lookup 1.2× prepared, 39× built.
  */
 export function beaconStatements(sqlite: Sqlite) {
   return {
@@ -65,8 +65,8 @@ type SampleGroup = Pick<Sample, 'site' | 'path' | 'metric' | 'device' | 'rating'
  * The rollup job's grouped reads and its upsert. Batches are id ranges (ids only grow:
  * AUTOINCREMENT), grouped to the minute in SQLite: a busy second of beacons becomes a few hundred
  * groups, where folding row by row in JS was the largest cost of the job. Per batch of 5,000 ids,
- * drizzle measured 1.3× on each grouped read (10.2 → 13.5 ms, 15.6 → 20.4 ms: mapping every group
- * row) and 1.4× on the upserts (85 → 120 ms for 15,000 rows).
+ * drizzle measured 1.3× on each grouped read (10.5 → 13.7 ms, 16.0 → 20.8 ms: mapping every group
+ * row) and 1.07-1.4× on the upserts over three runs (85 → 120 ms, 130 → 140 ms for 15,000 rows).
  */
 export function rollupStatements(sqlite: Sqlite) {
   return {

@@ -68,10 +68,10 @@ export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFa
     })
     telemetry.beacons(ingest.stats)
     hub.addSnapshot('sites', () => live.snapshot())
+    hub.addSnapshot('metrics', () => custom.latestByName())
     jobs.add(visitors.rotationJob())
     jobs.add(roller.job(opts.rollEveryMs ?? 1000, (s) => live.rolled(s)))
     jobs.add(live.sweepJob())
-    hub.addSnapshot('metrics', () => custom.latestByName())
 
     return {
       mounts: [

@@ -1,7 +1,7 @@
 /**
  * @module The beacon's one write: raw hits and vitals samples, inside a writer op, through the
  * hand-written statements of db/metrics-statements.ts (the hot path: drizzle's prepared insert
- * measured 1.7× their CPU per row, its builder 16×; `npx tsx bench/metrics-sql.ts collect`).
+ * measured 1.6-1.8× their CPU per row, its builder 15-16×; `npx tsx bench/metrics-sql.ts collect`).
  */
 import type { Sqlite } from '../db/client.ts'
 import { beaconStatements } from '../db/metrics-statements.ts'

@@ -51,6 +51,6 @@ export function registerMetricsRetention(
       }
     return n
   })
-  // Last: a test waits for the salts to know a whole pass has run.
+  // Deletes salts 48 h old (and makes today's if no beacon has yet).
   sweep.step('site_salts', () => visitors.rotate())
 }

@@ -130,7 +130,7 @@ export class Roller {
 
     const v = range(WM_SAMPLES, this.stmts.maxSample.get())
     if (v.to > v.from) {
-      for (const r of this.stmts.replaced.all({ from: v.from, to: v.to })) {
+      for (const r of this.stmts.replaced.all({ afterId: v.from, lastId: v.to })) {
         const metric = asVital(r.metric)
         add(r.site, r.path, metric, r.device, r.at, -1, bucketOf(metric, r.prev!), rate(metric, r.prev!))
       }
@@ -175,7 +175,7 @@ const ph = sql.placeholder
 /** The job's statements, prepared once: the grouped reads and the upsert hand-written (measured). */
 function statements(sqlite: Sqlite) {
   const db = dbOf(sqlite)
-  const inBatch = (id: typeof siteSamples.id) => and(gt(id, ph('from')), lte(id, ph('to')))
+  const inBatch = (id: typeof siteSamples.id) => and(gt(id, ph('afterId')), lte(id, ph('lastId')))
   return {
     ...rollupStatements(sqlite),
     maxHit: db

@@ -44,7 +44,7 @@ export class Summaries {
       for (const name of VITAL_NAMES) p[name] = null
       return p
     })
-    for (const r of this.stmts.trend.all({ site, gran, from, device })) {
+    for (const r of this.stmts.trend.all({ site, gran, start: from, device })) {
       const point = points[Math.round((r.period - from) / GRAN_MS[gran])]
       if (point && r.n > 0 && isVital(r.metric)) point[r.metric] = percentile(r.metric, decode(r.hist), 0.75)
     }
@@ -54,7 +54,7 @@ export class Summaries {
   summary(site: string, window: SummaryWindow, device: Device | null): Summary {
     const now = this.now()
     const { gran, count, from } = periodsOf(window, now)
-    const rows = this.stmts.window.all({ site, gran, from, device })
+    const rows = this.stmts.window.all({ site, gran, start: from, device })
 
     let pageviews = 0
     const vitals = {} as Record<VitalName, VitalSummary>
@@ -147,15 +147,16 @@ const total = (c: SQLWrapper) => sql<number>`sum(${c})`
 
 /**
  * Both reads are served by the primary key (site, gran, period, …): one range of periods. Drizzle
- * costs no measurable time here: against the same SQL hand-written, 0.97-1.07× the CPU on the
- * 1h-28d windows (3-23 ms a read over 1,000,000 samples), +0.1 ms on the 5m window's 0.3 ms (rows
- * mapped at about 0.5 µs each; `npx tsx bench/metrics-sql.ts summary`).
+ * costs no time that shows in the answer: against the same SQL hand-written (`npx tsx
+ * bench/metrics-sql.ts summary`, 1,000,000 samples) it maps rows at about 1-2 µs each, 1.02-1.06×
+ * the CPU of most reads (2-25 ms), at most 1.3× on the 1h trend's 300 rows (+0.6 ms); GET
+ * /api/sites/:site/summary over 2,000,000 samples (`bench/collect.ts summary`) was within noise.
  */
 function statements(db: Db) {
   const inWindow = and(
     eq(r.site, ph('site')),
     eq(r.gran, ph('gran')),
-    gte(r.period, ph('from')),
+    gte(r.period, ph('start')),
     or(sql`${ph('device')} IS NULL`, eq(r.device, ph('device')))
   )
   return {
