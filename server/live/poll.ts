@@ -5,6 +5,7 @@
  */
 import type { ClientMeta, LiveClient } from './clients.ts'
 import type { Frame } from './frame.ts'
+import { DEFLATE_MIN_BYTES, gzipAround } from './deflate.ts'
 import type { Hub } from './hub.ts'
 import { REPLAY_PAGE_EVENTS, type ReplayPage } from './replay.ts'
 import type { Topics } from './topics.ts'
@@ -20,6 +21,8 @@ export interface PollRequest {
   timeoutMs: number
   /** The request's: a client that goes away ends its held poll. */
   signal: AbortSignal
+  /** The client takes a gzipped answer (Accept-Encoding). */
+  gzip: boolean
 }
 
 export async function answerPoll(hub: Hub, req: PollRequest): Promise<Response> {
@@ -30,15 +33,15 @@ export async function answerPoll(hub: Hub, req: PollRequest): Promise<Response> 
   const conn = hub.open(since)
   const reset = conn.resumeAfter === null && since !== null
   const first = since === null || req.wantsSnapshot || reset ? [conn.snapshot] : []
-  if (conn.resumeAfter === null) return pollResponse(first)
+  if (conn.resumeAfter === null) return pollResponse(first, req.gzip)
   // One page per answer: the client asks again from the last id it got, at once.
   const page = await nextPage(hub, conn.resumeAfter, topics)
-  if (page === null) return pollResponse([hub.open(null).snapshot])
-  if (first.length + page.frames.length > 0) return pollResponse([...first, ...page.frames])
+  if (page === null) return pollResponse([hub.open(null).snapshot], req.gzip)
+  if (first.length + page.frames.length > 0) return pollResponse([...first, ...page.frames], req.gzip)
   // From here to subscribing is one synchronous run, so nothing published after the last look
   // can be missed: first anything that came while nextPage awaited, else wait for the next.
   const tail = hub.replaySince(page.through, topics)
-  if (tail === null) return pollResponse([hub.open(null).snapshot])
+  if (tail === null) return pollResponse([hub.open(null).snapshot], req.gzip)
   if (tail.length) return pollResponse(tail.slice(0, REPLAY_PAGE_EVENTS))
   return pollResponse(await waitForFrames(hub, req))
 }
@@ -59,12 +62,38 @@ async function nextPage(hub: Hub, since: number, topics: Topics): Promise<Replay
   return { frames: [], through: at }
 }
 
-/** The frames' shared JSON strings joined: no re-serialization per poller. */
-function pollResponse(frames: Frame[]): Response {
-  const body = `{"events":[${frames.map((f) => f.json).join(',')}]}`
-  return new Response(body, {
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-  })
+/**
+ * The frames' shared JSON strings joined: no re-serialization per poller. An answer that opens with
+ * a fresh snapshot is gzipped when the client takes it (browsers do), the snapshot's shared state
+ * compressed once per head for every poller (deflate.ts).
+ */
+function pollResponse(frames: Frame[], gzip = false): Response {
+  const first = frames[0]
+  const rest = frames
+    .slice(1)
+    .map((f) => `,${f.json}`)
+    .join('')
+  if (gzip && first?.sharedTail && first.bytes >= DEFLATE_MIN_BYTES) {
+    const head = `{"events":[${first.json.slice(0, first.json.length - first.sharedTail.json.length)}`
+    return new Response(gzipAround(head, first.sharedTail, `${rest}]}`), {
+      headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', vary: 'accept-encoding' },
+    })
+  }
+  return new Response(`{"events":[${first ? first.json : ''}${rest}]}`, { headers: JSON_HEADERS })
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
+
+/** Whether an Accept-Encoding header takes gzip (named, or `*`, without q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false
+  for (const part of header.toLowerCase().split(',')) {
+    const [coding, ...params] = part.split(';').map((x) => x.trim())
+    if (coding !== 'gzip' && coding !== '*') continue
+    const q = params.find((p) => p.startsWith('q='))
+    if (!q || Number(q.slice(2)) > 0) return true
+  }
+  return false
 }
 
 /** Holds a poll until an event arrives (plus the rest of that turn's events) or the timeout. */

@@ -17,7 +17,7 @@ import { Admission } from './admission.ts'
 import { catchUp } from './catch-up.ts'
 import type { ClientMeta } from './clients.ts'
 import type { Hub } from './hub.ts'
-import { answerPoll } from './poll.ts'
+import { acceptsGzip, answerPoll } from './poll.ts'
 import { SSE_HEADERS, SseClient, sseRefusal } from './sse.ts'
 import { parseTopics } from './topics.ts'
 import { WsClient } from './ws.ts'
@@ -182,6 +182,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
         meta: meta(c, 'poll'),
         timeoutMs: config.LIVE_POLL_TIMEOUT_MS,
         signal: c.req.raw.signal,
+        gzip: acceptsGzip(c.req.header('accept-encoding')),
       })
     } finally {
       slot()

@@ -7,19 +7,16 @@
  * letting server memory grow, and one that stops answering pings is terminated.
  */
 import type { Duplex } from 'node:stream'
-import { constants, deflateRawSync } from 'node:zlib'
 import { type WebSocket, WebSocketServer } from 'ws'
 import type { CatchUpClient } from './catch-up.ts'
 import type { ClientMeta } from './clients.ts'
+import { DEFLATE_MIN_BYTES, deflateSegment, tailSegment } from './deflate.ts'
 import type { Frame, Heartbeat, Serialized } from './frame.ts'
 import { SendBudget } from './send-budget.ts'
 import type { Topics } from './topics.ts'
 
 /** After a close frame is queued, how long a peer that is not reading gets before the socket is destroyed. */
 const CLOSE_GRACE_MS = 5000
-
-/** Messages smaller than this are sent uncompressed: deflating a small frame saves little and costs a zlib call. */
-const DEFLATE_MIN_BYTES = 16 * 1024
 
 /** The server side of /live (its `upgrade` handling is in server.ts / http/connections.ts). */
 export function liveWebSocketServer(): WebSocketServer {
@@ -74,17 +71,6 @@ function framedText(frame: Serialized): Buffer {
 }
 
 /**
- * A raw DEFLATE segment that ends byte-aligned on an empty stored block (Z_SYNC_FLUSH) and refers to
- * nothing before it, so segments made apart can be joined into one message (RFC 7692 §7.2.1).
- */
-function deflateSegment(text: string | Buffer): Buffer {
-  return deflateRawSync(text, { finishFlush: constants.Z_SYNC_FLUSH })
-}
-
-/** A snapshot's shared state as a DEFLATE segment: compressed once per head, for every client. */
-const deflatedTail = (tail: Serialized): Buffer => deflateSegment(tail.utf8)
-
-/**
  * A frame with a shared tail (a fresh snapshot) as one compressed message: its own head compressed
  * here, its tail's segment shared; the message drops the last segment's 0x00 0x00 0xff 0xff, which
  * the receiver appends before inflating (RFC 7692 §7.2.1).
@@ -92,7 +78,7 @@ const deflatedTail = (tail: Serialized): Buffer => deflateSegment(tail.utf8)
 function framedDeflated(frame: Frame): Buffer {
   const tail = frame.sharedTail!
   const head = deflateSegment(frame.json.slice(0, frame.json.length - tail.json.length))
-  const shared = frame.sharedTail!.encoded(deflatedTail)
+  const shared = tail.encoded(tailSegment)
   const length = head.length + shared.length - 4
   return Buffer.concat([textHeader(length, true), head, shared.subarray(0, shared.length - 4)])
 }

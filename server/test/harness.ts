@@ -113,12 +113,18 @@ export async function until<T>(pred: () => T | undefined | null | false, what: s
 
 export class WsTestClient {
   messages: LiveMessage[] = []
+  /** Per message, the bytes the socket had read when it arrived (the handshake included). */
+  wireBytes: number[] = []
   closeCode: number | null = null
   readonly ws: WebSocket
   readonly opened: Promise<void>
-  constructor(url: string) {
-    this.ws = new WebSocket(url)
-    this.ws.on('message', (d) => this.messages.push(JSON.parse(String(d))))
+  /** `opts`: as `ws` takes them; by default it offers permessage-deflate, as browsers do. */
+  constructor(url: string, opts?: WebSocket.ClientOptions) {
+    this.ws = new WebSocket(url, opts)
+    this.ws.on('message', (d) => {
+      this.messages.push(JSON.parse(String(d)))
+      this.wireBytes.push((this.ws as unknown as { _socket: { bytesRead: number } })._socket.bytesRead)
+    })
     this.ws.on('close', (code) => (this.closeCode = code))
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve())
