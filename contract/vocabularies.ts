@@ -54,6 +54,9 @@ export const ROLES = ['viewer', 'admin', 'metrics-push'] as const
 export type Role = (typeof ROLES)[number]
 export const SESSION_ROLES = ['viewer', 'admin'] as const
 export type SessionRole = (typeof SESSION_ROLES)[number]
+/** An API token a person made, a one-time sign-in link, or a one-time link that pairs a screen. */
+export const TOKEN_KINDS = ['api', 'signin', 'screen-link'] as const
+export type TokenKind = (typeof TOKEN_KINDS)[number]
 /** A browser signed in by a person, or a paired screen (a TV). */
 export const SESSION_KINDS = ['browser', 'screen'] as const
 export type SessionKind = (typeof SESSION_KINDS)[number]

@@ -5,6 +5,7 @@
 import { Hono, type Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { z } from 'zod'
+import type { TokenInfo } from '../../contract/access.ts'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
@@ -134,7 +135,7 @@ export function accessRoutes(deps: { config: Config; credentials: Credentials; c
     })
   })
 
-  app.get('/api/admin/tokens', access.admin, (c) => c.json({ tokens: credentials.listTokens() }))
+  app.get('/api/admin/tokens', access.admin, (c) => c.json({ tokens: credentials.listTokens() satisfies TokenInfo[] }))
   app.post('/api/admin/tokens', access.admin, async (c) => {
     const body = newToken.parse(await c.req.json().catch(() => ({})))
     const t = await credentials.createToken(body.name, body.role)

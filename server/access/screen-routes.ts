@@ -7,6 +7,7 @@
 import { Hono, type Context } from 'hono'
 import { renderSVG } from 'uqr'
 import { z } from 'zod'
+import type { PairingRequest, PairingStarted, ScreenInfo, ScreenRow } from '../../contract/access.ts'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
@@ -66,7 +67,7 @@ export function screenRoutes(deps: {
       throw new AppError('TOO_MANY_REQUESTS', 'too many pairing codes from this address; try again in a minute')
     const p = pairings.start(address, c.req.header('user-agent')?.slice(0, 300) ?? null)
     if (!p) throw new AppError('UNAVAILABLE', 'too many pairings pending; try again in a minute')
-    return c.json({ ...p, approveUrl: `${baseUrl(c, config)}/pair?code=${p.code}` }, 201, {
+    return c.json({ ...p, approveUrl: `${baseUrl(c, config)}/pair?code=${p.code}` } satisfies PairingStarted, 201, {
       'cache-control': 'no-store',
     })
   })
@@ -103,7 +104,7 @@ export function screenRoutes(deps: {
     const code = normalizeCode(c.req.param('code'))
     const p = code ? pairings.describe(code) : null
     if (!p) throw new AppError('NOT_FOUND', 'no such pairing code: it was used, expired (10 minutes) or mistyped')
-    return c.json(p)
+    return c.json(p satisfies PairingRequest)
   })
 
   app.post('/api/pair/approve', access.admin, async (c) => {
@@ -178,7 +179,7 @@ export function screenRoutes(deps: {
         userAgent: conns[0]?.userAgent ?? s.userAgent,
       }
     })
-    return c.json({ screens: list }, 200, { 'cache-control': 'no-store' })
+    return c.json({ screens: list satisfies ScreenRow[] }, 200, { 'cache-control': 'no-store' })
   })
 
   app.post('/api/admin/screens/:id', access.admin, async (c) => {
@@ -211,7 +212,9 @@ export function screenRoutes(deps: {
     const p = principalOf(c)
     const s = p.kind === 'screen' && p.id ? screens.bySession(p.id) : undefined
     if (!s) return c.json({ screen: null })
-    return c.json({ screen: { id: s.id, name: s.name, view: s.view } }, 200, { 'cache-control': 'no-store' })
+    return c.json({ screen: { id: s.id, name: s.name, view: s.view } satisfies ScreenInfo }, 200, {
+      'cache-control': 'no-store',
+    })
   })
 
   return app

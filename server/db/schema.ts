@@ -14,6 +14,7 @@ import {
   ROLES,
   SESSION_KINDS,
   SESSION_ROLES,
+  TOKEN_KINDS,
 } from '../../contract/vocabularies.ts'
 
 /** Small named values that must survive restarts (the event id high-water mark, trim marks). */
@@ -307,7 +308,7 @@ export const apiTokens = sqliteTable(
   'api_tokens',
   {
     id: text('id').primaryKey(),
-    kind: text('kind', { enum: ['api', 'signin', 'screen-link'] }).notNull(),
+    kind: text('kind', { enum: TOKEN_KINDS }).notNull(),
     name: text('name').notNull(),
     role: text('role', { enum: ROLES }).notNull(),
     hash: text('hash').notNull(),

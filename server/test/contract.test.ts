@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { meSchema } from '../../contract/access.ts'
+import { meSchema, pairingRequest, pairingStarted, screenRow, tokenInfo } from '../../contract/access.ts'
 import { buildSchema, buildsPageSchema, pipelineTileSchema } from '../../contract/builds.ts'
 import { EVENT_TYPES, liveMessage } from '../../contract/live.ts'
 import { summarySchema } from '../../contract/metrics.ts'
@@ -113,5 +113,27 @@ describe('the contract describes what the server sends', () => {
     exactly(meSchema, await get('/api/me'))
     exactly(summarySchema, await get(`/api/sites/${SITE}/summary`))
     exactly(summarySchema, await get(`/api/sites/${SITE}/summary?window=7d&device=desktop`))
+  })
+
+  it('the admin and pairing answers the access pages read', async () => {
+    const post = (path: string, body: unknown, headers: Record<string, string> = adminAuth) =>
+      fetch(`${s.url}${path}`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', origin: s.url },
+        body: JSON.stringify(body),
+      })
+    expect((await post('/api/admin/tokens', { name: 'contract', role: 'viewer' })).status).toBe(201)
+    const tokens = await (await fetch(`${s.url}/api/admin/tokens`, { headers: adminAuth })).json()
+    exactly(z.object({ tokens: z.array(tokenInfo).min(1) }), tokens)
+
+    const started = await post('/api/pair', {}, {})
+    expect(started.status).toBe(201)
+    const pairing = exactly(pairingStarted, await started.json())
+    const described = await fetch(`${s.url}/api/pair/${pairing.code}`, { headers: adminAuth })
+    exactly(pairingRequest, await described.json())
+    const approved = await post('/api/pair/approve', { code: pairing.code, name: 'Lobby TV' })
+    expect(approved.status).toBeLessThan(300)
+    const screens = await (await fetch(`${s.url}/api/admin/screens`, { headers: adminAuth })).json()
+    exactly(z.object({ screens: z.array(screenRow).length(1) }), screens)
   })
 })

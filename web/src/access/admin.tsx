@@ -6,28 +6,8 @@ import { For, Show, createResource, createSignal, onCleanup } from 'solid-js'
 import { fetchAPI } from '../lib/api.ts'
 import { createLatest } from '../lib/resource.ts'
 import { TokenSignIn } from './pair-screen.tsx'
+import type { ScreenRow, TokenInfo as TokenRow } from '../../../contract/access.ts'
 import { fetchMe, postJson } from './session.ts'
-
-interface ScreenRow {
-  id: string
-  name: string
-  view: string
-  pairedAt: number
-  lastSeenAt: number
-  live: boolean
-  connections: { transport: string; version: string; connectedAt: number; address: string; userAgent: string | null }[]
-  version: string | null
-  address: string | null
-  userAgent: string | null
-}
-interface TokenRow {
-  id: string
-  name: string
-  role: string
-  createdAt: number
-  lastUsedAt: number | null
-  revokedAt: number | null
-}
 
 const get = <T,>(path: string) => fetchAPI<T>(path, { cache: 'no-store' })
 const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString() : '—')

@@ -6,14 +6,8 @@ import { Show, createResource, createSignal } from 'solid-js'
 import { fetchAPI } from '../lib/api.ts'
 import { createLatest, errorText } from '../lib/resource.ts'
 import { TokenSignIn } from './pair-screen.tsx'
+import type { PairingRequest as Request } from '../../../contract/access.ts'
 import { fetchMe, postJson } from './session.ts'
-
-interface Request {
-  code: string
-  expiresAt: number
-  address: string
-  userAgent: string | null
-}
 
 const VIEWS: [string, string][] = [
   ['/tv', 'Builds board (wall mode)'],

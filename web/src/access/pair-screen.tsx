@@ -5,14 +5,8 @@
  * screen's session and the board appears, with no reload and nobody touching the TV.
  */
 import { Show, createSignal, onCleanup, onMount } from 'solid-js'
+import type { PairingStarted as Pairing } from '../../../contract/access.ts'
 import { postJson } from './session.ts'
-
-interface Pairing {
-  code: string
-  device: string
-  expiresAt: number
-  approveUrl: string
-}
 
 export function PairScreen(props: { revoked: boolean; onSignedIn: (view: string | null) => void }) {
   const [pairing, setPairing] = createSignal<Pairing | null>(null)

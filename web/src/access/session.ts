@@ -4,16 +4,10 @@
  * `radiator:control` (an admin steering this screen: identify, reload, show). Window events keep
  * the connection module free of any knowledge of sign-in screens.
  */
-import type { ControlMessage, Me } from '../../../contract/access.ts'
+import type { ControlMessage, Me, ScreenInfo } from '../../../contract/access.ts'
 import { ApiError, fetchAPI } from '../lib/api.ts'
 
-export type { ControlMessage, Me } from '../../../contract/access.ts'
-
-export interface ScreenInfo {
-  id: string
-  name: string
-  view: string
-}
+export type { ControlMessage, Me, ScreenInfo } from '../../../contract/access.ts'
 
 import { createContext, useContext, type Accessor } from 'solid-js'
 
