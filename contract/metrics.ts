@@ -7,6 +7,8 @@
 import { z } from 'zod'
 import {
   DEVICES,
+  DROP_REASONS,
+  type DropReason,
   HIT_KINDS,
   NAVIGATION_TYPES,
   type Rating,
@@ -190,3 +192,19 @@ export const siteEntry = z.object({
   summary: summarySchema.nullable(),
 })
 export type SiteEntry = z.infer<typeof siteEntry>
+
+/** Beacons accepted and dropped per reason since start. */
+export const ingestStats = z.object({
+  accepted: z.number().int(),
+  dropped: z.object(
+    Object.fromEntries(DROP_REASONS.map((r) => [r, z.number().int()])) as Record<DropReason, z.ZodNumber>
+  ),
+})
+export type IngestStats = z.infer<typeof ingestStats>
+
+/** GET /api/sites: every configured site with who is on it, and the collector's counts. */
+export const sitesAnswer = z.object({
+  sites: z.array(visitorsEvent),
+  collect: ingestStats,
+})
+export type SitesAnswer = z.infer<typeof sitesAnswer>

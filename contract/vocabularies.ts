@@ -43,6 +43,19 @@ export const WINDOWS = ['5m', '1h', '24h', '7d', '28d'] as const
 export type SummaryWindow = (typeof WINDOWS)[number]
 export const LIVE_WINDOW: SummaryWindow = '24h'
 
+/** Why /api/collect dropped a beacon (counted per reason: GET /api/sites, the Prometheus series). */
+export const DROP_REASONS = [
+  'rate_limited',
+  'too_large',
+  'unsupported_type',
+  'not_json',
+  'invalid',
+  'unknown_site',
+  'bad_origin',
+  'bot',
+] as const
+export type DropReason = (typeof DROP_REASONS)[number]
+
 // Live stream
 /** How a screen is connected, in the order it tries them. */
 export const TRANSPORTS = ['ws', 'sse', 'poll'] as const

@@ -11,23 +11,14 @@ import type { Presence } from './presence.ts'
 import type { RawWrites } from './raw.ts'
 import type { Sites } from './sites.ts'
 import type { VisitorIds } from './visitor-hash.ts'
-import { collectBody, type CollectBody, type Device } from '../../contract/metrics.ts'
+import { type CollectBody, collectBody, type Device, type IngestStats } from '../../contract/metrics.ts'
+import { DROP_REASONS, type DropReason } from '../../contract/vocabularies.ts'
 import { zodMessage } from '../errors.ts'
 
 /** What navigator.sendBeacon(url, string) sends in every browser: checked first, without parsing. */
 const SEND_BEACON_TYPE = 'text/plain;charset=UTF-8'
 
-export const DROP_REASONS = [
-  'rate_limited',
-  'too_large',
-  'unsupported_type',
-  'not_json',
-  'invalid',
-  'unknown_site',
-  'bad_origin',
-  'bot',
-] as const
-export type DropReason = (typeof DROP_REASONS)[number]
+export { DROP_REASONS, type DropReason } from '../../contract/vocabularies.ts'
 
 export class Drop {
   constructor(
@@ -73,10 +64,7 @@ export interface IngestDeps {
 
 export type Outcome = { accepted: true; site: string } | { accepted: false; drop: Drop; site?: string }
 
-export interface IngestStats {
-  accepted: number
-  dropped: Record<DropReason, number>
-}
+export type { IngestStats } from '../../contract/metrics.ts'
 
 export function createIngest(deps: IngestDeps) {
   const stats: IngestStats = { accepted: 0, dropped: zeroCounts() }

@@ -9,7 +9,7 @@ import { z } from 'zod'
 import { meSchema, pairingRequest, pairingStarted, screenRow, tokenInfo } from '../../contract/access.ts'
 import { buildSchema, buildsPageSchema, pipelineTileSchema } from '../../contract/builds.ts'
 import { EVENT_TYPES, liveMessage } from '../../contract/live.ts'
-import { summarySchema } from '../../contract/metrics.ts'
+import { sitesAnswer, summarySchema } from '../../contract/metrics.ts'
 import { ciCapability } from '../ci/index.ts'
 import { createMetricsCapability } from '../metrics/index.ts'
 import { loadFixture } from './fixtures.ts'
@@ -111,6 +111,7 @@ describe('the contract describes what the server sends', () => {
     exactly(buildSchema, await get(`/api/builds/${encodeURIComponent(page.builds[0]!.id)}`))
     exactly(z.object({ pipelines: z.array(pipelineTileSchema) }), await get('/api/pipelines'))
     exactly(meSchema, await get('/api/me'))
+    exactly(sitesAnswer, await get('/api/sites'))
     exactly(summarySchema, await get(`/api/sites/${SITE}/summary`))
     exactly(summarySchema, await get(`/api/sites/${SITE}/summary?window=7d&device=desktop`))
   })
