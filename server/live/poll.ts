@@ -73,7 +73,7 @@ function pollResponse(frames: Frame[], gzip = false): Response {
     .slice(1)
     .map((f) => `,${f.json}`)
     .join('')
-  if (gzip && first?.sharedTail && first.bytes >= DEFLATE_MIN_BYTES) {
+  if (gzip && first?.sharedTail && first.json.length >= DEFLATE_MIN_BYTES) {
     const head = `{"events":[${first.json.slice(0, first.json.length - first.sharedTail.json.length)}`
     return new Response(gzipAround(head, first.sharedTail, `${rest}]}`), {
       headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', vary: 'accept-encoding' },
