@@ -1,21 +1,23 @@
 /**
- * @module Builds as they cross a boundary: the vocabularies (statuses, transitions, delivery outcomes)
- * and the shapes the API, the live stream and the dashboard speak. zod schemas that are also the types;
- * the database schema takes its enums from here and the web imports the types (type-only).
+ * @module Builds as they cross a boundary: the shapes the API, the live stream and the dashboard speak,
+ * as zod schemas that are also the types (the web imports them type-only). The words they use (statuses,
+ * transitions, delivery outcomes) are vocabularies.ts's, re-exported here for the server's convenience.
  */
 import { z } from 'zod'
 
-export const BUILD_STATUSES = ['queued', 'running', 'success', 'failure', 'canceled', 'skipped'] as const
-export const TERMINAL_STATUSES = ['success', 'failure', 'canceled', 'skipped'] as const
-/** What a finished build did to its pipeline: the ticker's words and the sound it plays. */
-export const TRANSITIONS = ['passed', 'fixed', 'broken', 'still_failing', 'canceled', 'skipped'] as const
-/** What became of a webhook delivery (the deliveries log). */
-export const DELIVERY_OUTCOMES = ['stored', 'duplicate', 'ignored', 'ping', 'rejected', 'superseded'] as const
+import { BUILD_STATUSES } from './vocabularies.ts'
+
+export {
+  BUILD_STATUSES,
+  type BuildStatus,
+  DELIVERY_OUTCOMES,
+  type DeliveryOutcome,
+  TERMINAL_STATUSES,
+  TRANSITIONS,
+  type Transition,
+} from './vocabularies.ts'
 
 export const buildStatus = z.enum(BUILD_STATUSES)
-export type BuildStatus = z.infer<typeof buildStatus>
-export type Transition = (typeof TRANSITIONS)[number]
-export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number]
 
 /**
  * A provider's route name. The list of providers is the server's registry (server/ci/registry.ts):

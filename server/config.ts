@@ -4,6 +4,7 @@
  * checked against `CONFIG_DOCS` by a test, so a variable can't be added without documenting it.
  */
 import { z } from 'zod'
+import { TRANSPORTS } from '../contract/vocabularies.ts'
 import type { Provider } from './ci/provider.ts'
 import { PROVIDERS, secretVars } from './ci/registry.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from './time.ts'
@@ -158,7 +159,7 @@ const vars = {
   ],
   // Live channel
   LIVE_TRANSPORTS: [
-    list.pipe(z.array(z.enum(['ws', 'sse', 'poll'])).min(1)).default(['ws', 'sse', 'poll']),
+    list.pipe(z.array(z.enum(TRANSPORTS)).min(1)).default([...TRANSPORTS]),
     'a comma-separated subset of ws, sse, poll (the transports served)',
     'ws,sse,poll',
   ],

@@ -4,6 +4,7 @@
  * (beacons, the hub's fan-out); the rest counts through prom-client directly. Label values come
  * from closed lists or registered route patterns only: never a raw path, branch or site name.
  */
+import { TRANSPORTS, type Transport } from '../../contract/vocabularies.ts'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Writer } from '../db/writer.ts'
 import type { Hub } from '../live/hub.ts'
@@ -106,7 +107,7 @@ export class Telemetry {
       registers,
       collect() {
         this.reset()
-        for (const t of ['ws', 'sse', 'poll'] as const) this.set({ transport: t }, 0)
+        for (const t of TRANSPORTS) this.set({ transport: t }, 0)
         for (const [t, n] of hub.clientsByTransport()) this.set({ transport: t }, n)
       },
     })
@@ -204,7 +205,7 @@ export class Telemetry {
     this.webhooks.inc({ provider, outcome })
   }
 
-  liveCutOff(transport: 'ws' | 'sse' | 'poll', reason: string): void {
+  liveCutOff(transport: Transport, reason: string): void {
     this.cutOffs.inc({ transport, reason: cutOffReason(reason) })
   }
 
