@@ -9,18 +9,18 @@ import type { Db } from '../db/client.ts'
 import { apiTokens, sessions } from '../db/schema.ts'
 import type { Writer } from '../db/writer.ts'
 import type { Role, SessionRole } from './roles.ts'
+import { DAY_MS } from '../time.ts'
 import { hashSecret, newId, newSecret } from './secrets.ts'
 
 export type TokenRow = typeof apiTokens.$inferSelect
 export type SessionRow = typeof sessions.$inferSelect
 
-const DAY = 86_400_000
 /** A browser session ends after this long unused; every use moves the end. */
-export const BROWSER_SESSION_IDLE_MS = 30 * DAY
+export const BROWSER_SESSION_IDLE_MS = 30 * DAY_MS
 /** A first-start sign-in link is good for this long, once. */
-export const SIGNIN_LINK_TTL_MS = DAY
+export const SIGNIN_LINK_TTL_MS = DAY_MS
 /** A screen share link (`/tv?pair=…`) is good for this long, once. */
-export const SCREEN_LINK_TTL_MS = 7 * DAY
+export const SCREEN_LINK_TTL_MS = 7 * DAY_MS
 /** Last-used and last-seen times are written at most this often per credential. */
 const TOUCH_EVERY_MS = 60_000
 

@@ -6,12 +6,13 @@
  */
 import { BadPayload } from './provider.ts'
 import type { Obj } from './payload.ts'
+import { DAY_MS } from '../time.ts'
 
 /** The span a CI time can plausibly fall in; outside it a value is garbage, never a time. */
 const MIN_MS = Date.UTC(1990, 0, 1)
 const MAX_MS = Date.UTC(2201, 0, 1)
 /** Longer than any build runs: a bigger duration is garbage, not a build that took centuries. */
-export const MAX_DURATION_MS = 366 * 86_400_000
+export const MAX_DURATION_MS = 366 * DAY_MS
 
 /**
  * Date, time and zone as ISO-8601, GitLab ("2024-05-02 10:00:00 UTC") and Go's time.String()
