@@ -1,5 +1,7 @@
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import http from 'node:http'
 import { join } from 'node:path'
+import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from '../test/harness.ts'
 import { WEB_DIST } from './web-build.ts'
@@ -87,5 +89,37 @@ describe('the dashboard files', () => {
     expect(res.headers.get('cache-control')).toBe('no-cache')
     expect(res.headers.get('x-content-type-options')).toBe('nosniff')
     await res.arrayBuffer()
+  })
+
+  // fetch() decodes on its own and drops the header's meaning: node:http shows the wire.
+  const getRaw = (path: string, acceptEncoding?: string) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const headers: Record<string, string> = acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding }
+      http
+        .get(`${s.url}${path}`, { headers }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }))
+        })
+        .on('error', reject)
+    })
+
+  it.each([
+    ['gzip, deflate, br', 'br', brotliDecompressSync],
+    ['gzip', 'gzip', gunzipSync],
+    [undefined, undefined, (b: Buffer) => b],
+    ['identity', undefined, (b: Buffer) => b],
+  ])('sends the script as Accept-Encoding %s asks, the same bytes once decoded', async (accept, encoding, decode) => {
+    const file = realScript()
+    const onDisk = readFileSync(join(WEB_DIST, 'assets', file))
+    const res = await getRaw(`/assets/${file}`, accept)
+    expect(res.status).toBe(200)
+    expect(res.headers['content-encoding']).toBe(encoding)
+    expect(res.headers.vary).toBe('Accept-Encoding')
+    expect(res.headers['content-type']).toMatch(/javascript/)
+    expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable')
+    expect(Number(res.headers['content-length'])).toBe(res.body.length)
+    if (encoding) expect(res.body.length).toBeLessThan(onDisk.length / 2)
+    expect(decode(res.body).equals(onDisk)).toBe(true)
   })
 })

@@ -3,6 +3,7 @@
  * upgrade reaches screens; a GET for an extension-less path gets index.html (client-side routes).
  * A file that is not there is a 404 that no cache keeps: after an upgrade an open screen still asks
  * for the old hashes, and index.html cached for a year under a script's name would break it.
+ * Text files go out as the .br or .gz the build wrote beside them (web/build.ts), by Accept-Encoding.
  */
 import { Hono } from 'hono'
 import { serveStatic } from '@hono/node-server/serve-static'
@@ -15,6 +16,8 @@ import { access } from '../access/guard.ts'
 
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 const REVALIDATE = 'no-cache'
+/** Types the build precompresses: their answer depends on Accept-Encoding, even when it is identity. */
+const NEGOTIATED = /javascript|css|svg|json/
 
 /**
  * Paths that name a file, never a client route. A closed list rather than "has a dot": client
@@ -42,13 +45,16 @@ export function staticRoutes(dist = WEB_DIST) {
     (cache: string): MiddlewareHandler =>
     async (c) => {
       let found = true
-      const res = await (files ??= serveStatic({ root: dist }))(c, async () => {
+      const res = await (files ??= serveStatic({ root: dist, precompressed: true }))(c, async () => {
         found = false
       })
       if (!found || !(res instanceof Response)) return fileNotFound(c)
       // A 416 (unsatisfiable range) says nothing worth keeping about the file.
       res.headers.set('cache-control', res.status === 200 || res.status === 206 ? cache : 'no-store')
       res.headers.set('x-content-type-options', 'nosniff')
+      // serveStatic says Vary only when it picked a compressed file; the identity answer depends on
+      // Accept-Encoding too, or a shared cache could keep it for everyone (or br for everyone).
+      if (NEGOTIATED.test(res.headers.get('content-type') ?? '')) res.headers.set('vary', 'Accept-Encoding')
       return res
     }
 

@@ -27,6 +27,7 @@ const SOURCES = [
   'web/index.html',
   'web/vite.config.ts',
   'web/vite.beacon.config.ts',
+  'web/build.ts',
   'package-lock.json',
 ]
 
