@@ -100,7 +100,7 @@ export async function startServer(
   const jobs = new Scheduler(log)
   const retention = new RetentionSweep(store.db, writer)
   // Persisted live events are kept EVENT_RETENTION_DAYS (the hub's retentionMs above).
-  retention.step('events', () => hub.trim())
+  retention.step('events', (stopping) => hub.trim(stopping))
   jobs.add(retention.job())
   jobs.add({ name: 'live heartbeat', every: config.LIVE_HEARTBEAT_MS, run: () => hub.tick() })
   // Off unless BACKUP_DIR is set; runs on the server's own connection (see db/backup.ts).
