@@ -149,8 +149,16 @@ export class Hub {
     const head = this.head
     if (since === null) return { snapshot: this.snapshots.frame(head, head, false), resumeAfter: null }
     if (!this.replay.resumable(since)) return { snapshot: this.snapshots.frame(head, head, true), resumeAfter: null }
-    // The snapshot carries the resume point as its id, so ids on the wire keep increasing.
-    return { snapshot: this.snapshots.frame(since, head, false, true), resumeAfter: since }
+    // The snapshot carries the resume point as its id, so ids on the wire keep increasing. Built
+    // when read: a long poll resuming mid-stream without `?snapshot=1` never sends it.
+    const snapshots = this.snapshots
+    let snapshot: Frame | undefined
+    return {
+      get snapshot() {
+        return (snapshot ??= snapshots.frame(since, head, false, true))
+      },
+      resumeAfter: since,
+    }
   }
 
   /** Counts a connecting client (closed on shutdown) while it catches up; it gets no live frames yet. */

@@ -63,24 +63,32 @@ async function nextPage(hub: Hub, since: number, topics: Topics): Promise<Replay
 }
 
 /**
- * The frames' shared JSON strings joined: no re-serialization per poller. An answer that opens with
- * a fresh snapshot is gzipped when the client takes it (browsers do), the snapshot's shared state
- * compressed once per head for every poller (deflate.ts).
+ * The frames' shared JSON strings joined: no re-serialization per poller. An answer of one frame —
+ * what every poll held at the same point gets when a change comes — is encoded once and the same
+ * bytes go to each of them. An answer that opens with a fresh snapshot is gzipped when the client
+ * takes it (browsers do), the snapshot's shared state compressed once per head for every poller
+ * (deflate.ts).
  */
 function pollResponse(frames: Frame[], gzip = false): Response {
   const first = frames[0]
-  const rest = frames
-    .slice(1)
-    .map((f) => `,${f.json}`)
-    .join('')
   if (gzip && first?.sharedTail && first.json.length >= DEFLATE_MIN_BYTES) {
     const head = `{"events":[${first.json.slice(0, first.json.length - first.sharedTail.json.length)}`
-    return new Response(gzipAround(head, first.sharedTail, `${rest}]}`), {
+    return new Response(gzipAround(head, first.sharedTail, `${joinRest(frames)}]}`), {
       headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', vary: 'accept-encoding' },
     })
   }
-  return new Response(`{"events":[${first ? first.json : ''}${rest}]}`, { headers: JSON_HEADERS })
+  if (frames.length === 1) return new Response(first!.encoded(pollAnswer), { headers: JSON_HEADERS })
+  return new Response(`{"events":[${first ? first.json : ''}${joinRest(frames)}]}`, { headers: JSON_HEADERS })
 }
+
+const joinRest = (frames: Frame[]) =>
+  frames
+    .slice(1)
+    .map((f) => `,${f.json}`)
+    .join('')
+
+/** The answer that holds one frame, as bytes: made once per frame, shared by every poll it answers. */
+const pollAnswer = (frame: Frame): Uint8Array => Buffer.from(`{"events":[${frame.json}]}`)
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
 

@@ -40,6 +40,25 @@ async function publishMix(s: TestServer, n: number) {
   }
 }
 
+/** What a long poll is answered with today (security headers included); no request id, as before. */
+const POLL_HEADERS = [
+  'cache-control',
+  'connection',
+  'content-security-policy',
+  'content-type',
+  'cross-origin-opener-policy',
+  'cross-origin-resource-policy',
+  'keep-alive',
+  'origin-agent-cluster',
+  'referrer-policy',
+  'strict-transport-security',
+  'x-content-type-options',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+]
+
 describe('live channel', () => {
   it('sends a snapshot first on every transport, with version, server clock and head id', async () => {
     const s = await server()
@@ -272,6 +291,32 @@ describe('live channel', () => {
     const s = await server({ LIVE_POLL_TIMEOUT_MS: '300' })
     const res = await fetch(`${s.url}/live/poll?since=${s.hub.head}`)
     expect(await res.json()).toEqual({ events: [] })
+  })
+
+  it('answers held long polls with every header the app adds and the same body for each', async () => {
+    const s = await server()
+    const fresh = await fetch(`${s.url}/live/poll`, { headers: { 'accept-encoding': 'identity' } })
+    await fresh.arrayBuffer()
+    const since = s.hub.head
+    const held = [0, 1].map(() => fetch(`${s.url}/live/poll?since=${since}`))
+    await until(() => s.hub.clientCount === 2, 'both polls held')
+    const ev = await persistEvent(s, 'build.finished', { n: 1 })
+    const answers = await Promise.all(held)
+    const bodies = await Promise.all(answers.map((r) => r.text()))
+    expect(bodies[0]).toBe(bodies[1])
+    expect(JSON.parse(bodies[0]!).events.map((e: LiveMessage) => `${e.id}:${e.type}`)).toEqual([
+      `${ev.id}:build.finished`,
+    ])
+    const names = (r: Response) => [...r.headers.keys()].filter((k) => k !== 'date' && k !== 'content-length').sort()
+    for (const r of answers) {
+      expect(names(r)).toEqual(names(fresh))
+      expect(names(r)).toEqual(POLL_HEADERS)
+      expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8')
+      expect(r.headers.get('cache-control')).toBe('no-store')
+      expect(r.headers.get('content-security-policy')).toBe(fresh.headers.get('content-security-policy'))
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff')
+    }
+    expect(Number(answers[0]!.headers.get('content-length'))).toBe(Buffer.byteLength(bodies[0]!))
   })
 
   it('sends heartbeats on WebSocket and SSE', async () => {
