@@ -156,7 +156,8 @@ export async function benchCiSql(): Promise<string> {
       ['saveTile', product.saveTile, 'run', tile],
       ['insertTile', product.insertTile, 'run', tile],
       ['upsertJob', product.upsertJob, 'run', job],
-      ['seen (ingest)', delivery.seen as Statement, 'get', { provider: 'github', deliveryId: 'x' }],
+      ['recentShort', product.recentShort, 'all', { tile: tile.id }],
+      ['remember (ingest)', delivery.remember, 'run', { provider: 'github', deliveryId: 'x', receivedAt: 0 }],
     ]
     lines.push(`  ${'statement'.padEnd(16)} ${'drizzle'.padStart(10)} ${'same SQL'.padStart(10)}  ratio  per apply`)
     let overhead = 0

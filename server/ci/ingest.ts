@@ -3,7 +3,7 @@
  * delivery id, merge into the build, log the delivery, keep the raw body, persist the live events.
  * All or nothing: the 2xx the provider gets means every one of these is committed.
  */
-import { and, eq, sql } from 'drizzle-orm'
+
 import { dbOf, type Db, type Sqlite } from '../db/client.ts'
 import { deliveries, deliveryKeys, rawBodies } from '../db/schema.ts'
 import { columnKeys, placeholders } from '../db/sqlite.ts'
@@ -40,7 +40,6 @@ export function storableHeaders(h: Headers): Record<string, string> {
  * against the same SQL run directly (`npx tsx bench/ci-sql.ts`), on a delivery that costs ~1 ms.
  */
 export function deliveryStatements(db: Db) {
-  const ph = sql.placeholder
   return {
     log: db
       .insert(deliveries)
@@ -51,14 +50,11 @@ export function deliveryStatements(db: Db) {
         )
       )
       .prepare(),
-    seen: db
-      .select({ n: sql`1` })
-      .from(deliveryKeys)
-      .where(and(eq(deliveryKeys.provider, ph('provider')), eq(deliveryKeys.deliveryId, ph('deliveryId'))))
-      .prepare(),
+    /** Records a delivery id; no change when it was already there (a duplicate): one statement, not a read then a write. */
     remember: db
       .insert(deliveryKeys)
       .values(placeholders(deliveryKeys, columnKeys(deliveryKeys)))
+      .onConflictDoNothing({ target: [deliveryKeys.provider, deliveryKeys.deliveryId] })
       .prepare(),
     raw: db
       .insert(rawBodies)
@@ -91,11 +87,10 @@ export class Ingest {
     update: BuildUpdate,
     delivery: Delivery
   ): { outcome: Outcome; buildId: string | null; status: string | null; transition: Transition | null } {
-    if (this.s.seen.get(info)) {
+    if (this.s.remember.run(info).changes === 0) {
       this.log(info, 'duplicate', 'delivery id already applied')
       return { outcome: 'duplicate', buildId: null, status: null, transition: null }
     }
-    this.s.remember.run(info)
     const r = this.builds.apply(update, info.receivedAt)
     const keep = (outcome: Outcome, reason: string | null) => {
       const row = this.log(info, outcome, reason, r.buildId)

@@ -14,7 +14,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 export function parseBody(raw: Buffer): unknown {
   const text = raw.toString('utf8')
-  if (!/\\u[dD][89a-fA-F]/.test(text)) return JSON.parse(text)
+  // Buffer.indexOf is a byte search: the regex walks the text only when a \u escape is there at all.
+  if (raw.indexOf('\\u') === -1 || !/\\u[dD][89a-fA-F]/.test(text)) return JSON.parse(text)
   return JSON.parse(text, (_k, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\uFFFD') : v))
 }
 

@@ -267,8 +267,8 @@ class TileCache {
   private version: number
 
   constructor(private sqlite: Sqlite) {
-    sqlite.function('radiator_tile_changed', { deterministic: false }, (id: unknown) => {
-      this.drop(id as string)
+    sqlite.function('radiator_tile_changed', { deterministic: false, varargs: true }, (...ids: unknown[]) => {
+      for (const id of ids) this.drop(id as string)
       return null
     })
     for (const [table, key] of [
@@ -279,7 +279,7 @@ class TileCache {
         CREATE TEMP TRIGGER IF NOT EXISTS radiator_${table}_ins_tile AFTER INSERT ON main.${table}
           BEGIN SELECT radiator_tile_changed(NEW.${key}); END;
         CREATE TEMP TRIGGER IF NOT EXISTS radiator_${table}_upd_tile AFTER UPDATE ON main.${table}
-          BEGIN SELECT radiator_tile_changed(OLD.${key}), radiator_tile_changed(NEW.${key}); END;
+          BEGIN SELECT radiator_tile_changed(OLD.${key}, NEW.${key}); END;
         CREATE TEMP TRIGGER IF NOT EXISTS radiator_${table}_del_tile AFTER DELETE ON main.${table}
           BEGIN SELECT radiator_tile_changed(OLD.${key}); END;`)
     }
@@ -486,8 +486,11 @@ export class BuildStore {
     }
     const changed = fieldsChanged || jobsChanged
     const becameTerminal = isTerminal(row.status) && statusChanged
-    const transition = becameTerminal ? this.finish(row, now) : null
-    if (changed && !becameTerminal) this.touchTile(row.pipelineId, now)
+    // The tile row as just saved, when it was: the tile is then computed without reading it back.
+    let saved: TileRow | undefined
+    let transition: Transition | null = null
+    if (becameTerminal) ({ transition, saved } = this.finish(row, now))
+    else if (changed) saved = this.touchTile(row.pipelineId, now)
     // A tile left without builds would show Unknown forever (in cctray too): it goes.
     if (old && old.pipelineId !== row.pipelineId && this.s.dropEmptyTile.run({ id: old.pipelineId }).changes === 0) {
       this.touchTile(old.pipelineId, now)
@@ -496,7 +499,7 @@ export class BuildStore {
       waiting: false,
       buildId: id,
       build: rowToBuild(row, this.s.jobs.all({ buildId: id })),
-      tile: this.getTile(row.pipelineId, now)!,
+      tile: saved ? this.tileOf(saved, now) : this.getTile(row.pipelineId, now)!,
       changed,
       transition,
       superseded: false,
@@ -636,8 +639,8 @@ export class BuildStore {
     return changed
   }
 
-  /** Updates the tile for a build that just finished; returns its transition. */
-  private finish(b: BuildRow, now: number): Transition {
+  /** Updates the tile for a build that just finished; returns its transition and the tile row saved. */
+  private finish(b: BuildRow, now: number): { transition: Transition; saved: TileRow } {
     const t = this.s.tile.get({ id: b.pipelineId })!
     const transition = transitionFor(b.status, t.lastResult)
     const at = b.finishedAt ?? now
@@ -664,11 +667,14 @@ export class BuildStore {
       next.lastResult = b.status
     }
     this.s.saveTile.run(next)
-    return transition
+    return { transition, saved: next }
   }
 
-  private touchTile(id: string, now: number): void {
+  private touchTile(id: string, now: number): TileRow | undefined {
     const t = this.s.tile.get({ id })
-    if (t) this.s.saveTile.run({ ...t, updatedAt: now })
+    if (!t) return undefined
+    const next = { ...t, updatedAt: now }
+    this.s.saveTile.run(next)
+    return next
   }
 }
