@@ -19,6 +19,13 @@ const TRANSPORTS = (process.env.BENCH_MEMORY_TRANSPORTS ?? 'ws,sse,poll').split(
 /** Settling time after connecting, so lazily allocated buffers and the heap have grown to steady state. */
 const SETTLE_MS = 3000
 
+/** V8's heap in use and memory outside it held by JS objects (Buffers), from the server's own /metrics. */
+async function heapKb(url: string): Promise<{ heap: number; external: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1024
+  return { heap: gauge('nodejs_heap_size_used_bytes'), external: gauge('nodejs_external_memory_bytes') }
+}
+
 function rssKb(pid: number | undefined): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? Number(m[1]) : NaN
@@ -36,6 +43,7 @@ export async function benchMemory(): Promise<string> {
     try {
       await sleep(SETTLE_MS)
       const idle = rssKb(proc.child.pid)
+      const idleHeap = await heapKb(proc.url)
       const url = proc.url
       clients = await openMany<BenchClient & { opened: Promise<void> }>(N, () =>
         transport === 'ws'
@@ -47,7 +55,11 @@ export async function benchMemory(): Promise<string> {
       )
       await sleep(SETTLE_MS)
       const loaded = rssKb(proc.child.pid)
+      const loadedHeap = await heapKb(proc.url)
       const perClient = (loaded - idle) / N
+      // Where a client's memory is: V8's heap (objects), external (Buffers), the rest native (sockets, parsers).
+      const heapPer = (loadedHeap.heap - idleHeap.heap) / N
+      const externalPer = (loadedHeap.external - idleHeap.external) / N
       // Correctness: every client is connected and got its snapshot.
       const ok = clients.every((c) => c.messages.some((m) => m.type === 'snapshot'))
       rows.push([
@@ -56,10 +68,21 @@ export async function benchMemory(): Promise<string> {
         (idle / 1024).toFixed(1),
         (loaded / 1024).toFixed(1),
         perClient.toFixed(1),
+        heapPer.toFixed(1),
+        externalPer.toFixed(1),
         perClient <= 30 ? 'met' : 'not met',
         ok ? 'every client has its snapshot' : 'FAILED: a client has no snapshot',
       ])
-      json.push({ transport, clients: N, idleRssKb: idle, loadedRssKb: loaded, perClientKb: perClient, ok })
+      json.push({
+        transport,
+        clients: N,
+        idleRssKb: idle,
+        loadedRssKb: loaded,
+        perClientKb: perClient,
+        heapPerClientKb: heapPer,
+        externalPerClientKb: externalPer,
+        ok,
+      })
       if (!ok) throw new Error(`${transport}: a client has no snapshot`)
     } finally {
       for (const c of clients) c.close()
@@ -73,7 +96,17 @@ export async function benchMemory(): Promise<string> {
   return [
     `\nMemory per idle live client (${N} clients per transport, each on a fresh server; ${before.cores} cores, load ${before.load1} before, ${after.load1} after)`,
     mdTable(
-      ['transport', 'clients', 'idle server RSS MB', 'with clients MB', 'KB per client', 'target ≤ 30 KB', 'check'],
+      [
+        'transport',
+        'clients',
+        'idle server RSS MB',
+        'with clients MB',
+        'KB per client',
+        'of it V8 heap KB',
+        'external KB',
+        'target ≤ 30 KB',
+        'check',
+      ],
       rows
     ),
     `JSON: ${file}`,

@@ -19,8 +19,12 @@ export interface PollRequest {
   principal: string | null
   meta: ClientMeta
   timeoutMs: number
-  /** The request's: a client that goes away ends its held poll. */
-  signal: AbortSignal
+  /**
+   * Calls `f` when the client goes away (ends its held poll); returns what stops listening. Routes
+   * listen on the socket's close rather than the request's AbortSignal, which the adapter creates
+   * on first read: a held poll then carries no AbortController of its own.
+   */
+  whenGone(f: () => void): () => void
   /** The client takes a gzipped answer (Accept-Encoding). */
   gzip: boolean
 }
@@ -114,7 +118,7 @@ function waitForFrames(hub: Hub, req: PollRequest): Promise<Frame[]> {
       done = true
       clearTimeout(timer)
       hub.disconnect(client)
-      req.signal.removeEventListener('abort', finish)
+      stopListening()
       resolve(frames)
     }
     const client: LiveClient = {
@@ -128,7 +132,7 @@ function waitForFrames(hub: Hub, req: PollRequest): Promise<Frame[]> {
       close: finish,
     }
     const timer = setTimeout(finish, req.timeoutMs)
-    req.signal.addEventListener('abort', finish)
+    const stopListening = req.whenGone(finish)
     hub.subscribe(client)
   })
 }

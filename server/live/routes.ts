@@ -40,6 +40,20 @@ function eventId(v: string | undefined, what: string): number | null {
   return Number(v)
 }
 
+/** Listens for the client going away: its socket's close, or the request's signal under app.request(). */
+function whenGone(c: Context) {
+  return (f: () => void): (() => void) => {
+    const socket = nodeRequestOf(c)?.socket
+    if (socket) {
+      socket.once('close', f)
+      return () => socket.off('close', f)
+    }
+    const signal = c.req.raw.signal
+    signal.addEventListener('abort', f)
+    return () => signal.removeEventListener('abort', f)
+  }
+}
+
 /**
  * The resume point: `since` from the query and the Last-Event-ID header, the newer of the two. A
  * standard EventSource reconnects to the URL it was opened with (`?since=N` and all) and sends the
@@ -181,7 +195,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
         principal: principalOf(c).id,
         meta: meta(c, 'poll'),
         timeoutMs: config.LIVE_POLL_TIMEOUT_MS,
-        signal: c.req.raw.signal,
+        whenGone: whenGone(c),
         gzip: acceptsGzip(c.req.header('accept-encoding')),
       })
     } finally {

@@ -319,6 +319,17 @@ describe('live channel', () => {
     expect(Number(answers[0]!.headers.get('content-length'))).toBe(Buffer.byteLength(bodies[0]!))
   })
 
+  it('lets go of a held long poll as soon as its client goes away', async () => {
+    const s = await server({ LIVE_POLL_TIMEOUT_MS: '60000' })
+    const gone = new AbortController()
+    const res = fetch(`${s.url}/live/poll?since=${s.hub.head}`, { signal: gone.signal }).catch(() => null)
+    await until(() => s.hub.clientCount === 1, 'poll held')
+    gone.abort()
+    await res
+    // Long before the poll's own timeout: the hub no longer counts or fans out to it.
+    await until(() => s.hub.clientCount === 0, 'held poll released', 3000)
+  })
+
   it('sends heartbeats on WebSocket and SSE', async () => {
     const s = await server({ LIVE_HEARTBEAT_MS: '1000' })
     const ws = new WsTestClient(wsUrl(s))
