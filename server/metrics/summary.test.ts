@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { until, type TestServer } from '../test/harness.ts'
 import { eventually, postBeacon, SITE, testClock, metricsFixtures } from '../test/metrics.ts'
-import { summarySchema, type BeaconEvent, type Summary } from '../../contract/metrics.ts'
+import { summarySchema, WINDOWS, type BeaconEvent, type Summary } from '../../contract/metrics.ts'
+import { Presence } from './presence.ts'
+import { Summaries } from './summary.ts'
 
 const T0 = Date.UTC(2026, 5, 1, 12, 30, 15)
 const { server, ws } = metricsFixtures()
@@ -231,5 +233,43 @@ describe('site summary', () => {
     const settled = c.events().length
     await new Promise((r) => setTimeout(r, 1000))
     expect(c.events().length).toBe(settled)
+  })
+
+  it('answers every window from its cache exactly as a fresh read of the rollups, round after round', async () => {
+    const clock = testClock(T0)
+    const s = await server({}, { now: clock.now })
+    const summaries = new Summaries(s.store.db, new Presence(clock.now), clock.now)
+    const rolledOf = (x: Summary) => ({
+      from: x.from,
+      pageviews: x.pageviews,
+      vitals: x.vitals,
+      topPages: x.topPages,
+      trend: x.trend,
+    })
+    /** Read inside a transaction: the cache is neither read nor kept there. */
+    const fresh = (window: Summary['window'], device: 'mobile' | null) =>
+      rolledOf(s.store.sqlite.transaction(() => summaries.summary(SITE, window, device))())
+    let samples = 0
+    for (let round = 0; round < 6; round++) {
+      // Each round lands in other periods: the current minute, hour and day change as the clock moves.
+      const events: BeaconEvent[] = [{ type: 'pageview', path: `/p${round % 3}` }]
+      for (let i = 0; i < 5; i++)
+        events.push(lcp(900 + round * 700 + i * 150, `r${round}-${i}`, `/p${(round + i) % 3}`))
+      await postBeacon(s.url, events)
+      samples += 5
+      await eventually(async () => (await summary(s, '?window=28d')).vitals.LCP.samples === samples, 'rollup')
+      for (const window of WINDOWS)
+        for (const device of [null, 'mobile'] as const) {
+          const q = `?window=${window}${device ? `&device=${device}` : ''}`
+          expect(rolledOf(await summary(s, q)), q).toEqual(fresh(window, device))
+        }
+      // The same question twice between rollups is answered from the cache.
+      expect(summaries.summary(SITE, '28d', null).trend).toBe(summaries.summary(SITE, '28d', null).trend)
+      clock.advance(round % 2 ? 3 * 3600_000 : 61_000)
+    }
+    // With no rollup since, a window that moved on to a new period is read again.
+    for (const window of WINDOWS) expect(rolledOf(await summary(s, `?window=${window}`))).toEqual(fresh(window, null))
+    clock.advance(86_400_000)
+    for (const window of WINDOWS) expect(rolledOf(await summary(s, `?window=${window}`))).toEqual(fresh(window, null))
   })
 })
