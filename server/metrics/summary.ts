@@ -36,7 +36,8 @@ type Rolled = Pick<Summary, 'pageviews' | 'vitals' | 'topPages' | 'trend'>
  * this connection drops a site's entries whenever one of its site_rollups rows is written (the
  * rollup job, retention; a write rolled back only drops more), `data_version` drops all after
  * another connection's write, and a window that has moved on to a new period misses. Nothing is
- * read from or kept in it inside a transaction: uncommitted rows may yet roll back.
+ * read from or kept in it inside a transaction: uncommitted rows may yet roll back. The trigger
+ * costs the rollup job's upsert about 0.6 µs a row (15,000 upserts: 35.6 → 44.0 ms CPU, median of 9).
  */
 class RolledCache {
   private bySite = new Map<string, Map<string, { from: number; rolled: Rolled }>>()
