@@ -6,6 +6,7 @@
  */
 import { Hono, type Context } from 'hono'
 import { upgradeWebSocket } from '@hono/node-server'
+import type { ServerResponse } from 'node:http'
 import type { WebSocket } from 'ws'
 import type { Transport } from '../../contract/live.ts'
 import type { Config } from '../config.ts'
@@ -38,6 +39,11 @@ function eventId(v: string | undefined, what: string): number | null {
   if (v === undefined || v === '') return null
   if (!/^\d{1,15}$/.test(v)) throw new AppError('BAD_REQUEST', `${what} must be a non-negative integer event id`)
   return Number(v)
+}
+
+/** Node's response under @hono/node-server; none under app.request() in unit tests. */
+function nodeResponseOf(c: Context): ServerResponse | undefined {
+  return (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
 }
 
 /** Listens for the client going away: its socket's close, or the request's signal under app.request(). */
@@ -170,7 +176,8 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
         hub.disconnect(client)
         slot()
       },
-      cut
+      cut,
+      nodeResponseOf(c)
     )
     client.principal = principalOf(c).id
     client.meta = meta(c, 'sse')

@@ -270,6 +270,36 @@ describe('live channel', () => {
     expect(healthy.closeCode).toBeNull()
   })
 
+  it('cuts off a stalled SSE client, counted as slow, while the others keep receiving every event', async () => {
+    const s = await server({ LIVE_CLIENT_BUFFER_BYTES: '65536' })
+    const healthy = new SseTestClient(`${s.url}/live/sse`)
+    cleanups.push(() => healthy.close())
+    await until(() => healthy.events().length, 'snapshot')
+
+    // A raw socket that reads the headers and then never reads again.
+    const sock = net.connect(s.port, '127.0.0.1')
+    cleanups.push(() => sock.destroy())
+    sock.write('GET /live/sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n')
+    await new Promise<void>((r) => sock.once('data', () => r()))
+    sock.pause()
+    await until(() => s.hub.clientCount === 2, 'stalled client registered')
+
+    const big = 'x'.repeat(16 * 1024)
+    let sent = 0
+    for (; sent < 3000 && s.hub.clientCount === 2; sent++) {
+      publishRaw(s.hub, 'metric', { i: sent, big })
+      if (sent % 2 === 0) await new Promise((r) => setTimeout(r, 1))
+    }
+    await until(() => s.hub.clientCount === 1, 'stalled client dropped')
+    expect(await (await fetch(`${s.url}/metrics`)).text()).toContain(
+      'radiator_live_cutoffs_total{transport="sse",reason="slow"} 1\n'
+    )
+    publishRaw(s.hub, 'metric', { after: true })
+    await until(() => healthy.events().some((m) => m.data?.after), 'healthy client still receiving')
+    const got = healthy.events().filter((m) => m.type === 'metric')
+    expect(got.map((m) => m.data.i)).toEqual([...Array.from({ length: sent }, (_, i) => i), undefined])
+  })
+
   it('refuses clients beyond LIVE_MAX_CLIENTS with 503', async () => {
     const s = await server({ LIVE_MAX_CLIENTS: '1' })
     const a = new SseTestClient(`${s.url}/live/sse`)
