@@ -2,7 +2,9 @@
  * `npm run bench -- memory`: server memory per idle live client, per transport. For each transport
  * a fresh Radiator process (as `npm start` runs it, with tsx) is measured idle, then with N idle
  * clients connected and settled; the RSS difference divided by N is the cost of one client. Also
- * the idle server's own RSS. Target (issue 15): ≤ 30 KB per idle client on every transport.
+ * the idle server's own RSS. Target (issue 15): ≤ 30 KB per idle client on every transport. The
+ * server's own /metrics tells how much of it is V8 heap in use (not collected first: garbage counts)
+ * and external memory (Buffers); the rest is native (sockets, HTTP parsers, allocator slack).
  *
  * Env: BENCH_MEMORY_CLIENTS (1000), BENCH_MEMORY_TRANSPORTS (ws,sse,poll).
  */
