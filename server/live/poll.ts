@@ -92,7 +92,7 @@ const joinRest = (frames: Frame[]) =>
     .join('')
 
 /** The answer that holds one frame, as bytes: made once per frame, shared by every poll it answers. */
-const pollAnswer = (frame: Frame): Uint8Array => Buffer.from(`{"events":[${frame.json}]}`)
+const pollAnswer = (frame: Frame): Uint8Array<ArrayBuffer> => Buffer.from(`{"events":[${frame.json}]}`)
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
 
