@@ -10,6 +10,8 @@
  */
 import { createHash } from 'node:crypto'
 import { and, asc, desc, eq, gt, lt, notExists, sql } from 'drizzle-orm'
+import { DAY_MS, HOUR_MS } from '../time.ts'
+import { Freshness, perConnection, watchRows } from '../db/connection-cache.ts'
 import { dbOf, type Db, type Sqlite } from '../db/client.ts'
 import { BUILD_RUNNING, builds, jobs, pipelines, waitingJobs } from '../db/schema.ts'
 import { columnKeys, excludedSet, literalLimit, placeholderSet, placeholders, ROWID } from '../db/sqlite.ts'
@@ -43,10 +45,10 @@ export interface Applied {
 }
 
 /** Builds still "running" with no news for this long are not shown as running (a lost final webhook). */
-const RUNNING_STALE_MS = 12 * 3600_000
+const RUNNING_STALE_MS = 12 * HOUR_MS
 
 /** A build arrives within seconds of its first job; one that has not in a day never will. */
-const WAITING_TTL_MS = 86_400_000
+const WAITING_TTL_MS = DAY_MS
 
 const ph = sql.placeholder
 
@@ -264,30 +266,15 @@ class TileCache {
   tiles = new Map<string, { tile: PipelineTile; from: number; until: number }>()
   /** Every tile, as `tiles()` answers, while no tile changed. */
   list: { tiles: PipelineTile[]; from: number; until: number } | null = null
-  private version: number
+  private freshness: Freshness
 
-  constructor(private sqlite: Sqlite) {
-    sqlite.function('radiator_tile_changed', { deterministic: false, varargs: true }, (...ids: unknown[]) => {
-      for (const id of ids) this.drop(id as string)
-      return null
+  constructor(sqlite: Sqlite) {
+    watchRows(sqlite, 'tile', 'builds', 'pipeline_id', (id) => this.drop(id))
+    watchRows(sqlite, 'tile', 'pipelines', 'id', (id) => this.drop(id))
+    this.freshness = new Freshness(sqlite, () => {
+      this.tiles.clear()
+      this.list = null
     })
-    for (const [table, key] of [
-      ['builds', 'pipeline_id'],
-      ['pipelines', 'id'],
-    ] as const) {
-      sqlite.exec(`
-        CREATE TEMP TRIGGER IF NOT EXISTS radiator_${table}_ins_tile AFTER INSERT ON main.${table}
-          BEGIN SELECT radiator_tile_changed(NEW.${key}); END;
-        CREATE TEMP TRIGGER IF NOT EXISTS radiator_${table}_upd_tile AFTER UPDATE ON main.${table}
-          BEGIN SELECT radiator_tile_changed(OLD.${key}, NEW.${key}); END;
-        CREATE TEMP TRIGGER IF NOT EXISTS radiator_${table}_del_tile AFTER DELETE ON main.${table}
-          BEGIN SELECT radiator_tile_changed(OLD.${key}); END;`)
-    }
-    this.version = this.dataVersion()
-  }
-
-  private dataVersion(): number {
-    return this.sqlite.pragma('data_version', { simple: true }) as number
   }
 
   drop(id: string): void {
@@ -297,23 +284,11 @@ class TileCache {
 
   /** False inside a transaction; else true, with everything another connection may have changed dropped. */
   usable(): boolean {
-    if (this.sqlite.inTransaction) return false
-    const v = this.dataVersion()
-    if (v !== this.version) {
-      this.version = v
-      this.tiles.clear()
-      this.list = null
-    }
-    return true
+    return this.freshness.usable()
   }
 
-  static of(sqlite: Sqlite): TileCache {
-    let c = tileCaches.get(sqlite)
-    if (!c) tileCaches.set(sqlite, (c = new TileCache(sqlite)))
-    return c
-  }
+  static of = perConnection((sqlite) => new TileCache(sqlite))
 }
-const tileCaches = new WeakMap<Sqlite, TileCache>()
 
 /** True while an answer computed at `from`, good until `until`, still holds at `now`. */
 const holds = (c: { from: number; until: number }, now: number) => now >= c.from && now < c.until
@@ -439,7 +414,7 @@ export class BuildStore {
   private wait(id: string, u: BuildUpdate, now: number): void {
     const job = u.jobs.map((j) => [j.id, j.status])
     this.s.wait.run({ buildId: id, key: JSON.stringify([u.attempt, job]), at: now, update: JSON.stringify(u) })
-    if (now - this.lastExpiry > 3600_000) {
+    if (now - this.lastExpiry > HOUR_MS) {
       this.lastExpiry = now
       this.s.expireWaiting.run({ before: now - WAITING_TTL_MS })
     }

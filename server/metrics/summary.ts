@@ -7,6 +7,7 @@
  * current hour and the 23 before it. `from` in the answer says where the window starts.
  */
 import { and, eq, gte, inArray, or, type SQLWrapper, sql } from 'drizzle-orm'
+import { Freshness, perConnection, watchRows } from '../db/connection-cache.ts'
 import type { Db, Sqlite } from '../db/client.ts'
 import { siteRollups } from '../db/schema.ts'
 import { histSum } from '../db/sqlite-functions.ts'
@@ -41,40 +42,15 @@ type Rolled = Pick<Summary, 'pageviews' | 'vitals' | 'topPages' | 'trend'>
  */
 class RolledCache {
   private bySite = new Map<string, Map<string, { from: number; rolled: Rolled }>>()
-  private version: number
+  private freshness: Freshness
 
-  constructor(private sqlite: Sqlite) {
-    sqlite.function('radiator_rollup_changed', { deterministic: false, varargs: true }, (...sites: unknown[]) => {
-      for (const site of sites) this.bySite.delete(site as string)
-      return null
-    })
-    sqlite.exec(`
-      CREATE TEMP TRIGGER IF NOT EXISTS radiator_site_rollups_ins AFTER INSERT ON main.site_rollups
-        BEGIN SELECT radiator_rollup_changed(NEW.site); END;
-      CREATE TEMP TRIGGER IF NOT EXISTS radiator_site_rollups_upd AFTER UPDATE ON main.site_rollups
-        BEGIN SELECT radiator_rollup_changed(OLD.site, NEW.site); END;
-      CREATE TEMP TRIGGER IF NOT EXISTS radiator_site_rollups_del AFTER DELETE ON main.site_rollups
-        BEGIN SELECT radiator_rollup_changed(OLD.site); END;`)
-    this.version = this.dataVersion()
-  }
-
-  private dataVersion(): number {
-    return this.sqlite.pragma('data_version', { simple: true }) as number
-  }
-
-  /** False inside a transaction; else true, with everything another connection may have changed dropped. */
-  private usable(): boolean {
-    if (this.sqlite.inTransaction) return false
-    const v = this.dataVersion()
-    if (v !== this.version) {
-      this.version = v
-      this.bySite.clear()
-    }
-    return true
+  constructor(sqlite: Sqlite) {
+    watchRows(sqlite, 'rollup', 'site_rollups', 'site', (site) => this.bySite.delete(site))
+    this.freshness = new Freshness(sqlite, () => this.bySite.clear())
   }
 
   get(site: string, key: string, from: number, read: () => Rolled): Rolled {
-    if (!this.usable()) return read()
+    if (!this.freshness.usable()) return read()
     let entries = this.bySite.get(site)
     const hit = entries?.get(key)
     if (hit && hit.from === from) return hit.rolled
@@ -84,13 +60,8 @@ class RolledCache {
     return rolled
   }
 
-  static of(sqlite: Sqlite): RolledCache {
-    let c = rolledCaches.get(sqlite)
-    if (!c) rolledCaches.set(sqlite, (c = new RolledCache(sqlite)))
-    return c
-  }
+  static of = perConnection((sqlite) => new RolledCache(sqlite))
 }
-const rolledCaches = new WeakMap<Sqlite, RolledCache>()
 
 /** The connection under a drizzle handle: drizzle() sets `$client` on every handle it makes, Db's type omits it. */
 const connectionOf = (db: Db): Sqlite => (db as Db & { $client: Sqlite }).$client
