@@ -20,27 +20,10 @@ import { dbOf, openStore } from '../server/db/client.ts'
 import { deliveryStatements } from '../server/ci/ingest.ts'
 import { type BuildUpdate, emptyUpdate } from '../server/ci/model.ts'
 import { BuildStore, buildStatements } from '../server/ci/store.ts'
+import { compare, ROUNDS } from './cpu-compare.ts'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
 const TILES = Number(process.env.BENCH_CI_TILES ?? 20)
 const BUILDS = Number(process.env.BENCH_CI_BUILDS ?? 200)
-
-/** Per-call CPU µs of each variant: `calls` calls per round, rounds rotating the order. */
-function compare(variants: Record<string, () => unknown>, calls: number): Record<string, number> {
-  const names = Object.keys(variants)
-  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))
-  for (const n of names) for (let i = 0; i < calls; i++) variants[n]!() // warm-up
-  for (let round = 0; round < ROUNDS; round++)
-    for (let k = 0; k < names.length; k++) {
-      const n = names[(round + k) % names.length]!
-      const t0 = process.cpuUsage()
-      for (let i = 0; i < calls; i++) variants[n]!()
-      const { user, system } = process.cpuUsage(t0)
-      times[n]!.push((user + system) / calls)
-    }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-  return Object.fromEntries(names.map((n) => [n, median(times[n]!)]))
-}
 
 const us = (v: number) => `${v.toFixed(1)} µs`.padStart(10)
 

@@ -35,28 +35,11 @@ import { Summaries } from '../server/metrics/summary.ts'
 import { periodsOf } from '../server/metrics/windows.ts'
 import { DAY_MS } from '../server/time.ts'
 import { VITAL_NAMES, WINDOWS } from '../contract/metrics.ts'
+import { compare, ROUNDS } from './cpu-compare.ts'
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1_000_000)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
 const SITE = 'shop.example.com'
 const PATHS = 50
-
-/** Per-call time of each variant: `calls` calls per round, rounds rotating the order. */
-function compare(variants: Record<string, () => unknown>, calls: number): Record<string, number> {
-  const names = Object.keys(variants)
-  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))
-  for (const n of names) for (let i = 0; i < calls; i++) variants[n]!() // warm-up
-  for (let round = 0; round < ROUNDS; round++)
-    for (let k = 0; k < names.length; k++) {
-      const n = names[(round + k) % names.length]!
-      const t0 = process.cpuUsage()
-      for (let i = 0; i < calls; i++) variants[n]!()
-      const { user, system } = process.cpuUsage(t0)
-      times[n]!.push((user + system) / calls)
-    }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-  return Object.fromEntries(names.map((n) => [n, median(times[n]!)]))
-}
 
 function line(what: string, r: Record<string, number>): string {
   const [base, ...others] = Object.entries(r)
