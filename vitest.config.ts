@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config'
 
 /**
  * Two tiers, one command: `npm test` runs both (what CI runs); `npm run test:fast` runs the first alone,
- * for the edit–test loop. `slow` holds what starts whole processes, proxies or browsers, or runs long:
+ * for the edit–test loop, with four workers (`--maxWorkers=4` in package.json: its tests mostly wait on
+ * sockets and timers, so on 2 cores that measured 72 → 44 s; the whole suite keeps the default, since the
+ * browsers need the cores). `slow` holds what starts whole processes, proxies or browsers, or runs long:
  * the Chromium tests, the SIGKILL crash test, the 20,000-event soak, nginx/Caddy and the production build.
  */
 const SLOW = [
