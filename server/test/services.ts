@@ -75,3 +75,11 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`
 }
+
+/**
+ * The two tables the cluster's live path reads and writes (`meta`, `events`), for the tests of that
+ * path alone; they match what the PostgreSQL migrations create.
+ */
+export const EVENT_TABLES = `
+  CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
+  CREATE TABLE IF NOT EXISTS events (id bigint PRIMARY KEY, type text NOT NULL, at bigint NOT NULL, data text NOT NULL);`
