@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config'
 const SLOW = [
   'web/e2e/**/*.test.ts',
   'server/test/crash.test.ts',
+  'server/test/cluster-kill.test.ts',
   'server/test/process.test.ts',
   'server/test/proxy.test.ts',
   'server/test/production-build.test.ts',
