@@ -23,7 +23,7 @@ export function deflateSegment(text: string | Buffer): Buffer {
 export const tailSegment = (tail: Serialized): Buffer => deflateSegment(tail.utf8)
 
 /** gzip's header (RFC 1952): deflate, no name or time, unknown OS. */
-const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])
+export const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])
 
 /**
  * A gzip body of `head` + the shared `tail` + `rest`: the head's and the rest's segments made here,

@@ -19,7 +19,8 @@ import { catchUp } from './catch-up.ts'
 import type { ClientMeta } from './clients.ts'
 import type { Hub } from './hub.ts'
 import { acceptsGzip, answerPoll } from './poll.ts'
-import { SSE_HEADERS, SseClient, sseRefusal } from './sse.ts'
+import { SseClient, sseRefusal } from './sse.ts'
+import { sseCoding } from './sse-encoding.ts'
 import { parseTopics } from './topics.ts'
 import { WsClient } from './ws.ts'
 import { access, principalOf } from '../access/guard.ts'
@@ -177,7 +178,8 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
         slot()
       },
       cut,
-      nodeResponseOf(c)
+      nodeResponseOf(c),
+      sseCoding(c.req.header('accept-encoding'))
     )
     client.principal = principalOf(c).id
     client.meta = meta(c, 'sse')
@@ -186,7 +188,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
       log.error('live catch-up failed', { transport: 'sse', err: String(e) })
       client.close()
     })
-    return new Response(client.stream, { headers: SSE_HEADERS })
+    return new Response(client.stream, { headers: client.headers })
   })
 
   app.get('/poll', access.viewer, async (c) => {

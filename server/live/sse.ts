@@ -1,13 +1,17 @@
 /**
  * @module The Server-Sent Events transport: `id:` on every event, so EventSource resumes with
- * Last-Event-ID by itself. A client more than its buffer behind on the live stream is ended (it
- * reconnects and resumes) rather than buffered without limit; its snapshot and replay are paced
- * (catch-up.ts) and never count against that limit.
+ * Last-Event-ID by itself. A client that takes gzip or deflate gets the stream compressed, each
+ * message compressed once for every such client (sse-encoding.ts), a fresh snapshot's state once
+ * per head (the same segment the WebSocket transport sends). A client more than its buffer behind
+ * on the live stream is ended (it reconnects and resumes) rather than buffered without limit; its
+ * snapshot and replay are paced (catch-up.ts) and never count against that limit.
  */
 import type { CatchUpClient } from './catch-up.ts'
 import type { ClientMeta } from './clients.ts'
-import { type Frame, Heartbeat } from './frame.ts'
+import { tailSegment } from './deflate.ts'
+import { type Frame, Heartbeat, type Serialized } from './frame.ts'
 import { SendBudget } from './send-budget.ts'
+import { CODINGS, type Coding, type Piece, type Position, type SseCoding } from './sse-encoding.ts'
 import type { ServerResponse } from 'node:http'
 import type { Topics } from './topics.ts'
 
@@ -31,7 +35,34 @@ export const SSE_HEADERS = {
   connection: 'keep-alive',
   // nginx buffers proxied responses unless told not to; that would hold events back.
   'x-accel-buffering': 'no',
+  vary: 'accept-encoding',
 }
+
+const opening = () => Buffer.from(`retry: ${SSE_RETRY_MS}\n\n`)
+
+/**
+ * Per coding: a frame's piece of the compressed stream, made once per frame and shared (cached on
+ * the frame, keyed by this function); a fresh snapshot's is its own small head joined to its shared
+ * state's piece, made once per head from the segment ws.ts sends too; and the stream's first bytes.
+ */
+function codedFrames(coding: Coding) {
+  const tailPiece = (tail: Serialized): Piece => ({ ...coding.piece(tail.utf8), segment: tail.encoded(tailSegment) })
+  const end = coding.piece(Buffer.from('\n\n'))
+  const piece = (frame: Frame): Piece => {
+    const tail = frame.sharedTail
+    if (!tail || !frame.inStream) return coding.piece(encodeSse(frame))
+    const head = frame.json.slice(0, frame.json.length - tail.json.length)
+    return coding.join([
+      coding.piece(Buffer.from(`id: ${frame.event.id}\ndata: ${head}`)),
+      tail.encoded(tailPiece),
+      end,
+    ])
+  }
+  const first = coding.piece(opening())
+  return { coding, piece, first, start: Buffer.concat([coding.header, first.segment]) }
+}
+
+const CODED = { gzip: codedFrames(CODINGS.gzip), deflate: codedFrames(CODINGS.deflate) }
 
 /**
  * A refused stream. EventSource treats any status but 200 as fatal and never retries: a busy server
@@ -62,13 +93,16 @@ export class SseClient implements CatchUpClient {
   /** Bytes before the headers are out, when writing to `sink`; undefined once they are written. */
   private pending: Uint8Array[] | undefined
   readonly stream: ReadableStream<Uint8Array>
+  /** For a compressed stream: its coding's shared pieces, and the checksum and length sent so far. */
+  private coded: { frames: (typeof CODED)[SseCoding]; at: Position } | undefined
 
   constructor(
     readonly topics: Topics,
     private bufferLimit: number,
     private onEnd: () => void,
     private onCutOff: (reason: string) => void,
-    private sink?: ServerResponse
+    private sink?: ServerResponse,
+    coding: SseCoding | null = null
   ) {
     this.budget = new SendBudget(bufferLimit)
     if (sink) this.pending = []
@@ -84,7 +118,17 @@ export class SseClient implements CatchUpClient {
       // Writing to a sink, nothing is ever queued in the stream, and its first pull waits for a read.
       { highWaterMark: sink ? 0 : bufferLimit, size: byteSize }
     )
-    this.enqueue(Buffer.from(`retry: ${SSE_RETRY_MS}\n\n`))
+    if (coding) {
+      const frames = CODED[coding]
+      this.coded = { frames, at: { check: frames.coding.initial, length: 0 } }
+      frames.coding.advance(this.coded.at, frames.first)
+      this.enqueue(frames.start)
+    } else this.enqueue(opening())
+  }
+
+  /** The response's headers: the event stream's, and its Content-Encoding when compressed. */
+  get headers(): Record<string, string> {
+    return this.coded ? { ...SSE_HEADERS, 'content-encoding': this.coded.frames.coding.name } : SSE_HEADERS
   }
 
   get ended(): boolean {
@@ -121,28 +165,35 @@ export class SseClient implements CatchUpClient {
   }
 
   sendCatchUp(frame: Frame): void {
-    const bytes = frame.encoded(encodeSse)
-    this.budget.wrote(bytes.byteLength, true)
-    this.enqueue(bytes)
+    this.write(frame, true)
   }
 
   send(frame: Frame): void {
-    this.sendLive(frame.encoded(encodeSse))
+    this.write(frame, false)
   }
 
   tick(hb: Heartbeat): void {
-    this.sendLive(hb.encoded(encodeSse))
+    this.write(hb, false)
   }
 
-  private sendLive(bytes: Buffer): void {
+  private write(frame: Frame, catchUp: boolean): void {
     if (this.done) return
-    if (this.budget.over(this.queuedBytes())) {
+    if (!catchUp && this.budget.over(this.queuedBytes())) {
       this.onCutOff('stream buffer over its limit')
       this.close()
       return
     }
-    this.budget.wrote(bytes.byteLength, false)
+    const bytes = this.encode(frame)
+    this.budget.wrote(bytes.byteLength, catchUp)
     this.enqueue(bytes)
+  }
+
+  /** The frame's shared bytes for this stream; a compressed stream's checksum moves past them. */
+  private encode(frame: Frame): Buffer {
+    if (!this.coded) return frame.encoded(encodeSse)
+    const piece = frame.encoded(this.coded.frames.piece)
+    this.coded.frames.coding.advance(this.coded.at, piece)
+    return piece.segment
   }
 
   private enqueue(bytes: Uint8Array): void {
@@ -154,6 +205,8 @@ export class SseClient implements CatchUpClient {
 
   close(_code?: number, _reason?: string): void {
     if (this.done) return
+    // A stream the server ends itself ends as a complete gzip / zlib body; one that is cut is not.
+    if (this.coded && !this.sink?.destroyed) this.enqueue(this.coded.frames.coding.trailer(this.coded.at))
     try {
       // Bytes still waiting for the headers go out through the body, before its end.
       for (const b of this.pending ?? []) this.controller.enqueue(b)
