@@ -94,13 +94,13 @@ async function main(parts: string[]): Promise<string> {
         window: sqlite.prepare(
           `SELECT path, metric, sum(n) AS n, sum(good) AS good, sum(ni) AS ni, sum(poor) AS poor, hist_sum(hist) AS hist
            FROM site_rollups
-           WHERE site = @site AND gran = @gran AND period >= @start AND (@device IS NULL OR device = @device)
+           WHERE site = @site AND gran = @gran AND period >= @start AND period < @end AND (@device IS NULL OR device = @device)
            GROUP BY path, metric`
         ),
         trend: sqlite.prepare(
           `SELECT period, metric, sum(n) AS n, hist_sum(hist) AS hist
            FROM site_rollups
-           WHERE site = @site AND gran = @gran AND period >= @start AND path = '${ALL_PATHS}'
+           WHERE site = @site AND gran = @gran AND period >= @start AND period < @end AND path = '${ALL_PATHS}'
              AND metric IN (${VITAL_NAMES.map((n) => `'${n}'`).join(', ')}) AND (@device IS NULL OR device = @device)
            GROUP BY period, metric`
         ),
@@ -110,7 +110,7 @@ async function main(parts: string[]): Promise<string> {
       lines.push("summary reads (Summaries), all devices; Radiator's drizzle statements second:")
       for (const w of WINDOWS) {
         const { gran, from } = periodsOf(w, end)
-        const p = { site: SITE, gran, start: from, device: null }
+        const p = { site: SITE, gran, start: from, end: Number.MAX_SAFE_INTEGER, device: null }
         const rows = hand.window.all(p).length
         const same = JSON.stringify(hand.window.all(p)) === JSON.stringify(ours.window.all(p))
         if (!same) throw new Error(`${w}: the two window reads disagree`)

@@ -9,8 +9,9 @@ import type { Sqlite } from './client.ts'
 
 /**
  * Calls `changed(key)` for every row of `table` a statement on this connection inserts, updates
- * (old and new key) or deletes, `key` being `column`'s value. A write rolled back only calls it too
- * often, never too seldom. `name` keeps each watcher's SQL function and triggers apart.
+ * (old and new key) or deletes, `key` being `column`'s value, or `changed(...values)` of every
+ * column named when `column` is a list. A write rolled back only calls it too often, never too
+ * seldom. `name` keeps each watcher's SQL function and triggers apart.
  */
 export function watchRows(
   sqlite: Sqlite,
@@ -18,19 +19,39 @@ export function watchRows(
   table: string,
   column: string,
   changed: (key: string) => void
+): void
+export function watchRows(
+  sqlite: Sqlite,
+  name: string,
+  table: string,
+  columns: readonly string[],
+  changed: (...key: unknown[]) => void
+): void
+export function watchRows(
+  sqlite: Sqlite,
+  name: string,
+  table: string,
+  column: string | readonly string[],
+  changed: (...key: never[]) => void
 ): void {
+  const columns = typeof column === 'string' ? [column] : column
+  const width = columns.length
   const fn = `radiator_${name}_changed`
+  // One call per statement row, old and new keys flattened: (a, b) or (oldA, oldB, newA, newB).
+  const call = changed as (...key: unknown[]) => void
   sqlite.function(fn, { deterministic: false, varargs: true }, (...keys: unknown[]) => {
-    for (const k of keys) changed(k as string)
+    if (width === 1) for (const k of keys) call(k)
+    else for (let i = 0; i < keys.length; i += width) call(...keys.slice(i, i + width))
     return null
   })
+  const of = (row: 'OLD' | 'NEW') => columns.map((c) => `${row}.${c}`).join(', ')
   sqlite.exec(`
     CREATE TEMP TRIGGER IF NOT EXISTS radiator_${name}_${table}_ins AFTER INSERT ON main.${table}
-      BEGIN SELECT ${fn}(NEW.${column}); END;
+      BEGIN SELECT ${fn}(${of('NEW')}); END;
     CREATE TEMP TRIGGER IF NOT EXISTS radiator_${name}_${table}_upd AFTER UPDATE ON main.${table}
-      BEGIN SELECT ${fn}(OLD.${column}, NEW.${column}); END;
+      BEGIN SELECT ${fn}(${of('OLD')}, ${of('NEW')}); END;
     CREATE TEMP TRIGGER IF NOT EXISTS radiator_${name}_${table}_del AFTER DELETE ON main.${table}
-      BEGIN SELECT ${fn}(OLD.${column}); END;`)
+      BEGIN SELECT ${fn}(${of('OLD')}); END;`)
 }
 
 /** Whether a cache on this connection may be used now; `stale()` runs when another connection wrote. */

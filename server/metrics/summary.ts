@@ -6,7 +6,7 @@
  * A window is whole periods ending with the current one (windows.ts `periodsOf`): 24h is the
  * current hour and the 23 before it. `from` in the answer says where the window starts.
  */
-import { and, eq, gte, inArray, or, type SQLWrapper, sql } from 'drizzle-orm'
+import { and, eq, gte, inArray, lt, or, type SQLWrapper, sql } from 'drizzle-orm'
 import { Freshness, perConnection, watchRows } from '../db/connection-cache.ts'
 import type { Db, Sqlite } from '../db/client.ts'
 import { siteRollups } from '../db/schema.ts'
@@ -30,34 +30,69 @@ const TOP_PAGES = 10
 /** What a summary reads from the rollups: everything but the live presence figures. */
 type Rolled = Pick<Summary, 'pageviews' | 'vitals' | 'topPages' | 'trend'>
 
+/** The rollup rows of a span of periods, grouped: per (path, metric) and, for the trend, per (period, vital). */
+interface Part {
+  rows: WindowRow[]
+  trend: TrendRow[]
+}
+
+/** A cached window: its older periods read once, the newest period read again after each write to it. */
+interface Entry {
+  gran: Gran
+  from: number
+  /** The newest period's start: rows from here on are re-read after a write. */
+  last: number
+  /** Periods from `from` up to `last`: dropped only when one of their rows is written. */
+  closed: Part
+  /** The answer, until a row of the newest period is written. */
+  rolled: Rolled | null
+}
+
 /**
- * Rolled parts of summaries, per site and (window, device), for the window start they were read
- * at: the 28d window scans every day row's histogram (40-54 ms CPU at 10 M samples), and screens and
- * the live push ask for the same one many times between two rollups. Exact: a temporary trigger on
- * this connection drops a site's entries whenever one of its site_rollups rows is written (the
- * rollup job, retention; a write rolled back only drops more), `data_version` drops all after
- * another connection's write, and a window that has moved on to a new period misses. Nothing is
- * read from or kept in it inside a transaction: uncommitted rows may yet roll back. The trigger
- * costs the rollup job's upsert about 0.6 µs a row (15,000 upserts: 35.6 → 44.0 ms CPU, median of 9).
+ * Rolled parts of summaries, per site and (window, device), split at the newest period: the
+ * periods before it are read once (the 28d window's 27 days are 40-54 ms CPU at 10 M samples) and
+ * kept until one of their rows changes or the window moves on; the newest period, which the rollup
+ * job writes every second under live traffic, is read again after each such write and merged with
+ * them. Exact: a temporary trigger on this connection reports the (site, gran, period) of every
+ * site_rollups row written (the rollup job, retention; a write rolled back only drops more): a
+ * write to the newest period drops the answer, to an older period of the window the whole entry, to
+ * a period before the window nothing. `data_version` drops all after another connection's write;
+ * nothing is read from or kept in it inside a transaction (uncommitted rows may yet roll back).
  */
 class RolledCache {
-  private bySite = new Map<string, Map<string, { from: number; rolled: Rolled }>>()
+  private bySite = new Map<string, Map<string, Entry>>()
   private freshness: Freshness
 
   constructor(sqlite: Sqlite) {
-    watchRows(sqlite, 'rollup', 'site_rollups', 'site', (site) => this.bySite.delete(site))
+    watchRows(sqlite, 'rollup', 'site_rollups', ['site', 'gran', 'period'], (site, gran, period) =>
+      this.written(site as string, gran as Gran, period as number)
+    )
     this.freshness = new Freshness(sqlite, () => this.bySite.clear())
   }
 
-  get(site: string, key: string, from: number, read: () => Rolled): Rolled {
-    if (!this.freshness.usable()) return read()
+  private written(site: string, gran: Gran, period: number): void {
+    const entries = this.bySite.get(site)
+    if (!entries) return
+    for (const [key, e] of entries) {
+      if (e.gran !== gran || period < e.from) continue
+      if (period >= e.last) e.rolled = null
+      else entries.delete(key)
+    }
+  }
+
+  /** Whether the cache may be used now (false inside a transaction). */
+  usable(): boolean {
+    return this.freshness.usable()
+  }
+
+  entry(site: string, key: string): Entry | undefined {
+    return this.bySite.get(site)?.get(key)
+  }
+
+  keep(site: string, key: string, e: Entry): void {
     let entries = this.bySite.get(site)
-    const hit = entries?.get(key)
-    if (hit && hit.from === from) return hit.rolled
-    const rolled = read()
     if (!entries) this.bySite.set(site, (entries = new Map()))
-    entries.set(key, { from, rolled })
-    return rolled
+    entries.set(key, e)
   }
 
   static of = perConnection((sqlite) => new RolledCache(sqlite))
@@ -65,6 +100,9 @@ class RolledCache {
 
 /** The connection under a drizzle handle: drizzle() sets `$client` on every handle it makes, Db's type omits it. */
 const connectionOf = (db: Db): Sqlite => (db as Db & { $client: Sqlite }).$client
+
+/** The end of an open span: the newest part includes any later period (a clock set back). */
+const OPEN = Number.MAX_SAFE_INTEGER
 
 export class Summaries {
   private stmts: ReturnType<typeof statements>
@@ -79,29 +117,13 @@ export class Summaries {
     this.cache = RolledCache.of(connectionOf(db))
   }
 
-  /** p75 per period of the window, every period present, oldest first. */
-  private trend(site: string, gran: Gran, from: number, count: number, device: Device | null): Summary['trend'] {
-    const points = Array.from({ length: count }, (_, i) => {
-      const p = { t: new Date(from + i * GRAN_MS[gran]).toISOString() } as Summary['trend'][number]
-      for (const name of VITAL_NAMES) p[name] = null
-      return p
-    })
-    for (const r of this.stmts.trend.all({ site, gran, start: from, device })) {
-      const point = points[Math.round((r.period - from) / GRAN_MS[gran])]
-      if (point && r.n > 0 && isVital(r.metric)) point[r.metric] = percentile(r.metric, decode(r.hist), 0.75)
-    }
-    return points
-  }
-
   /**
    * The summary of `site` over `window`. Its rolled part may be the cached one, shared with other
    * readers: never mutate an answer.
    */
   summary(site: string, window: SummaryWindow, device: Device | null): Summary {
     const { gran, count, from } = periodsOf(window, this.now())
-    const rolled = this.cache.get(site, `${window}\0${device ?? ''}`, from, () =>
-      this.rolled(site, gran, count, from, device)
-    )
+    const rolled = this.rolled(site, `${window}\0${device ?? ''}`, gran, count, from, device)
     return {
       site,
       window,
@@ -116,47 +138,108 @@ export class Summaries {
     }
   }
 
-  private rolled(site: string, gran: Gran, count: number, from: number, device: Device | null): Rolled {
-    const rows = this.stmts.window.all({ site, gran, start: from, device })
+  private rolled(site: string, key: string, gran: Gran, count: number, from: number, device: Device | null): Rolled {
+    // Uncached: the whole window in one read (what the cached split must always equal).
+    if (!this.cache.usable()) return rolledOf([this.read(site, gran, from, OPEN, device)], gran, from, count)
+    let e = this.cache.entry(site, key)
+    if (e?.from === from && e.rolled) return e.rolled
+    const last = from + (count - 1) * GRAN_MS[gran]
+    if (e?.from !== from) {
+      e = { gran, from, last, closed: this.read(site, gran, from, last, device), rolled: null }
+      this.cache.keep(site, key, e)
+    }
+    e.rolled = rolledOf([e.closed, this.read(site, gran, last, OPEN, device)], gran, from, count)
+    return e.rolled
+  }
 
-    let pageviews = 0
-    const vitals = {} as Record<VitalName, VitalSummary>
-    for (const name of VITAL_NAMES) vitals[name] = vitalSummary(name, undefined)
-    const views: { path: string; views: number }[] = []
-    const byLcp: { path: string; p75: number; samples: number }[] = []
-    const byInp: typeof byLcp = []
-    for (const r of rows) {
-      if (r.path === ALL_PATHS) {
-        if (r.metric === 'PV') pageviews = r.n
-        else if (isVital(r.metric)) vitals[r.metric] = vitalSummary(r.metric, r)
-        continue
-      }
-      if (r.metric === 'PV') views.push({ path: r.path, views: r.n })
-      else if ((r.metric === 'LCP' || r.metric === 'INP') && r.n > 0) {
-        const p75 = percentile(r.metric, decode(r.hist), 0.75) ?? 0
-        ;(r.metric === 'LCP' ? byLcp : byInp).push({ path: r.path, p75, samples: r.n })
+  /** The rows of periods `start` ≤ period < `end`. */
+  private read(site: string, gran: Gran, start: number, end: number, device: Device | null): Part {
+    const p = { site, gran, start, end, device }
+    return { rows: this.stmts.window.all(p), trend: this.stmts.trend.all(p) }
+  }
+}
+
+/** A (path, metric) group summed over parts; `hists` decoded only where a figure needs them. */
+interface Group {
+  path: string
+  metric: string
+  n: number
+  good: number
+  ni: number
+  poor: number
+  hists: (Buffer | null)[]
+}
+
+/** The answer from disjoint spans of the window's periods. */
+function rolledOf(parts: Part[], gran: Gran, from: number, count: number): Rolled {
+  const groups = new Map<string, Group>()
+  for (const part of parts)
+    for (const r of part.rows) {
+      const k = `${r.path}\0${r.metric}`
+      const g = groups.get(k)
+      if (!g) groups.set(k, { ...r, hists: [r.hist] })
+      else {
+        g.n += r.n
+        g.good += r.good
+        g.ni += r.ni
+        g.poor += r.poor
+        g.hists.push(r.hist)
       }
     }
-    const worstFirst = (a: { p75: number; samples: number }, b: { p75: number; samples: number }) =>
-      b.p75 - a.p75 || b.samples - a.samples
-    return {
-      pageviews,
-      vitals,
-      topPages: {
-        byViews: views.sort((a, b) => b.views - a.views || a.path.localeCompare(b.path)).slice(0, TOP_PAGES),
-        byLcp: byLcp.sort(worstFirst).slice(0, TOP_PAGES),
-        byInp: byInp.sort(worstFirst).slice(0, TOP_PAGES),
-      },
-      trend: this.trend(site, gran, from, count, device),
+
+  let pageviews = 0
+  const vitals = {} as Record<VitalName, VitalSummary>
+  for (const name of VITAL_NAMES) vitals[name] = vitalSummary(name, undefined)
+  const views: { path: string; views: number }[] = []
+  const byLcp: { path: string; p75: number; samples: number }[] = []
+  const byInp: typeof byLcp = []
+  for (const g of groups.values()) {
+    if (g.path === ALL_PATHS) {
+      if (g.metric === 'PV') pageviews = g.n
+      else if (isVital(g.metric)) vitals[g.metric] = vitalSummary(g.metric, g)
+      continue
+    }
+    if (g.metric === 'PV') views.push({ path: g.path, views: g.n })
+    else if ((g.metric === 'LCP' || g.metric === 'INP') && g.n > 0) {
+      const p75 = percentile(g.metric, decode(g.hists), 0.75) ?? 0
+      ;(g.metric === 'LCP' ? byLcp : byInp).push({ path: g.path, p75, samples: g.n })
     }
   }
+  const worstFirst = (a: { p75: number; samples: number }, b: { p75: number; samples: number }) =>
+    b.p75 - a.p75 || b.samples - a.samples
+  return {
+    pageviews,
+    vitals,
+    topPages: {
+      byViews: views.sort((a, b) => b.views - a.views || a.path.localeCompare(b.path)).slice(0, TOP_PAGES),
+      byLcp: byLcp.sort(worstFirst).slice(0, TOP_PAGES),
+      byInp: byInp.sort(worstFirst).slice(0, TOP_PAGES),
+    },
+    trend: trendOf(parts, gran, from, count),
+  }
+}
+
+/** p75 per period of the window, every period present, oldest first. */
+function trendOf(parts: Part[], gran: Gran, from: number, count: number): Summary['trend'] {
+  const points = Array.from({ length: count }, (_, i) => {
+    const p = { t: new Date(from + i * GRAN_MS[gran]).toISOString() } as Summary['trend'][number]
+    for (const name of VITAL_NAMES) p[name] = null
+    return p
+  })
+  // The parts are disjoint spans of periods: each (period, vital) comes from one of them.
+  for (const part of parts)
+    for (const r of part.trend) {
+      const point = points[Math.round((r.period - from) / GRAN_MS[gran])]
+      if (point && r.n > 0 && isVital(r.metric)) point[r.metric] = percentile(r.metric, decode([r.hist]), 0.75)
+    }
+  return points
 }
 
 const isVital = (m: string): m is VitalName => (VITAL_NAMES as readonly string[]).includes(m)
 
-function decode(hist: Buffer | null): Int32Array {
+function decode(hists: (Buffer | null)[]): Int32Array {
   const counts = new Int32Array(MAX_BUCKETS)
-  addInto(counts, hist)
+  for (const h of hists) addInto(counts, h)
   return counts
 }
 
@@ -170,11 +253,11 @@ function percentile(name: VitalName, counts: Int32Array, p: number): number | nu
   return v === null ? null : round(name, v)
 }
 
-function vitalSummary(name: VitalName, r: WindowRow | undefined): VitalSummary {
+function vitalSummary(name: VitalName, r: Group | undefined): VitalSummary {
   const n = r?.n ?? 0
   if (!r || n <= 0)
     return { p50: null, p75: null, p95: null, rating: null, shares: { good: 0, ni: 0, poor: 0 }, samples: 0 }
-  const counts = decode(r.hist)
+  const counts = decode(r.hists)
   const q = (p: number) => percentile(name, counts, p)
   return {
     p50: q(0.5),
@@ -214,6 +297,7 @@ function statements(db: Db) {
     eq(r.site, ph('site')),
     eq(r.gran, ph('gran')),
     gte(r.period, ph('start')),
+    lt(r.period, ph('end')),
     or(sql`${ph('device')} IS NULL`, eq(r.device, ph('device')))
   )
   return {
@@ -243,3 +327,4 @@ function statements(db: Db) {
 }
 
 type WindowRow = ReturnType<ReturnType<typeof statements>['window']['all']>[number]
+type TrendRow = ReturnType<ReturnType<typeof statements>['trend']['all']>[number]
