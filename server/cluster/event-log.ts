@@ -21,6 +21,7 @@
  * something new to read.
  */
 import type pg from 'pg'
+import type { PgCommitHooks } from '../db/pg/writer.ts'
 
 export const EVENTS_CHANNEL = 'radiator_events'
 
@@ -74,4 +75,43 @@ export async function eventsAfter(db: Queryable, after: number, limit: number): 
     [after, limit]
   )
   return r.rows.map((row) => ({ id: Number(row.id), type: row.type, at: Number(row.at), data: row.data }))
+}
+
+/**
+ * The events of the open writer transaction (PgWriter hooks): ops add them as they go, and they are
+ * appended as the batch's last statements, so ids follow COMMIT order across the cluster. A rolled
+ * back op takes its events with it.
+ */
+export class PendingEvents implements PgCommitHooks<LoggedEvent[], number> {
+  private pending: NewEvent[] = []
+  private appended: LoggedEvent[] = []
+
+  add(ev: NewEvent): void {
+    this.pending.push(ev)
+  }
+
+  mark(): number {
+    return this.pending.length
+  }
+
+  rollback(mark: number): void {
+    this.pending.length = mark
+    this.appended = []
+  }
+
+  async beforeCommit(tx: pg.ClientBase): Promise<void> {
+    const evs = this.pending
+    const ids = await appendEvents(tx, evs)
+    this.appended = evs.map((e, i) => ({ ...e, id: ids[i]! }))
+  }
+
+  committed(): LoggedEvent[] {
+    const made = this.appended
+    this.appended = []
+    this.pending = []
+    return made
+  }
+
+  durable(): void {}
+  lost(): void {}
 }
