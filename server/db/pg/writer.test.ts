@@ -110,6 +110,9 @@ describe.skipIf(!up)('PgWriter', () => {
     const pid = await w.write(async (tx) => (await tx.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)
     const dying = w.write(async (tx) => {
       await pool.query('SELECT pg_terminate_backend($1)', [pid])
+      // The signal is asynchronous: wait until the backend is gone before using its connection.
+      while ((await pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount)
+        await new Promise((r) => setTimeout(r, 10))
       await tx.query('SELECT 1')
     })
     const err = await dying.catch((e) => e)
