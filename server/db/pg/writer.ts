@@ -46,7 +46,10 @@ const sqlState = (e: unknown): string | undefined => (e as { code?: unknown })?.
 export function isPgStorageError(e: unknown): boolean {
   const s = sqlState(e)
   // A socket error before any answer has no SQLSTATE: the connection is gone.
-  return (s !== undefined && STORAGE_STATE.test(s)) || /Connection terminated|ECONNREFUSED|ECONNRESET/.test(String(e))
+  return (
+    (s !== undefined && STORAGE_STATE.test(s)) ||
+    /Connection terminated|not queryable|ECONNREFUSED|ECONNRESET|EPIPE/.test(String(e))
+  )
 }
 
 export class PgWriter {
