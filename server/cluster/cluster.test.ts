@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EVENT_TABLES, freshDatabase, NATS_URL, servicesUp, uniqueName } from '../test/services.ts'
 import { appendEvents, eventsAfter, initEventLog } from './event-log.ts'
 import { LeaderLease } from './lease.ts'
-import { EventRelay } from './relay.ts'
+import { EventRelay, sendTransient } from './relay.ts'
 import { LiveStream, type StreamEvent } from './stream.ts'
 
 const up = servicesUp('postgres', 'nats')
@@ -134,6 +134,25 @@ describe.skipIf(!up)('cluster live path (PostgreSQL + JetStream)', () => {
     const replay = await stream.range(n - 2, n)
     expect(replay?.map((e) => e.data)).toEqual(['"after-stop-1"', '"after-stop-2"'])
     expect(await stream.range(0, n)).toHaveLength(n)
+  })
+
+  it('transients sent from any instance reach the stream through the relay; junk on the subject is ignored', async () => {
+    const stream = await newStream()
+    const relay = new EventRelay(pool, stream)
+    await relay.start()
+    const got: StreamEvent[] = []
+    const tail = (await stream.tail()).seq
+    const follow = await stream.follow(tail, (ev) => got.push(ev))
+    const other = await connect({ servers: NATS_URL })
+    const elsewhere = new LiveStream(other, stream.opts)
+    other.publish(`${stream.opts.name}.transient`, 'not json')
+    other.publish(`${stream.opts.name}.transient`, '{"type":1}')
+    sendTransient(elsewhere, { type: 'visitors', at: 3, data: '{"site":"a","now":4}' })
+    await until('the transient relayed', () => got.some((e) => e.type === 'visitors'))
+    follow.stop()
+    await relay.stop()
+    await other.close()
+    expect(got.map((e) => [e.type, e.data])).toEqual([['visitors', '{"site":"a","now":4}']])
   })
 
   it('one lease holder at a time; another takes over when it steps down', async () => {

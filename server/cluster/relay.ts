@@ -20,6 +20,7 @@
  * Transient events are not stored: one that was in flight to a leader that died is gone, which is
  * what transient means (the next count supersedes it).
  */
+import type { Subscription } from '@nats-io/transport-node'
 import type pg from 'pg'
 import { EVENTS_CHANNEL, eventsAfter } from './event-log.ts'
 import type { LiveStream } from './stream.ts'
@@ -42,6 +43,7 @@ export class EventRelay {
   private through = 0
   private transients: Transient[] = []
   private listener: pg.PoolClient | null = null
+  private inbox: Subscription | null = null
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
   private again = false
@@ -62,6 +64,14 @@ export class EventRelay {
     this.listener.on('error', (e) => this.onError(e))
     await this.listener.query(`LISTEN ${EVENTS_CHANNEL}`)
     this.timer = setInterval(() => this.kick(), POLL_MS)
+    // Transients from every instance (sendTransient) come to whoever relays now.
+    this.inbox = this.stream.nc.subscribe(transientSubject(this.stream), { queue: 'relay' })
+    void (async () => {
+      for await (const m of this.inbox!) {
+        const t = parseTransient(m.string())
+        if (t) this.transient(t)
+      }
+    })()
     this.kick()
   }
 
@@ -135,6 +145,8 @@ export class EventRelay {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.inbox?.unsubscribe()
+    this.inbox = null
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     await this.running?.catch(() => {})
@@ -145,6 +157,25 @@ export class EventRelay {
       l.release()
     }
   }
+}
+
+const transientSubject = (stream: LiveStream) => `${stream.opts.name}.transient`
+
+/**
+ * Hands a transient event to the cluster's relay, from any instance. Core NATS, at most once: a count
+ * lost while the leader changes is superseded by the next one, and nothing waits for an answer.
+ */
+export function sendTransient(stream: LiveStream, ev: Transient): void {
+  stream.nc.publish(transientSubject(stream), JSON.stringify(ev))
+}
+
+function parseTransient(text: string): Transient | null {
+  try {
+    const v = JSON.parse(text) as Partial<Transient>
+    if (typeof v.type === 'string' && typeof v.at === 'number' && typeof v.data === 'string')
+      return { type: v.type, at: v.at, data: v.data }
+  } catch {}
+  return null
 }
 
 async function relayedMark(db: pg.Pool): Promise<number> {
