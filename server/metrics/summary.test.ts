@@ -295,5 +295,18 @@ describe('site summary', () => {
     await allEqualFresh('a minute later')
     clock.advance(86_400_000)
     await allEqualFresh('a day later')
+    // One period at a time, each window takes out what it leaves (5m after 5 minutes, 24h after
+    // 24 hours, 7d after 7 days) and adds what closed.
+    await postBeacon(s.url, [{ type: 'pageview', path: '/late' }, lcp(3300, 'late-1', '/late')])
+    await eventually(rolledUp, 'rollup')
+    for (const [step, times] of [
+      [60_000, 7],
+      [3600_000, 26],
+      [86_400_000, 9],
+    ] as const)
+      for (let i = 0; i < times; i++) {
+        clock.advance(step)
+        await allEqualFresh(`${i + 1} × ${step} ms on`)
+      }
   })
 })

@@ -36,28 +36,48 @@ interface Part {
   trend: TrendRow[]
 }
 
-/** A cached window: its older periods read once, the newest period read again after each write to it. */
+/** A (path, metric) group summed over a span of periods; `rows` counts the rollup rows behind it. */
+interface Sum {
+  path: string
+  metric: string
+  rows: number
+  n: number
+  good: number
+  ni: number
+  poor: number
+  counts: Int32Array | null
+}
+
+/** A span of periods summed per (path, metric), with the trend's p75 per vital of each of its periods. */
+interface Span {
+  sums: Map<string, Sum>
+  points: Map<number, Partial<Record<VitalName, number | null>>>
+}
+
+/** A cached window: its older periods summed once, the newest period read again after each write to it. */
 interface Entry {
   gran: Gran
   from: number
   /** The newest period's start: rows from here on are re-read after a write. */
   last: number
-  /** Periods from `from` up to `last`: dropped only when one of their rows is written. */
-  closed: Part
+  /** Periods from `from` up to `last`. */
+  closed: Span
   /** The answer, until a row of the newest period is written. */
   rolled: Rolled | null
 }
 
 /**
  * Rolled parts of summaries, per site and (window, device), split at the newest period: the
- * periods before it are read once (the 28d window's 27 days are 40-54 ms CPU at 10 M samples) and
- * kept until one of their rows changes or the window moves on; the newest period, which the rollup
- * job writes every second under live traffic, is read again after each such write and merged with
- * them. Exact: a temporary trigger on this connection reports the (site, gran, period) of every
- * site_rollups row written (the rollup job, retention; a write rolled back only drops more): a
- * write to the newest period drops the answer, to an older period of the window the whole entry, to
- * a period before the window nothing. `data_version` drops all after another connection's write;
- * nothing is read from or kept in it inside a transaction (uncommitted rows may yet roll back).
+ * periods before it are summed once (the 28d window's 27 days are 33-54 ms CPU at 2 M samples)
+ * and kept, and the newest period, which the rollup job writes every second under live traffic,
+ * is read again after each such write and added to them. When the window moves on, the periods it
+ * left are subtracted and the ones that closed added (the 1h window moves every minute). Exact:
+ * counts and histograms are integers; a temporary trigger on this connection reports the (site,
+ * gran, period) of every site_rollups row written (the rollup job, retention; a write rolled back
+ * only drops more): a write to the newest period drops the answer, to an older period of the
+ * window the whole entry, before the window nothing. `data_version` drops all after another
+ * connection's write; nothing is read from or kept in it inside a transaction (uncommitted rows
+ * may yet roll back).
  */
 class RolledCache {
   private bySite = new Map<string, Map<string, Entry>>()
@@ -139,16 +159,23 @@ export class Summaries {
   }
 
   private rolled(site: string, key: string, gran: Gran, count: number, from: number, device: Device | null): Rolled {
+    const empty: Part = { rows: [], trend: [] }
     // Uncached: the whole window in one read (what the cached split must always equal).
-    if (!this.cache.usable()) return rolledOf([this.read(site, gran, from, OPEN, device)], gran, from, count)
+    if (!this.cache.usable()) return answer(spanOf(this.read(site, gran, from, OPEN, device)), empty, gran, from, count)
     let e = this.cache.entry(site, key)
     if (e?.from === from && e.rolled) return e.rolled
     const last = from + (count - 1) * GRAN_MS[gran]
-    if (e?.from !== from) {
-      e = { gran, from, last, closed: this.read(site, gran, from, last, device), rolled: null }
+    if (e && e.from < from && from <= e.last) {
+      // Moved on: what it left, out; what closed since, in (rows written meanwhile dropped the entry).
+      subtract(e.closed, this.read(site, gran, e.from, from, device), from)
+      add(e.closed, this.read(site, gran, e.last, last, device))
+      e.from = from
+      e.last = last
+    } else if (e?.from !== from) {
+      e = { gran, from, last, closed: spanOf(this.read(site, gran, from, last, device)), rolled: null }
       this.cache.keep(site, key, e)
     }
-    e.rolled = rolledOf([e.closed, this.read(site, gran, last, OPEN, device)], gran, from, count)
+    e.rolled = answer(e.closed, this.read(site, gran, last, OPEN, device), gran, from, count)
     return e.rolled
   }
 
@@ -159,33 +186,83 @@ export class Summaries {
   }
 }
 
-/** A (path, metric) group summed over parts; `hists` decoded only where a figure needs them. */
-interface Group {
-  path: string
-  metric: string
-  n: number
-  good: number
-  ni: number
-  poor: number
-  hists: (Buffer | null)[]
+const keyOf = (r: { path: string; metric: string }) => `${r.path}\0${r.metric}`
+
+function spanOf(part: Part): Span {
+  const span: Span = { sums: new Map(), points: new Map() }
+  add(span, part)
+  return span
 }
 
-/** The answer from disjoint spans of the window's periods. */
-function rolledOf(parts: Part[], gran: Gran, from: number, count: number): Rolled {
-  const groups = new Map<string, Group>()
-  for (const part of parts)
-    for (const r of part.rows) {
-      const k = `${r.path}\0${r.metric}`
-      const g = groups.get(k)
-      if (!g) groups.set(k, { ...r, hists: [r.hist] })
-      else {
-        g.n += r.n
-        g.good += r.good
-        g.ni += r.ni
-        g.poor += r.poor
-        g.hists.push(r.hist)
-      }
+/** Adds a part's rows to the span (its periods are not in the span yet). */
+function add(span: Span, part: Part): void {
+  for (const r of part.rows) {
+    const k = keyOf(r)
+    let s = span.sums.get(k)
+    if (!s) {
+      s = { path: r.path, metric: r.metric, rows: 0, n: 0, good: 0, ni: 0, poor: 0, counts: null }
+      span.sums.set(k, s)
     }
+    s.rows += r.rows
+    s.n += r.n
+    s.good += r.good
+    s.ni += r.ni
+    s.poor += r.poor
+    if (r.hist) addInto((s.counts ??= new Int32Array(MAX_BUCKETS)), r.hist)
+  }
+  for (const r of part.trend) {
+    if (!isVital(r.metric)) continue
+    let point = span.points.get(r.period)
+    if (!point) span.points.set(r.period, (point = {}))
+    point[r.metric] = r.n > 0 ? percentile(r.metric, decode([r.hist]), 0.75) : null
+  }
+}
+
+/** Takes a part's rows out of the span: its periods, all before `from`, leave it. */
+function subtract(span: Span, part: Part, from: number): void {
+  const scratch = new Int32Array(MAX_BUCKETS)
+  for (const r of part.rows) {
+    const k = keyOf(r)
+    const s = span.sums.get(k)!
+    s.rows -= r.rows
+    if (s.rows === 0) {
+      span.sums.delete(k)
+      continue
+    }
+    s.n -= r.n
+    s.good -= r.good
+    s.ni -= r.ni
+    s.poor -= r.poor
+    if (!r.hist || !s.counts) continue
+    scratch.fill(0)
+    addInto(scratch, r.hist)
+    for (let i = 0; i < MAX_BUCKETS; i++) s.counts[i]! -= scratch[i]!
+  }
+  for (const period of span.points.keys()) if (period < from) span.points.delete(period)
+}
+
+/** The answer from the window's older periods summed and its newest period's rows. */
+function answer(closed: Span, newest: Part, gran: Gran, from: number, count: number): Rolled {
+  const sums = new Map(closed.sums)
+  for (const r of newest.rows) {
+    const k = keyOf(r)
+    const c = sums.get(k)
+    let counts = c?.counts ?? null
+    if (r.hist) {
+      counts = counts ? counts.slice() : new Int32Array(MAX_BUCKETS)
+      addInto(counts, r.hist)
+    }
+    sums.set(k, {
+      path: r.path,
+      metric: r.metric,
+      rows: (c?.rows ?? 0) + r.rows,
+      n: (c?.n ?? 0) + r.n,
+      good: (c?.good ?? 0) + r.good,
+      ni: (c?.ni ?? 0) + r.ni,
+      poor: (c?.poor ?? 0) + r.poor,
+      counts,
+    })
+  }
 
   let pageviews = 0
   const vitals = {} as Record<VitalName, VitalSummary>
@@ -193,7 +270,7 @@ function rolledOf(parts: Part[], gran: Gran, from: number, count: number): Rolle
   const views: { path: string; views: number }[] = []
   const byLcp: { path: string; p75: number; samples: number }[] = []
   const byInp: typeof byLcp = []
-  for (const g of groups.values()) {
+  for (const g of sums.values()) {
     if (g.path === ALL_PATHS) {
       if (g.metric === 'PV') pageviews = g.n
       else if (isVital(g.metric)) vitals[g.metric] = vitalSummary(g.metric, g)
@@ -201,12 +278,13 @@ function rolledOf(parts: Part[], gran: Gran, from: number, count: number): Rolle
     }
     if (g.metric === 'PV') views.push({ path: g.path, views: g.n })
     else if ((g.metric === 'LCP' || g.metric === 'INP') && g.n > 0) {
-      const p75 = percentile(g.metric, decode(g.hists), 0.75) ?? 0
+      const p75 = percentile(g.metric, g.counts ?? EMPTY_COUNTS, 0.75) ?? 0
       ;(g.metric === 'LCP' ? byLcp : byInp).push({ path: g.path, p75, samples: g.n })
     }
   }
-  const worstFirst = (a: { p75: number; samples: number }, b: { p75: number; samples: number }) =>
-    b.p75 - a.p75 || b.samples - a.samples
+  // Ties broken by path: the order groups were summed in must not show.
+  const worstFirst = (a: { path: string; p75: number; samples: number }, b: typeof a) =>
+    b.p75 - a.p75 || b.samples - a.samples || byPath(a, b)
   return {
     pageviews,
     vitals,
@@ -215,23 +293,25 @@ function rolledOf(parts: Part[], gran: Gran, from: number, count: number): Rolle
       byLcp: byLcp.sort(worstFirst).slice(0, TOP_PAGES),
       byInp: byInp.sort(worstFirst).slice(0, TOP_PAGES),
     },
-    trend: trendOf(parts, gran, from, count),
+    trend: trendOf(closed, newest, gran, from, count),
   }
 }
 
+const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+const EMPTY_COUNTS = new Int32Array(MAX_BUCKETS)
+
 /** p75 per period of the window, every period present, oldest first. */
-function trendOf(parts: Part[], gran: Gran, from: number, count: number): Summary['trend'] {
+function trendOf(closed: Span, newest: Part, gran: Gran, from: number, count: number): Summary['trend'] {
   const points = Array.from({ length: count }, (_, i) => {
     const p = { t: new Date(from + i * GRAN_MS[gran]).toISOString() } as Summary['trend'][number]
-    for (const name of VITAL_NAMES) p[name] = null
+    const known = closed.points.get(from + i * GRAN_MS[gran])
+    for (const name of VITAL_NAMES) p[name] = known?.[name] ?? null
     return p
   })
-  // The parts are disjoint spans of periods: each (period, vital) comes from one of them.
-  for (const part of parts)
-    for (const r of part.trend) {
-      const point = points[Math.round((r.period - from) / GRAN_MS[gran])]
-      if (point && r.n > 0 && isVital(r.metric)) point[r.metric] = percentile(r.metric, decode([r.hist]), 0.75)
-    }
+  for (const r of newest.trend) {
+    const point = points[Math.round((r.period - from) / GRAN_MS[gran])]
+    if (point && r.n > 0 && isVital(r.metric)) point[r.metric] = percentile(r.metric, decode([r.hist]), 0.75)
+  }
   return points
 }
 
@@ -253,11 +333,11 @@ function percentile(name: VitalName, counts: Int32Array, p: number): number | nu
   return v === null ? null : round(name, v)
 }
 
-function vitalSummary(name: VitalName, r: Group | undefined): VitalSummary {
+function vitalSummary(name: VitalName, r: Sum | undefined): VitalSummary {
   const n = r?.n ?? 0
   if (!r || n <= 0)
     return { p50: null, p75: null, p95: null, rating: null, shares: { good: 0, ni: 0, poor: 0 }, samples: 0 }
-  const counts = decode(r.hists)
+  const counts = r.counts ?? EMPTY_COUNTS
   const q = (p: number) => percentile(name, counts, p)
   return {
     p50: q(0.5),
@@ -306,6 +386,7 @@ function statements(db: Db) {
       .select({
         path: r.path,
         metric: r.metric,
+        rows: sql<number>`count(*)`,
         n: total(r.n),
         good: total(r.good),
         ni: total(r.ni),
