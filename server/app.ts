@@ -2,7 +2,7 @@
  * @module The app factory: every dependency is passed in, nothing is read from the environment,
  * so tests build the same app main.ts serves with a temp database and explicit config.
  */
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Config } from './config.ts'
 import type { Store } from './db/client.ts'
@@ -34,6 +34,29 @@ export interface AppDeps {
   mounts?: [path: string, app: Hono][]
 }
 
+/** The security headers of every answer (the long poll, answered outside Hono, sends the same: live/poll-node.ts). */
+export function securityHeaders(config: Config): MiddlewareHandler {
+  return secureHeaders({
+    overwrite: false,
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      // The page loads nothing from elsewhere (a TV may have no internet); no inline script.
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+      frameAncestors: config.FRAME_ANCESTORS,
+    },
+    // frame-ancestors decides framing; X-Frame-Options can't say "these origins".
+    xFrameOptions: false,
+    referrerPolicy: 'no-referrer',
+    crossOriginEmbedderPolicy: false,
+  })
+}
+
 export function createApp(deps: AppDeps) {
   const { store, writer, hub, version, startedAt } = deps
   const app = new Hono()
@@ -50,31 +73,7 @@ export function createApp(deps: AppDeps) {
   )
   app.use('*', installAccess(deps.access))
   // Security headers on every answer; a route's own (beacon.js's cross-origin CORP) win.
-  app.use(
-    '*',
-    Object.assign(
-      secureHeaders({
-        overwrite: false,
-        contentSecurityPolicy: {
-          defaultSrc: ["'self'"],
-          // The page loads nothing from elsewhere (a TV may have no internet); no inline script.
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'", "'unsafe-inline'"],
-          imgSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'"],
-          objectSrc: ["'none'"],
-          baseUri: ["'none'"],
-          formAction: ["'self'"],
-          frameAncestors: deps.config.FRAME_ANCESTORS,
-        },
-        // frame-ancestors decides framing; X-Frame-Options can't say "these origins".
-        xFrameOptions: false,
-        referrerPolicy: 'no-referrer',
-        crossOriginEmbedderPolicy: false,
-      }),
-      { [APP_WIDE]: true }
-    )
-  )
+  app.use('*', Object.assign(securityHeaders(deps.config), { [APP_WIDE]: true }))
   app.use('*', csrfGuard(deps.config))
 
   // Status for load balancers and uptime checks; the details only for a signed-in viewer.

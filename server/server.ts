@@ -15,6 +15,7 @@ import { StartupError } from './errors.ts'
 import { Writer } from './db/writer.ts'
 import { Hub } from './live/hub.ts'
 import { liveWebSocketServer } from './live/ws.ts'
+import { pollNodeRoutes } from './live/poll-node.ts'
 import type { Logger } from './log.ts'
 import { withNodeRoutes, type NodeRoutes } from './http/node-routes.ts'
 import { answerUpgrades, lingerOnClose, withPlainUpgradeRefused } from './http/connections.ts'
@@ -129,7 +130,10 @@ export async function startServer(
   })
 
   const wss = liveWebSocketServer()
-  const nodeRoutes: NodeRoutes = Object.assign({}, ...caps.map((c) => c.nodeRoutes))
+  const nodeRoutes: NodeRoutes = Object.assign(
+    await pollNodeRoutes({ hub, config, log, telemetry, access: access.control }),
+    ...caps.map((c) => c.nodeRoutes)
+  )
   const server = serve({
     fetch: app.fetch,
     websocket: { server: wss },

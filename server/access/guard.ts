@@ -7,10 +7,12 @@
  * the session cookie, the trusted auth proxy's header; then PUBLIC_DASHBOARD / PUBLIC_FEEDS.
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import { getCookie } from 'hono/cookie'
+import { parse as parseCookies } from 'hono/utils/cookie'
+import type { IncomingMessage } from 'node:http'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
-import { clientIp } from '../http/client-ip.ts'
+import { clientIp, clientIpOf } from '../http/client-ip.ts'
+import { headerOf } from '../http/node-routes.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
 import type { Credentials } from './credentials.ts'
 import { allows, type AccessLevel, type Role } from './roles.ts'
@@ -40,6 +42,13 @@ export const AUTH_FAILURES_PER_MINUTE = 30
 const ANONYMOUS: Principal = { role: null, id: null, subject: 'anonymous', via: 'anonymous' }
 const FAILED: Principal = { ...ANONYMOUS, failed: true }
 
+/** What the credential check reads of a request, through Hono or on Node's own (a node route). */
+interface Asking {
+  header(name: string): string | undefined
+  /** The socket peer (never X-Forwarded-For). */
+  peer(): string
+}
+
 export class AccessControl {
   /** Guessing tokens or replaying dead cookies is cut short per address (429). */
   readonly failures = new RateLimiter(AUTH_FAILURES_PER_MINUTE)
@@ -56,18 +65,28 @@ export class AccessControl {
 
   /** The principal behind a request; an unusable credential counts as none. */
   principal(c: Context): Principal {
-    const auth = c.req.header('authorization')
+    return this.principalOf({ header: (name) => c.req.header(name), peer: () => clientIp(c, false) })
+  }
+
+  /** The same for a request answered on Node's own request and response (http/node-routes.ts). */
+  principalOfRequest(req: IncomingMessage): Principal {
+    return this.principalOf({ header: (name) => headerOf(req, name), peer: () => clientIpOf(req, false) })
+  }
+
+  private principalOf(q: Asking): Principal {
+    const auth = q.header('authorization')
     if (auth) {
       const secret = credentialFrom(auth)
       return secret === null ? FAILED : this.bySecret(secret)
     }
-    const cookie = getCookie(c, SESSION_COOKIE)
+    const cookies = q.header('cookie')
+    const cookie = cookies ? parseCookies(cookies, SESSION_COOKIE)[SESSION_COOKIE] : undefined
     if (cookie) {
       const s = this.credentials.session(cookie)
       if (s) return { role: s.role, id: s.id, subject: s.subject, via: 'session', kind: s.kind, cookie }
       return FAILED
     }
-    const proxied = this.proxyUser(c)
+    const proxied = this.proxyUser(q)
     if (proxied) return proxied
     return ANONYMOUS
   }
@@ -84,13 +103,13 @@ export class AccessControl {
   }
 
   /** The auth proxy's user header, believed only from AUTH_PROXY_TRUSTED peers. */
-  private proxyUser(c: Context): Principal | null {
+  private proxyUser(q: Asking): Principal | null {
     const header = this.config.AUTH_PROXY_HEADER
     if (!header) return null
-    const user = c.req.header(header)?.trim()
+    const user = q.header(header.toLowerCase())?.trim()
     if (!user) return null
     // The socket peer, never X-Forwarded-For: the proxy itself is what must be trusted.
-    const peer = clientIp(c, false).replace(/^::ffff:/, '')
+    const peer = q.peer().replace(/^::ffff:/, '')
     if (!this.config.AUTH_PROXY_TRUSTED.includes(peer)) return null
     const admin = this.config.AUTH_PROXY_ADMINS.includes(user.toLowerCase())
     return { role: admin ? 'admin' : 'viewer', id: `proxy:${user}`, subject: user.slice(0, 200), via: 'proxy' }
@@ -102,6 +121,39 @@ export class AccessControl {
     return (
       ((level === 'viewer' || level === 'scrape') && this.config.PUBLIC_DASHBOARD) ||
       (level === 'feed' && (this.config.PUBLIC_FEEDS || this.config.PUBLIC_DASHBOARD))
+    )
+  }
+
+  /**
+   * Why `p` may not use a route of `level` (401 with a challenge, 403, or 429 once its address has
+   * failed too often), or null when it may. `address` is read only for a failed credential.
+   */
+  refusal(p: Principal, level: AccessLevel, address: () => string): AppError | null {
+    if (p.failed && !this.failures.take(address()))
+      return new AppError(
+        'TOO_MANY_REQUESTS',
+        'too many failed credential checks from this address; try again in a minute'
+      )
+    if (this.permits(p, level)) return null
+    const challenge = {
+      'www-authenticate': level === 'feed' ? 'Basic realm="Radiator", charset="UTF-8"' : 'Bearer realm="Radiator"',
+    }
+    if (p.role !== null)
+      return new AppError(
+        'FORBIDDEN',
+        `this needs the ${level === 'feed' || level === 'scrape' ? 'viewer' : level} role`,
+        undefined,
+        challenge
+      )
+    return new AppError(
+      'UNAUTHORIZED',
+      level === 'push'
+        ? 'send Authorization: Bearer <token>: a metrics-push token, or one of METRICS_TOKEN'
+        : level === 'scrape'
+          ? 'send Authorization: Bearer <token>: one of METRICS_SCRAPE_TOKEN, or a viewer token'
+          : 'sign in first: a session cookie, or Authorization: Bearer <token>',
+      undefined,
+      challenge
     )
   }
 }
@@ -118,28 +170,8 @@ function guard(level: AccessLevel): Guard {
       const ac = c.get('access' as never) as AccessControl | undefined
       if (!ac) throw new Error('access control is not installed (app.ts)')
       const p = ac.principal(c)
-      if (p.failed && !ac.failures.take(ac.address(c)))
-        throw new AppError(
-          'TOO_MANY_REQUESTS',
-          'too many failed credential checks from this address; try again in a minute'
-        )
-      if (!ac.permits(p, level)) {
-        const challenge = level === 'feed' ? 'Basic realm="Radiator", charset="UTF-8"' : 'Bearer realm="Radiator"'
-        c.header('www-authenticate', challenge)
-        if (p.role === null)
-          throw new AppError(
-            'UNAUTHORIZED',
-            level === 'push'
-              ? 'send Authorization: Bearer <token>: a metrics-push token, or one of METRICS_TOKEN'
-              : level === 'scrape'
-                ? 'send Authorization: Bearer <token>: one of METRICS_SCRAPE_TOKEN, or a viewer token'
-                : 'sign in first: a session cookie, or Authorization: Bearer <token>'
-          )
-        throw new AppError(
-          'FORBIDDEN',
-          `this needs the ${level === 'feed' || level === 'scrape' ? 'viewer' : level} role`
-        )
-      }
+      const refused = ac.refusal(p, level, () => ac.address(c))
+      if (refused) throw refused
       c.set('principal' as never, p as never)
     }
     await next()

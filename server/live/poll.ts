@@ -29,25 +29,32 @@ export interface PollRequest {
   gzip: boolean
 }
 
-export async function answerPoll(hub: Hub, req: PollRequest): Promise<Response> {
+/** One poll's answer, for the transport to send with its headers (JSON_HEADERS, and gzip's). */
+export interface PollAnswer {
+  body: Uint8Array<ArrayBuffer>
+  /** `body` is gzipped (content-encoding: gzip, vary: accept-encoding). */
+  gzip: boolean
+}
+
+export async function answerPoll(hub: Hub, req: PollRequest): Promise<PollAnswer> {
   const { since, topics } = req
   // A screen between two polls may have been sent a control message (identify, reload, …).
   const held = hub.takeControls(req.principal)
-  if (held.length) return pollResponse(held)
+  if (held.length) return answerOf(held)
   const conn = hub.open(since)
   const reset = conn.resumeAfter === null && since !== null
   const first = since === null || req.wantsSnapshot || reset ? [conn.snapshot] : []
-  if (conn.resumeAfter === null) return pollResponse(first, req.gzip)
+  if (conn.resumeAfter === null) return answerOf(first, req.gzip)
   // One page per answer: the client asks again from the last id it got, at once.
   const page = await nextPage(hub, conn.resumeAfter, topics)
-  if (page === null) return pollResponse([hub.open(null).snapshot], req.gzip)
-  if (first.length + page.frames.length > 0) return pollResponse([...first, ...page.frames], req.gzip)
+  if (page === null) return answerOf([hub.open(null).snapshot], req.gzip)
+  if (first.length + page.frames.length > 0) return answerOf([...first, ...page.frames], req.gzip)
   // From here to subscribing is one synchronous run, so nothing published after the last look
   // can be missed: first anything that came while nextPage awaited, else wait for the next.
   const tail = hub.replaySince(page.through, topics)
-  if (tail === null) return pollResponse([hub.open(null).snapshot], req.gzip)
-  if (tail.length) return pollResponse(tail.slice(0, REPLAY_PAGE_EVENTS))
-  return pollResponse(await waitForFrames(hub, req))
+  if (tail === null) return answerOf([hub.open(null).snapshot], req.gzip)
+  if (tail.length) return answerOf(tail.slice(0, REPLAY_PAGE_EVENTS))
+  return answerOf(await waitForFrames(hub, req))
 }
 
 /**
@@ -73,16 +80,14 @@ async function nextPage(hub: Hub, since: number, topics: Topics): Promise<Replay
  * takes it (browsers do), the snapshot's shared state compressed once per head for every poller
  * (deflate.ts).
  */
-function pollResponse(frames: Frame[], gzip = false): Response {
+function answerOf(frames: Frame[], gzip = false): PollAnswer {
   const first = frames[0]
   if (gzip && first?.sharedTail && first.json.length >= DEFLATE_MIN_BYTES) {
     const head = `{"events":[${first.json.slice(0, first.json.length - first.sharedTail.json.length)}`
-    return new Response(gzipAround(head, first.sharedTail, `${joinRest(frames)}]}`), {
-      headers: { ...JSON_HEADERS, 'content-encoding': 'gzip', vary: 'accept-encoding' },
-    })
+    return { body: gzipAround(head, first.sharedTail, `${joinRest(frames)}]}`), gzip: true }
   }
-  if (frames.length === 1) return new Response(first!.encoded(pollAnswer), { headers: JSON_HEADERS })
-  return new Response(`{"events":[${first ? first.json : ''}${joinRest(frames)}]}`, { headers: JSON_HEADERS })
+  if (frames.length === 1) return { body: first!.encoded(oneFrameAnswer), gzip: false }
+  return { body: Buffer.from(`{"events":[${first ? first.json : ''}${joinRest(frames)}]}`), gzip: false }
 }
 
 const joinRest = (frames: Frame[]) =>
@@ -92,9 +97,11 @@ const joinRest = (frames: Frame[]) =>
     .join('')
 
 /** The answer that holds one frame, as bytes: made once per frame, shared by every poll it answers. */
-const pollAnswer = (frame: Frame): Uint8Array<ArrayBuffer> => Buffer.from(`{"events":[${frame.json}]}`)
+const oneFrameAnswer = (frame: Frame): Uint8Array<ArrayBuffer> => Buffer.from(`{"events":[${frame.json}]}`)
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
+/** Every poll answer's own headers; a gzipped one adds GZIP_HEADERS. */
+export const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
+export const GZIP_HEADERS = { 'content-encoding': 'gzip', vary: 'accept-encoding' }
 
 /** Whether an Accept-Encoding header takes gzip (named, or `*`, without q=0). */
 export function acceptsGzip(header: string | undefined): boolean {

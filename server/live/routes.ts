@@ -18,9 +18,8 @@ import { Admission } from './admission.ts'
 import { catchUp } from './catch-up.ts'
 import type { ClientMeta } from './clients.ts'
 import type { Hub } from './hub.ts'
-import { acceptsGzip, answerPoll } from './poll.ts'
-import { SseClient, sseRefusal } from './sse.ts'
-import { sseCoding } from './sse-encoding.ts'
+import { acceptsGzip, answerPoll, GZIP_HEADERS, JSON_HEADERS } from './poll.ts'
+import { SSE_HEADERS, SseClient, sseRefusal } from './sse.ts'
 import { parseTopics } from './topics.ts'
 import { WsClient } from './ws.ts'
 import { access, principalOf } from '../access/guard.ts'
@@ -34,7 +33,32 @@ export interface LiveDeps {
 }
 
 /** Seconds a refused client is asked to wait (Retry-After; `retry:` for EventSource). */
-const BUSY_RETRY_S = 5
+export const BUSY_RETRY_S = 5
+
+/** The one Admission per hub: every transport's connections count against the same limits. */
+const admissions = new WeakMap<Hub, Admission>()
+export function admissionOf(hub: Hub, config: Config): Admission {
+  let a = admissions.get(hub)
+  if (!a) admissions.set(hub, (a = new Admission(config.LIVE_MAX_CLIENTS, config.LIVE_MAX_CLIENTS_PER_ADDRESS)))
+  return a
+}
+
+/** What the admin's screen list shows of a connection; `client` is the page's `?client=` version. */
+export function clientMeta(
+  hub: Hub,
+  transport: ClientMeta['transport'],
+  client: string | undefined,
+  address: string,
+  userAgent: string | undefined
+): ClientMeta {
+  return {
+    transport,
+    version: client && /^[\w.+-]{1,60}$/.test(client) ? client : hub.version,
+    connectedAt: Date.now(),
+    address,
+    userAgent: userAgent?.slice(0, 300) ?? null,
+  }
+}
 
 function eventId(v: string | undefined, what: string): number | null {
   if (v === undefined || v === '') return null
@@ -66,7 +90,7 @@ function whenGone(c: Context) {
  * standard EventSource reconnects to the URL it was opened with (`?since=N` and all) and sends the
  * id it last saw in the header, which is the position that counts.
  */
-function resumeId(query: string | undefined, header: string | undefined): number | null {
+export function resumeId(query: string | undefined, header: string | undefined): number | null {
   const q = eventId(query, 'since')
   const h = eventId(header, 'Last-Event-ID')
   if (q === null) return h
@@ -81,7 +105,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
   }
   const app = new Hono()
   const enabled = new Set(config.LIVE_TRANSPORTS)
-  const admission = new Admission(config.LIVE_MAX_CLIENTS, config.LIVE_MAX_CLIENTS_PER_ADDRESS)
+  const admission = admissionOf(hub, config)
 
   /**
    * A slot for this connection until its socket closes (or `release` is called first), or the
@@ -105,13 +129,8 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
     }
   }
   /** WebSocket and polling clients (ours, partysocket, …) retry a 503 after Retry-After. */
-  const meta = (c: Context, transport: ClientMeta['transport']): ClientMeta => ({
-    transport,
-    version: /^[\w.+-]{1,60}$/.test(c.req.query('client') ?? '') ? c.req.query('client')! : hub.version,
-    connectedAt: Date.now(),
-    address: clientIp(c, config.TRUST_PROXY),
-    userAgent: c.req.header('user-agent')?.slice(0, 300) ?? null,
-  })
+  const meta = (c: Context, transport: ClientMeta['transport']): ClientMeta =>
+    clientMeta(hub, transport, c.req.query('client'), clientIp(c, config.TRUST_PROXY), c.req.header('user-agent'))
   const busy = (c: Context, reason: string) =>
     c.json(errorBody('UNAVAILABLE', reason), 503, { 'retry-after': String(BUSY_RETRY_S) })
 
@@ -178,8 +197,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
         slot()
       },
       cut,
-      nodeResponseOf(c),
-      sseCoding(c.req.header('accept-encoding'))
+      nodeResponseOf(c)
     )
     client.principal = principalOf(c).id
     client.meta = meta(c, 'sse')
@@ -188,16 +206,18 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
       log.error('live catch-up failed', { transport: 'sse', err: String(e) })
       client.close()
     })
-    return new Response(client.stream, { headers: client.headers })
+    return new Response(client.stream, { headers: SSE_HEADERS })
   })
 
+  // Served by poll-node.ts on Node's request in a running server; this route answers HEAD, a
+  // disabled transport (404) and app.request(), and declares the access level.
   app.get('/poll', access.viewer, async (c) => {
     const since = resumeId(c.req.query('since'), c.req.header('last-event-id'))
     const topics = parseTopics(c.req.query('topics'))
     const slot = admit(c, 'poll')
     if (typeof slot === 'string') return busy(c, slot)
     try {
-      return await answerPoll(hub, {
+      const answer = await answerPoll(hub, {
         since,
         topics,
         wantsSnapshot: c.req.query('snapshot') === '1',
@@ -207,6 +227,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
         whenGone: whenGone(c),
         gzip: acceptsGzip(c.req.header('accept-encoding')),
       })
+      return new Response(answer.body, { headers: answer.gzip ? { ...JSON_HEADERS, ...GZIP_HEADERS } : JSON_HEADERS })
     } finally {
       slot()
     }
