@@ -19,7 +19,8 @@ import { catchUp } from './catch-up.ts'
 import type { ClientMeta } from './clients.ts'
 import type { Hub } from './hub.ts'
 import { acceptsGzip, answerPoll, GZIP_HEADERS, JSON_HEADERS } from './poll.ts'
-import { SSE_HEADERS, SseClient, sseRefusal } from './sse.ts'
+import { SseClient, sseRefusal } from './sse.ts'
+import { sseCoding } from './sse-encoding.ts'
 import { parseTopics } from './topics.ts'
 import { WsClient } from './ws.ts'
 import { access, principalOf } from '../access/guard.ts'
@@ -197,7 +198,8 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
         slot()
       },
       cut,
-      nodeResponseOf(c)
+      nodeResponseOf(c),
+      sseCoding(c.req.header('accept-encoding'))
     )
     client.principal = principalOf(c).id
     client.meta = meta(c, 'sse')
@@ -206,7 +208,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
       log.error('live catch-up failed', { transport: 'sse', err: String(e) })
       client.close()
     })
-    return new Response(client.stream, { headers: SSE_HEADERS })
+    return new Response(client.stream, { headers: client.headers })
   })
 
   // Served by poll-node.ts on Node's request in a running server; this route answers HEAD, a
