@@ -117,16 +117,21 @@ function stopOnMessage(server: { close(cb: () => void): unknown }) {
   })
 }
 
+/**
+ * The process's CPU (every thread: the WAL sync on libuv's pool, V8's GC helpers), user and kernel
+ * apart: kernel time (the loopback, epoll, the WAL writes and fdatasync) is where machines of the
+ * same kind differ most.
+ */
 const cpuMs = () => {
   const u = process.cpuUsage()
-  return (u.user + u.system) / 1000
+  return { user: u.user / 1000, system: u.system / 1000 }
 }
 
 interface Counts {
   hits: number
   samples: number
   /** CPU time the server process has used (ms): per request, the number the machine's noise hurts least. */
-  cpu: number
+  cpu: { user: number; system: number }
   batches: number
 }
 
@@ -343,6 +348,8 @@ interface Totals {
   errors: number
   statuses: Record<number, number>
   cpuMs: number
+  /** Of cpuMs, in the kernel. */
+  sysMs: number
   commits: number
   hits: number
   samples: number
@@ -377,6 +384,7 @@ export async function benchCollect(): Promise<string> {
     errors: 0,
     statuses: {},
     cpuMs: 0,
+    sysMs: 0,
     commits: 0,
     hits: 0,
     samples: 0,
@@ -415,7 +423,8 @@ export async function benchCollect(): Promise<string> {
         t.ok += r.statuses[202] ?? 0
         for (const [code, n] of Object.entries(r.statuses))
           t.statuses[Number(code)] = (t.statuses[Number(code)] ?? 0) + n
-        t.cpuMs += after.cpu - before.cpu
+        t.cpuMs += after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system
+        t.sysMs += after.cpu.system - before.cpu.system
         t.commits += after.batches - before.batches
         const hits = after.hits - before.hits
         const samples = after.samples - before.samples
@@ -451,12 +460,13 @@ export async function benchCollect(): Promise<string> {
     ]!
   const rps = (t: Totals) => t.requests / t.seconds
   const cpuUs = (t: Totals) => (t.cpuMs * 1000) / t.requests
+  const sysUs = (t: Totals) => (t.sysMs * 1000) / t.requests
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
   /** The median of each turn's ratio to the baseline's slice of the same turn. */
   const perTurnRatio = (t: Totals, base: Totals) => median(t.slices.map((x, turn) => x / base.slices[turn]!))
   const lines = [
     `\nPOST /api/collect vs a bare endpoint: ${SLICES} turns of ${SLICE_SECONDS}s slices per variant, ${CONNECTIONS} keep-alive loopback connections from ${USE_WRK ? 'wrk' : 'undici (install wrk for a load generator that leaves the server its own core)'}, each server in its own process; one durable COMMIT alone takes ${fsyncMs.toFixed(2)} ms on this disk now`,
-    `${'variant'.padEnd(50)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'per-turn'.padStart(9)} ${'CPU/req'.padStart(8)} ${'ratio'.padStart(6)} ${'/COMMIT'.padStart(8)} ${'p50/p99 ms'.padStart(11)}  check`,
+    `${'variant'.padEnd(50)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'per-turn'.padStart(9)} ${'CPU/req'.padStart(8)} ${'user+sys'.padStart(9)} ${'ratio'.padStart(6)} ${'/COMMIT'.padStart(8)} ${'syncs/s'.padStart(8)} ${'p50/p99 ms'.padStart(11)}  check`,
   ]
   let durable = 0
   for (const [i, v] of variants.entries()) {
@@ -479,8 +489,10 @@ export async function benchCollect(): Promise<string> {
         `${(rps(t) / rps(base)).toFixed(2)}×`.padStart(6),
         `${perTurn.toFixed(2)}×`.padStart(9),
         `${cpuUs(t).toFixed(0)} µs`.padStart(8),
+        `${(cpuUs(t) - sysUs(t)).toFixed(0)}+${sysUs(t).toFixed(0)}`.padStart(9),
         `${(cpuUs(base) / cpuUs(t)).toFixed(2)}×`.padStart(6),
         (t.commits ? (t.ok / t.commits).toFixed(1) : '-').padStart(8),
+        (t.commits ? (t.commits / t.seconds).toFixed(0) : '-').padStart(8),
         (t.p50s.length ? `${(median(t.p50s) / 1000).toFixed(1)}/${(median(t.p99s) / 1000).toFixed(1)}` : '-').padStart(
           11
         ),
@@ -500,7 +512,7 @@ export async function benchCollect(): Promise<string> {
   })
   if (strict.length) lines.push(`against bare node:http with the same body: ${strict.join('; ')}`)
   lines.push(
-    `best durable beacons/s: ${durable.toFixed(0)} (rows counted after every slice); p50/p99: wrk's answer times, median over the slices`
+    `best durable beacons/s: ${durable.toFixed(0)} (rows counted after every slice); CPU/req: the server process's CPU per answer, every thread, user+sys in µs (sys: the kernel's part: loopback, epoll, WAL writes and syncs); /COMMIT: 202s per COMMIT, syncs/s: COMMITs (one WAL sync each) a second; p50/p99: wrk's answer times, median over the slices`
   )
   return lines.join('\n')
 }
