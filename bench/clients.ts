@@ -6,6 +6,7 @@
  * full JSON is parsed only where a check needs it (`keepText`).
  */
 import http from 'node:http'
+import zlib from 'node:zlib'
 import WebSocket from 'ws'
 import { io as ioClient, type Socket } from 'socket.io-client'
 
@@ -119,29 +120,53 @@ export class SocketIoBench extends BenchClient {
   }
 }
 
-/** EventSource's parsing over a plain node:http stream (one socket per client, as browsers do). */
+/**
+ * EventSource's parsing over a plain node:http stream (one socket per client, as browsers do).
+ * `acceptEncoding` (default BENCH_SSE_ENCODING, else none: the raw stream) is sent as browsers send
+ * it, and a compressed stream is inflated here as a browser would; `firstWireBytes` tells what the
+ * body took on the wire up to the end of the first message (the snapshot).
+ */
 export class SseBench extends BenchClient {
   private req!: http.ClientRequest
   readonly opened: Promise<void>
-  constructor(url: string, keepText = false, lastEventId?: number) {
+  /** Body bytes as they came over the wire (compressed when the server compressed them). */
+  wireBytes = 0
+  firstWireBytes: number | undefined
+  constructor(url: string, keepText = false, lastEventId?: number, acceptEncoding = process.env.BENCH_SSE_ENCODING) {
     super(keepText)
     const headers: Record<string, string> = { accept: 'text/event-stream' }
     if (lastEventId !== undefined) headers['last-event-id'] = String(lastEventId)
+    if (acceptEncoding) headers['accept-encoding'] = acceptEncoding
     let buf = ''
     this.opened = new Promise((resolve, reject) => {
       this.req = http.get(url, { agent: false, headers }, (res) => {
         if (res.statusCode !== 200) return reject(new Error(`SSE answered ${res.statusCode}`))
-        res.setEncoding('utf8')
+        res.on('data', (chunk: Buffer | string) => {
+          this.wireBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length
+        })
+        const coding = res.headers['content-encoding']
+        // Sync-flushed, as curl and undici decode: a stream that is cut has no trailer.
+        const inflate = { finishFlush: zlib.constants.Z_SYNC_FLUSH }
+        const body =
+          coding === 'gzip'
+            ? res.pipe(zlib.createGunzip(inflate))
+            : coding === 'deflate'
+              ? res.pipe(zlib.createInflate(inflate))
+              : res
+        body.on('error', () => {})
+        body.setEncoding('utf8')
         resolve()
-        res.on('data', (chunk: string) => {
+        body.on('data', (chunk: string) => {
           buf += chunk
           let i: number
           while ((i = buf.indexOf('\n\n')) !== -1) {
             const block = buf.slice(0, i)
             buf = buf.slice(i + 2)
             const d = block.indexOf('data: ')
-            if (d >= 0)
+            if (d >= 0) {
+              this.firstWireBytes ??= this.wireBytes
               this.frame(block.slice(d + 6, this.keepText ? undefined : d + 126), Buffer.byteLength(block) + 2)
+            }
           }
         })
         res.on('close', () => (this.closed = true))

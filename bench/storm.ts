@@ -13,8 +13,9 @@
  * the deliveries made (one per delivery: a build reaching a final state is one build.finished).
  *
  * Then fresh screens: as many clients at once with no resume point, each sent the whole board, once
- * as plain text and once offering permessage-deflate as browsers do: time to snapshot, its raw and
- * on-the-wire size, the server's CPU during it, and what compressing the shared state costs once.
+ * as plain text and once offering permessage-deflate as browsers do, then the same on SSE without
+ * and with gzip: time to snapshot, its raw and on-the-wire size, the server's CPU during it, and
+ * what compressing the shared state costs once.
  *
  * Env: BENCH_STORM_CLIENTS (1000), BENCH_STORM_PIPELINES (200), BENCH_STORM_DURING (10),
  * BENCH_STORM_HISTORY (3 builds per pipeline, seeded with varied commits).
@@ -26,7 +27,7 @@ import { constants, deflateRawSync, gzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import http from 'node:http'
-import { openMany, WsBench } from './clients.ts'
+import { openMany, SseBench, WsBench } from './clients.ts'
 import { freePort, GENERIC_TOKEN, machine, mdTable, ms, quantile, sleep, startRadiator, writeJson } from './procs.ts'
 
 /** Live events per delivery: one per build change (a finishing build is one build.finished). */
@@ -278,6 +279,40 @@ export async function benchStorm(): Promise<string> {
       }
       for (const c of cs) c.close()
     }
+    // The same fresh screens on SSE: the raw stream, then taking gzip as browsers offer it (the
+    // snapshot's state is the segment compressed once per head for WebSocket; each connection
+    // compresses only its own head).
+    for (const way of ['sse', 'sse gzip'] as const) {
+      await sleep(500)
+      const cpu0 = server.cpuMs()
+      const tFresh = performance.now()
+      const acceptEncoding = way === 'sse gzip' ? 'gzip, deflate, br, zstd' : ''
+      const cs = Array.from(
+        { length: CLIENTS },
+        (_, i) => new SseBench(`${server.url}/live/sse`, i === 0, undefined, acceptEncoding)
+      )
+      const t4 = Date.now()
+      while (cs.some((c) => !c.messages.length && !c.closed) && Date.now() - t4 < 60_000) await sleep(5)
+      const cpuMs = server.cpuMs() - cpu0
+      const at = cs.filter((c) => c.messages[0]?.type === 'snapshot').map((c) => c.messages[0]!.t - tFresh)
+      if (at.length !== CLIENTS) errors.push(`fresh storm (${way}): ${CLIENTS - at.length} clients got no snapshot`)
+      const first = cs[0]!.messages[0]
+      const data = first?.text
+        ? (JSON.parse(first.text).data as { resumed: boolean; pipelines?: unknown[] })
+        : undefined
+      if (data?.resumed !== false || data.pipelines?.length !== PIPELINES)
+        errors.push(`fresh storm (${way}): client 0's snapshot has ${data?.pipelines?.length} pipelines`)
+      const wire = cs.map((c) => c.firstWireBytes ?? NaN).filter((n) => !Number.isNaN(n))
+      fresh[way] = {
+        p50: q(at, 0.5),
+        p99: q(at, 0.99),
+        max: Math.max(...at),
+        rawBytes: first?.bytes ?? NaN,
+        wireBytes: q(wire, 0.5),
+        cpuMs,
+      }
+      for (const c of cs) c.close()
+    }
     const after = machine()
     const row = {
       clients: CLIENTS,
@@ -319,10 +354,15 @@ export async function benchStorm(): Promise<string> {
       `\nFresh screens: ${CLIENTS} clients at once with no resume point (the whole board each), on the warm process; times from the first connect`,
       mdTable(
         ['clients offer', 'snapshot p50 ms', 'p99 ms', 'max ms', 'snapshot raw B', 'on the wire B', 'server CPU ms'],
-        (['text', 'deflate'] as const).map((way) => {
+        (['text', 'deflate', 'sse', 'sse gzip'] as const).map((way) => {
           const f = fresh[way]!
           return [
-            way === 'deflate' ? 'permessage-deflate' : 'no compression',
+            {
+              text: 'ws, no compression',
+              deflate: 'ws, permessage-deflate',
+              sse: 'SSE, no compression',
+              'sse gzip': 'SSE, gzip',
+            }[way],
             ms(f.p50),
             ms(f.p99),
             ms(f.max),
