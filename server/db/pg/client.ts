@@ -25,14 +25,19 @@
  */
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import pg from 'pg'
 import { StartupError } from '../../errors.ts'
+import { MIGRATIONS_DIR } from '../client.ts'
 import * as schema from './schema.ts'
 
 export type PgDb = NodePgDatabase<typeof schema>
 
-export const PG_MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/pg', import.meta.url))
+/**
+ * Found from the SQLite store's folder, not from this file's: the production bundle puts every module
+ * in dist/server/main.js, two folders below the root as server/db/ is, never three (scripts/build.mjs).
+ */
+export const PG_MIGRATIONS_DIR = join(MIGRATIONS_DIR, 'pg')
 
 /** pg_advisory_lock(int4, int4) key of the migration step: ('Radi', 1). Other cluster-wide locks take other second halves. */
 export const MIGRATION_LOCK = [0x52616469, 1] as const
