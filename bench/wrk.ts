@@ -1,9 +1,10 @@
 /**
- * @module Load from wrk (Debian's `wrk` package), for the collect benchmark. wrk is C and LuaJIT:
- * on a 2-core machine it leaves most of the second core to the server, where a Node load generator
- * takes a whole core and turns every comparison into "CPU per request on one core". Bodies are made
- * per request by a Lua script, so every vitals id is distinct (a repeated id would be an update, not
- * a new sample), and the script counts answers per status itself.
+ * @module Load from wrk (Debian's `wrk` package), for every part that drives HTTP load (collect,
+ * ingest, queries). wrk is C and LuaJIT: on a 2-core machine it leaves most of the second core to
+ * the server, where a Node load generator takes a whole core and turns every comparison into "CPU
+ * per request on one core". POST bodies are made per request by a Lua script, so every vitals id is
+ * distinct (a repeated id would be an update, not a new sample); a GET sends none. The script
+ * counts answers per status itself.
  */
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,21 +22,29 @@ export interface WrkResult {
   rps: number
   statuses: Record<number, number>
   errors: number
-  /** Answer time percentiles (µs), as wrk measures them. */
+  /** Answer time percentiles and max (µs), as wrk measures them. */
   p50: number
+  p90: number
   p99: number
+  max: number
 }
 
 /**
  * The Lua side: `body` is a Lua expression over `n` (a per-thread counter) and `tag` (unique per
- * run and thread). `done` prints one JSON line per thread; wrk's own summary is ignored.
+ * run and thread), or null for a request without one. `done` prints one JSON line per thread;
+ * wrk's own summary is ignored.
  */
-function script(headers: Record<string, string>, body: string, lua: { init?: string; request?: string } = {}): string {
+function script(
+  method: string,
+  headers: Record<string, string>,
+  body: string | null,
+  lua: { init?: string; request?: string } = {}
+): string {
   const h = Object.entries(headers)
     .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
     .join('\n')
   return `
-wrk.method = "POST"
+wrk.method = ${JSON.stringify(method)}
 ${h}
 local threads = {}
 function setup(thread)
@@ -51,7 +60,7 @@ end
 function request()
   n = n + 1
   ${lua.request ?? ''}
-  return wrk.format(nil, nil, nil, ${body})
+  return wrk.format(nil, nil, nil, ${body ?? 'nil'})
 end
 function response(status)
   statuses[status] = (statuses[status] or 0) + 1
@@ -65,20 +74,26 @@ function done(summary, latency)
   end
   local e = summary.errors
   io.write(string.format("SUMMARY %d %d %d\\n", summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout))
-  io.write(string.format("LATENCY %d %d\\n", latency:percentile(50), latency:percentile(99)))
+  io.write(string.format("LATENCY %d %d %d %d\\n", latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max))
 end
 `
 }
 
 export async function wrkLoad(opts: {
   url: string
-  headers: Record<string, string>
-  /** Lua expression, see `script`. */
-  body: string
-  tag: string
+  /** POST unless told (a GET sends no body). */
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  /** Lua expression, see `script`; none for a GET. */
+  body?: string
+  /** Unique per run: goes into the bodies' ids (see `script`). */
+  tag?: string
   connections: number
   seconds: number
   threads?: number
+  /** wrk's per-request timeout (s): an answer slower than this counts as an error, not a latency. */
+  timeoutS?: number
   /** Lua run in each thread's init (after `tag` is set; `args` holds the tag and then `args`). */
   luaInit?: string
   /** Lua run before each request is formatted (e.g. per-request headers into wrk.headers). */
@@ -90,18 +105,24 @@ export async function wrkLoad(opts: {
   const dir = mkdtempSync(join(tmpdir(), 'radiator-wrk-'))
   try {
     const file = join(dir, 'load.lua')
-    writeFileSync(file, script(opts.headers, opts.body, { init: opts.luaInit, request: opts.luaRequest }))
+    const method = opts.method ?? 'POST'
+    if (method === 'GET' && opts.body) throw new Error('a GET sends no body')
+    writeFileSync(
+      file,
+      script(method, opts.headers ?? {}, opts.body ?? null, { init: opts.luaInit, request: opts.luaRequest })
+    )
     const { stdout } = await run(
       WRK,
       [
         `-t${opts.threads ?? 1}`,
         `-c${opts.connections}`,
         `-d${opts.seconds}s`,
+        ...(opts.timeoutS ? ['--timeout', `${opts.timeoutS}s`] : []),
         '-s',
         file,
         opts.url,
         '--',
-        opts.tag,
+        opts.tag ?? 'run',
         ...(opts.args ?? []),
       ],
       { maxBuffer: 16 * 1024 * 1024 }
@@ -114,7 +135,7 @@ export async function wrkLoad(opts: {
     if (!s) throw new Error(`unexpected wrk output:\n${stdout}`)
     const seconds = Number(s[2]) / 1e6
     const requests = Object.values(statuses).reduce((a, b) => a + b, 0)
-    const l = /^LATENCY (\d+) (\d+)$/m.exec(stdout)
+    const l = /^LATENCY (\d+) (\d+) (\d+) (\d+)$/m.exec(stdout)
     return {
       requests,
       seconds,
@@ -122,7 +143,9 @@ export async function wrkLoad(opts: {
       statuses,
       errors: Number(s[3]),
       p50: Number(l?.[1]),
-      p99: Number(l?.[2]),
+      p90: Number(l?.[2]),
+      p99: Number(l?.[3]),
+      max: Number(l?.[4]),
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
