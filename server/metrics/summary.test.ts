@@ -284,7 +284,7 @@ describe('site summary', () => {
     // A write before a window's first period leaves that window's answer as it was; the others move.
     const before5m = summaries.summary(SITE, '5m', null)
     const before24h = summaries.summary(SITE, '24h', null)
-    await postBeacon(s.url, [{ type: 'vital', path: '/p1', name: 'INP', value: 700, id: 'inp-5' }]) // first reported 3 h ago
+    await postBeacon(s.url, [{ type: 'vital', path: '/p1', name: 'INP', value: 5000, id: 'inp-5' }]) // first reported 3 h ago
     await eventually(rolledUp, 'rollup')
     expect(summaries.summary(SITE, '24h', null).trend).not.toBe(before24h.trend)
     expect(summaries.summary(SITE, '5m', null).trend).toBe(before5m.trend)

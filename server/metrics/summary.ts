@@ -62,6 +62,10 @@ interface Entry {
   last: number
   /** Periods from `from` up to `last`. */
   closed: Span
+  /** (path, metric) groups of `closed` written since they were summed: read again before use. */
+  stale: Set<string>
+  /** Periods of `closed` whose trend point was written since. */
+  stalePoints: Set<number>
   /** The answer, until a row of the newest period is written. */
   rolled: Rolled | null
 }
@@ -73,30 +77,35 @@ interface Entry {
  * is read again after each such write and added to them. When the window moves on, the periods it
  * left are subtracted and the ones that closed added (the 1h window moves every minute). Exact:
  * counts and histograms are integers; a temporary trigger on this connection reports the (site,
- * gran, period) of every site_rollups row written (the rollup job, retention; a write rolled back
- * only drops more): a write to the newest period drops the answer, to an older period of the
- * window the whole entry, before the window nothing. `data_version` drops all after another
- * connection's write; nothing is read from or kept in it inside a transaction (uncommitted rows
- * may yet roll back).
+ * gran, period, path, metric) of every site_rollups row written (the rollup job, retention; a
+ * write rolled back only re-reads more): a write to the newest period drops the answer, to an
+ * older period of the window (a re-reported INP or CLS) the answer and that group, which is read
+ * again over the older periods before use, before the window nothing. `data_version` drops all
+ * after another connection's write; nothing is read from or kept in it inside a transaction
+ * (uncommitted rows may yet roll back).
  */
 class RolledCache {
   private bySite = new Map<string, Map<string, Entry>>()
   private freshness: Freshness
 
   constructor(sqlite: Sqlite) {
-    watchRows(sqlite, 'rollup', 'site_rollups', ['site', 'gran', 'period'], (site, gran, period) =>
-      this.written(site as string, gran as Gran, period as number)
+    watchRows(sqlite, 'rollup', 'site_rollups', ['site', 'gran', 'period', 'path', 'metric'], (...k) =>
+      this.written(k[0] as string, k[1] as Gran, k[2] as number, k[3] as string, k[4] as string)
     )
     this.freshness = new Freshness(sqlite, () => this.bySite.clear())
   }
 
-  private written(site: string, gran: Gran, period: number): void {
+  private written(site: string, gran: Gran, period: number, path: string, metric: string): void {
     const entries = this.bySite.get(site)
     if (!entries) return
     for (const [key, e] of entries) {
       if (e.gran !== gran || period < e.from) continue
-      if (period >= e.last) e.rolled = null
-      else entries.delete(key)
+      e.rolled = null
+      if (period >= e.last) continue
+      // An older period: a re-reported INP or CLS moves within the period it was first reported in.
+      e.stale.add(keyOf({ path, metric }))
+      if (path === ALL_PATHS) e.stalePoints.add(period)
+      if (e.stale.size > MAX_STALE) entries.delete(key)
     }
   }
 
@@ -165,6 +174,7 @@ export class Summaries {
     let e = this.cache.entry(site, key)
     if (e?.from === from && e.rolled) return e.rolled
     const last = from + (count - 1) * GRAN_MS[gran]
+    if (e && (e.stale.size || e.stalePoints.size)) this.refresh(site, e, device)
     if (e && e.from < from && from <= e.last) {
       // Moved on: what it left, out; what closed since, in (rows written meanwhile dropped the entry).
       subtract(e.closed, this.read(site, gran, e.from, from, device), from)
@@ -172,11 +182,29 @@ export class Summaries {
       e.from = from
       e.last = last
     } else if (e?.from !== from) {
-      e = { gran, from, last, closed: spanOf(this.read(site, gran, from, last, device)), rolled: null }
+      const closed = spanOf(this.read(site, gran, from, last, device))
+      e = { gran, from, last, closed, stale: new Set(), stalePoints: new Set(), rolled: null }
       this.cache.keep(site, key, e)
     }
     e.rolled = answer(e.closed, this.read(site, gran, last, OPEN, device), gran, from, count)
     return e.rolled
+  }
+
+  /** Reads again the groups and trend points of `e.closed` written since they were summed. */
+  private refresh(site: string, e: Entry, device: Device | null): void {
+    for (const k of e.stale) {
+      const [path, metric] = k.split('\0') as [string, string]
+      e.closed.sums.delete(k)
+      const rows = this.stmts.group.all({ site, gran: e.gran, start: e.from, end: e.last, device, path, metric })
+      add(e.closed, { rows, trend: [] })
+    }
+    for (const period of e.stalePoints) {
+      e.closed.points.delete(period)
+      const p = { site, gran: e.gran, start: period, end: period + GRAN_MS[e.gran], device }
+      add(e.closed, { rows: [], trend: this.stmts.trend.all(p) })
+    }
+    e.stale.clear()
+    e.stalePoints.clear()
   }
 
   /** The rows of periods `start` ≤ period < `end`. */
@@ -187,6 +215,12 @@ export class Summaries {
 }
 
 const keyOf = (r: { path: string; metric: string }) => `${r.path}\0${r.metric}`
+
+/**
+ * Groups of a cached window read again one by one; past this many (a backlog rolled up into the
+ * window's older periods), the whole window is read again.
+ */
+const MAX_STALE = 64
 
 function spanOf(part: Part): Span {
   const span: Span = { sums: new Map(), points: new Map() }
@@ -395,6 +429,22 @@ function statements(db: Db) {
       })
       .from(r)
       .where(inWindow)
+      .groupBy(r.path, r.metric)
+      .prepare(),
+    /** One (path, metric) group of the window. */
+    group: db
+      .select({
+        path: r.path,
+        metric: r.metric,
+        rows: sql<number>`count(*)`,
+        n: total(r.n),
+        good: total(r.good),
+        ni: total(r.ni),
+        poor: total(r.poor),
+        hist: histSum(r.hist),
+      })
+      .from(r)
+      .where(and(inWindow, eq(r.path, ph('path')), eq(r.metric, ph('metric'))))
       .groupBy(r.path, r.metric)
       .prepare(),
     /** The whole site's vitals per period. */
