@@ -61,6 +61,26 @@ describe.skipIf(!servicesUp('postgres'))('openPgStore on PostgreSQL', () => {
     }
   })
 
+  it('opens its connections with the documented limits, the migration connection included', async () => {
+    const fresh = await freshDatabase()
+    const store = await openPgStore(fresh.url, { poolSize: 2 })
+    try {
+      expect(store.pool.options.max).toBe(2)
+      // Both pooled connections, one of them the migration's (its 10 min timeout reset to the pool's).
+      const [a, b] = [await store.pool.connect(), await store.pool.connect()]
+      for (const c of [a, b]) {
+        expect((await c.query('SHOW statement_timeout')).rows[0].statement_timeout).toBe('30s')
+        expect((await c.query('SHOW application_name')).rows[0].application_name).toBe('radiator')
+        c.release()
+      }
+      const u = new URL(fresh.url)
+      expect(store.where).toBe(`postgres://${u.username}@${u.hostname}:${u.port || 5432}${u.pathname}`)
+    } finally {
+      await store.close()
+      await fresh.drop()
+    }
+  })
+
   it('lets three instances start at once on a fresh database: one migrates, the others wait and find it done', async () => {
     const fresh = await freshDatabase()
     try {
