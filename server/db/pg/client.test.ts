@@ -125,7 +125,7 @@ describe.skipIf(!servicesUp('postgres'))('openPgStore on PostgreSQL', () => {
         withPassword((u) => {
           u.port = '1'
         }),
-        /PostgreSQL at 127\.0\.0\.1:1 refused the connection: check that PostgreSQL runs there/,
+        /PostgreSQL at [^ ]+:1 refused the connection: check that PostgreSQL runs there/,
       ],
       [
         withPassword((u) => {
