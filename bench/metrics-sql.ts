@@ -92,7 +92,7 @@ async function main(parts: string[]): Promise<string> {
     if (!parts.length || parts.includes('summary')) {
       const hand = {
         window: sqlite.prepare(
-          `SELECT path, metric, sum(n) AS n, sum(good) AS good, sum(ni) AS ni, sum(poor) AS poor, hist_sum(hist) AS hist
+          `SELECT path, metric, count(*) AS rows, sum(n) AS n, sum(good) AS good, sum(ni) AS ni, sum(poor) AS poor, hist_sum(hist) AS hist
            FROM site_rollups
            WHERE site = @site AND gran = @gran AND period >= @start AND period < @end AND (@device IS NULL OR device = @device)
            GROUP BY path, metric`
