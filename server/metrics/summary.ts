@@ -63,7 +63,7 @@ interface Entry {
   /** Periods from `from` up to `last`. */
   closed: Span
   /** (path, metric) groups of `closed` written since they were summed: read again before use. */
-  stale: Set<string>
+  stale: Map<string, { path: string; metric: string }>
   /** Periods of `closed` whose trend point was written since. */
   stalePoints: Set<number>
   /** The answer, until a row of the newest period is written. */
@@ -103,7 +103,7 @@ class RolledCache {
       e.rolled = null
       if (period >= e.last) continue
       // An older period: a re-reported INP or CLS moves within the period it was first reported in.
-      e.stale.add(keyOf({ path, metric }))
+      e.stale.set(keyOf({ path, metric }), { path, metric })
       if (path === ALL_PATHS) e.stalePoints.add(period)
       if (e.stale.size > MAX_STALE) entries.delete(key)
     }
@@ -176,14 +176,14 @@ export class Summaries {
     const last = from + (count - 1) * GRAN_MS[gran]
     if (e && (e.stale.size || e.stalePoints.size)) this.refresh(site, e, device)
     if (e && e.from < from && from <= e.last) {
-      // Moved on: what it left, out; what closed since, in (rows written meanwhile dropped the entry).
+      // Moved on: what it left, out; what closed since, in (rows written meanwhile were read again above).
       subtract(e.closed, this.read(site, gran, e.from, from, device), from)
       add(e.closed, this.read(site, gran, e.last, last, device))
       e.from = from
       e.last = last
     } else if (e?.from !== from) {
       const closed = spanOf(this.read(site, gran, from, last, device))
-      e = { gran, from, last, closed, stale: new Set(), stalePoints: new Set(), rolled: null }
+      e = { gran, from, last, closed, stale: new Map(), stalePoints: new Set(), rolled: null }
       this.cache.keep(site, key, e)
     }
     e.rolled = answer(e.closed, this.read(site, gran, last, OPEN, device), gran, from, count)
@@ -192,8 +192,7 @@ export class Summaries {
 
   /** Reads again the groups and trend points of `e.closed` written since they were summed. */
   private refresh(site: string, e: Entry, device: Device | null): void {
-    for (const k of e.stale) {
-      const [path, metric] = k.split('\0') as [string, string]
+    for (const [k, { path, metric }] of e.stale) {
       e.closed.sums.delete(k)
       const rows = this.stmts.group.all({ site, gran: e.gran, start: e.from, end: e.last, device, path, metric })
       add(e.closed, { rows, trend: [] })
