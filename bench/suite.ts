@@ -28,9 +28,11 @@ export interface PartReport {
   json: string | null
 }
 
+export const JSON_DIR = join(ROOT, '.artifacts', 'bench')
+
 /** A part's JSON, when this run wrote it (an older file from another run is not its figure). */
-function partJson(part: string, since: number): { file: string; data: any } | null {
-  const file = join(ROOT, '.artifacts', 'bench', `${part}.json`)
+function partJson(dir: string, part: string, since: number): { file: string; data: any } | null {
+  const file = join(dir, `${part}.json`)
   if (!existsSync(file) || statSync(file).mtimeMs < since) return null
   return { file, data: JSON.parse(readFileSync(file, 'utf8')) }
 }
@@ -202,10 +204,17 @@ const EXTRACT: Record<string, Extract> = {
 }
 
 /** The report of a part that ran (or threw: `error`), from what it printed and wrote since `since`. */
-export function report(part: string, since: number, seconds: number, text: string, error?: unknown): PartReport {
+export function report(
+  part: string,
+  since: number,
+  seconds: number,
+  text: string,
+  error?: unknown,
+  dir = JSON_DIR
+): PartReport {
   const skipped = !error && /^\s*\S+: skipped\b/.test(text)
   if (skipped) return { part, status: 'skipped', seconds, check: text.trim(), figures: [], json: null }
-  const j = partJson(part, since)
+  const j = partJson(dir, part, since)
   let figures: Figure[] = []
   let problems: string[] = []
   try {
