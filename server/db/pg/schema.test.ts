@@ -209,3 +209,25 @@ describe('the parity check itself', () => {
     for (const other of [nullable, textual, noIndex]) expect(describeTable(other)).not.toEqual(describeTable(lite))
   })
 })
+
+/** True when A and B are the same type (checked by `npm run typecheck`, not at run time). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+type RowsAlike = {
+  [K in keyof typeof sqliteSchema as (typeof sqliteSchema)[K] extends SQLiteTable
+    ? K
+    : never]: K extends keyof typeof pgSchema
+    ? Same<(typeof pgSchema)[K]['$inferSelect'], (typeof sqliteSchema)[K]['$inferSelect']> extends true
+      ? Same<(typeof pgSchema)[K]['$inferInsert'], (typeof sqliteSchema)[K]['$inferInsert']>
+      : false
+    : false
+}
+
+describe('the derived types', () => {
+  it("are drizzle's inferred row and insert types of the SQLite tables, table by table", () => {
+    const alike: { [K in keyof RowsAlike]: true } = {} as RowsAlike
+    expect(alike).toBeDefined()
+    // And they tell tables apart (the check above is not vacuous).
+    const differs: Same<typeof pgSchema.builds.$inferSelect, typeof sqliteSchema.jobs.$inferSelect> = false
+    expect(differs).toBe(false)
+  })
+})
