@@ -16,7 +16,10 @@ export const DEFLATE_MIN_BYTES = 16 * 1024
  * (Z_SYNC_FLUSH: byte-aligned, not final), so another segment may follow it.
  */
 export function deflateSegment(text: string | Buffer): Buffer {
-  return deflateRawSync(text, { finishFlush: constants.Z_SYNC_FLUSH })
+  const out = deflateRawSync(text, { finishFlush: constants.Z_SYNC_FLUSH })
+  // zlib's sync output is a view of its 16 KB chunk: a segment kept with its frame (10,000 frames in
+  // the replay ring) would hold 16 KB for a few hundred bytes. A small one is copied out of it.
+  return out.buffer.byteLength > 2 * out.length ? Buffer.from(out) : out
 }
 
 /** A shared tail's segment: compressed by the first message that needs it, then reused. */

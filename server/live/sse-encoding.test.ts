@@ -112,6 +112,14 @@ describe('checksums of pieces made apart', () => {
   })
 })
 
+describe('a message compressed once', () => {
+  it('keeps only its own bytes, not the 16 KB chunk zlib wrote it into', () => {
+    const piece = CODINGS.gzip.piece(Buffer.from(`data: ${JSON.stringify({ type: 'heartbeat', at: new Date() })}\n\n`))
+    expect(piece.segment.length).toBeLessThan(100)
+    expect(piece.segment.buffer.byteLength).toBeLessThan(16 * 1024)
+  })
+})
+
 describe('the event stream compressed', () => {
   it('inflates to exactly the stream a client without compression gets, gzip and deflate, trailer checked when the server ends it', async () => {
     const s = await board()
