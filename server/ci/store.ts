@@ -14,14 +14,48 @@ import { DAY_MS, HOUR_MS } from '../time.ts'
 import { Freshness, perConnection, watchRows } from '../db/connection-cache.ts'
 import { dbOf, type Db, type Sqlite } from '../db/client.ts'
 import { BUILD_RUNNING, builds, jobs, pipelines, waitingJobs } from '../db/schema.ts'
+import { done, runSync, type Step } from '../db/steps.ts'
 import { columnKeys, excludedSet, literalLimit, placeholderSet, placeholders, ROWID } from '../db/sqlite.ts'
 import { isDefaultBranchName, isTerminal, statusRank, type BuildUpdate } from './model.ts'
 import type { Build, BuildStatus, Job, PipelineTile, Transition } from '../../contract/builds.ts'
 import { isoMs } from './time.ts'
 
 export type BuildRow = typeof builds.$inferSelect
-type TileRow = typeof pipelines.$inferSelect
-type JobRow = typeof jobs.$inferSelect
+export type TileRow = typeof pipelines.$inferSelect
+export type JobRow = typeof jobs.$inferSelect
+export type WaitingRow = typeof waitingJobs.$inferSelect
+type RecentRow = Pick<BuildRow, 'status' | 'durationMs'>
+type NewTile = Pick<TileRow, 'id' | 'provider' | 'project' | 'pipeline' | 'branch' | 'updatedAt'>
+
+/**
+ * The statements the build logic runs, for one engine: SQLite's (`sqliteSteps`) never wait,
+ * PostgreSQL's (ci/pg-steps.ts) do. The logic below is written once over them (server/db/steps.ts).
+ */
+export interface CiSteps {
+  build(id: string): Step<BuildRow | undefined>
+  insertBuild(row: BuildRow): Step<void>
+  updateBuild(row: BuildRow): Step<void>
+  tile(id: string): Step<TileRow | undefined>
+  /** Every tile row, newest first (at most 1,000). */
+  tiles(): Step<TileRow[]>
+  /** Creates the tile row if it is missing. */
+  insertTile(row: NewTile): Step<void>
+  saveTile(row: TileRow): Step<void>
+  jobs(buildId: string): Step<JobRow[]>
+  job(buildId: string, jobId: string): Step<JobRow | undefined>
+  upsertJob(row: JobRow): Step<void>
+  deleteJobs(buildId: string): Step<void>
+  /** Deletes the tile when no build is left on it; true when it did. */
+  dropEmptyTile(id: string): Step<boolean>
+  wait(row: WaitingRow): Step<void>
+  /** The waiting updates' JSON for a build. */
+  waiting(buildId: string): Step<string[]>
+  unwait(buildId: string): Step<void>
+  expireWaiting(before: number): Step<void>
+  newest(tile: string): Step<BuildRow | undefined>
+  running(tile: string, since: number): Step<BuildRow | undefined>
+  recent(tile: string, n: typeof RECENT_SHORT | typeof RECENT_MAX): Step<RecentRow[]>
+}
 
 export type ApplyResult = Applied | Waiting
 
@@ -192,6 +226,31 @@ function recentBuilds(db: Db, n: number) {
     .prepare()
 }
 
+/** SQLite's statements as steps: each one runs at once and never yields. */
+export function sqliteSteps(st: ReturnType<typeof buildStatements>): CiSteps {
+  return {
+    build: (id) => done(st.build.get({ id })),
+    insertBuild: (row) => done(void st.insertBuild.run(row)),
+    updateBuild: (row) => done(void st.updateBuild.run(row)),
+    tile: (id) => done(st.tile.get({ id })),
+    tiles: () => done(st.tiles.all()),
+    insertTile: (row) => done(void st.insertTile.run(row)),
+    saveTile: (row) => done(void st.saveTile.run(row)),
+    jobs: (buildId) => done(st.jobs.all({ buildId })),
+    job: (buildId, jobId) => done(st.job.get({ buildId, jobId })),
+    upsertJob: (row) => done(void st.upsertJob.run(row)),
+    deleteJobs: (buildId) => done(void st.deleteJobs.run({ buildId })),
+    dropEmptyTile: (id) => done(st.dropEmptyTile.run({ id }).changes > 0),
+    wait: (row) => done(void st.wait.run(row)),
+    waiting: (buildId) => done(st.waiting.all({ buildId }).map((r) => r.update)),
+    unwait: (buildId) => done(void st.unwait.run({ buildId })),
+    expireWaiting: (before) => done(void st.expireWaiting.run({ before })),
+    newest: (tile) => done(st.newest.get({ tile })),
+    running: (tile, since) => done(st.running.get({ tile, since })),
+    recent: (tile, n) => done((n === RECENT_SHORT ? st.recentShort : st.recent).all({ tile })),
+  }
+}
+
 const ms = isoMs
 /** A stored time as ISO; null for one no `Date` can hold, so one bad row never fails an answer. */
 const iso = (t: number | null): string | null =>
@@ -293,37 +352,78 @@ class TileCache {
 /** True while an answer computed at `from`, good until `until`, still holds at `now`. */
 const holds = (c: { from: number; until: number }, now: number) => now >= c.from && now < c.until
 
+/** Where computed tiles are kept between reads: SQLite's exact TileCache, or none (`NO_TILE_CACHE`). */
+export type TileKeeper = Pick<TileCache, 'tiles' | 'list' | 'usable'>
+
+/** Keeps nothing: every read computes (PostgreSQL, until it has an invalidation of its own). */
+export const NO_TILE_CACHE: TileKeeper = {
+  tiles: new Map(),
+  list: null,
+  usable: () => false,
+}
+
+/**
+ * Builds and tiles on SQLite: the build logic driven synchronously, inside the writer's transaction
+ * for writes, with the exact tile cache for reads.
+ */
 export class BuildStore {
-  private s
-  private cache: TileCache
+  private logic: BuildLogic
 
   constructor(sqlite: Sqlite) {
-    this.s = buildStatements(dbOf(sqlite))
-    this.cache = TileCache.of(sqlite)
+    this.logic = new BuildLogic(sqliteSteps(buildStatements(dbOf(sqlite))), TileCache.of(sqlite))
   }
 
   getBuild(id: string, withJobs = true): Build | null {
-    const r = this.s.build.get({ id })
-    if (!r) return null
-    return rowToBuild(r, withJobs ? this.s.jobs.all({ buildId: id }) : undefined)
+    return runSync(this.logic.getBuild(id, withJobs))
   }
 
   getTile(id: string, now = Date.now()): PipelineTile | null {
-    const cached = this.cache.usable() ? this.cache.tiles.get(id) : undefined
-    if (cached && holds(cached, now)) return cached.tile
-    const t = this.s.tile.get({ id })
-    return t ? this.tileOf(t, now) : null
+    return runSync(this.logic.getTile(id, now))
   }
 
   /** Every tile, newest first. The answer may be the cached one, shared with other readers: never mutate it. */
   tiles(now = Date.now()): PipelineTile[] {
+    return runSync(this.logic.tiles(now))
+  }
+
+  /** Merges one update into its build (BuildLogic.apply). Runs inside a writer transaction. */
+  apply(u: BuildUpdate, now: number): ApplyResult {
+    return runSync(this.logic.apply(u, now))
+  }
+}
+
+/**
+ * The rules of builds and tiles, for either engine: how an update merges into its build, what a tile
+ * shows. Every statement is a step (server/db/steps.ts).
+ */
+export class BuildLogic {
+  constructor(
+    private s: CiSteps,
+    private cache: TileKeeper
+  ) {}
+
+  *getBuild(id: string, withJobs = true): Step<Build | null> {
+    const r = yield* this.s.build(id)
+    if (!r) return null
+    return rowToBuild(r, withJobs ? yield* this.s.jobs(id) : undefined)
+  }
+
+  *getTile(id: string, now = Date.now()): Step<PipelineTile | null> {
+    const cached = this.cache.usable() ? this.cache.tiles.get(id) : undefined
+    if (cached && holds(cached, now)) return cached.tile
+    const t = yield* this.s.tile(id)
+    return t ? yield* this.tileOf(t, now) : null
+  }
+
+  /** Every tile, newest first. The answer may be the cached one, shared with other readers: never mutate it. */
+  *tiles(now = Date.now()): Step<PipelineTile[]> {
     const usable = this.cache.usable()
     const list = usable ? this.cache.list : null
     if (list && holds(list, now)) return list.tiles
     const out = { tiles: [] as PipelineTile[], from: now, until: Infinity }
-    for (const t of this.s.tiles.all()) {
+    for (const t of yield* this.s.tiles()) {
       const cached = usable ? this.cache.tiles.get(t.id) : undefined
-      const c = cached && holds(cached, now) ? cached : this.computeTile(t, now)
+      const c = cached && holds(cached, now) ? cached : yield* this.computeTile(t, now)
       out.tiles.push(c.tile)
       out.until = Math.min(out.until, c.until)
       if (usable && c !== cached) this.cache.tiles.set(t.id, c)
@@ -333,8 +433,8 @@ export class BuildStore {
   }
 
   /** The tile for row `t` at `now`, kept for the next reader when outside a transaction. */
-  private tileOf(t: TileRow, now: number): PipelineTile {
-    const c = this.computeTile(t, now)
+  private *tileOf(t: TileRow, now: number): Step<PipelineTile> {
+    const c = yield* this.computeTile(t, now)
     if (this.cache.usable()) this.cache.tiles.set(t.id, c)
     return c.tile
   }
@@ -344,15 +444,15 @@ export class BuildStore {
    * news for RUNNING_STALE_MS is not shown as running), and the builds it may pick only drop out as
    * time passes, so the one shown holds until it does.
    */
-  private computeTile(t: TileRow, now: number): { tile: PipelineTile; from: number; until: number } {
-    const running = this.s.running.get({ tile: t.id, since: now - RUNNING_STALE_MS })
+  private *computeTile(t: TileRow, now: number): Step<{ tile: PipelineTile; from: number; until: number }> {
+    const running = yield* this.s.running(t.id, now - RUNNING_STALE_MS)
     const until = running ? running.updatedAt + RUNNING_STALE_MS : Infinity
-    return { tile: this.toTile(t, running), from: now, until }
+    return { tile: yield* this.toTile(t, running), from: now, until }
   }
 
-  private toTile(t: TileRow, running: BuildRow | undefined): PipelineTile {
-    const newest = this.s.newest.get({ tile: t.id })
-    let recent = this.s.recentShort.all({ tile: t.id })
+  private *toTile(t: TileRow, running: BuildRow | undefined): Step<PipelineTile> {
+    const newest = yield* this.s.newest(t.id)
+    let recent = yield* this.s.recent(t.id, RECENT_SHORT)
     if (
       recent.length === RECENT_SHORT &&
       !(
@@ -360,7 +460,7 @@ export class BuildStore {
         recent.filter((r) => r.status === 'success' && r.durationMs !== null).length >= 10
       )
     )
-      recent = this.s.recent.all({ tile: t.id })
+      recent = yield* this.s.recent(t.id, RECENT_MAX)
     const finished = recent.filter((r) => r.status === 'success' || r.status === 'failure').slice(0, 20)
     const okDurations = recent
       .filter((r) => r.status === 'success' && r.durationMs !== null)
@@ -393,52 +493,52 @@ export class BuildStore {
    * the tile (GitLab's commit.name, a legacy GitHub job's missing workflow name) may not be the
    * build's. Only a job carrying the build object itself may open the build.
    */
-  apply(u: BuildUpdate, now: number): ApplyResult {
+  *apply(u: BuildUpdate, now: number): Step<ApplyResult> {
     const id = buildId(u.provider, u.externalId)
-    const old = this.s.build.get({ id })
+    const old = yield* this.s.build(id)
     if (!old && u.fromJob && !u.carriesBuild) {
-      this.wait(id, u, now)
+      yield* this.wait(id, u, now)
       return { waiting: true, buildId: id }
     }
-    const r = this.applyToBuild(id, old, u, now)
+    const r = yield* this.applyToBuild(id, old, u, now)
     if (old || r.superseded) return r
     // The build just arrived: the jobs that came before it attach now, in the same transaction.
     let last = r
-    for (const job of this.takeWaiting(id)) {
-      const next = this.applyToBuild(id, this.s.build.get({ id }), job, now)
+    for (const job of yield* this.takeWaiting(id)) {
+      const next = yield* this.applyToBuild(id, yield* this.s.build(id), job, now)
       last = { ...next, changed: last.changed || next.changed, transition: r.transition, superseded: false }
     }
     return last
   }
 
-  private wait(id: string, u: BuildUpdate, now: number): void {
+  private *wait(id: string, u: BuildUpdate, now: number): Step<void> {
     const job = u.jobs.map((j) => [j.id, j.status])
-    this.s.wait.run({ buildId: id, key: JSON.stringify([u.attempt, job]), at: now, update: JSON.stringify(u) })
+    yield* this.s.wait({ buildId: id, key: JSON.stringify([u.attempt, job]), at: now, update: JSON.stringify(u) })
     if (now - this.lastExpiry > HOUR_MS) {
       this.lastExpiry = now
-      this.s.expireWaiting.run({ before: now - WAITING_TTL_MS })
+      yield* this.s.expireWaiting(now - WAITING_TTL_MS)
     }
   }
   private lastExpiry = 0
 
   /** The jobs waiting for build `id`, removed, in the order they happened. */
-  private takeWaiting(id: string): BuildUpdate[] {
-    const jobs = this.s.waiting.all({ buildId: id }).map((r) => JSON.parse(r.update) as BuildUpdate)
+  private *takeWaiting(id: string): Step<BuildUpdate[]> {
+    const jobs = (yield* this.s.waiting(id)).map((update) => JSON.parse(update) as BuildUpdate)
     if (jobs.length === 0) return jobs
-    this.s.unwait.run({ buildId: id })
+    yield* this.s.unwait(id)
     const rank = (u: BuildUpdate) => statusRank(u.jobs[0]?.status ?? u.status)
     return jobs.sort(
       (a, b) => a.attempt - b.attempt || rank(a) - rank(b) || (a.eventTime ?? '').localeCompare(b.eventTime ?? '')
     )
   }
 
-  private applyToBuild(id: string, old: BuildRow | undefined, u: BuildUpdate, now: number): Applied {
+  private *applyToBuild(id: string, old: BuildRow | undefined, u: BuildUpdate, now: number): Step<Applied> {
     if (old && u.attempt < old.attempt) {
       return {
         waiting: false,
         buildId: id,
         build: rowToBuild(old),
-        tile: this.getTile(old.pipelineId, now)!,
+        tile: (yield* this.getTile(old.pipelineId, now))!,
         changed: false,
         transition: null,
         superseded: true,
@@ -449,32 +549,33 @@ export class BuildStore {
     const fieldsChanged = !old || JSON.stringify({ ...old, updatedAt: 0 }) !== JSON.stringify({ ...row, updatedAt: 0 })
     row.updatedAt = fieldsChanged ? now : old!.updatedAt
     if (fieldsChanged) {
-      this.s.insertTile.run({ ...row, id: row.pipelineId, updatedAt: now })
-      if (old) this.s.updateBuild.run(row)
-      else this.s.insertBuild.run(row)
+      const { provider, project, pipeline, branch } = row
+      yield* this.s.insertTile({ id: row.pipelineId, provider, project, pipeline, branch, updatedAt: now })
+      if (old) yield* this.s.updateBuild(row)
+      else yield* this.s.insertBuild(row)
     }
     // Jobs after the build row exists (they reference it); a job change alone still counts as news.
-    const jobsChanged = this.applyJobs(id, u, old !== undefined && u.attempt > old.attempt)
+    const jobsChanged = yield* this.applyJobs(id, u, old !== undefined && u.attempt > old.attempt)
     if (jobsChanged && !fieldsChanged) {
       row.updatedAt = now
-      this.s.updateBuild.run(row)
+      yield* this.s.updateBuild(row)
     }
     const changed = fieldsChanged || jobsChanged
     const becameTerminal = isTerminal(row.status) && statusChanged
     // The tile row as just saved, when it was: the tile is then computed without reading it back.
     let saved: TileRow | undefined
     let transition: Transition | null = null
-    if (becameTerminal) ({ transition, saved } = this.finish(row, now))
-    else if (changed) saved = this.touchTile(row.pipelineId, now)
+    if (becameTerminal) ({ transition, saved } = yield* this.finish(row, now))
+    else if (changed) saved = yield* this.touchTile(row.pipelineId, now)
     // A tile left without builds would show Unknown forever (in cctray too): it goes.
-    if (old && old.pipelineId !== row.pipelineId && this.s.dropEmptyTile.run({ id: old.pipelineId }).changes === 0) {
-      this.touchTile(old.pipelineId, now)
+    if (old && old.pipelineId !== row.pipelineId && !(yield* this.s.dropEmptyTile(old.pipelineId))) {
+      yield* this.touchTile(old.pipelineId, now)
     }
     return {
       waiting: false,
       buildId: id,
-      build: rowToBuild(row, this.s.jobs.all({ buildId: id })),
-      tile: saved ? this.tileOf(saved, now) : this.getTile(row.pipelineId, now)!,
+      build: rowToBuild(row, yield* this.s.jobs(id)),
+      tile: saved ? yield* this.tileOf(saved, now) : (yield* this.getTile(row.pipelineId, now))!,
       changed,
       transition,
       superseded: false,
@@ -583,11 +684,11 @@ export class BuildStore {
     return r
   }
 
-  private applyJobs(id: string, u: BuildUpdate, newAttempt: boolean): boolean {
-    if (newAttempt) this.s.deleteJobs.run({ buildId: id })
+  private *applyJobs(id: string, u: BuildUpdate, newAttempt: boolean): Step<boolean> {
+    if (newAttempt) yield* this.s.deleteJobs(id)
     let changed = false
     for (const j of u.jobs) {
-      const cur = this.s.job.get({ buildId: id, jobId: j.id })
+      const cur = yield* this.s.job(id, j.id)
       // A late "in progress" for a job never overrides its finished state.
       if (cur && statusRank(j.status) < statusRank(cur.status)) continue
       const next: JobRow = {
@@ -608,15 +709,15 @@ export class BuildStore {
         cur.url === next.url
       )
         continue
-      this.s.upsertJob.run(next)
+      yield* this.s.upsertJob(next)
       changed = true
     }
     return changed
   }
 
   /** Updates the tile for a build that just finished; returns its transition and the tile row saved. */
-  private finish(b: BuildRow, now: number): { transition: Transition; saved: TileRow } {
-    const t = this.s.tile.get({ id: b.pipelineId })!
+  private *finish(b: BuildRow, now: number): Step<{ transition: Transition; saved: TileRow }> {
+    const t = (yield* this.s.tile(b.pipelineId))!
     const transition = transitionFor(b.status, t.lastResult)
     const at = b.finishedAt ?? now
     const lastResultAt = Math.max(t.lastSuccessAt ?? 0, t.lastFailureAt ?? 0)
@@ -641,15 +742,15 @@ export class BuildStore {
       }
       next.lastResult = b.status
     }
-    this.s.saveTile.run(next)
+    yield* this.s.saveTile(next)
     return { transition, saved: next }
   }
 
-  private touchTile(id: string, now: number): TileRow | undefined {
-    const t = this.s.tile.get({ id })
+  private *touchTile(id: string, now: number): Step<TileRow | undefined> {
+    const t = yield* this.s.tile(id)
     if (!t) return undefined
     const next = { ...t, updatedAt: now }
-    this.s.saveTile.run(next)
+    yield* this.s.saveTile(next)
     return next
   }
 }
