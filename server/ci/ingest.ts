@@ -12,7 +12,9 @@ import type { Delivery } from './provider.ts'
 import type { BuildUpdate } from './model.ts'
 import type { Transition } from '../../contract/builds.ts'
 import type { DeliveryOutcome } from '../../contract/vocabularies.ts'
-import { BuildStore } from './store.ts'
+import { done, runSync, type Step } from '../db/steps.ts'
+import type { EventData, EventType } from '../../contract/live.ts'
+import { type BuildLogic, BuildStore } from './store.ts'
 
 export type Outcome = DeliveryOutcome
 
@@ -63,38 +65,67 @@ export function deliveryStatements(db: Db) {
   }
 }
 
-export class Ingest {
-  readonly builds: BuildStore
-  private s
+type LogRow = Omit<typeof deliveries.$inferInsert, 'id'>
+type KeyRow = typeof deliveryKeys.$inferInsert
+type RawRow = typeof rawBodies.$inferInsert
 
-  constructor(
-    sqlite: Sqlite,
-    private hub: Hub
-  ) {
-    this.builds = new BuildStore(sqlite)
-    this.s = deliveryStatements(dbOf(sqlite))
+/** The delivery log's statements, for one engine (see CiSteps in store.ts). */
+export interface DeliverySteps {
+  /** Appends to the delivery log; returns the row's id. */
+  log(row: LogRow): Step<number>
+  /** Records a delivery id; false when it was already there (a duplicate). */
+  remember(key: KeyRow): Step<boolean>
+  raw(row: RawRow): Step<void>
+}
+
+export function sqliteDeliverySteps(st: ReturnType<typeof deliveryStatements>): DeliverySteps {
+  return {
+    log: (row) => done(Number(st.log.run(row).lastInsertRowid)),
+    remember: (key) => done(st.remember.run(key).changes > 0),
+    raw: (row) => done(void st.raw.run(row)),
   }
+}
 
-  log(info: DeliveryInfo, outcome: Outcome, reason: string | null, buildId: string | null = null): number {
-    const r = this.s.log.run({ ...info, outcome, reason, buildId })
-    return Number(r.lastInsertRowid)
+/** Where a delivery's live events go, inside its transaction: the hub on SQLite, the event log on PostgreSQL. */
+export type PersistEvent = <T extends EventType>(type: T, data: EventData<T>) => void
+
+export type BuildOutcome = {
+  outcome: Outcome
+  buildId: string | null
+  status: string | null
+  transition: Transition | null
+}
+
+/** What a delivery does to the store, for either engine: each statement is a step (server/db/steps.ts). */
+export class DeliveryLogic {
+  constructor(
+    private s: DeliverySteps,
+    private builds: BuildLogic
+  ) {}
+
+  *log(info: DeliveryInfo, outcome: Outcome, reason: string | null, buildId: string | null = null): Step<number> {
+    return yield* this.s.log({ ...info, outcome, reason, buildId })
   }
 
   /** Applies a build update exactly once per delivery id. Runs inside a writer transaction. */
-  applyBuild(
-    sqlite: Sqlite,
+  *applyBuild(
     info: DeliveryInfo & { deliveryId: string },
     update: BuildUpdate,
-    delivery: Delivery
-  ): { outcome: Outcome; buildId: string | null; status: string | null; transition: Transition | null } {
-    if (this.s.remember.run(info).changes === 0) {
-      this.log(info, 'duplicate', 'delivery id already applied')
+    delivery: Delivery,
+    persist: PersistEvent
+  ): Step<BuildOutcome> {
+    if (
+      !(yield* this.s.remember({ provider: info.provider, deliveryId: info.deliveryId, receivedAt: info.receivedAt }))
+    ) {
+      yield* this.log(info, 'duplicate', 'delivery id already applied')
       return { outcome: 'duplicate', buildId: null, status: null, transition: null }
     }
-    const r = this.builds.apply(update, info.receivedAt)
-    const keep = (outcome: Outcome, reason: string | null) => {
-      const row = this.log(info, outcome, reason, r.buildId)
-      this.s.raw.run({
+    const r = yield* this.builds.apply(update, info.receivedAt)
+    const s = this.s
+    const log = this.log.bind(this)
+    function* keep(outcome: Outcome, reason: string | null): Step<void> {
+      const row = yield* log(info, outcome, reason, r.buildId)
+      yield* s.raw({
         deliveryRowId: row,
         headers: JSON.stringify(storableHeaders(delivery.headers)),
         body: delivery.raw,
@@ -103,7 +134,7 @@ export class Ingest {
     }
     if (r.waiting) {
       // Nothing to show yet: the job attaches (and is announced) when its build arrives.
-      keep('stored', 'job kept until its build arrives')
+      yield* keep('stored', 'job kept until its build arrives')
       return { outcome: 'stored', buildId: r.buildId, status: null, transition: null }
     }
     const outcome: Outcome = r.superseded ? 'superseded' : 'stored'
@@ -112,13 +143,40 @@ export class Ingest {
       : r.changed
         ? null
         : 'no change'
-    keep(outcome, reason)
+    yield* keep(outcome, reason)
     // One message per change: a build reaching a final state is announced by build.finished alone
     // (it carries the tile too); every other change by build.updated. Two frames per finish cost
     // screens twice the bytes and the server twice the writes (bench/fanout.ts: ~2x at 1,000+).
-    if (r.transition)
-      this.hub.persist(sqlite, 'build.finished', { build: r.build, transition: r.transition, pipeline: r.tile })
-    else if (r.changed) this.hub.persist(sqlite, 'build.updated', { build: r.build, pipeline: r.tile })
+    if (r.transition) persist('build.finished', { build: r.build, transition: r.transition, pipeline: r.tile })
+    else if (r.changed) persist('build.updated', { build: r.build, pipeline: r.tile })
     return { outcome, buildId: r.build.id, status: r.build.status, transition: r.transition }
+  }
+}
+
+/** Deliveries on SQLite: the logic driven synchronously inside the writer's transaction. */
+export class Ingest {
+  readonly builds: BuildStore
+  private logic: DeliveryLogic
+
+  constructor(
+    sqlite: Sqlite,
+    private hub: Hub
+  ) {
+    this.builds = new BuildStore(sqlite)
+    this.logic = new DeliveryLogic(sqliteDeliverySteps(deliveryStatements(dbOf(sqlite))), this.builds.logic)
+  }
+
+  log(info: DeliveryInfo, outcome: Outcome, reason: string | null, buildId: string | null = null): number {
+    return runSync(this.logic.log(info, outcome, reason, buildId))
+  }
+
+  /** Applies a build update exactly once per delivery id. Runs inside a writer transaction. */
+  applyBuild(
+    sqlite: Sqlite,
+    info: DeliveryInfo & { deliveryId: string },
+    update: BuildUpdate,
+    delivery: Delivery
+  ): BuildOutcome {
+    return runSync(this.logic.applyBuild(info, update, delivery, (type, data) => this.hub.persist(sqlite, type, data)))
   }
 }

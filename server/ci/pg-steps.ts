@@ -18,9 +18,10 @@ import { and, asc, desc, eq, gt, lt, notExists, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import type pg from 'pg'
 import { BUILD_RUNNING } from '../db/schema.ts'
-import { builds, jobs, pipelines, waitingJobs } from '../db/pg/schema.ts'
+import { builds, deliveries, deliveryKeys, jobs, pipelines, rawBodies, waitingJobs } from '../db/pg/schema.ts'
 import * as schema from '../db/pg/schema.ts'
 import { awaited } from '../db/steps.ts'
+import type { DeliverySteps } from './ingest.ts'
 import type { BuildRow, CiSteps, JobRow, TileRow } from './store.ts'
 
 export function pgSteps(client: pg.ClientBase): CiSteps {
@@ -172,6 +173,36 @@ export function pgSteps(client: pg.ClientBase): CiSteps {
           .where(eq(builds.pipelineId, tile))
           .orderBy(...newestFirst)
           .limit(n)
+      ),
+  }
+}
+
+/** The delivery log's statements on PostgreSQL (DeliveryLogic in ingest.ts). */
+export function pgDeliverySteps(client: pg.ClientBase): DeliverySteps {
+  const db = drizzle({ client: client as pg.PoolClient, schema })
+  return {
+    log: (row) =>
+      awaited(
+        db
+          .insert(deliveries)
+          .values(row)
+          .returning({ id: deliveries.id })
+          .then((r) => r[0]!.id)
+      ),
+    remember: (key) =>
+      awaited(
+        db
+          .insert(deliveryKeys)
+          .values(key)
+          .onConflictDoNothing({ target: [deliveryKeys.provider, deliveryKeys.deliveryId] })
+          .then((r) => (r.rowCount ?? 0) > 0)
+      ),
+    raw: (row) =>
+      awaited(
+        db
+          .insert(rawBodies)
+          .values(row)
+          .then(() => undefined)
       ),
   }
 }

@@ -11,13 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../db/client.ts'
 import { openPgStore, type PgStore } from '../db/pg/client.ts'
 import { PgWriter } from '../db/pg/writer.ts'
-import { runAsync } from '../db/steps.ts'
+import { runAsync, runSync } from '../db/steps.ts'
 import { fixtureNames, fixtureProviders, loadFixture } from '../test/fixtures.ts'
 import { freshDatabase, servicesUp } from '../test/services.ts'
 import type { BuildUpdate } from './model.ts'
-import { pgSteps } from './pg-steps.ts'
+import { pgDeliverySteps, pgSteps } from './pg-steps.ts'
 import { providerOf } from './registry.ts'
 import { BuildLogic, BuildStore, NO_TILE_CACHE } from './store.ts'
+import { DeliveryLogic, deliveryStatements, sqliteDeliverySteps } from './ingest.ts'
+import { eventsAfter, initEventLog, PendingEvents } from '../cluster/event-log.ts'
+import { dbOf } from '../db/client.ts'
 
 const up = servicesUp('postgres')
 
@@ -56,6 +59,7 @@ describe.skipIf(!up)('the build logic on PostgreSQL answers as on SQLite', () =>
     db = await freshDatabase()
     pg = await openPgStore(db.url)
     writer = new PgWriter(db.url)
+    await initEventLog(pg.pool)
   })
   afterAll(async () => {
     await writer?.close()
@@ -63,6 +67,56 @@ describe.skipIf(!up)('the build logic on PostgreSQL answers as on SQLite', () =>
     await db?.drop()
     lite?.close()
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('takes every delivery the same way: outcomes, duplicates, the delivery log and the live events', async () => {
+    const all = updates()
+    const liteEvents: unknown[] = []
+    const liteLogic = new DeliveryLogic(
+      sqliteDeliverySteps(deliveryStatements(dbOf(lite.sqlite))),
+      new BuildStore(lite.sqlite).logic
+    )
+    const pending = new PendingEvents()
+    writer.addHooks(pending)
+    const before = (await pg.pool.query('SELECT max(id) AS n FROM events')).rows[0].n ?? 0
+    for (const [i, { name, update, now }] of all.entries())
+      for (const attempt of [1, 2]) {
+        const info = { provider: update.provider, event: 'e', deliveryId: `d${i}`, receivedAt: now, size: 10 }
+        const delivery = {
+          headers: new Headers({ 'x-event': 'e' }),
+          raw: Buffer.from(`body ${i}`),
+          url: new URL('http://x/'),
+          receivedAt: now,
+        }
+        const a = lite.sqlite.transaction(() =>
+          runSync(liteLogic.applyBuild(info, update, delivery, (type, data) => liteEvents.push({ type, data })))
+        )()
+        const b = await writer.write((tx) =>
+          runAsync(
+            new DeliveryLogic(pgDeliverySteps(tx), new BuildLogic(pgSteps(tx), NO_TILE_CACHE)).applyBuild(
+              info,
+              update,
+              delivery,
+              (type, data) => pending.add({ type, at: now, data: JSON.stringify(data) })
+            )
+          )
+        )
+        expect(b, `${name} #${attempt}`).toEqual(a)
+        if (attempt === 2) expect(b.outcome).toBe('duplicate')
+      }
+    const pgEvents = (await eventsAfter(pg.pool, Number(before), 100_000)).map((e) => ({
+      type: e.type,
+      data: JSON.parse(e.data),
+    }))
+    expect(pgEvents).toEqual(JSON.parse(JSON.stringify(liteEvents)))
+    const cols = 'provider, event, delivery_id, outcome, reason, size, build_id'
+    const liteLog = lite.sqlite.prepare(`SELECT ${cols} FROM deliveries ORDER BY id`).all()
+    const pgLog = (await pg.pool.query(`SELECT ${cols} FROM deliveries ORDER BY id`)).rows.map((r) => ({
+      ...r,
+      size: Number(r.size),
+    }))
+    expect(pgLog).toEqual(liteLog)
+    expect(liteLog.length).toBe(all.length * 2)
   })
 
   it('applies every fixture the same way, and ends with the same builds and tiles', async () => {

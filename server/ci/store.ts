@@ -367,7 +367,8 @@ export const NO_TILE_CACHE: TileKeeper = {
  * for writes, with the exact tile cache for reads.
  */
 export class BuildStore {
-  private logic: BuildLogic
+  /** The rules themselves, for logic that runs them inside its own steps (DeliveryLogic). */
+  readonly logic: BuildLogic
 
   constructor(sqlite: Sqlite) {
     this.logic = new BuildLogic(sqliteSteps(buildStatements(dbOf(sqlite))), TileCache.of(sqlite))
