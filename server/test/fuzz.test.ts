@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
+import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { z } from 'zod'
 import { customMetricsBody, summarySchema } from '../../contract/metrics.ts'
 import { startTestServer, until, type TestServer } from './harness.ts'
@@ -49,9 +50,14 @@ function send(
         }
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () =>
-          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') })
-        )
+        // A compressed answer (a gzip snapshot on a long poll, a precompressed asset) is judged decoded,
+        // as a client that asked for the coding reads it.
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks)
+          const coding = res.headers['content-encoding']
+          const decoded = coding === 'gzip' ? gunzipSync(raw) : coding === 'br' ? brotliDecompressSync(raw) : raw
+          resolve({ status: res.statusCode!, headers: res.headers, body: decoded.toString('utf8') })
+        })
         res.on('error', reject)
       }
     )
