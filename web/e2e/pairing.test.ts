@@ -154,6 +154,10 @@ describe.skipIf(!hasChromium)('pairing a TV', () => {
       })
       // After the reload (a power cut too) it shows what it was last told to show.
       await tv.waitForURL((u) => u.pathname === '/sites', { timeout: 10_000 })
+      // Revoked only once the reloaded page is live again: revoked while it was still connecting, its
+      // connection is refused (401) rather than closed with 4401, and it goes straight to a new code
+      // (seen once on a loaded CI machine).
+      await tv.locator('[data-testid=connection][data-state=live]').waitFor({ timeout: 10_000 })
 
       await fetch(`${s.url}/api/admin/screens/${screen}`, { method: 'DELETE', headers: admin })
       if (transport === 'ws') {
