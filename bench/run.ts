@@ -34,6 +34,23 @@ const QUICK: Record<string, string> = {
 }
 if (process.env.BENCH_QUICK) for (const [k, v] of Object.entries(QUICK)) process.env[k] ??= v
 
+/**
+ * The whole suite's sizes, so that it fits in 15 minutes with the 10-minute endurance run: fewer
+ * slices for the two throughput parts, 2 s per read row, 15 fan-out rounds, 3 page loads. With the
+ * parts' own defaults a quiet run took 16.9 min (fanout 45 s, storm 27, ingest 56, collect 88,
+ * memory 25, pageweight 19, queries 150 with the cached database, endurance 606). A part named alone
+ * keeps its own, longer defaults; any BENCH_* variable set still wins.
+ */
+const SUITE_SIZES: Record<string, string> = {
+  BENCH_SLICES: '6',
+  BENCH_INGEST_SLICES: '3',
+  BENCH_QUERIES_SECONDS: '2',
+  BENCH_ROUNDS: '15',
+  BENCH_PAGEWEIGHT_RUNS: '3',
+}
+if (process.argv.length <= 2 && !process.env.BENCH_QUICK)
+  for (const [k, v] of Object.entries(SUITE_SIZES)) process.env[k] ??= v
+
 type Part = () => Promise<() => Promise<string>>
 const SUITE: Record<string, Part> = {
   fanout: async () => (await import('./fanout.ts')).benchFanout,
