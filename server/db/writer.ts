@@ -44,14 +44,13 @@ export interface CommitHooks<Made = unknown, Mark = unknown> {
 /**
  * The least time between the starts of two WAL syncs, in ms. A sync costs CPU per call, not per
  * write: on this VM ~250 µs of kernel time on the thread pool (the flush and the hypervisor's exit)
- * plus the COMMIT's WAL writes and two thread hops, and in-process CPU per beacon measured
- * 113 / 48 / 20 / 12 µs at 8 / 32 / 128 / 512 beacons per COMMIT. Without a gap the batch size is
- * whatever arrived while the last sync ran, so a disk that returns syncs sooner makes smaller
- * batches under the same load and more syncs per beacon (the suspected difference behind collect
- * at 0.61× bare Hono on another machine of this kind; not reproduced here, where syncs are slow
- * and batches were 30+ either way). With the gap a busy writer syncs at most 500 times a second
- * whatever the disk. A write after a quiet spell (the last sync started longer ago than this)
- * commits at once, so a lone webhook waits no longer; under load a COMMIT waits at most this long.
+ * plus the COMMIT's WAL writes and two thread hops on the event loop, and CPU per beacon measured
+ * 113 / 48 / 20 / 12 µs at 8 / 32 / 128 / 512 beacons per COMMIT. Without a gap the batch size
+ * followed the disk: a machine whose sync returns sooner made smaller batches under the same load,
+ * and each beacon paid for more syncs (collect at 0.61× bare Hono there, 0.75-0.92× here). With
+ * it, a busy writer syncs at most 500 times a second whatever the disk. A write after a quiet spell
+ * (the last sync started longer ago than this) commits at once, so a lone webhook waits no longer;
+ * under load a COMMIT waits at most this long for more writes to join it.
  */
 export const SYNC_GAP_MS = 2
 
