@@ -13,11 +13,11 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-function open(sync?: SyncWal, syncGapMs?: number) {
+function open(sync?: SyncWal) {
   dir = tempDir()
   store = openStore(join(dir, 'radiator.db'))
   store.sqlite.exec('CREATE TABLE t (v INTEGER NOT NULL UNIQUE)')
-  return new Writer(store.sqlite, sync ?? store.syncWal, syncGapMs)
+  return new Writer(store.sqlite, sync ?? store.syncWal)
 }
 
 /**
@@ -150,7 +150,7 @@ describe('group-commit writer', () => {
 
   it('resolves callers only once the WAL sync after their COMMIT returned, sharing one sync', async () => {
     const disk = heldSync()
-    const w = open(disk.sync, 0) // no sync gap: the next COMMIT follows the sync at once
+    const w = open(disk.sync)
     const insert = store.sqlite.prepare('INSERT INTO t (v) VALUES (?)')
     const first = w.write(() => insert.run(1))
     expect(await settled(first)).toBe('pending')
@@ -166,44 +166,6 @@ describe('group-commit writer', () => {
     disk.release()
     await Promise.all(more)
     expect(w.stats.batches).toBe(2)
-  })
-
-  it('while busy, commits the writes of the sync gap together; after a quiet spell, at once', async () => {
-    const disk = heldSync()
-    // A gap far longer than the test's turns: nothing below depends on how fast this machine is.
-    const w = open(disk.sync, 60_000)
-    const insert = store.sqlite.prepare('INSERT INTO t (v) VALUES (?)')
-    const first = w.write(() => insert.run(1)) // the first sync ever: no gap to wait for
-    await settled(first)
-    expect(disk.waiting).toBe(1)
-    disk.release()
-    await first
-    // Within the gap since that sync started, writes of later turns wait and join one COMMIT.
-    const b = w.write(() => insert.run(2))
-    expect(await settled(b)).toBe('pending')
-    const c = w.write(() => insert.run(3))
-    expect(await settled(c)).toBe('pending')
-    expect(disk.waiting).toBe(0)
-    expect(w.stats.batches).toBe(1)
-    w.flush() // what the gap's timer does when it fires
-    expect(disk.waiting).toBe(1)
-    disk.release()
-    await Promise.all([b, c])
-    expect(w.stats).toMatchObject({ batches: 2, ops: 3 })
-
-    // After a quiet spell longer than the gap, a write commits in its own turn, as without one.
-    const quiet = new Writer(store.sqlite, disk.sync, 20)
-    const x = quiet.write(() => insert.run(4))
-    await settled(x)
-    disk.release()
-    await x
-    await new Promise((r) => setTimeout(r, 40))
-    const y = quiet.write(() => insert.run(5))
-    await settled(y)
-    expect(disk.waiting).toBe(1)
-    disk.release()
-    await y
-    expect(quiet.stats.batches).toBe(2)
   })
 
   it('sends live events in id order and only once durable, transient ones queued behind them', async () => {

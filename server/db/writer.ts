@@ -1,8 +1,7 @@
 /**
- * @module Group commit of server writes (not live/sequence.ts's). Callers queue a write; one transaction commits
- * everything queued by the end of the event-loop turn, or, while the writer is busy, by the end of
- * the sync gap (SYNC_GAP_MS); each caller's promise settles only once that COMMIT is on disk, so a
- * handler that awaits it may answer 2xx knowing the write is durable.
+ * @module Group commit of server writes (not live/sequence.ts's). Callers queue a write; one transaction per event-loop
+ * turn commits everything queued; each caller's promise settles only once that COMMIT is on disk,
+ * so a handler that awaits it may answer 2xx knowing the write is durable.
  *
  * Durability without blocking: the database runs WAL with synchronous=NORMAL, so COMMIT only
  * write()s its frames to the WAL, and the writer then fdatasync()s the WAL file on libuv's thread
@@ -40,19 +39,6 @@ export interface CommitHooks<Made = unknown, Mark = unknown> {
   durable(made: Made): void
   lost(made: Made): void
 }
-
-/**
- * The least time between the starts of two WAL syncs, in ms. A sync costs CPU per call, not per
- * write: on this VM ~250 µs of kernel time on the thread pool (the flush and the hypervisor's exit)
- * plus the COMMIT's WAL writes and two thread hops on the event loop, and CPU per beacon measured
- * 113 / 48 / 20 / 12 µs at 8 / 32 / 128 / 512 beacons per COMMIT. Without a gap the batch size
- * followed the disk: a machine whose sync returns sooner made smaller batches under the same load,
- * and each beacon paid for more syncs (collect at 0.61× bare Hono there, 0.75-0.92× here). With
- * it, a busy writer syncs at most 500 times a second whatever the disk. A write after a quiet spell
- * (the last sync started longer ago than this) commits at once, so a lone webhook waits no longer;
- * under load a COMMIT waits at most this long for more writes to join it.
- */
-export const SYNC_GAP_MS = 2
 
 /** Seconds a client is asked to wait before retrying a write the disk refused. */
 export const STORAGE_RETRY_AFTER_S = 30
@@ -101,9 +87,6 @@ export class Writer {
   /** Committed, waiting for the next WAL sync. */
   private unsynced: Committed[] = []
   private syncing = false
-  /** When the last sync started (performance.now()), for the sync gap. */
-  private lastSyncAt = Number.NEGATIVE_INFINITY
-  private timer: NodeJS.Timeout | null = null
   /** Set when a sync failed: the writer refuses everything after it. */
   failed: Error | null = null
   /**
@@ -120,9 +103,7 @@ export class Writer {
 
   constructor(
     private sqlite: Sqlite,
-    private syncWal: SyncWal,
-    /** The least time between the starts of two WAL syncs (see SYNC_GAP_MS). */
-    private syncGapMs = SYNC_GAP_MS
+    private syncWal: SyncWal
   ) {
     this.begin = sqlite.prepare('BEGIN IMMEDIATE')
     this.commitStmt = sqlite.prepare('COMMIT')
@@ -140,27 +121,16 @@ export class Writer {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject })
       if (!this.scheduled) {
         this.scheduled = true
-        this.schedule()
+        // setImmediate runs after the I/O callbacks of this turn, so every request parsed in the
+        // same turn joins one transaction.
+        setImmediate(() => this.flush())
       }
     })
-  }
-
-  /**
-   * The next COMMIT: after the I/O callbacks of this turn (setImmediate), so every request parsed
-   * in the same turn joins one transaction, and not before the sync gap since the last sync started
-   * has passed (a timer), so writes arriving meanwhile join it too.
-   */
-  private schedule(): void {
-    const wait = this.lastSyncAt + this.syncGapMs - performance.now()
-    if (wait <= 0) setImmediate(() => this.flush())
-    else this.timer = setTimeout(() => this.flush(), wait)
   }
 
   /** Commits what is queued now (also used on shutdown). */
   flush(): void {
     this.scheduled = false
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
     // While a sync is in flight, the next one can't start before it returns anyway: writes keep
     // queueing and commit in one transaction when it does (bigger batches, same latency).
     if (this.syncing) return
@@ -228,16 +198,12 @@ export class Writer {
     this.unsynced = []
     this.syncing = true
     const t = performance.now()
-    this.lastSyncAt = t
     this.syncWal((err) => {
       this.syncing = false
       this.observer?.synced((performance.now() - t) / 1000)
       if (err) this.failed ??= err
       for (const c of covered) err ? c.fail(err) : c.settle()
-      if (this.queue.length > 0 && !this.scheduled) {
-        this.scheduled = true
-        this.schedule()
-      }
+      if (this.queue.length > 0) this.flush()
       this.sync() // commits replayed one by one may still wait
       this.settleIdle()
     })
