@@ -1,6 +1,7 @@
 /**
  * @module Routes answered on Node's own request and response, before Hono sees the request. Only
- * for a hot path where the framework's per-request cost shows: POST /api/collect. Measured with wrk
+ * for a hot path where the framework's per-request cost shows: POST /api/collect, and GET /live/poll
+ * (a change answers every held poll in one turn: live/poll-node.ts). Measured with wrk
  * on this 2-core machine, a handler on node:http answered the same read + JSON.parse + 202 at about
  * 1.4x the requests/s of the same handler on Hono over @hono/node-server (28-29k vs 20.5-21k req/s;
  * the adapter builds a WHATWG Request and Response per request). Everything else goes through Hono.

@@ -66,7 +66,7 @@ export class Telemetry {
     })
     this.httpSeconds = new Histogram({
       name: 'radiator_http_request_duration_seconds',
-      help: 'Time to answer a request (to its headers, for a stream), by method and route pattern; /api/collect is counted, not timed',
+      help: 'Time to answer a request (to its headers, for a stream), by method and route pattern; /api/collect and /live/poll are counted, not timed',
       labelNames: ['method', 'route'],
       buckets: HTTP_SECONDS,
       registers,
