@@ -7,6 +7,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { until } from '../test/harness.ts'
 import { EVENT_TABLES, freshDatabase, NATS_URL, servicesUp, uniqueName } from '../test/services.ts'
 import { appendEvents, eventsAfter, initEventLog } from './event-log.ts'
 import { LeaderLease } from './lease.ts'
@@ -14,14 +15,6 @@ import { EventRelay, sendTransient } from './relay.ts'
 import { LiveStream, type StreamEvent } from './stream.ts'
 
 const up = servicesUp('postgres', 'nats')
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 describe.skipIf(!up)('cluster live path (PostgreSQL + JetStream)', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>
@@ -101,7 +94,7 @@ describe.skipIf(!up)('cluster live path (PostgreSQL + JetStream)', () => {
     for (let i = 0; i < 20; i++) (i % 2 ? r1 : r2).transient({ type: 'visitors', at: 2, data: `{"n":${i}}` })
     await Promise.all(writes)
     const total = before + 60
-    await until('every event relayed', () => got.filter((e) => e.type === 'test').length >= total)
+    await until(() => got.filter((e) => e.type === 'test').length >= total, 'every event relayed')
     await new Promise((r) => setTimeout(r, 300)) // anything doubled would arrive now
     follow.stop()
     await Promise.all([r1.stop(), r2.stop()])
@@ -122,12 +115,12 @@ describe.skipIf(!up)('cluster live path (PostgreSQL + JetStream)', () => {
     const r1 = new EventRelay(pool, stream)
     await r1.start()
     const all = () => eventsAfter(pool, 0, 10_000).then((r) => r.length)
-    await until('caught up', async () => (await stream.tail()).through === (await all()))
+    await until(async () => (await stream.tail()).through === (await all()), 'caught up')
     await r1.stop()
     await commit(['after-stop-1', 'after-stop-2'])
     const r2 = new EventRelay(pool, stream)
     await r2.start()
-    await until('caught up again', async () => (await stream.tail()).through === (await all()))
+    await until(async () => (await stream.tail()).through === (await all()), 'caught up again')
     await r2.stop()
     const n = await all()
     expect((await stream.tail()).seq).toBe(n)
@@ -148,7 +141,7 @@ describe.skipIf(!up)('cluster live path (PostgreSQL + JetStream)', () => {
     other.publish(`${stream.opts.name}.transient`, 'not json')
     other.publish(`${stream.opts.name}.transient`, '{"type":1}')
     sendTransient(elsewhere, { type: 'visitors', at: 3, data: '{"site":"a","now":4}' })
-    await until('the transient relayed', () => got.some((e) => e.type === 'visitors'))
+    await until(() => got.some((e) => e.type === 'visitors'), 'the transient relayed')
     follow.stop()
     await relay.stop()
     await other.close()
@@ -168,12 +161,12 @@ describe.skipIf(!up)('cluster live path (PostgreSQL + JetStream)', () => {
         })
     )
     for (const l of leases) l.start()
-    await until('a leader', () => leases.some((l) => l.leading))
+    await until(() => leases.some((l) => l.leading), 'a leader')
     await new Promise((r) => setTimeout(r, 400))
     expect(leases.filter((l) => l.leading)).toHaveLength(1)
     const first = leases.find((l) => l.leading)!
     await first.stop()
-    await until('a new leader', () => leases.some((l) => l.leading && l !== first))
+    await until(() => leases.some((l) => l.leading && l !== first), 'a new leader')
     await new Promise((r) => setTimeout(r, 300))
     expect(leases.filter((l) => l.leading)).toHaveLength(1)
     expect(seen.filter((s) => s.endsWith(':true'))).toHaveLength(2)

@@ -413,35 +413,23 @@ function statements(db: Db) {
     lt(r.period, ph('end')),
     or(sql`${ph('device')} IS NULL`, eq(r.device, ph('device')))
   )
+  /** What a (path, metric) group of the window sums to. */
+  const groupFields = {
+    path: r.path,
+    metric: r.metric,
+    rows: sql<number>`count(*)`,
+    n: total(r.n),
+    good: total(r.good),
+    ni: total(r.ni),
+    poor: total(r.poor),
+    hist: histSum(r.hist),
+  }
   return {
     /** Every path of the window at once. */
-    window: db
-      .select({
-        path: r.path,
-        metric: r.metric,
-        rows: sql<number>`count(*)`,
-        n: total(r.n),
-        good: total(r.good),
-        ni: total(r.ni),
-        poor: total(r.poor),
-        hist: histSum(r.hist),
-      })
-      .from(r)
-      .where(inWindow)
-      .groupBy(r.path, r.metric)
-      .prepare(),
+    window: db.select(groupFields).from(r).where(inWindow).groupBy(r.path, r.metric).prepare(),
     /** One (path, metric) group of the window. */
     group: db
-      .select({
-        path: r.path,
-        metric: r.metric,
-        rows: sql<number>`count(*)`,
-        n: total(r.n),
-        good: total(r.good),
-        ni: total(r.ni),
-        poor: total(r.poor),
-        hist: histSum(r.hist),
-      })
+      .select(groupFields)
       .from(r)
       .where(and(inWindow, eq(r.path, ph('path')), eq(r.metric, ph('metric'))))
       .groupBy(r.path, r.metric)

@@ -9,9 +9,12 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { until } from './harness.ts'
 import { EVENT_TABLES, freshDatabase, NATS_URL, servicesUp, uniqueName } from './services.ts'
 
 const up = servicesUp('postgres', 'nats')
+/** Each wait: processes starting and bursts committing on a loaded 2-core machine. */
+const SLOW_MS = 30_000
 
 interface Member {
   name: string
@@ -20,14 +23,6 @@ interface Member {
   leader: boolean
   events: { seq: number; through: number; data: string }[]
   acks: Map<string, number>
-}
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
 }
 
 describe.skipIf(!up)('three members, the leader SIGKILLed mid-burst', () => {
@@ -68,16 +63,21 @@ describe.skipIf(!up)('three members, the leader SIGKILLed mid-burst', () => {
   it('loses nothing acknowledged, doubles nothing, keeps order, fails over and rejoins', async () => {
     const [a, b, c] = ['a', 'b', 'c'].map(start) as [Member, Member, Member]
     await until(
+      () => [a, b, c].every((m) => m.lines.includes('ready')) && [a, b, c].some((m) => m.leader),
       'three members following, one leading',
-      () => [a, b, c].every((m) => m.lines.includes('ready')) && [a, b, c].some((m) => m.leader)
+      SLOW_MS
     )
     const leader = [a, b, c].find((m) => m.leader)!
     const survivors = [a, b, c].filter((m) => m !== leader)
     for (const m of [a, b, c]) m.child.stdin!.write(`burst 150 ${m.name}\n`)
-    await until('the burst under way on the leader', () => leader.acks.size >= 40)
+    await until(() => leader.acks.size >= 40, 'the burst under way on the leader', SLOW_MS)
     leader.child.kill('SIGKILL')
-    await until('the survivors finished their bursts', () => survivors.every((m) => m.lines.includes(`done ${m.name}`)))
-    await until('a survivor took over the relay', () => survivors.some((m) => m.leader))
+    await until(
+      () => survivors.every((m) => m.lines.includes(`done ${m.name}`)),
+      'the survivors finished their bursts',
+      SLOW_MS
+    )
+    await until(() => survivors.some((m) => m.leader), 'a survivor took over the relay', SLOW_MS)
 
     const rows = (await pool.query<{ id: string; data: string }>('SELECT id, data FROM events ORDER BY id')).rows
     const logged = rows.map((r) => JSON.parse(r.data) as string)
@@ -89,7 +89,7 @@ describe.skipIf(!up)('three members, the leader SIGKILLed mid-burst', () => {
 
     // Every survivor: the whole log, once each, in id order, stream ids 1..n.
     for (const m of survivors) {
-      await until(`${m.name} received everything`, () => m.events.length >= rows.length)
+      await until(() => m.events.length >= rows.length, `${m.name} received everything`, SLOW_MS)
       expect(m.events.map((e) => e.seq)).toEqual(rows.map((_, i) => i + 1))
       expect(m.events.map((e) => e.through)).toEqual(rows.map((_, i) => i + 1))
       expect(m.events.map((e) => JSON.parse(e.data))).toEqual(logged)
@@ -97,11 +97,13 @@ describe.skipIf(!up)('three members, the leader SIGKILLed mid-burst', () => {
 
     // The killed member comes back and catches up from the stream.
     const back = start(`${leader.name}2`)
-    await until('the killed member rejoined and caught up', () => back.events.length >= rows.length)
+    await until(() => back.events.length >= rows.length, 'the killed member rejoined and caught up', SLOW_MS)
     expect(back.events.map((e) => JSON.parse(e.data))).toEqual(logged)
     back.child.stdin!.write(`burst 5 ${back.name}\n`)
-    await until('its new events reached everyone', () =>
-      [...survivors, back].every((m) => m.events.length === rows.length + 5)
+    await until(
+      () => [...survivors, back].every((m) => m.events.length === rows.length + 5),
+      'its new events reached everyone',
+      SLOW_MS
     )
     expect(back.acks.size).toBe(5)
   }, 120_000)

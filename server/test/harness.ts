@@ -101,10 +101,14 @@ export function perTest(defaults: Env = {}) {
 export type LiveMessage = Partial<Pick<StreamEvent, 'id' | 'at'>> & { type: string; data?: any }
 
 /** Waits until `pred` holds, polling every 10 ms; fails with `what` after `ms`. */
-export async function until<T>(pred: () => T | undefined | null | false, what: string, ms = 10_000): Promise<T> {
+export async function until<T>(
+  pred: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  what: string,
+  ms = 10_000
+): Promise<T> {
   const end = Date.now() + ms
   for (;;) {
-    const v = pred()
+    const v = await pred()
     if (v) return v
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 10))
