@@ -138,6 +138,13 @@ export function crc32Combine(c1: number, c2: number, shift: number): number {
   return (multmodp(shift, c1) ^ c2) >>> 0
 }
 
+/** Pieces made apart, one after the other, as one piece: the coding's own advance, piece by piece. */
+function joinWith(coding: Coding, pieces: Piece[], shiftOf: (length: number) => number): Piece {
+  const at: Position = { check: coding.initial, length: 0 }
+  for (const p of pieces) coding.advance(at, p)
+  return { segment: Buffer.concat(pieces.map((p) => p.segment)), ...at, shift: shiftOf(at.length) }
+}
+
 const gzip: Coding = {
   name: 'gzip',
   header: GZIP_HEADER,
@@ -148,15 +155,7 @@ const gzip: Coding = {
     length: text.length,
     shift: crcShift(text.length),
   }),
-  join(pieces) {
-    let check = 0
-    let length = 0
-    for (const p of pieces) {
-      check = crc32Combine(check, p.check, p.shift)
-      length += p.length
-    }
-    return { segment: Buffer.concat(pieces.map((p) => p.segment)), check, length, shift: crcShift(length) }
-  },
+  join: (pieces) => joinWith(gzip, pieces, crcShift),
   advance(at, p) {
     at.check = crc32Combine(at.check, p.check, p.shift)
     at.length += p.length
@@ -175,15 +174,7 @@ const deflate: Coding = {
   header: Buffer.from([0x78, 0x9c]),
   initial: 1,
   piece: (text) => ({ segment: deflateSegment(text), check: adler32(text), length: text.length, shift: 0 }),
-  join(pieces) {
-    let check = 1
-    let length = 0
-    for (const p of pieces) {
-      check = adler32Combine(check, p.check, p.length)
-      length += p.length
-    }
-    return { segment: Buffer.concat(pieces.map((p) => p.segment)), check, length, shift: 0 }
-  },
+  join: (pieces) => joinWith(deflate, pieces, () => 0),
   advance(at, p) {
     at.check = adler32Combine(at.check, p.check, p.length)
     at.length += p.length
