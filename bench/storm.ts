@@ -258,15 +258,7 @@ export async function benchStorm(): Promise<string> {
         errors.push(
           `fresh storm (${way}): client 0's snapshot has ${data?.pipelines?.length} pipelines, resumed ${data?.resumed}`
         )
-      const wire = cs.map((c) => c.firstWireBytes ?? NaN).filter((n) => !Number.isNaN(n))
-      fresh[way] = {
-        p50: q(at, 0.5),
-        p99: q(at, 0.99),
-        max: Math.max(...at),
-        rawBytes: first?.bytes ?? NaN,
-        wireBytes: q(wire, 0.5),
-        cpuMs,
-      }
+      fresh[way] = freshFigures(at, first?.bytes ?? NaN, cs, cpuMs)
       if (way === 'deflate' && text) {
         // What the server pays once per head for the compressed state (zlib level 6, this process).
         const times = Array.from({ length: 20 }, () => {
@@ -302,15 +294,7 @@ export async function benchStorm(): Promise<string> {
         : undefined
       if (data?.resumed !== false || data.pipelines?.length !== PIPELINES)
         errors.push(`fresh storm (${way}): client 0's snapshot has ${data?.pipelines?.length} pipelines`)
-      const wire = cs.map((c) => c.firstWireBytes ?? NaN).filter((n) => !Number.isNaN(n))
-      fresh[way] = {
-        p50: q(at, 0.5),
-        p99: q(at, 0.99),
-        max: Math.max(...at),
-        rawBytes: first?.bytes ?? NaN,
-        wireBytes: q(wire, 0.5),
-        cpuMs,
-      }
+      fresh[way] = freshFigures(at, first?.bytes ?? NaN, cs, cpuMs)
       for (const c of cs) c.close()
     }
     const after = machine()
@@ -384,3 +368,9 @@ export async function benchStorm(): Promise<string> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) console.log(await benchStorm())
+
+/** One fresh-storm row: when the snapshots arrived, the first one's size raw and (median) on the wire. */
+function freshFigures(at: number[], rawBytes: number, cs: { firstWireBytes: number | undefined }[], cpuMs: number) {
+  const wire = cs.map((c) => c.firstWireBytes ?? NaN).filter((n) => !Number.isNaN(n))
+  return { p50: q(at, 0.5), p99: q(at, 0.99), max: Math.max(...at), rawBytes, wireBytes: q(wire, 0.5), cpuMs }
+}
