@@ -36,6 +36,18 @@ describe('config', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(message)
   })
 
+  it('takes the PostgreSQL store and the NATS live stream together or not at all', () => {
+    const pg = 'postgres://radiator@db:5432/radiator'
+    expect(() => loadConfig({ DATABASE_URL: pg })).toThrow('DATABASE_URL is set: set LIVE_BUS_URL too')
+    expect(() => loadConfig({ LIVE_BUS_URL: 'nats://nats:4222' })).toThrow('LIVE_BUS_URL is set: set DATABASE_URL too')
+    expect(() => loadConfig({ DATABASE_URL: pg, LIVE_BUS_URL: 'http://nats:4222' })).toThrow(
+      'Invalid LIVE_BUS_URL="http://nats:4222"'
+    )
+    expect(() => loadConfig({ LIVE_STREAM_NAME: 'a.b' })).toThrow('Invalid LIVE_STREAM_NAME="a.b"')
+    const c = loadConfig({ DATABASE_URL: pg, LIVE_BUS_URL: 'nats://nats:4222' })
+    expect([c.DATABASE_URL, c.LIVE_BUS_URL, c.LIVE_STREAM_NAME]).toEqual([pg, 'nats://nats:4222', 'radiator'])
+  })
+
   it('documents every variable in the README table', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
     for (const d of CONFIG_DOCS) expect(readme).toContain(`| \`${d.name}\` |`)

@@ -45,6 +45,27 @@ const vars = {
     '(derived from HOST and PORT)',
   ],
   DATA_DIR: [z.string().min(1).default('./data'), 'a directory path (created if missing)', './data'],
+  DATABASE_URL: [
+    z.string().min(1).optional(),
+    'a postgres://user:password@host:5432/database URL: the store on PostgreSQL, shared by every instance (needs LIVE_BUS_URL too)',
+    '(unset: SQLite in DATA_DIR)',
+  ],
+  LIVE_BUS_URL: [
+    z
+      .string()
+      .regex(/^(nats|tls):\/\/[^\s]+$/)
+      .optional(),
+    'a nats://host:4222 URL (comma-separated for several servers) of NATS with JetStream: the live stream shared by every instance (needs DATABASE_URL too)',
+    '(unset: the live stream stays in this process)',
+  ],
+  LIVE_STREAM_NAME: [
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default('radiator'),
+    'letters, digits, - and _ (up to 64): the JetStream stream and the subject prefix this cluster uses (one per Radiator cluster on a shared NATS)',
+    'radiator',
+  ],
   DB_CACHE_MB: [
     int(1, 65_536).default(64),
     'an integer 1–65536: MB of SQLite page cache (the vitals id index is looked up on every CLS/INP report)',
@@ -312,6 +333,12 @@ function checkTogether(c: Config): Config {
   if (unknownSite)
     throw new ConfigError(
       `Invalid SITE_DEPLOYS: ${unknownSite.site} is not in SITES (${c.SITES.join(', ') || 'empty'})`
+    )
+  // One without the other would split the cluster's truth: instances sharing a database but each with
+  // its own live stream (or the reverse) would show different screens.
+  if (!!c.DATABASE_URL !== !!c.LIVE_BUS_URL)
+    throw new ConfigError(
+      `${c.DATABASE_URL ? 'DATABASE_URL' : 'LIVE_BUS_URL'} is set: set ${c.DATABASE_URL ? 'LIVE_BUS_URL' : 'DATABASE_URL'} too (several instances share both the store and the live stream)`
     )
   if (c.OIDC_ISSUER) {
     if (!c.OIDC_CLIENT_ID || !c.OIDC_CLIENT_SECRET)

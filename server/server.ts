@@ -27,6 +27,8 @@ import { Scheduler } from './jobs/scheduler.ts'
 import { RetentionSweep } from './jobs/retention.ts'
 import { backupJob } from './db/backup.ts'
 import { DAY_MS } from './time.ts'
+import type { Engine } from './db/engine.ts'
+import { type Bus, LocalBus } from './cluster/bus.ts'
 
 export interface Capability {
   /** Mount path and sub-app. */
@@ -39,8 +41,10 @@ export interface Capability {
 
 export type CapabilityFactory = (ctx: {
   config: Config
-  store: Store
-  writer: Writer
+  /** Where the store is (SQLite, or PostgreSQL in a cluster): a capability picks its statements by kind. */
+  engine: Engine
+  /** Announcements between the instances of a cluster (in-process when alone): server/cluster/bus.ts. */
+  bus: Bus
   hub: Hub
   log: Logger
   /** Counters for GET /metrics. */
@@ -115,7 +119,9 @@ export async function startServer(
         log,
       })
     )
-  const caps = capabilities.map((f) => f({ config, store, writer, hub, log, telemetry, jobs, retention }))
+  const engine: Engine = { kind: 'sqlite', store, writer }
+  const bus = new LocalBus()
+  const caps = capabilities.map((f) => f({ config, engine, bus, hub, log, telemetry, jobs, retention }))
   const app = createApp({
     config,
     store,

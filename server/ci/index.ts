@@ -8,12 +8,14 @@ import type { Provider } from './provider.ts'
 import { PROVIDERS } from './registry.ts'
 import { deliveries, deliveryKeys, rawBodies } from '../db/schema.ts'
 import { DAY_MS } from '../time.ts'
+import { sqliteOnly } from '../db/engine.ts'
 
 /** `providers`: the registry's; a test passes its own list to serve a throwaway provider. */
 export const ciCapability = (
-  { config, store, writer, hub, log, telemetry, retention }: Parameters<CapabilityFactory>[0],
+  { config, engine, hub, log, telemetry, retention }: Parameters<CapabilityFactory>[0],
   providers: readonly Provider[] = PROVIDERS
 ): Capability => {
+  const { store, writer } = sqliteOnly(engine, 'the CI capability')
   const ingest = new Ingest(store.sqlite, hub)
   // Raw bodies and the delivery log are kept RAW_RETENTION_DAYS.
   for (const t of [rawBodies, deliveries, deliveryKeys])

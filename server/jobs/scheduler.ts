@@ -15,6 +15,12 @@ export interface Job {
   firstAfterMs?: number
   /** `stopping` aborts on shutdown: a long run (a retention drain) should return at its next step. */
   run(stopping: AbortSignal): unknown
+  /**
+   * Once per cluster (rollups, retention, salt rotation): runs only while this instance holds the
+   * leader lease (server/cluster/lease.ts); on a follower its turn passes. Default: every instance
+   * (heartbeats, its own clients' sweeps). A single instance is always the leader.
+   */
+  cluster?: 'leader'
 }
 
 interface Entry {
@@ -29,7 +35,11 @@ export class Scheduler {
   private started = false
   private stopping = new AbortController()
 
-  constructor(private log: Pick<Logger, 'warn'>) {}
+  /** `leading`: whether this instance may run `cluster: 'leader'` jobs now. */
+  constructor(
+    private log: Pick<Logger, 'warn'>,
+    private leading: () => boolean = () => true
+  ) {}
 
   /** Adds a job; armed at `start()`, or at once when the scheduler already runs. */
   add(job: Job): void {
@@ -74,6 +84,10 @@ export class Scheduler {
     const run = entry.chain.then(async () => {
       if (this.stopping.signal.aborted) return
       clearTimeout(entry.timer)
+      if (entry.job.cluster === 'leader' && !this.leading()) {
+        if (this.started) this.arm(entry, waitOf(entry.job))
+        return
+      }
       try {
         await entry.job.run(this.stopping.signal)
       } catch (e) {

@@ -16,6 +16,7 @@ import { registerMetricsRetention } from './retention.ts'
 import { Roller } from './rollups.ts'
 import { registerHistogramFunctions } from '../db/sqlite-functions.ts'
 import { metricsRoutes } from './routes.ts'
+import { sqliteOnly } from '../db/engine.ts'
 import { Sites } from './sites.ts'
 import { Summaries } from './summary.ts'
 import { VisitorIds } from './visitor-hash.ts'
@@ -29,7 +30,8 @@ export interface MetricsOptions extends Partial<LivePushOptions> {
 }
 
 export function createMetricsCapability(opts: MetricsOptions = {}): CapabilityFactory {
-  return ({ config, store, writer, hub, log, telemetry, jobs, retention }) => {
+  return ({ config, engine, hub, log, telemetry, jobs, retention }) => {
+    const { store, writer } = sqliteOnly(engine, 'the site-metrics capability')
     const now = opts.now ?? Date.now
     const sqlite = store.sqlite
     const onError = (what: string) => (e: unknown) => log.warn(`metrics: ${what} failed`, { err: String(e) })
