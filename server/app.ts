@@ -5,8 +5,7 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Config } from './config.ts'
-import type { Store } from './db/client.ts'
-import type { Writer } from './db/writer.ts'
+import type { Engine } from './db/engine.ts'
 import { AppError, makeErrorHandler } from './errors.ts'
 import type { Hub } from './live/hub.ts'
 import { liveRoutes } from './live/routes.ts'
@@ -20,8 +19,7 @@ import { observabilityRoutes } from './observability/routes.ts'
 
 export interface AppDeps {
   config: Config
-  store: Store
-  writer: Writer
+  engine: Engine
   hub: Hub
   log: Logger
   /** The Prometheus series (GET /metrics) that requests and capabilities count into. */
@@ -58,7 +56,8 @@ export function securityHeaders(config: Config): MiddlewareHandler {
 }
 
 export function createApp(deps: AppDeps) {
-  const { store, writer, hub, version, startedAt } = deps
+  const { engine, hub, version, startedAt } = deps
+  const writer = engine.writer
   const app = new Hono()
   app.onError(makeErrorHandler(deps.log))
   app.use('*', requestIds())
@@ -77,7 +76,7 @@ export function createApp(deps: AppDeps) {
   app.use('*', csrfGuard(deps.config))
 
   // Status for load balancers and uptime checks; the details only for a signed-in viewer.
-  app.get('/healthz', access.public, (c) => {
+  app.get('/healthz', access.public, async (c) => {
     // Writes the disk refuses (full, I/O error, read-only) count as down while they last: they
     // are answered 503, and a balancer should know before its users do.
     let db = writer.failed
@@ -86,7 +85,8 @@ export function createApp(deps: AppDeps) {
         ? `writes refused since ${new Date(writer.refused.since).toISOString()}: ${writer.refused.error}`
         : 'ok'
     try {
-      store.sqlite.prepare('SELECT 1').get()
+      if (engine.kind === 'sqlite') engine.store.sqlite.prepare('SELECT 1').get()
+      else await pgAlive(engine.store.pool)
     } catch (e) {
       db = e instanceof Error ? e.message : 'unusable'
     }
@@ -116,4 +116,17 @@ export function createApp(deps: AppDeps) {
     throw new AppError('NOT_FOUND', 'not found')
   })
   return app
+}
+
+/** PostgreSQL answers a trivial query within a load balancer's patience, or the instance is down. */
+async function pgAlive(pool: import('pg').Pool): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('PostgreSQL did not answer within 2 s')), 2000)
+  })
+  try {
+    await Promise.race([pool.query('SELECT 1'), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }

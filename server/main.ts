@@ -45,7 +45,7 @@ if (config.LOG_LEVEL !== 'silent') {
       `  Dashboard:      ${server.url}/\n` +
       `  Webhooks:       ${server.url}/hooks/<provider>   (github, gitlab, circleci, …)\n` +
       `  Live stream:    ${server.url.replace(/^http/, 'ws')}/live\n` +
-      `  Database:       ${server.store.path}\n`
+      `  Database:       ${server.where}\n`
   )
   // For the person who just started it, on their terminal only: never through the logger.
   if (server.signinUrl)

@@ -27,8 +27,9 @@ import { Scheduler } from './jobs/scheduler.ts'
 import { RetentionSweep } from './jobs/retention.ts'
 import { backupJob } from './db/backup.ts'
 import { DAY_MS } from './time.ts'
-import type { Engine } from './db/engine.ts'
+import { type Engine, sqliteOnly } from './db/engine.ts'
 import { type Bus, LocalBus } from './cluster/bus.ts'
+import { type ClusterMember, joinCluster } from './cluster/start.ts'
 
 export interface Capability {
   /** Mount path and sub-app. */
@@ -58,8 +59,13 @@ export type CapabilityFactory = (ctx: {
 export interface RunningServer {
   url: string
   port: number
+  /** The store, SQLite or PostgreSQL. */
+  engine: Engine
+  /** The SQLite store (throws on PostgreSQL: tests written for SQLite). */
   store: Store
   writer: Writer
+  /** Where the data is, for the start-up lines. */
+  where: string
   hub: Hub
   version: string
   credentials: Credentials
@@ -78,6 +84,12 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
+/**
+ * How long a cluster member waits at start-up for the live stream to reach what its views loaded
+ * (cluster/feed.ts); a relay that is still starting (its leader too) takes about a lease check.
+ */
+const CLUSTER_CATCH_UP_MS = 10_000
+
 /** The one path that upgrades (to WebSocket): app.ts mounts the live routes here. */
 const WS_PATH = '/live'
 
@@ -89,43 +101,80 @@ export async function startServer(
 ): Promise<RunningServer> {
   const startedAt = Date.now()
   const version = opts.version ?? currentVersion()
-  const store = openDataDir(config)
-  const writer = new Writer(store.sqlite, store.syncWal)
-  const hub = new Hub(store, writer, {
+  const hubOptions = {
     version,
     replayBuffer: config.LIVE_REPLAY_BUFFER,
     retentionMs: config.EVENT_RETENTION_DAYS * DAY_MS,
     heartbeatMs: config.LIVE_HEARTBEAT_MS,
     pollTimeoutMs: config.LIVE_POLL_TIMEOUT_MS,
-  })
+  }
+  // Alone on SQLite (the default), or one of a cluster on PostgreSQL + NATS JetStream (issue 17).
+  let engine: Engine
+  let hub: Hub
+  let bus: Bus
+  let member: ClusterMember | null = null
+  if (config.DATABASE_URL) {
+    if (config.BACKUP_DIR)
+      throw new StartupError('BACKUP_DIR is for the SQLite store; on PostgreSQL (DATABASE_URL) back up with pg_dump')
+    member = await joinCluster(config, log)
+    engine = member.engine
+    bus = member.bus
+    hub = Hub.inCluster(member.feed, hubOptions)
+  } else {
+    const store = openDataDir(config)
+    const writer = new Writer(store.sqlite, store.syncWal)
+    engine = { kind: 'sqlite', store, writer }
+    bus = new LocalBus()
+    hub = new Hub(store, writer, hubOptions)
+  }
+  const writer = engine.writer
+  const closeStore = async () => {
+    if (member) await member.close()
+    else if (engine.kind === 'sqlite') {
+      await engine.writer.close()
+      engine.store.close()
+    }
+  }
   const telemetry = new Telemetry({ version, writer, hub })
-  const access = createAccess(config, store, writer, hub)
+  // Access on PostgreSQL is being ported (server/access): until then a cluster refuses to start here.
+  const accessOn = sqliteOnly(engine, 'access control')
+  const access = createAccess(config, accessOn.store, accessOn.writer, hub)
   // A revoked token or session loses its open live connections at once (close code 4401).
   access.credentials.onRevoke((r) => hub.closeWhere((c) => c.principal === r.id, 4401, 'access revoked'))
-  const jobs = new Scheduler(log)
-  const retention = new RetentionSweep(store.db, writer)
-  // Persisted live events are kept EVENT_RETENTION_DAYS (the hub's retentionMs above).
-  retention.step('events', (stopping) => hub.trim(stopping))
+  const lease = member?.lease
+  const jobs = new Scheduler(log, lease ? () => lease.leading : undefined)
+  const retention = RetentionSweep.on(engine)
+  // Persisted live events are kept EVENT_RETENTION_DAYS (the hub's retentionMs above); in a cluster
+  // the stream ages them out itself and the event log's rows go once relayed.
+  if (engine.kind === 'sqlite') retention.step('events', (stopping) => hub.trim(stopping))
+  else
+    retention.step('events', (stopping) =>
+      retention.drainPg(
+        'events',
+        `at < $1 AND id <= (SELECT value::bigint FROM meta WHERE key = 'events_relayed_through')`,
+        () => [Date.now() - config.EVENT_RETENTION_DAYS * DAY_MS],
+        stopping
+      )
+    )
   jobs.add(retention.job())
   jobs.add({ name: 'live heartbeat', every: config.LIVE_HEARTBEAT_MS, run: () => hub.tick() })
   // Off unless BACKUP_DIR is set; runs on the server's own connection (see db/backup.ts).
-  if (config.BACKUP_DIR)
+  if (config.BACKUP_DIR && engine.kind === 'sqlite')
     jobs.add(
       backupJob({
-        sqlite: store.sqlite,
+        sqlite: engine.store.sqlite,
         dir: config.BACKUP_DIR,
         everyMs: config.BACKUP_EVERY,
         keep: config.BACKUP_KEEP,
         log,
       })
     )
-  const engine: Engine = { kind: 'sqlite', store, writer }
-  const bus = new LocalBus()
   const caps = capabilities.map((f) => f({ config, engine, bus, hub, log, telemetry, jobs, retention }))
+  if (member && !(await hub.startCluster(CLUSTER_CATCH_UP_MS)))
+    log.warn('cluster: the live stream has not caught up with the store yet; serving anyway (is a leader relaying?)')
   const app = createApp({
     config,
-    store,
-    writer,
+    engine,
     hub,
     log,
     telemetry,
@@ -160,8 +209,8 @@ export async function startServer(
       server.once('error', reject)
     })
   } catch (e) {
-    await writer.close()
-    store.close()
+    hub.stopCluster()
+    await closeStore()
     throw explainListen(e, config)
   }
   const port = (server.address() as AddressInfo).port
@@ -189,8 +238,8 @@ export async function startServer(
       server.closeAllConnections()
       for (const ws of wss.clients) ws.terminate()
       await jobsDone
-      await writer.close()
-      store.close()
+      hub.stopCluster()
+      await closeStore()
     })())
 
   const connections = () =>
@@ -201,8 +250,16 @@ export async function startServer(
   return {
     url,
     port,
-    store,
-    writer,
+    engine,
+    get store(): Store {
+      if (engine.kind !== 'sqlite') throw new Error('this server runs on PostgreSQL: use server.engine')
+      return engine.store
+    },
+    get writer(): Writer {
+      if (engine.kind !== 'sqlite') throw new Error('this server runs on PostgreSQL: use server.engine')
+      return engine.writer
+    },
+    where: engine.kind === 'sqlite' ? engine.store.path : member!.where,
     hub,
     version,
     credentials: access.credentials,

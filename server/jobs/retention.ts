@@ -10,6 +10,7 @@ import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../db/client.ts'
 import { ROWID } from '../db/sqlite.ts'
 import type { Writer } from '../db/writer.ts'
+import type { Engine, PgEngine } from '../db/engine.ts'
 import { HOUR_MS } from '../time.ts'
 import type { Job } from './scheduler.ts'
 
@@ -24,6 +25,8 @@ export type RetentionStep = (stopping?: AbortSignal) => Promise<number>
 
 export class RetentionSweep {
   private steps: { name: string; run: RetentionStep }[] = []
+  /** In a cluster: the same tables, by name, on PostgreSQL (the schema is derived: server/db/pg). */
+  private pg: PgEngine | null = null
 
   constructor(
     private db: Db,
@@ -31,9 +34,43 @@ export class RetentionSweep {
     readonly batch = RETENTION_BATCH
   ) {}
 
+  /** The sweep on either engine (the server's: its job runs on the cluster's leader only). */
+  static on(engine: Engine, batch = RETENTION_BATCH): RetentionSweep {
+    if (engine.kind === 'sqlite') return new RetentionSweep(engine.store.db, engine.writer, batch)
+    const sweep = new RetentionSweep(null as unknown as Db, null as unknown as Writer, batch)
+    sweep.pg = engine
+    return sweep
+  }
+
   /** Deletes rows of `table` whose `at` is more than `keepMs` before `now()`. */
   byAge(table: SQLiteTable, at: SQLiteColumn, keepMs: number, now: () => number = Date.now): void {
-    this.step(getTableName(table), (stopping) => this.drain(table, lt(at, now() - keepMs), stopping))
+    const name = getTableName(table)
+    if (this.pg)
+      this.step(name, (stopping) => this.drainPg(name, `"${at.name}" < $1`, () => [now() - keepMs], stopping))
+    else this.step(name, (stopping) => this.drain(table, lt(at, now() - keepMs), stopping))
+  }
+
+  /**
+   * drain() on PostgreSQL: its DELETE takes no LIMIT either; a batch is the ctids of a limited SELECT
+   * (a row's physical address, stable within the statement). `where` is SQL over `params()`.
+   */
+  async drainPg(table: string, where: string, params: () => unknown[], stopping?: AbortSignal): Promise<number> {
+    const pg = this.pg
+    if (!pg) throw new Error('drainPg: this sweep is on SQLite')
+    const sql = `DELETE FROM "${table}" WHERE ctid = ANY(ARRAY(SELECT ctid FROM "${table}" WHERE ${where} LIMIT ${this.batch}))`
+    let total = 0
+    while (!stopping?.aborted) {
+      const args = params()
+      const n = await pg.writer.write(async (tx) => (await tx.query(sql, args)).rowCount ?? 0)
+      total += n
+      if (n < this.batch) break
+    }
+    return total
+  }
+
+  /** Whether the sweep runs on PostgreSQL (a capability's own steps choose their statements by it). */
+  get onPg(): boolean {
+    return this.pg !== null
   }
 
   /** A step that deletes in its own way (the hub's event trim, the rollups' walk per site). */
@@ -69,6 +106,7 @@ export class RetentionSweep {
   job(): Job {
     return {
       name: 'retention',
+      cluster: 'leader',
       every: RETENTION_EVERY_MS,
       firstAfterMs: RETENTION_FIRST_AFTER_MS,
       run: (stopping) => this.run(stopping),

@@ -61,7 +61,10 @@ export async function catchUp(
       }
       return
     }
-    const page = hub.replayPage(at, client.topics)
+    // From SQLite (or the ring) at once; from the cluster's stream, a read to wait for.
+    let page = hub.replayPage(at, client.topics)
+    if (page instanceof Promise) page = await page
+    if (client.ended) return
     if (!page) {
       // Trimmed while this client was catching up (hours behind): it reconnects and gets a reset.
       client.close(1013, 'resume point expired; reconnect')

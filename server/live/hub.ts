@@ -9,15 +9,18 @@ import type { EventData, EventType, SnapshotState } from '../../contract/live.ts
 import type { Sqlite, Store } from '../db/client.ts'
 import { metaOf } from '../db/meta.ts'
 import type { Writer } from '../db/writer.ts'
+import type pg from 'pg'
+import type { ClusterFeed, StreamView } from '../cluster/feed.ts'
+import type { StreamEvent } from '../cluster/stream.ts'
 import { RETENTION_BATCH } from '../jobs/retention.ts'
 import { type ClientMeta, Clients, type LiveClient } from './clients.ts'
 import { HeldControls } from './control.ts'
 import { ControlFrame, Frame, Heartbeat, type LiveEvent } from './frame.ts'
 import { Outbox } from './outbox.ts'
-import { Replay, type ReplayPage } from './replay.ts'
+import { Replay, type ReplayPage, type ReplaySource } from './replay.ts'
 import { EventSequence } from './sequence.ts'
 import { Snapshots } from './snapshot.ts'
-import { StoredEvents } from './stored-events.ts'
+import { StoredEvents, storedFrame } from './stored-events.ts'
 import type { Topics } from './topics.ts'
 
 /** The types of the hub's API, for its callers. */
@@ -39,11 +42,24 @@ export interface Connection {
   resumeAfter: number | null
 }
 
+/**
+ * In-memory state a capability keeps for the snapshot, fed by the live stream (in a cluster, where
+ * the snapshot cannot read PostgreSQL synchronously): `apply` sees every event before any client
+ * does, in id order; `load` (cluster/feed.ts) fills it at start-up.
+ */
+export interface LiveView extends StreamView {
+  apply(event: LiveEvent): void
+}
+
 export class Hub {
-  private sequence: EventSequence
-  private stored: StoredEvents
+  /** Alone (SQLite): ids, stored events and the order around the writer's commits. */
+  private sequence: EventSequence | null = null
+  private stored: StoredEvents | null = null
+  private outbox: Outbox | null = null
+  /** In a cluster: the event log and the JetStream stream (ids are the stream's sequence). */
+  private cluster: ClusterFeed | null = null
+  private views: LiveView[] = []
   private replay: Replay
-  private outbox: Outbox
   private snapshots: Snapshots
   private clients = new Clients()
   private controls: HeldControls
@@ -52,19 +68,71 @@ export class Hub {
   /** Events fanned out, and frames handed to clients for them (for /metrics, read when scraped). */
   readonly stats = { published: 0, sent: 0 }
 
+  /** A hub alone, on SQLite. */
+  constructor(store: Store, writer: Writer, opts: HubOptions)
+  /** A hub in a cluster (`Hub.inCluster`): call `startCluster` before serving. */
+  constructor(store: null, writer: null, opts: HubOptions, cluster: ClusterFeed)
   constructor(
-    store: Store,
-    private writer: Writer,
-    private opts: HubOptions
+    store: Store | null,
+    private writer: Writer | null,
+    private opts: HubOptions,
+    cluster?: ClusterFeed
   ) {
     this.now = opts.now ?? Date.now
-    const meta = metaOf(store.sqlite)
-    this.stored = new StoredEvents(store.db, meta)
-    this.sequence = new EventSequence(meta, this.stored.maxId(), writer)
-    this.replay = new Replay(this.stored, opts.replayBuffer, this.sequence.last)
-    this.outbox = new Outbox(writer, (frame) => this.fanOut(frame))
+    let source: ReplaySource
+    let head: number
+    if (store && writer) {
+      const meta = metaOf(store.sqlite)
+      this.stored = new StoredEvents(store.db, meta)
+      this.sequence = new EventSequence(meta, this.stored.maxId(), writer)
+      this.outbox = new Outbox(writer, (frame) => this.fanOut(frame))
+      source = this.stored
+      head = this.sequence.last
+    } else {
+      const feed = cluster!
+      this.cluster = feed
+      source = {
+        get trimmedThrough() {
+          return feed.trimmedThrough
+        },
+        page: (after, through, limit) =>
+          feed.page(after, through, limit).then((evs) => (evs === null ? null : evs.map(streamFrame))),
+      }
+      // Set by startCluster, before any client is served.
+      head = 0
+    }
+    this.replay = new Replay(source, opts.replayBuffer, head)
     this.snapshots = new Snapshots(opts, this.now)
     this.controls = new HeldControls(this.now)
+  }
+
+  static inCluster(feed: ClusterFeed, opts: HubOptions): Hub {
+    return new Hub(null, null, opts, feed)
+  }
+
+  /**
+   * Loads the views and follows the cluster's stream from its tail (cluster/feed.ts); resolves once
+   * the stream has caught up with what the views were loaded at, or after `waitMs` (a relay that is
+   * not running yet: its leader is still starting), saying which.
+   */
+  async startCluster(waitMs: number): Promise<boolean> {
+    const feed = this.cluster
+    if (!feed) throw new Error('startCluster: this hub is not in a cluster')
+    const head = await feed.start(this.views, (ev) => {
+      const frame = streamFrame(ev)
+      // Views loaded through K already hold every event up to K.
+      if (ev.through > feed.loadedThrough) for (const v of this.views) v.apply(frame.event)
+      this.fanOut(frame)
+    })
+    this.replay = new Replay(this.replay.source, this.opts.replayBuffer, head)
+    const until = Date.now() + waitMs
+    while (!feed.caughtUp && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+    return feed.caughtUp
+  }
+
+  /** Adds in-memory state fed by the stream (see LiveView). */
+  addView(view: LiveView): void {
+    this.views.push(view)
   }
 
   /** The id of the newest event sent to clients (a resume point beyond it was never issued). */
@@ -103,26 +171,39 @@ export class Hub {
    * Persists an event; must be called inside a writer op (`writer.write(sqlite => ...)`). It is
    * sent once the transaction's COMMIT is durable, and discarded if it rolls back.
    */
-  persist<T extends EventType>(sqlite: Sqlite, type: T, data: EventData<T>): LiveEvent<EventData<T>> {
-    if (!sqlite.inTransaction) throw new Error('hub.persist must run inside a writer transaction')
-    const ev = { id: this.sequence.take(), type, at: this.iso(), data }
-    this.stored.insert(ev.id, type, Date.parse(ev.at), JSON.stringify(data))
-    this.outbox.persisted(new Frame(ev))
+  persist<T extends EventType>(tx: Sqlite | pg.ClientBase, type: T, data: EventData<T>): LiveEvent<EventData<T>> {
+    const at = this.now()
+    if (this.cluster) {
+      // Its id is given at COMMIT by the event log and becomes the stream's sequence once relayed.
+      this.cluster.persist(type, at, JSON.stringify(data))
+      return { id: 0, type, at: new Date(at).toISOString(), data }
+    }
+    if (!(tx as Sqlite).inTransaction) throw new Error('hub.persist must run inside a writer transaction')
+    const ev = { id: this.sequence!.take(), type, at: new Date(at).toISOString(), data }
+    this.stored!.insert(ev.id, type, at, JSON.stringify(data))
+    this.outbox!.persisted(new Frame(ev))
     return ev
   }
 
   /**
    * Publishes a fast-changing value now, without storing it. Only the latest per `key` is kept
-   * for clients that resume from before the in-memory buffer.
+   * for clients that resume from before the in-memory buffer. In a cluster it goes through the
+   * leader's relay into the stream (id 0 here: the stream gives it one).
    */
   publish<T extends EventType>(type: T, data: EventData<T>, key: string = type): LiveEvent {
-    const frame = new Frame({ id: this.sequence.take(), type, at: this.iso(), data })
+    if (this.cluster) {
+      const at = this.now()
+      this.cluster.transient(type, at, JSON.stringify(data))
+      return { id: 0, type, at: new Date(at).toISOString(), data }
+    }
+    const frame = new Frame({ id: this.sequence!.take(), type, at: this.iso(), data })
     this.replay.keepLatest(key, frame)
-    this.outbox.transient(frame)
+    this.outbox!.transient(frame)
     return frame.event
   }
 
   private fanOut(frame: Frame): void {
+    if (!this.cluster) for (const v of this.views) v.apply(frame.event)
     this.replay.sent(frame)
     this.stats.published++
     this.stats.sent += this.clients.fanOut(frame)
@@ -132,7 +213,12 @@ export class Hub {
    * One page of what a client resuming after `since` must receive (replay.ts), or null when it can
    * no longer resume from there.
    */
-  replayPage(since: number, topics: Topics, maxEvents?: number, maxBytes?: number): ReplayPage | null {
+  replayPage(
+    since: number,
+    topics: Topics,
+    maxEvents?: number,
+    maxBytes?: number
+  ): ReplayPage | null | Promise<ReplayPage | null> {
     return this.replay.page(since, topics, maxEvents, maxBytes)
   }
 
@@ -181,6 +267,7 @@ export class Hub {
   /** Sends a heartbeat to every client; the transports also use it to drop dead peers. */
   tick(): void {
     this.clients.tick(new Heartbeat(this.iso()))
+    void this.cluster?.refreshFloor()
   }
 
   /**
@@ -234,15 +321,29 @@ export class Hub {
    * writer, RETENTION_BATCH events per op, so no delivery waits behind one long transaction.
    */
   async trim(stopping?: AbortSignal): Promise<number> {
-    const through = this.stored.newestBefore(this.now() - this.opts.retentionMs)
+    // In a cluster the stream ages out by itself (max age); the event log's rows are trimmed by the
+    // leader's retention (cluster/event-log.ts `trimEventLog`).
+    if (!this.stored || !this.writer) return 0
+    const stored = this.stored
+    const through = stored.newestBefore(this.now() - this.opts.retentionMs)
     if (!through) return 0
     let total = 0
     while (!stopping?.aborted) {
-      const r = await this.writer.write(() => this.stored.trimThrough(through, RETENTION_BATCH))
-      this.stored.trimmedThrough = Math.max(this.stored.trimmedThrough, r.through)
+      const r = await this.writer.write(() => stored.trimThrough(through, RETENTION_BATCH))
+      stored.trimmedThrough = Math.max(stored.trimmedThrough, r.through)
       total += r.n
       if (r.n < RETENTION_BATCH || r.through >= through) break
     }
     return total
   }
+
+  /** Stops following the cluster's stream (shutdown). */
+  stopCluster(): void {
+    this.cluster?.stop()
+  }
+}
+
+/** A stream event as a frame: its id is the stream sequence, its data already JSON. */
+function streamFrame(ev: StreamEvent): Frame {
+  return storedFrame(ev.id, ev.type, ev.at, ev.data)
 }

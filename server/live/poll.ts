@@ -65,7 +65,8 @@ export async function answerPoll(hub: Hub, req: PollRequest): Promise<PollAnswer
 async function nextPage(hub: Hub, since: number, topics: Topics): Promise<ReplayPage | null> {
   let at = since
   while (at < hub.head) {
-    const page = hub.replayPage(at, topics)
+    let page = hub.replayPage(at, topics)
+    if (page instanceof Promise) page = await page
     if (!page || page.frames.length) return page
     at = page.through
     await new Promise((r) => setImmediate(r))

@@ -4,8 +4,18 @@
  * latest transient value per key that falls in the same range.
  */
 import type { Frame } from './frame.ts'
-import type { StoredEvents } from './stored-events.ts'
 import { matches, type Topics } from './topics.ts'
+
+/**
+ * Where events older than the ring come from: the stored events on SQLite (synchronous), or the
+ * cluster's JetStream stream (a promise; null when the stream no longer holds that range).
+ */
+export interface ReplaySource {
+  /** Events with ids up to this are gone: a resume from before it is a reset. */
+  readonly trimmedThrough: number
+  /** Up to `limit` events with `after` < id ≤ `through`, in id order. */
+  page(after: number, through: number, limit: number): Frame[] | null | Promise<Frame[] | null>
+}
 
 /**
  * What one answer or one burst of a resume may carry: a resume from far back (or from the start of
@@ -32,7 +42,7 @@ export class Replay {
 
   /** `head`: the newest id of the previous run (nothing after it is in memory yet). */
   constructor(
-    private stored: StoredEvents,
+    readonly source: ReplaySource,
     private capacity: number,
     head: number
   ) {
@@ -66,7 +76,7 @@ export class Replay {
 
   /** Whether a client at `since` can be brought up to date by replay (not trimmed, an id we issued). */
   resumable(since: number): boolean {
-    return since <= this.head && since >= this.stored.trimmedThrough
+    return since <= this.head && since >= this.source.trimmedThrough
   }
 
   /**
@@ -75,7 +85,12 @@ export class Replay {
    * (trimmed, or an id this server never issued): the client then gets a reset snapshot. The client
    * is caught up when `through` reaches the head.
    */
-  page(since: number, topics: Topics, maxEvents = REPLAY_PAGE_EVENTS, maxBytes = REPLAY_PAGE_BYTES): ReplayPage | null {
+  page(
+    since: number,
+    topics: Topics,
+    maxEvents = REPLAY_PAGE_EVENTS,
+    maxBytes = REPLAY_PAGE_BYTES
+  ): ReplayPage | null | Promise<ReplayPage | null> {
     if (!this.resumable(since)) return null
     const frames: Frame[] = []
     let bytes = 0
@@ -90,15 +105,20 @@ export class Replay {
       return frames.length < maxEvents && bytes < maxBytes
     }
     if (since < this.ringFloor) {
-      // Older than the in-memory ring: persisted events from SQLite, a page at a time (a bounded
-      // read, so a far resume never holds the event loop for long), plus the latest transient
-      // values that fall in the same range.
-      const page = this.stored.page(since, this.ringFloor, maxEvents)
-      const scanned = page.length < maxEvents ? this.ringFloor : page[page.length - 1]!.event.id
-      for (const f of this.latestTransient.values()) if (f.event.id > since && f.event.id <= scanned) page.push(f)
-      page.sort((a, b) => a.event.id - b.event.id)
-      for (const f of page) if (!take(f)) return { frames, through }
-      return { frames, through: scanned }
+      // Older than the in-memory ring: persisted events from SQLite (or the cluster's stream), a
+      // page at a time (a bounded read, so a far resume never holds the event loop for long), plus
+      // the latest transient values that fall in the same range.
+      const floor = this.ringFloor
+      const older = (page: Frame[] | null): ReplayPage | null => {
+        if (page === null) return null
+        const scanned = page.length < maxEvents ? floor : page[page.length - 1]!.event.id
+        for (const f of this.latestTransient.values()) if (f.event.id > since && f.event.id <= scanned) page.push(f)
+        page.sort((a, b) => a.event.id - b.event.id)
+        for (const f of page) if (!take(f)) return { frames, through }
+        return { frames, through: scanned }
+      }
+      const page = this.source.page(since, floor, maxEvents)
+      return page instanceof Promise ? page.then(older) : older(page)
     }
     for (let i = this.firstAfter(since); i < this.ring.length; i++) if (!take(this.ring[i]!)) return { frames, through }
     // The ring holds every frame up to the head.
@@ -110,6 +130,9 @@ export class Replay {
     const out: Frame[] = []
     for (let at = since; ; ) {
       const page = this.page(at, topics)
+      // From before the ring in a cluster (a read of the stream): not a synchronous answer. The
+      // long poll's last look is within the ring unless the ring turned over during one await.
+      if (page instanceof Promise) return null
       if (!page) return out.length ? out : null
       out.push(...page.frames)
       if (page.through >= this.head || page.through === at) return out

@@ -91,7 +91,7 @@ export class StoredEvents {
 }
 
 /** A persisted event as read back: its data is already JSON, so it is spliced in, not re-encoded. */
-function storedFrame(id: number, type: string, atMs: number, data: string): Frame {
+export function storedFrame(id: number, type: string, atMs: number, data: string): Frame {
   const at = new Date(atMs).toISOString()
   let parsed: unknown
   const event = {

@@ -6,7 +6,7 @@
  */
 import { TRANSPORTS, type Transport } from '../../contract/vocabularies.ts'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { Writer } from '../db/writer.ts'
+import type { AnyWriter } from '../db/engine.ts'
 import type { Hub } from '../live/hub.ts'
 import type { IngestStats } from '../metrics/pipeline.ts'
 
@@ -34,7 +34,7 @@ export class StatusCounts {
 
 export interface TelemetryDeps {
   version: string
-  writer: Writer
+  writer: AnyWriter
   hub: Hub
 }
 

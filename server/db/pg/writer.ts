@@ -16,7 +16,7 @@
  * writer's `CommitHooks`, with `durable` called straight after `committed`, since COMMIT is the flush.
  */
 import pg from 'pg'
-import { WriterClosedError, type CommitHooks } from '../writer.ts'
+import { WriterClosedError, type CommitHooks, type WriterObserver } from '../writer.ts'
 
 export type PgOp<T> = (tx: pg.ClientBase) => Promise<T>
 
@@ -58,6 +58,12 @@ export class PgWriter {
   private closed = false
   private hooks: PgCommitHooks[] = []
   stats = { batches: 0, ops: 0, failed: 0, retried: 0 }
+  /** Told about each COMMIT (GET /metrics); PostgreSQL's COMMIT is its flush, so no sync is reported. */
+  observer: WriterObserver | null = null
+  /** Never set here: a PostgreSQL write that failed for the storage's reasons can succeed later. */
+  readonly failed: Error | null = null
+  /** The last write refused for the storage's or connection's reasons, until a COMMIT succeeds (/healthz). */
+  refused: { error: string; since: number } | null = null
 
   /** The writer's own connection: made when first needed, made again after it broke. */
   private client: pg.Client | null = null
@@ -128,7 +134,10 @@ export class PgWriter {
         await client.query('BEGIN')
         for (const p of batch) results.push(await p.op(client))
         for (const h of this.hooks) await h.beforeCommit?.(client)
+        const t0 = performance.now()
         await client.query('COMMIT')
+        this.observer?.committed(batch.length, (performance.now() - t0) / 1000)
+        this.refused = null
         return results
       } catch (e) {
         await client?.query('ROLLBACK').catch(() => {})
@@ -141,6 +150,7 @@ export class PgWriter {
             void client.end().catch(() => {})
           }
           this.stats.failed++
+          this.refused ??= { error: (e as Error).message, since: Date.now() }
           for (const p of batch) p.reject(refusal(e))
           return 'rejected'
         }
