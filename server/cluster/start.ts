@@ -87,7 +87,7 @@ export async function joinCluster(config: Config, log: Logger): Promise<ClusterM
 }
 
 async function connectNats(url: string): Promise<NatsConnection> {
-  const servers = url.split(',').map((s) => s.trim().replace(/^nats:\/\//, ''))
+  const servers = url.split(',').map((s) => s.trim())
   try {
     return await connect({ servers, name: 'radiator', maxReconnectAttempts: -1, reconnectTimeWait: 500 })
   } catch (e) {
