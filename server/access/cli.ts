@@ -12,6 +12,7 @@ import { ConfigError, loadConfig } from '../config.ts'
 import { databasePath, openStore } from '../db/client.ts'
 import { Writer } from '../db/writer.ts'
 import { Credentials } from './credentials.ts'
+import { SqliteAccessRows } from './sqlite-rows.ts'
 import { ROLES, type Role } from './roles.ts'
 
 const USAGE = `usage: npm run token -- create --role <${ROLES.join('|')}> "<name>"
@@ -33,7 +34,7 @@ async function main(argv: string[]): Promise<string> {
   const config = loadConfig(process.env)
   const store = openStore(databasePath(config.DATA_DIR))
   const writer = new Writer(store.sqlite, store.syncWal)
-  const creds = new Credentials(store.db, writer)
+  const creds = new Credentials(new SqliteAccessRows(store.db, writer))
   try {
     if (command === 'create') {
       const t = await creds.createToken(arg!.trim().slice(0, 100), values.role as Role)

@@ -13,7 +13,8 @@ import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { clientIp, clientIpOf } from '../http/client-ip.ts'
 import { headerOf } from '../http/node-routes.ts'
-import { RateLimiter } from '../http/rate-limit.ts'
+import { RateLimiter, SharedRateLimiter } from '../http/rate-limit.ts'
+import type { Bus } from '../cluster/bus.ts'
 import type { Credentials } from './credentials.ts'
 import { allows, type AccessLevel, type Role } from './roles.ts'
 import { credentialFrom, secretIn } from '../http/auth.ts'
@@ -50,13 +51,18 @@ interface Asking {
 }
 
 export class AccessControl {
-  /** Guessing tokens or replaying dead cookies is cut short per address (429). */
-  readonly failures = new RateLimiter(AUTH_FAILURES_PER_MINUTE)
+  /** Guessing tokens or replaying dead cookies is cut short per address (429), cluster-wide given the bus. */
+  readonly failures: Pick<RateLimiter, 'take'>
 
   constructor(
     private config: Config,
-    readonly credentials: Credentials
-  ) {}
+    readonly credentials: Credentials,
+    bus?: Bus
+  ) {
+    this.failures = bus
+      ? new SharedRateLimiter(bus, 'auth-failures', AUTH_FAILURES_PER_MINUTE)
+      : new RateLimiter(AUTH_FAILURES_PER_MINUTE)
+  }
 
   /** The client's address, as the rate limits count it. */
   address(c: Context): string {

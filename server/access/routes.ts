@@ -9,7 +9,8 @@ import type { TokenInfo } from '../../contract/access.ts'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
-import { RateLimiter } from '../http/rate-limit.ts'
+import { SharedRateLimiter } from '../http/rate-limit.ts'
+import type { Bus } from '../cluster/bus.ts'
 import type { Credentials } from './credentials.ts'
 import { BROWSER_SESSION_IDLE_MS } from './credentials.ts'
 import { access, principalOf, SESSION_COOKIE, type AccessControl } from './guard.ts'
@@ -48,10 +49,10 @@ const page = (title: string, body: string) =>
   `<style>body{font:20px/1.5 system-ui,sans-serif;background:#111;color:#eee;display:grid;place-items:center;min-height:90vh;margin:0}main{max-width:36em;padding:1em}a{color:#8cf}</style>` +
   `<main><h1>${title}</h1>${body}</main>`
 
-export function accessRoutes(deps: { config: Config; credentials: Credentials; control: AccessControl }) {
+export function accessRoutes(deps: { config: Config; credentials: Credentials; control: AccessControl; bus: Bus }) {
   const { config, credentials, control } = deps
   const app = new Hono()
-  const failures = new RateLimiter(SIGNIN_FAILURES_PER_MINUTE)
+  const failures = new SharedRateLimiter(deps.bus, 'signin-failures', SIGNIN_FAILURES_PER_MINUTE)
   /** Counts a failed attempt; throws 429 once an address has used up its allowance. */
   const failed = (c: Context) => {
     if (!failures.take(clientIp(c, config.TRUST_PROXY)))

@@ -11,11 +11,12 @@ import type { PairingRequest, PairingStarted, ScreenInfo, ScreenRow } from '../.
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
-import { RateLimiter } from '../http/rate-limit.ts'
+import { SharedRateLimiter } from '../http/rate-limit.ts'
+import type { Bus } from '../cluster/bus.ts'
 import type { Hub } from '../live/hub.ts'
 import type { Credentials } from './credentials.ts'
 import { access, principalOf } from './guard.ts'
-import { CODE_PATTERN, normalizeCode, Pairings } from './pairing.ts'
+import { CODE_PATTERN, normalizeCode, type Pairings } from './pairing.ts'
 import { setSessionCookie } from './routes.ts'
 import type { Screens } from './screens.ts'
 
@@ -52,12 +53,13 @@ export function screenRoutes(deps: {
   credentials: Credentials
   screens: Screens
   hub: Hub
-  pairings?: Pairings
+  bus: Bus
+  pairings: Pairings
 }) {
-  const { config, credentials, screens, hub } = deps
-  const pairings = deps.pairings ?? new Pairings()
+  const { config, credentials, screens, hub, pairings } = deps
   const app = new Hono()
-  const starts = new RateLimiter(PAIRINGS_PER_MINUTE)
+  // One allowance per address for the whole cluster (http/rate-limit.ts).
+  const starts = new SharedRateLimiter(deps.bus, 'pairing-starts', PAIRINGS_PER_MINUTE)
 
   // --- the screen's side: no credential yet ----------------------------------------------
 
@@ -111,18 +113,16 @@ export function screenRoutes(deps: {
     const body = approveBody.parse(await c.req.json().catch(() => ({})))
     const code = normalizeCode(body.code)
     if (!code || !CODE_PATTERN.test(code)) throw new AppError('BAD_REQUEST', 'code must look like ABCD-EFGH')
-    const who = pairings.describe(code)
     let screenIdMade = ''
-    const ok = await pairings.approve(code, async () => {
-      const s = await credentials.createSession({
-        kind: 'screen',
-        role: 'viewer',
+    const ok = await pairings.approve(code, async (p) => {
+      const session = await credentials.createPendingScreenSession({
+        hash: p.grantHash,
+        expiresAt: p.expiresAt,
         subject: body.name,
-        userAgent: who?.userAgent,
-        address: who?.address,
+        userAgent: p.userAgent,
+        address: p.address,
       })
-      screenIdMade = (await screens.create(s.id, body.name, body.view)).id
-      return { secret: s.secret, view: body.view, name: body.name }
+      screenIdMade = (await screens.create(session.id, body.name, body.view)).id
     })
     if (!ok) throw new AppError('NOT_FOUND', 'no such pairing code: it was used, expired (10 minutes) or mistyped')
     return c.json({ screen: screenIdMade, name: body.name, view: body.view }, 201)

@@ -6,6 +6,7 @@ import { Writer } from '../db/writer.ts'
 import { tempDir } from '../test/harness.ts'
 import { Credentials } from './credentials.ts'
 import { Screens } from './screens.ts'
+import { SqliteAccessRows } from './sqlite-rows.ts'
 
 let store: Store
 let dir: string
@@ -20,8 +21,9 @@ describe('paired screens', () => {
     store = openStore(join(dir, 'radiator.db'))
     const writer = new Writer(store.sqlite, store.syncWal)
     const now = () => 1_700_000_000_000
-    const credentials = new Credentials(store.db, writer, now)
-    const screens = new Screens(store.db, writer, now)
+    const rows = new SqliteAccessRows(store.db, writer)
+    const credentials = new Credentials(rows, now)
+    const screens = new Screens(rows, now)
     const lobby = await credentials.createSession({
       kind: 'screen',
       role: 'viewer',
