@@ -5,14 +5,10 @@
 import { Hono } from 'hono'
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
-import { and, desc, eq, inArray, sql } from 'drizzle-orm'
-import { dbOf, type Sqlite } from '../db/client.ts'
-import { builds } from '../db/schema.ts'
-import { literalLimit } from '../db/sqlite.ts'
 import { errorBody, zodMessage } from '../errors.ts'
 import type { PipelineTile } from '../../contract/builds.ts'
 import { providerParam } from './registry.ts'
-import type { BuildStore } from './store.ts'
+import type { CiReads } from './reads.ts'
 import { access } from '../access/guard.ts'
 
 const filter = z.object({
@@ -122,23 +118,15 @@ export function badgeSvg(label: string, state: BadgeState): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="20" role="img" aria-label="${l}: ${r}"><title>${l}: ${r}</title><rect width="${lw}" height="20" fill="#555"/><rect x="${lw}" width="${rw}" height="20" fill="${BADGE_COLOR[state]}"/><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11"><text x="${lw / 2}" y="14">${l}</text><text x="${lw + rw / 2}" y="14">${r}</text></g></svg>`
 }
 
-export function feedRoutes(sqlite: Sqlite, store: BuildStore, publicUrl: string | undefined) {
+export function feedRoutes(reads: CiReads, publicUrl: string | undefined) {
   const app = new Hono()
-  const db = dbOf(sqlite)
-  // Canceled and skipped builds keep the previous status, as cctray clients expect.
-  const lastDecided = db
-    .select({ number: builds.number, id: builds.id, finishedAt: builds.finishedAt, updatedAt: builds.updatedAt })
-    .from(builds)
-    .where(and(eq(builds.pipelineId, sql.placeholder('tile')), inArray(builds.status, ['success', 'failure'])))
-    .orderBy(desc(sql`coalesce(${builds.finishedAt}, ${builds.updatedAt})`))
-    .limit(literalLimit(1))
-    .prepare()
 
-  app.get('/cctray.xml', access.feed, (c) => {
-    const tiles = pick(store.tiles(), filter.parse(c.req.query()))
+  app.get('/cctray.xml', access.feed, async (c) => {
+    const tiles = pick(await reads.tiles(), filter.parse(c.req.query()))
+    const decided = await reads.lastDecided(tiles.map((t) => t.id))
     const base = publicUrl ?? new URL(c.req.url).origin
     const rows = tiles.map((t) => {
-      const last = lastDecided.get({ tile: t.id })
+      const last = decided.get(t.id)
       const status = last ? (t.brokenSince ? 'Failure' : 'Success') : 'Unknown'
       const time = last ? new Date(last.finishedAt ?? last.updatedAt).toISOString() : t.updatedAt
       const label = last ? String(last.number ?? last.id) : '0'
@@ -161,16 +149,18 @@ export function feedRoutes(sqlite: Sqlite, store: BuildStore, publicUrl: string 
   })
 
   /** The badge's label and state, or why the query is wrong. */
-  const badgeFor = (q: Record<string, string>): { label: string; state: BadgeState } | { error: string } => {
+  const badgeFor = async (
+    q: Record<string, string>
+  ): Promise<{ label: string; state: BadgeState } | { error: string }> => {
     const r = badgeQuery.safeParse(q)
     if (!r.success) return { error: zodMessage(r.error) }
     const { label, ...f } = r.data
-    const matching = pick(store.tiles(), f)
+    const matching = pick(await reads.tiles(), f)
     return { label, state: badgeState(f.branch ? matching : defaultBranchTiles(matching)) }
   }
 
-  app.get('/badge.svg', access.feed, (c) => {
-    const b = badgeFor(c.req.query())
+  app.get('/badge.svg', access.feed, async (c) => {
+    const b = await badgeFor(c.req.query())
     if ('error' in b) return c.json(errorBody('BAD_REQUEST', b.error), 400)
     const svg = badgeSvg(b.label, b.state)
     const etag = `"${createHash('sha1').update(svg).digest('base64url')}"`
@@ -179,8 +169,8 @@ export function feedRoutes(sqlite: Sqlite, store: BuildStore, publicUrl: string 
     return c.body(svg, 200, headers)
   })
 
-  app.get('/badge.json', access.feed, (c) => {
-    const b = badgeFor(c.req.query())
+  app.get('/badge.json', access.feed, async (c) => {
+    const b = await badgeFor(c.req.query())
     // shields.io reads the body of a 200 only (any other status becomes its own "inaccessible"),
     // so a bad query is a 200 in the endpoint schema with isError: the README shows what is wrong.
     if ('error' in b)

@@ -4,13 +4,12 @@
  */
 import { Hono, type Context } from 'hono'
 import type { Config } from '../config.ts'
-import type { Writer } from '../db/writer.ts'
 import { AppError, errorBody } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { buildUpdateSchema } from './model.ts'
 import { BadPayload, type Delivery, type Provider, type VerifyResult } from './provider.ts'
 import { byName, PROVIDERS } from './registry.ts'
-import type { DeliveryInfo, Ingest } from './ingest.ts'
+import type { DeliveryInfo, DeliveryRecorder } from './ingest.ts'
 import { zodMessage } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { RateLimiter } from '../http/rate-limit.ts'
@@ -39,14 +38,14 @@ function unconfigured(provider: Provider, secrets: Record<string, readonly strin
 
 export function hookRoutes(deps: {
   config: Config
-  writer: Writer
-  ingest: Ingest
+  /** Where deliveries go: one writer transaction each, on the engine's writer. */
+  deliveries: DeliveryRecorder
   log: Logger
   telemetry: Telemetry
   /** The providers served; the registry's unless a test serves its own list. */
   providers?: readonly Provider[]
 }) {
-  const { config, writer, ingest, log, telemetry } = deps
+  const { config, deliveries, log, telemetry } = deps
   const served = byName(deps.providers ?? PROVIDERS)
   const app = new Hono()
   // Only failed authentications are limited: a provider with the right secret is never refused
@@ -80,7 +79,7 @@ export function hookRoutes(deps: {
         size: raw.length,
       }
       const reject = async (code: 'UNAUTHORIZED' | 'BAD_REQUEST', message: string) => {
-        await writer.write(() => ingest.log(info, 'rejected', message))
+        await deliveries.log(info, 'rejected', message)
         log.info('webhook rejected', { provider: name, reason: message })
         count(code === 'UNAUTHORIZED' ? 'unauthorized' : 'invalid')
         return c.json(errorBody(code, message), code === 'UNAUTHORIZED' ? 401 : 400)
@@ -112,20 +111,20 @@ export function hookRoutes(deps: {
       }
       info.event = result.event
       if (result.kind === 'ping') {
-        await writer.write(() => ingest.log(info, 'ping', null))
+        await deliveries.log(info, 'ping', null)
         count('ping')
         return c.json({ ok: true, event: result.event })
       }
       if (result.kind === 'ignored') {
         info.deliveryId = result.deliveryId ?? null
-        await writer.write(() => ingest.log(info, 'ignored', result.reason))
+        await deliveries.log(info, 'ignored', result.reason)
         count('ignored')
         return c.json({ ignored: result.reason }, 202)
       }
       const parsed = buildUpdateSchema.safeParse(result.update)
       if (!parsed.success) return reject('BAD_REQUEST', `normalized build is invalid: ${zodMessage(parsed.error)}`)
       const withId = { ...info, deliveryId: result.deliveryId }
-      const r = await writer.write((sqlite) => ingest.applyBuild(sqlite, withId, parsed.data, delivery))
+      const r = await deliveries.applyBuild(withId, parsed.data, delivery)
       count(r.outcome === 'duplicate' || r.outcome === 'superseded' ? r.outcome : 'stored')
       if (r.outcome === 'duplicate') return c.json({ duplicate: true })
       return c.json({ stored: true, outcome: r.outcome, build: r.buildId, status: r.status, transition: r.transition })

@@ -8,6 +8,7 @@ import { dbOf, type Db, type Sqlite } from '../db/client.ts'
 import { deliveries, deliveryKeys, rawBodies } from '../db/schema.ts'
 import { columnKeys, placeholders } from '../db/sqlite.ts'
 import type { Hub } from '../live/hub.ts'
+import type { Writer } from '../db/writer.ts'
 import type { Delivery } from './provider.ts'
 import type { BuildUpdate } from './model.ts'
 import type { Transition } from '../../contract/builds.ts'
@@ -150,6 +151,27 @@ export class DeliveryLogic {
     if (r.transition) persist('build.finished', { build: r.build, transition: r.transition, pipeline: r.tile })
     else if (r.changed) persist('build.updated', { build: r.build, pipeline: r.tile })
     return { outcome, buildId: r.build.id, status: r.build.status, transition: r.transition }
+  }
+}
+
+/**
+ * How the webhook route stores a delivery, on either engine: each call is one writer transaction,
+ * and its promise settles once that transaction is committed (the provider's 2xx waits for it).
+ */
+export interface DeliveryRecorder {
+  log(info: DeliveryInfo, outcome: Outcome, reason: string | null): Promise<unknown>
+  applyBuild(
+    info: DeliveryInfo & { deliveryId: string },
+    update: BuildUpdate,
+    delivery: Delivery
+  ): Promise<BuildOutcome>
+}
+
+/** SQLite's recorder: the writer's promise itself, so the route awaits nothing more than before. */
+export function sqliteRecorder(writer: Writer, ingest: Ingest): DeliveryRecorder {
+  return {
+    log: (info, outcome, reason) => writer.write(() => ingest.log(info, outcome, reason)),
+    applyBuild: (info, update, delivery) => writer.write((sqlite) => ingest.applyBuild(sqlite, info, update, delivery)),
   }
 }
 

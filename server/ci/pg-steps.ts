@@ -3,11 +3,19 @@
  * (BuildLogic in store.ts): each statement yields its promise (server/db/steps.ts). Bound to one
  * connection: the writer's transaction for writes, a pool connection for reads.
  *
- * Two differences from SQLite, both deliberate:
- * - A build is read `FOR UPDATE` before it is merged: on SQLite the writer's transaction is the only
- *   writer; here another instance may merge an update of the same build at the same moment, and
- *   without the row lock both would merge into the state they read and the later COMMIT would drop
- *   the other's change. (Inside a read-only use the lock is harmless: no transaction, no lock.)
+ * Differences from SQLite, all deliberate:
+ * - Writes lock what they merge into (`lock`, the writer's use): on SQLite the writer's transaction
+ *   is the only writer; here another instance may merge an update of the same build, or of another
+ *   build of the same tile, at the same moment, and without row locks both would merge into the
+ *   state they read and the later COMMIT would drop the other's change. The build is read
+ *   `FOR UPDATE` first, then its tile: `insertTile` creates-or-locks the tile row, and every read
+ *   of a tile inside the transaction is `FOR UPDATE`. So locks are taken build → tile, and a
+ *   transaction that changed a tile's builds holds the tile until it commits: the tile it computes
+ *   (and sends in its live event) includes every change committed before it, and the last COMMIT
+ *   touching a tile sends the tile as it stands. Two deliveries locking in opposite orders (one
+ *   batch holding build A then B, another instance's B then A; a build moving between two tiles
+ *   each way) deadlock; PostgreSQL aborts one and the writer retries it op by op.
+ *   Reads (`lock` false) take no lock: a lock outside a transaction still waits for a writer's.
  * - SQLite sorts NULL first in ascending order and PostgreSQL last: the jobs of a build (ordered by
  *   start time, a job not started yet has none) say NULLS FIRST, as SQLite has it.
  * - Newest-first order breaks a tie in `created_at` by the build id, where SQLite uses the rowid
@@ -24,12 +32,14 @@ import { awaited } from '../db/steps.ts'
 import type { DeliverySteps } from './ingest.ts'
 import type { BuildRow, CiSteps, JobRow, TileRow } from './store.ts'
 
-export function pgSteps(client: pg.ClientBase): CiSteps {
+/** `lock`: true inside the writer's transaction (the default), false for reads on a pool connection. */
+export function pgSteps(client: pg.ClientBase, { lock = true }: { lock?: boolean } = {}): CiSteps {
   const db = drizzle({ client: client as pg.PoolClient, schema })
   const newestFirst = [desc(builds.createdAt), desc(builds.id)]
   const first = <T>(rows: Promise<T[]>) => awaited(rows.then((r) => r[0]))
+  const locked = <Q extends { for(strength: 'update'): Q }>(q: Q): Q => (lock ? q.for('update') : q)
   return {
-    build: (id) => first<BuildRow>(db.select().from(builds).where(eq(builds.id, id)).for('update')),
+    build: (id) => first<BuildRow>(locked(db.select().from(builds).where(eq(builds.id, id)).$dynamic())),
     insertBuild: (row) =>
       awaited(
         db
@@ -45,14 +55,17 @@ export function pgSteps(client: pg.ClientBase): CiSteps {
           .where(eq(builds.id, id))
           .then(() => undefined)
       ),
-    tile: (id) => first<TileRow>(db.select().from(pipelines).where(eq(pipelines.id, id))),
+    tile: (id) => first<TileRow>(locked(db.select().from(pipelines).where(eq(pipelines.id, id)).$dynamic())),
     tiles: () => awaited(db.select().from(pipelines).orderBy(desc(pipelines.updatedAt)).limit(1000)),
+    // Creates the tile or, when it exists, locks it without changing it (an update to itself): a
+    // build joins a tile only through here, so a concurrent dropEmptyTile that holds the tile first
+    // deletes it before this inserts it again, and one that comes later sees the build.
     insertTile: (row) =>
       awaited(
         db
           .insert(pipelines)
           .values(row)
-          .onConflictDoNothing({ target: pipelines.id })
+          .onConflictDoUpdate({ target: pipelines.id, set: { id: sql`${pipelines.id}` } })
           .then(() => undefined)
       ),
     saveTile: ({ id, provider: _p, project: _r, pipeline: _l, branch: _b, ...state }) =>
@@ -102,17 +115,22 @@ export function pgSteps(client: pg.ClientBase): CiSteps {
           .where(eq(jobs.buildId, buildId))
           .then(() => undefined)
       ),
+    // The tile is locked first, then the DELETE's own snapshot is taken: a build another
+    // transaction added to it (holding the tile through insertTile) is committed by then and seen.
     dropEmptyTile: (id) =>
       awaited(
-        db
-          .delete(pipelines)
-          .where(
-            and(
-              eq(pipelines.id, id),
-              notExists(db.select({ one: sql`1` }).from(builds).where(eq(builds.pipelineId, id)))
+        (async () => {
+          await db.select({ id: pipelines.id }).from(pipelines).where(eq(pipelines.id, id)).for('update')
+          const r = await db
+            .delete(pipelines)
+            .where(
+              and(
+                eq(pipelines.id, id),
+                notExists(db.select({ one: sql`1` }).from(builds).where(eq(builds.pipelineId, id)))
+              )
             )
-          )
-          .then((r) => (r.rowCount ?? 0) > 0)
+          return (r.rowCount ?? 0) > 0
+        })()
       ),
     wait: (row) =>
       awaited(

@@ -5,6 +5,9 @@ import { reprocess } from './reprocess.ts'
 
 try {
   const config = loadConfig(process.env)
+  // The running instances' in-memory tiles (tile-view.ts) would not see the rebuilt ones.
+  if (config.DATABASE_URL)
+    throw new ConfigError('DATABASE_URL is set, and reprocess runs on SQLite (DATA_DIR) only for now')
   const store = openStore(databasePath(config.DATA_DIR))
   const r = reprocess(store.sqlite)
   store.close()

@@ -79,7 +79,7 @@ export interface Applied {
 }
 
 /** Builds still "running" with no news for this long are not shown as running (a lost final webhook). */
-const RUNNING_STALE_MS = 12 * HOUR_MS
+export const RUNNING_STALE_MS = 12 * HOUR_MS
 
 /** A build arrives within seconds of its first job; one that has not in a day never will. */
 const WAITING_TTL_MS = DAY_MS
