@@ -11,6 +11,7 @@ const SLOW = [
   'web/e2e/**/*.test.ts',
   'server/test/crash.test.ts',
   'server/test/cluster-kill.test.ts',
+  'server/test/cluster-proxy.test.ts',
   'server/test/process.test.ts',
   'server/test/proxy.test.ts',
   'server/test/production-build.test.ts',

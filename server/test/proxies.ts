@@ -50,6 +50,8 @@ export interface RunningProxy {
 export interface ProxyOptions {
   /** Edits the generated site config: tests break it on purpose to show what they detect. */
   mutate?: (config: string) => string
+  /** The site config for the proxy's port, instead of deploy/'s single-upstream one (a cluster's). */
+  site?: (port: number) => string
 }
 
 /** Replaces `from` in `text`, failing when the template no longer contains it. */
@@ -67,6 +69,16 @@ export function nginxSiteConfig(port: number, upstream: number): string {
   c = replaceOrFail(c, /^\s*ssl_certificate .*\n/m, '', 'ssl_certificate')
   c = replaceOrFail(c, /^\s*ssl_certificate_key .*\n/m, '', 'ssl_certificate_key')
   c = replaceOrFail(c, 'server 127.0.0.1:8080;', `server 127.0.0.1:${upstream};`, 'the upstream')
+  return c
+}
+
+/** deploy/cluster/nginx.conf on 127.0.0.1:`port`, in front of three instances on 127.0.0.1:`upstreams`. */
+export function clusterNginxConfig(port: number, upstreams: readonly number[]): string {
+  let c = readFileSync(join(DEPLOY, 'cluster', 'nginx.conf'), 'utf8')
+  c = replaceOrFail(c, /^\s*listen 80;$/m, `    listen 127.0.0.1:${port};`, 'the listen line')
+  upstreams.forEach((p, i) => {
+    c = replaceOrFail(c, `server radiator-${i + 1}:8080 `, `server 127.0.0.1:${p} `, `upstream radiator-${i + 1}`)
+  })
   return c
 }
 
@@ -136,7 +148,8 @@ export async function startProxy(
   const dir = tempDir(`radiator-${kind}-`)
   const port = await freePort()
   const site = (opts.mutate ?? ((c) => c))(
-    kind === 'nginx' ? nginxSiteConfig(port, upstream.port) : caddySiteConfig(port, upstream.port)
+    opts.site?.(port) ??
+      (kind === 'nginx' ? nginxSiteConfig(port, upstream.port) : caddySiteConfig(port, upstream.port))
   )
   let args: string[]
   let env: NodeJS.ProcessEnv = process.env
