@@ -11,13 +11,13 @@ import type { Hub } from '../live/hub.ts'
 import type { CustomMetricInput, CustomMetricPoint } from '../../contract/metrics.ts'
 
 /** A series answer is bounded; the newest points are kept. */
-const MAX_POINTS = 10_000
+export const MAX_POINTS = 10_000
 
 /** A stored point: every column but the id. */
 const { id: _id, ...pointColumns } = getTableColumns(customMetrics)
-type Row = Omit<typeof customMetrics.$inferSelect, 'id'>
+export type Row = Omit<typeof customMetrics.$inferSelect, 'id'>
 
-const toPoint = (r: Row): CustomMetricPoint => ({
+export const toPoint = (r: Row): CustomMetricPoint => ({
   name: r.name,
   value: r.value,
   unit: r.unit,
@@ -26,7 +26,7 @@ const toPoint = (r: Row): CustomMetricPoint => ({
 })
 
 /** Thresholds travel with the latest point only: the wall colours the value now, not the history. */
-function withThresholds(p: CustomMetricPoint, m: CustomMetricInput): CustomMetricPoint {
+export function withThresholds(p: CustomMetricPoint, m: CustomMetricInput): CustomMetricPoint {
   if (m.warn !== undefined) p.warn = m.warn
   if (m.crit !== undefined) p.crit = m.crit
   return p

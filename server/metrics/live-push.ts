@@ -8,8 +8,12 @@ import type { Hub } from '../live/hub.ts'
 import { Coalescer } from './coalescer.ts'
 import type { Presence } from './presence.ts'
 import type { Sites } from './sites.ts'
-import type { Summaries } from './summary.ts'
-import { LIVE_WINDOW, type SiteEntry, type Summary } from '../../contract/metrics.ts'
+import { type Device, LIVE_WINDOW, type SiteEntry, type Summary, type SummaryWindow } from '../../contract/metrics.ts'
+
+/** Summaries.summary on SQLite (synchronous), PgSummaries.summary on PostgreSQL (a promise). */
+export interface SummarySource {
+  summary(site: string, window: SummaryWindow, device: Device | null): Summary | Promise<Summary>
+}
 
 export interface LivePushOptions {
   visitorsEveryMs: number
@@ -31,16 +35,23 @@ export class LivePush {
     private hub: Hub,
     private sites: Sites,
     private presence: Presence,
-    private summaries: Summaries,
+    private summaries: SummarySource,
     now: () => number,
     private opts: LivePushOptions,
-    onError: (e: unknown) => void
+    private onError: (e: unknown) => void,
+    /**
+     * Whether this instance puts the figures on the live channel. In a cluster every instance keeps
+     * the same figures (shared presence, one database) for its own snapshots, but only one publishes
+     * them, or every screen would get each change once per instance (index.ts: the leader).
+     */
+    private publishing: () => boolean = () => true
   ) {
     this.visitors = new Coalescer(opts.visitorsEveryMs, now, (site) => this.pushVisitors(site), onError)
     this.vitals = new Coalescer(opts.vitalsEveryMs, now, (site) => this.pushVitals(site), onError)
   }
 
   private pushVisitors(site: string): void {
+    if (!this.publishing()) return
     const data = { site, ...this.presence.counts(site) }
     const json = JSON.stringify(data)
     if (this.lastVisitors.get(site) === json) return
@@ -50,7 +61,13 @@ export class LivePush {
 
   private pushVitals(site: string): void {
     const summary = this.summaries.summary(site, LIVE_WINDOW, null)
+    if (summary instanceof Promise) return void summary.then((s) => this.vitalsRead(site, s)).catch(this.onError)
+    this.vitalsRead(site, summary)
+  }
+
+  private vitalsRead(site: string, summary: Summary): void {
     this.latestSummary.set(site, summary)
+    if (!this.publishing()) return
     const json = JSON.stringify(summary)
     if (this.lastVitals.get(site) === json) return
     this.lastVitals.set(site, json)
@@ -74,8 +91,11 @@ export class LivePush {
       let summary = this.latestSummary.get(site) ?? null
       if (!summary) {
         try {
-          summary = this.summaries.summary(site, LIVE_WINDOW, null)
-          this.latestSummary.set(site, summary)
+          const read = this.summaries.summary(site, LIVE_WINDOW, null)
+          // A snapshot is built synchronously: on PostgreSQL the first one goes out without a
+          // summary and the read fills it in for the next (the sweep keeps it fresh after that).
+          if (read instanceof Promise) void read.then((s) => this.latestSummary.set(site, s)).catch(() => {})
+          else this.latestSummary.set(site, (summary = read))
         } catch {
           summary = null
         }

@@ -5,12 +5,10 @@
  * the caller answers.
  */
 import { isbot } from 'isbot'
-import type { Writer } from '../db/writer.ts'
 import type { RateLimiter } from '../http/rate-limit.ts'
 import type { Presence } from './presence.ts'
-import type { RawWrites } from './raw.ts'
+import type { RawBeacon } from './raw.ts'
 import type { Sites } from './sites.ts'
-import type { VisitorIds } from './visitor-hash.ts'
 import { type CollectBody, collectBody, type Device, type IngestStats } from '../../contract/metrics.ts'
 import { DROP_REASONS, type DropReason } from '../../contract/vocabularies.ts'
 import { zodMessage } from '../errors.ts'
@@ -49,12 +47,19 @@ interface Beacon {
 /** A step enriches the beacon in place (it is private to one request) or drops it. */
 type Step = (b: Beacon) => Beacon | Drop
 
+/** Where visitor ids come from (visitor-hash.ts on SQLite, pg-visitor-ids.ts on PostgreSQL). */
+export interface VisitorIdSource {
+  idFor(site: string, ip: string, ua: string, known: (id: string) => boolean): string
+  /** A promise while today's salt is still being fetched (PostgreSQL, once a day); else undefined. */
+  ready?(): Promise<void> | undefined
+}
+
 export interface IngestDeps {
   sites: Sites
-  visitors: VisitorIds
-  presence: Presence
-  raw: RawWrites
-  writer: Writer
+  visitors: VisitorIdSource
+  presence: Pick<Presence, 'knows' | 'record'>
+  /** Writes one beacon's raw rows; settles after its COMMIT (the engine's writer). */
+  store: (beacon: RawBeacon) => Promise<unknown>
   now: () => number
   /** Beacons per client address (COLLECT_PER_MINUTE); null: no limit. */
   perAddress: RateLimiter | null
@@ -133,7 +138,7 @@ export function createIngest(deps: IngestDeps) {
   async function write(b: Beacon): Promise<void> {
     const at = deps.now()
     const beacon = { site: b.site!, visitor: b.visitor!, device: b.device!, events: b.data!.events, at }
-    await deps.writer.write(() => deps.raw.write(beacon))
+    await deps.store(beacon)
     for (const e of beacon.events)
       if (e.type !== 'vital') deps.presence.record(beacon.site, beacon.visitor, beacon.device, e.type, at)
     deps.onAccepted?.(beacon.site)
@@ -147,6 +152,8 @@ export function createIngest(deps: IngestDeps) {
       return { accepted: false, drop }
     },
     async run(req: CollectRequest): Promise<Outcome> {
+      const salt = deps.visitors.ready?.()
+      if (salt) await salt
       let b: Beacon = { req }
       for (const step of steps) {
         const r = step(b)

@@ -29,10 +29,10 @@ const BATCH = 5000
 const WM_HITS: MetaKey = 'metrics_rolled_hits'
 const WM_SAMPLES: MetaKey = 'metrics_rolled_samples'
 
-type Agg = Omit<typeof siteRollups.$inferInsert, 'hist'> & { hist: Map<number, number> | null }
+export type Agg = Omit<typeof siteRollups.$inferInsert, 'hist'> & { hist: Map<number, number> | null }
 
 /** site_samples holds only the vitals the beacon's schema let through. */
-const asVital = (metric: string) => metric as VitalName
+export const asVital = (metric: string) => metric as VitalName
 
 export interface RollResult {
   /** Rows lie past this batch's id range: more is waiting. */
@@ -71,52 +71,8 @@ export class Roller {
 
   /** One batch, inside a writer op. */
   private roll(): RollResult {
-    const aggs = new Map<string, Agg>()
-    const sites = new Set<string>()
-    /** Adds `n` (negative: takes out) rows at time `at` to every rollup row they belong to. */
-    const add = (
-      site: string,
-      path: string,
-      metric: string,
-      device: Device,
-      at: number,
-      n: number,
-      bucket: number,
-      rating: string | null
-    ) => {
-      sites.add(site)
-      const perPage = PER_PAGE.has(metric)
-      for (const gran of ROLLUP_GRANS) {
-        const period = periodOf(gran, at)
-        for (let k = perPage ? 2 : 1; k > 0; k--) {
-          const p = k === 2 ? path : ALL_PATHS
-          const key = `${site}\0${gran}\0${period}\0${p}\0${metric}\0${device}`
-          let a = aggs.get(key)
-          if (!a) {
-            a = {
-              site,
-              gran,
-              period,
-              path: p,
-              metric,
-              device,
-              n: 0,
-              good: 0,
-              ni: 0,
-              poor: 0,
-              hist: rating ? new Map() : null,
-            }
-            aggs.set(key, a)
-          }
-          a.n += n
-          if (!rating) continue
-          if (rating === 'good') a.good += n
-          else if (rating === 'poor') a.poor += n
-          else a.ni += n
-          a.hist!.set(bucket, (a.hist!.get(bucket) ?? 0) + n)
-        }
-      }
-    }
+    const fold = new Fold()
+    const add = fold.add
     /** The next id range: at most one batch past the watermark, at most the last row. */
     const range = (key: MetaKey, max: { id: number | null } | undefined) => {
       const from = this.watermark(key)
@@ -138,13 +94,13 @@ export class Roller {
         add(g.site, g.path, g.metric, g.device, g.minute, g.n, g.bucket, g.rating)
     }
 
-    for (const a of aggs.values()) {
+    for (const a of fold.aggs.values()) {
       const hist = a.hist ? encodeMap(a.hist) : null
       this.stmts.upsert.run(a.site, a.gran, a.period, a.path, a.metric, a.device, a.n, a.good, a.ni, a.poor, hist)
     }
     if (h.to > h.from) this.meta.set(WM_HITS, h.to)
     if (v.to > v.from) this.meta.set(WM_SAMPLES, v.to)
-    return { more: h.more || v.more, sites }
+    return { more: h.more || v.more, sites: fold.sites }
   }
 
   /** The samples watermark, read inside a writer op (the collect write needs it for replacements). */
@@ -166,6 +122,57 @@ export class Roller {
           await new Promise((res) => setImmediate(res))
         }
       },
+    }
+  }
+}
+
+/** One batch's counts folded into its minute, hour and day rollup rows (both engines). */
+export class Fold {
+  readonly aggs = new Map<string, Agg>()
+  readonly sites = new Set<string>()
+
+  /** Adds `n` (negative: takes out) rows at time `at` to every rollup row they belong to. */
+  readonly add = (
+    site: string,
+    path: string,
+    metric: string,
+    device: Device,
+    at: number,
+    n: number,
+    bucket: number,
+    rating: string | null
+  ): void => {
+    this.sites.add(site)
+    const perPage = PER_PAGE.has(metric)
+    for (const gran of ROLLUP_GRANS) {
+      const period = periodOf(gran, at)
+      for (let k = perPage ? 2 : 1; k > 0; k--) {
+        const p = k === 2 ? path : ALL_PATHS
+        const key = `${site}\0${gran}\0${period}\0${p}\0${metric}\0${device}`
+        let a = this.aggs.get(key)
+        if (!a) {
+          a = {
+            site,
+            gran,
+            period,
+            path: p,
+            metric,
+            device,
+            n: 0,
+            good: 0,
+            ni: 0,
+            poor: 0,
+            hist: rating ? new Map() : null,
+          }
+          this.aggs.set(key, a)
+        }
+        a.n += n
+        if (!rating) continue
+        if (rating === 'good') a.good += n
+        else if (rating === 'poor') a.poor += n
+        else a.ni += n
+        a.hist!.set(bucket, (a.hist!.get(bucket) ?? 0) + n)
+      }
     }
   }
 }

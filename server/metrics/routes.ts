@@ -9,10 +9,11 @@ import type { Config } from '../config.ts'
 import { AppError, zodMessage } from '../errors.ts'
 import { readBody, tooLarge } from '../http/body.ts'
 import type { CustomMetrics } from './custom.ts'
+import type { SummarySource } from './live-push.ts'
+import type { PgCustomMetrics } from './pg-custom.ts'
 import type { Ingest } from './pipeline.ts'
 import type { Presence } from './presence.ts'
 import type { Sites } from './sites.ts'
-import type { Summaries } from './summary.ts'
 import { customMetricsBody, DEVICES, LIVE_WINDOW, type SummaryWindow, WINDOWS } from '../../contract/metrics.ts'
 import { access } from '../access/guard.ts'
 import { slidingFrom } from './windows.ts'
@@ -26,8 +27,8 @@ export interface MetricsRouteDeps {
   ingest: Ingest
   sites: Sites
   presence: Presence
-  summaries: Summaries
-  custom: CustomMetrics
+  summaries: SummarySource
+  custom: CustomMetrics | PgCustomMetrics
   now: () => number
 }
 
@@ -65,11 +66,11 @@ export function metricsRoutes(d: MetricsRouteDeps) {
     })
   )
 
-  app.get('/sites/:site/summary', access.viewer, (c) => {
+  app.get('/sites/:site/summary', access.viewer, async (c) => {
     const site = c.req.param('site').toLowerCase()
     if (!d.sites.has(site)) throw new AppError('NOT_FOUND', `unknown site ${JSON.stringify(site)}`)
     const q = summaryQuery.parse(c.req.query())
-    return c.json(d.summaries.summary(site, q.window, q.device ?? null), 200, { 'cache-control': 'no-store' })
+    return c.json(await d.summaries.summary(site, q.window, q.device ?? null), 200, { 'cache-control': 'no-store' })
   })
 
   // A metrics-push token (or METRICS_TOKEN, or an admin's).
@@ -82,7 +83,7 @@ export function metricsRoutes(d: MetricsRouteDeps) {
     return c.json({ stored: points.length, metrics: points }, 202)
   })
 
-  app.get('/metrics', access.viewer, (c) => {
+  app.get('/metrics', access.viewer, async (c) => {
     const q = metricsQuery.parse(c.req.query())
     if (!q.name) {
       if (q.window) throw new AppError('BAD_REQUEST', 'window needs a name: /api/metrics?name=<metric>&window=1h')
@@ -90,7 +91,7 @@ export function metricsRoutes(d: MetricsRouteDeps) {
     }
     // A series is the window as a sliding span back from now (a summary's is whole periods).
     const window = q.window ?? SERIES_WINDOW
-    return c.json({ name: q.name, window, points: d.custom.series(q.name, slidingFrom(window, d.now())) })
+    return c.json({ name: q.name, window, points: await d.custom.series(q.name, slidingFrom(window, d.now())) })
   })
 
   return app

@@ -5,6 +5,7 @@
  * pipelines deploy each site (SITE_DEPLOYS), which the dashboard draws as deploy markers.
  */
 import { and, eq, notInArray } from 'drizzle-orm'
+import type pg from 'pg'
 import type { DeploySource } from '../config.ts'
 import type { Db } from '../db/client.ts'
 import { sites as sitesTable } from '../db/schema.ts'
@@ -54,6 +55,16 @@ export class Sites {
     db.delete(sitesTable)
       .where(and(eq(sitesTable.source, 'config'), gone))
       .run()
+  }
+
+  /** `sync` on PostgreSQL; run inside a PgWriter op. */
+  async syncPg(tx: pg.ClientBase, now: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO sites (domain, source, created_at) SELECT d, 'config', $2 FROM unnest($1::text[]) AS d
+        ON CONFLICT (domain) DO NOTHING`,
+      [this.list, now]
+    )
+    await tx.query(`DELETE FROM sites WHERE source = 'config' AND domain <> ALL($1::text[])`, [this.list])
   }
 }
 

@@ -28,10 +28,10 @@ import {
 const TOP_PAGES = 10
 
 /** What a summary reads from the rollups: everything but the live presence figures. */
-type Rolled = Pick<Summary, 'pageviews' | 'vitals' | 'topPages' | 'trend'>
+export type Rolled = Pick<Summary, 'pageviews' | 'vitals' | 'topPages' | 'trend'>
 
 /** The rollup rows of a span of periods, grouped: per (path, metric) and, for the trend, per (period, vital). */
-interface Part {
+export interface Part {
   rows: WindowRow[]
   trend: TrendRow[]
 }
@@ -131,7 +131,7 @@ class RolledCache {
 const connectionOf = (db: Db): Sqlite => (db as Db & { $client: Sqlite }).$client
 
 /** The end of an open span: the newest part includes any later period (a clock set back). */
-const OPEN = Number.MAX_SAFE_INTEGER
+export const OPEN = Number.MAX_SAFE_INTEGER
 
 export class Summaries {
   private stmts: ReturnType<typeof statements>
@@ -153,18 +153,7 @@ export class Summaries {
   summary(site: string, window: SummaryWindow, device: Device | null): Summary {
     const { gran, count, from } = periodsOf(window, this.now())
     const rolled = this.rolled(site, `${window}\0${device ?? ''}`, gran, count, from, device)
-    return {
-      site,
-      window,
-      device: device ?? 'all',
-      from: new Date(from).toISOString(),
-      visitors: this.presence.counts(site, device ?? undefined),
-      pageviews: rolled.pageviews,
-      vitals: rolled.vitals,
-      topPages: rolled.topPages,
-      series: this.presence.series(site, device ?? undefined),
-      trend: rolled.trend,
-    }
+    return summaryOf(this.presence, site, window, device, from, rolled)
   }
 
   private rolled(site: string, key: string, gran: Gran, count: number, from: number, device: Device | null): Rolled {
@@ -213,6 +202,29 @@ export class Summaries {
   }
 }
 
+/** A summary from its rolled part and the presence figures now (both engines). */
+export function summaryOf(
+  presence: Presence,
+  site: string,
+  window: SummaryWindow,
+  device: Device | null,
+  from: number,
+  rolled: Rolled
+): Summary {
+  return {
+    site,
+    window,
+    device: device ?? 'all',
+    from: new Date(from).toISOString(),
+    visitors: presence.counts(site, device ?? undefined),
+    pageviews: rolled.pageviews,
+    vitals: rolled.vitals,
+    topPages: rolled.topPages,
+    series: presence.series(site, device ?? undefined),
+    trend: rolled.trend,
+  }
+}
+
 const keyOf = (r: { path: string; metric: string }) => `${r.path}\0${r.metric}`
 
 /**
@@ -221,7 +233,7 @@ const keyOf = (r: { path: string; metric: string }) => `${r.path}\0${r.metric}`
  */
 const MAX_STALE = 64
 
-function spanOf(part: Part): Span {
+export function spanOf(part: Part): Span {
   const span: Span = { sums: new Map(), points: new Map() }
   add(span, part)
   return span
@@ -275,7 +287,7 @@ function subtract(span: Span, part: Part, from: number): void {
 }
 
 /** The answer from the window's older periods summed and its newest period's rows. */
-function answer(closed: Span, newest: Part, gran: Gran, from: number, count: number): Rolled {
+export function answer(closed: Span, newest: Part, gran: Gran, from: number, count: number): Rolled {
   const sums = new Map(closed.sums)
   for (const r of newest.rows) {
     const k = keyOf(r)
@@ -444,5 +456,5 @@ function statements(db: Db) {
   }
 }
 
-type WindowRow = ReturnType<ReturnType<typeof statements>['window']['all']>[number]
-type TrendRow = ReturnType<ReturnType<typeof statements>['trend']['all']>[number]
+export type WindowRow = ReturnType<ReturnType<typeof statements>['window']['all']>[number]
+export type TrendRow = ReturnType<ReturnType<typeof statements>['trend']['all']>[number]

@@ -13,9 +13,9 @@ import type { Job } from '../jobs/scheduler.ts'
 import { DAY_MS, utcDay } from '../time.ts'
 import { sipHashText, sipKey, type SipKey } from './siphash.ts'
 
-const SALT_BYTES = 16
+export const SALT_BYTES = 16
 /** A salt's retention: the previous day's is kept for visits across midnight, older ones go. */
-const KEEP_MS = 2 * DAY_MS
+export const KEEP_MS = 2 * DAY_MS
 
 export class VisitorIds {
   /** Day start → salt, as SipHash's key words. */
@@ -93,7 +93,8 @@ export class VisitorIds {
   }
 }
 
-function hash(salt: SipKey, site: string, ip: string, ua: string): string {
+/** A visitor's id under one day's salt (both engines). */
+export function hash(salt: SipKey, site: string, ip: string, ua: string): string {
   // NUL separators: no (site, ip, ua) triple can be shifted into another. 64 bits: a collision
   // between two of a site's visitors on one day is a one-in-billions event even at millions.
   return sipHashText(salt, `${site}\0${ip}\0${ua}`)
