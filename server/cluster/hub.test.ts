@@ -130,7 +130,14 @@ describe.runIf(up)('the hub in a cluster', () => {
     const c = await member()
     expect(c.view.n).toBe(40)
     expect(c.hub.head).toBe(a!.hub.head)
+    // A client resuming from an id this member has not received yet waits for it (hub.reach).
+    let reached = false
+    const waiting = c.hub.reach(c.hub.head + 1)!.then(() => (reached = true))
+    expect(c.hub.reach(c.hub.head)).toBeNull()
+    await new Promise((r) => setTimeout(r, 50))
+    expect(reached).toBe(false)
     await persist(c, 40)
+    await waiting
     await until(
       () => members.every((x) => x.client.ids.at(-1) === c.hub.head && c.hub.head > a!.hub.head - 1),
       'all three to see the new event'

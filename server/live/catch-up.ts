@@ -7,7 +7,7 @@
  */
 import type { LiveClient } from './clients.ts'
 import type { Frame } from './frame.ts'
-import type { Connection, Hub } from './hub.ts'
+import type { Hub } from './hub.ts'
 
 export interface CatchUpClient extends LiveClient {
   /** Queues a snapshot or replay frame (never what cuts a client off: see SendBudget). */
@@ -45,10 +45,15 @@ async function room(client: CatchUpClient, stallMs: number): Promise<boolean> {
 export async function catchUp(
   hub: Hub,
   client: CatchUpClient,
-  conn: Connection,
+  since: number | null,
   onStall: (reason: string) => void,
   stallMs = CATCH_UP_STALL_MS
 ): Promise<void> {
+  // In a cluster this instance may be a few ms behind the one the client was on (hub.reach).
+  const behind = hub.reach(since)
+  if (behind) await behind
+  if (client.ended) return
+  const conn = hub.open(since)
   client.sendCatchUp(conn.snapshot)
   // An admin's action sent while this screen had no connection (it was reconnecting) comes now.
   for (const f of hub.takeControls(client.principal ?? null)) client.sendCatchUp(f)

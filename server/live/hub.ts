@@ -26,6 +26,9 @@ import type { Topics } from './topics.ts'
 /** The types of the hub's API, for its callers. */
 export type { ClientMeta, Frame, LiveClient, LiveEvent }
 
+/** How long a resuming client waits for this instance to receive the id it resumes from (cluster). */
+const REACH_MS = 3000
+
 export interface HubOptions {
   version: string
   replayBuffer: number
@@ -130,6 +133,28 @@ export class Hub {
     return feed.caughtUp
   }
 
+  /**
+   * In a cluster, a client may resume from an id another instance has already sent it while this
+   * one has not received that event yet (milliseconds behind). Resolves once this hub's head reaches
+   * `since`, or after REACH_MS (an id the stream never issued: open() then answers with a reset).
+   * Null when there is nothing to wait for, so a caller alone on SQLite adds no turn.
+   */
+  reach(since: number | null): Promise<void> | null {
+    if (!this.cluster || since === null || since <= this.head) return null
+    return new Promise((resolve) => {
+      const w = { at: since, resolve, timer: setTimeout(() => this.release(w), REACH_MS) }
+      this.reaching.add(w)
+    })
+  }
+
+  private reaching = new Set<{ at: number; resolve: () => void; timer: NodeJS.Timeout }>()
+
+  private release(w: { resolve: () => void; timer: NodeJS.Timeout }): void {
+    clearTimeout(w.timer)
+    this.reaching.delete(w as never)
+    w.resolve()
+  }
+
   /** Adds in-memory state fed by the stream (see LiveView). */
   addView(view: LiveView): void {
     this.views.push(view)
@@ -205,6 +230,7 @@ export class Hub {
   private fanOut(frame: Frame): void {
     if (!this.cluster) for (const v of this.views) v.apply(frame.event)
     this.replay.sent(frame)
+    if (this.reaching.size) for (const w of this.reaching) if (w.at <= frame.event.id) this.release(w)
     this.stats.published++
     this.stats.sent += this.clients.fanOut(frame)
   }

@@ -41,6 +41,8 @@ export async function answerPoll(hub: Hub, req: PollRequest): Promise<PollAnswer
   // A screen between two polls may have been sent a control message (identify, reload, …).
   const held = hub.takeControls(req.principal)
   if (held.length) return answerOf(held)
+  const behind = hub.reach(since)
+  if (behind) await behind
   const conn = hub.open(since)
   const reset = conn.resumeAfter === null && since !== null
   const first = since === null || req.wantsSnapshot || reset ? [conn.snapshot] : []

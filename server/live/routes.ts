@@ -171,7 +171,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
           client.principal = principalOf(c).id
           client.meta = meta(c, 'ws')
           hub.join(client)
-          catchUp(hub, client, hub.open(since), cut).catch((e) => {
+          catchUp(hub, client, since, cut).catch((e) => {
             log.error('live catch-up failed', { transport: 'ws', err: String(e) })
             client?.close(1011, 'internal error')
           })
@@ -204,7 +204,7 @@ export function liveRoutes({ hub, config, log, telemetry }: LiveDeps) {
     client.principal = principalOf(c).id
     client.meta = meta(c, 'sse')
     hub.join(client)
-    catchUp(hub, client, hub.open(since), cut).catch((e) => {
+    catchUp(hub, client, since, cut).catch((e) => {
       log.error('live catch-up failed', { transport: 'sse', err: String(e) })
       client.close()
     })
