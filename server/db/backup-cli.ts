@@ -24,6 +24,10 @@ function main(argv: string[]): string {
   if (positionals.length !== 1) throw new UsageError(USAGE)
   const file = positionals[0]!
   const config = loadConfig(process.env)
+  if (config.DATABASE_URL)
+    throw new UsageError(
+      "DATABASE_URL is set: the store is on PostgreSQL, which this command does not copy; back it up with pg_dump (or your PostgreSQL service's backups)"
+    )
   const describe = (i: BackupInfo) =>
     `${i.builds} builds, ${i.events} events, event ids reserved through ${i.eventIdReserved}, ${(i.bytes / 1048576).toFixed(1)} MB`
   if (values.restore) {

@@ -16,10 +16,10 @@ afterEach(async () => {
 })
 
 /** The backup CLI as `npm run backup` runs it, in its own process. */
-function cli(args: string[], dataDir: string) {
+function cli(args: string[], dataDir: string, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/db/backup-cli.ts', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -153,6 +153,17 @@ describe('backup and restore', () => {
     const ids = (copy.prepare('SELECT id FROM builds').all() as { id: string }[]).map((b) => b.id)
     copy.close()
     expect(ids.sort()).toEqual(builds.sort())
+  })
+
+  it('says to use pg_dump when the store is on PostgreSQL', async () => {
+    const dir = tempDir()
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+    const r = await cli([join(dir, 'x.db')], dir, {
+      DATABASE_URL: 'postgres://radiator@127.0.0.1:5432/radiator',
+      LIVE_BUS_URL: 'nats://127.0.0.1:4222',
+    })
+    expect(r.code).toBe(2)
+    expect(r.err).toContain('back it up with pg_dump')
   })
 
   it('refuses to overwrite a file, and to restore over a data folder that has a database', async () => {
