@@ -112,24 +112,24 @@ export class Pairings {
   }
 
   /**
-   * Approves a pending code once: `makeSession` creates the screen's session under `grantHash` (with
+   * Approves a pending code once: `makeSession` creates the screen's session under `hash` (with
    * credentials.createPendingScreenSession) and its screen, only while the code is still good.
    */
   async approve(
     code: string,
-    makeSession: (p: {
-      grantHash: string
-      expiresAt: number
-      address: string
-      userAgent: string | null
-    }) => Promise<void>
+    makeSession: (p: { hash: string; expiresAt: number; address: string; userAgent: string | null }) => Promise<void>
   ): Promise<boolean> {
     const p = this.live(this.byCode.get(code))
     if (!p || p.claimed) return false
     p.claimed = true // a second approval here now fails; on another instance, the session's unique hash does
     try {
       // Collectable until the screen's last wait for this code could end.
-      await makeSession({ ...p, expiresAt: p.expiresAt + PAIRING_TTL_MS })
+      await makeSession({
+        hash: p.grantHash,
+        expiresAt: p.expiresAt + PAIRING_TTL_MS,
+        address: p.address,
+        userAgent: p.userAgent,
+      })
     } catch (e) {
       if (isDuplicate(e)) {
         this.byCode.delete(code)

@@ -74,8 +74,9 @@ export interface AccessRows {
   close(): void
 }
 
-/** A unique index refused the row (SQLite's and PostgreSQL's own codes). */
+/** A unique index refused the row (SQLite's and PostgreSQL's own codes; drizzle wraps the driver's error). */
 export function isDuplicate(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code
+  const err = e as { code?: unknown; cause?: { code?: unknown } } | undefined
+  const code = err?.code ?? err?.cause?.code
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505'
 }

@@ -115,13 +115,7 @@ export function screenRoutes(deps: {
     if (!code || !CODE_PATTERN.test(code)) throw new AppError('BAD_REQUEST', 'code must look like ABCD-EFGH')
     let screenIdMade = ''
     const ok = await pairings.approve(code, async (p) => {
-      const session = await credentials.createPendingScreenSession({
-        hash: p.grantHash,
-        expiresAt: p.expiresAt,
-        subject: body.name,
-        userAgent: p.userAgent,
-        address: p.address,
-      })
+      const session = await credentials.createPendingScreenSession({ ...p, subject: body.name })
       screenIdMade = (await screens.create(session.id, body.name, body.view)).id
     })
     if (!ok) throw new AppError('NOT_FOUND', 'no such pairing code: it was used, expired (10 minutes) or mistyped')
