@@ -148,7 +148,7 @@ function onPg(ctx: Ctx, { store, writer }: PgEngine, opts: MetricsOptions): Capa
   const roller = new PgRoller(pool, writer)
   const summaries = new PgSummaries(pool, presence, now)
   const custom = new PgCustomMetrics(pool, writer, hub, bus, now)
-  registerPgMetricsRetention(retention, pool, writer, visitors, {
+  registerPgMetricsRetention(retention, pool, visitors, {
     rawDays: config.RAW_RETENTION_DAYS,
     rollupDays: config.ROLLUP_RETENTION_DAYS,
     now,

@@ -18,7 +18,9 @@ import { Writer } from '../db/writer.ts'
 import { until } from '../test/harness.ts'
 import { freshDatabase, NATS_URL, servicesUp, uniqueName } from '../test/services.ts'
 import { DEVICES, type CollectEvent, type Device, WINDOWS } from '../../contract/metrics.ts'
+import { RetentionSweep } from '../jobs/retention.ts'
 import { PgRawWrites } from './pg-raw.ts'
+import { registerPgMetricsRetention } from './retention.ts'
 import { PgRoller } from './pg-rollups.ts'
 import { PgSummaries } from './pg-summary.ts'
 import { PgVisitorIds } from './pg-visitor-ids.ts'
@@ -194,6 +196,50 @@ describe.skipIf(!up)('site metrics on PostgreSQL', () => {
       await s.close()
       await fresh.drop()
     }
+  })
+
+  it('deletes raw rows, rollups, custom points and salts past their retention, in batches', async () => {
+    const now = () => T0
+    const day = 24 * 3600_000
+    const old = T0 - 31 * day
+    await store.pool.query('TRUNCATE site_hits, site_rollups, custom_metrics, site_salts')
+    await store.pool.query(
+      `INSERT INTO site_hits (site, visitor, kind, path, device, at)
+        SELECT 'a.example', 'v', 'heartbeat', '/', 'desktop', $1 FROM generate_series(1, 25)`,
+      [old]
+    )
+    await store.pool.query(
+      "INSERT INTO site_hits (site, visitor, kind, path, device, at) VALUES ('a.example', 'v', 'pageview', '/', 'desktop', $1)",
+      [T0]
+    )
+    for (const [site, period] of [
+      ['a.example', T0 - 402 * day], // ended more than 400 days ago
+      ['a.example', T0 - day],
+      ['b.example', T0 - 403 * day],
+    ] as const)
+      await store.pool.query(
+        `INSERT INTO site_rollups (site, gran, period, path, metric, device, n, good, ni, poor)
+          VALUES ($1, 'd', $2, '*', 'PV', 'desktop', 1, 0, 0, 0)`,
+        [site, period]
+      )
+    await store.pool.query("INSERT INTO custom_metrics (name, value, at) VALUES ('q', 1, $1), ('q', 2, $2)", [
+      T0 - 401 * day,
+      T0,
+    ])
+    await store.pool.query("INSERT INTO site_salts (day, salt) VALUES ($1, '\\x00')", [T0 - 3 * day])
+    const sweep = RetentionSweep.on({ kind: 'pg', store, writer }, 10)
+    registerPgMetricsRetention(sweep, store.pool, new PgVisitorIds(store.pool, now), {
+      rawDays: 30,
+      rollupDays: 400,
+      now,
+    })
+    const r = await sweep.run()
+    expect(r).toMatchObject({ site_hits: 25, site_rollups: 2, custom_metrics: 1, site_salts: 1 })
+    const left = async (table: string) => (await store.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n
+    expect(await left('site_hits')).toBe(1)
+    expect(await left('site_rollups')).toBe(1)
+    expect(await left('custom_metrics')).toBe(1)
+    expect(await left('site_salts')).toBe(1) // today's, made by the rotation
   })
 
   it('gives a visitor the same id on every instance, the cluster making one salt per day', async () => {

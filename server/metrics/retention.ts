@@ -11,7 +11,6 @@ import { DAY_MS } from '../time.ts'
 import { GRAN_MS } from './rollups.ts'
 import type { VisitorIds } from './visitor-hash.ts'
 import type pg from 'pg'
-import type { PgWriter } from '../db/pg/writer.ts'
 import type { PgVisitorIds } from './pg-visitor-ids.ts'
 
 export interface MetricsRetention {
@@ -59,50 +58,32 @@ export function registerMetricsRetention(
 }
 
 /**
- * The same retention on PostgreSQL: batched deletes through the PgWriter (PostgreSQL's DELETE takes
- * no LIMIT either; a batch is the ctids of a limited SELECT), site_rollups walked site by site along
- * its primary key as above. Run by the sweep, which runs on the leader only.
+ * The same retention on PostgreSQL: the sweep's own batched deletes (jobs/retention.ts, ctid batches
+ * through the PgWriter), site_rollups walked site by site along its primary key as above.
  */
 export function registerPgMetricsRetention(
   sweep: RetentionSweep,
   pool: pg.Pool,
-  writer: PgWriter,
   visitors: PgVisitorIds,
   { rawDays, rollupDays, now }: MetricsRetention
 ): void {
-  const drain = async (table: string, where: string, params: unknown[], stopping?: AbortSignal) => {
-    const text = `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${where} LIMIT ${sweep.batch}))`
-    let total = 0
-    while (!stopping?.aborted) {
-      const n = (await writer.write((tx) => tx.query(text, params))).rowCount ?? 0
-      total += n
-      if (n < sweep.batch) break
-    }
-    return total
-  }
-  const byAge = (table: string, keepDays: number) =>
-    sweep.step(table, (stopping) => drain(table, 'at < $1', [now() - keepDays * DAY_MS], stopping))
-  byAge('site_hits', rawDays)
-  byAge('site_samples', rawDays)
-  byAge('custom_metrics', rollupDays)
+  sweep.byAge(siteHits, siteHits.at, rawDays * DAY_MS, now)
+  sweep.byAge(siteSamples, siteSamples.at, rawDays * DAY_MS, now)
+  sweep.byAge(customMetrics, customMetrics.at, rollupDays * DAY_MS, now)
+  const nextSite = async (after: string) =>
+    (
+      (await pool.query('SELECT site FROM site_rollups WHERE site > $1 ORDER BY site LIMIT 1', [after])).rows[0] as
+        | { site: string }
+        | undefined
+    )?.site
   sweep.step('site_rollups', async (stopping) => {
     const cutoff = now() - rollupDays * DAY_MS
-    const next = async (after: string) =>
-      (
-        (await pool.query('SELECT site FROM site_rollups WHERE site > $1 ORDER BY site LIMIT 1', [after])).rows[0] as
-          | { site: string }
-          | undefined
-      )?.site
     let n = 0
-    for (let site = await next(''); site !== undefined; site = await next(site))
+    for (let site = await nextSite(''); site !== undefined; site = await nextSite(site))
       for (const gran of ROLLUP_GRANS) {
         if (stopping?.aborted) return n
-        n += await drain(
-          'site_rollups',
-          'site = $1 AND gran = $2 AND period < $3',
-          [site, gran, cutoff - GRAN_MS[gran]],
-          stopping
-        )
+        const params = () => [site, gran, cutoff - GRAN_MS[gran]]
+        n += await sweep.drainPg('site_rollups', 'site = $1 AND gran = $2 AND period < $3', params, stopping)
       }
     return n
   })
