@@ -1,7 +1,8 @@
 /**
  * @module SQL functions Radiator registers on its SQLite connection, and the drizzle fragments that
- * call them. SQLite runs them in-process as JavaScript; a second dialect (issue 17) would need them
- * as server-side functions or the work moved to JS. All work on metrics/histogram.ts's sparse
+ * call them. SQLite runs them in-process as JavaScript; on PostgreSQL (issue 17) the same work is done
+ * in JS after the read, with the same histogram code (metrics/pg-rollups.ts, metrics/pg-summary.ts),
+ * so no server-side function needs a migration. All work on metrics/histogram.ts's sparse
  * histograms: the rollup job groups samples by bucket and merges histograms inside SQLite, and a
  * summary merges a window's histograms in its one grouped read.
  */
