@@ -1,14 +1,20 @@
 /**
  * @module `npm run token -- <command>`: API tokens from the command line, for scripts and for the
  * first token before anyone has signed in. Works while Radiator runs (SQLite allows one writer at a
- * time and waits for it). The secret is printed once; only its hash is stored.
+ * time and waits for it; with DATABASE_URL it writes to the cluster's PostgreSQL and tells the
+ * instances). The secret is printed once; only its hash is stored.
  *
  *   npm run token -- create --role viewer "CCMenu on Ana's Mac"
  *   npm run token -- list
  *   npm run token -- revoke tok_abc123
  */
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config.ts'
+import { connect } from '@nats-io/transport-node'
+import { type Config, ConfigError, loadConfig } from '../config.ts'
+import { NatsBus } from '../cluster/bus.ts'
+import { openPgStore } from '../db/pg/client.ts'
+import { PgWriter } from '../db/pg/writer.ts'
+import { PgAccessRows } from './pg-rows.ts'
 import { databasePath, openStore } from '../db/client.ts'
 import { Writer } from '../db/writer.ts'
 import { Credentials } from './credentials.ts'
@@ -31,10 +37,7 @@ async function main(argv: string[]): Promise<string> {
   if (!command || !['create', 'list', 'revoke'].includes(command)) throw new UsageError(USAGE)
   if (command === 'create' && (!arg?.trim() || !ROLES.includes(values.role as Role))) throw new UsageError(USAGE)
   if (command === 'revoke' && !arg) throw new UsageError(USAGE)
-  const config = loadConfig(process.env)
-  const store = openStore(databasePath(config.DATA_DIR))
-  const writer = new Writer(store.sqlite, store.syncWal)
-  const creds = new Credentials(new SqliteAccessRows(store.db, writer))
+  const { creds, close } = await openCredentials(loadConfig(process.env))
   try {
     if (command === 'create') {
       const t = await creds.createToken(arg!.trim().slice(0, 100), values.role as Role)
@@ -51,8 +54,41 @@ async function main(argv: string[]): Promise<string> {
       )
       .join('\n')
   } finally {
-    await writer.close()
-    store.close()
+    await close()
+  }
+}
+
+/**
+ * The store Radiator runs on: SQLite in DATA_DIR, or the cluster's PostgreSQL, where changes are
+ * announced on its bus so the running instances see them at once (else within their reload).
+ */
+async function openCredentials(config: Config): Promise<{ creds: Credentials; close(): Promise<void> }> {
+  if (!config.DATABASE_URL) {
+    const store = openStore(databasePath(config.DATA_DIR))
+    const writer = new Writer(store.sqlite, store.syncWal)
+    return {
+      creds: new Credentials(new SqliteAccessRows(store.db, writer)),
+      async close() {
+        await writer.close()
+        store.close()
+      },
+    }
+  }
+  const store = await openPgStore(config.DATABASE_URL)
+  const writer = new PgWriter(config.DATABASE_URL)
+  const nc = await connect({ servers: config.LIVE_BUS_URL!.split(',').map((s) => s.trim()) })
+  const bus = new NatsBus(nc, config.LIVE_STREAM_NAME)
+  const rows = new PgAccessRows(store, writer, bus)
+  await rows.ready
+  return {
+    creds: new Credentials(rows),
+    async close() {
+      rows.close()
+      await writer.close()
+      await bus.close()
+      await nc.drain() // the announcements go out before the process ends
+      await store.close()
+    },
   }
 }
 

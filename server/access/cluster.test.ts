@@ -220,6 +220,23 @@ describe.skipIf(!up)('access across instances (PostgreSQL + NATS)', () => {
     expect(results.filter(Boolean)).toHaveLength(1)
   })
 
+  it('creates and revokes a token from the command line, seen by the running instances at once', async () => {
+    const [a] = instances
+    const { execFileSync } = await import('node:child_process')
+    const token = (...args: string[]) =>
+      execFileSync(process.execPath, ['--import', 'tsx', 'server/access/cli.ts', ...args], {
+        env: { ...process.env, DATABASE_URL: db.url, LIVE_BUS_URL: NATS_URL, LIVE_STREAM_NAME: prefix },
+        encoding: 'utf8',
+      })
+    const out = token('create', '--role', 'viewer', 'from the CLI')
+    const [, id] = /created (tok_\S+)/.exec(out)!
+    const secret = out.split('\n')[1]!
+    await until(() => a!.credentials.token(secret), 'A accepts the token')
+    expect(token('revoke', id!)).toMatch(/revoked/)
+    await until(() => !a!.credentials.token(secret), 'A refuses it')
+    expect(a!.revoked).toContainEqual({ kind: 'token', id })
+  })
+
   it('counts failed credential checks once for the cluster, wherever they land', async () => {
     const [a, b] = instances
     const address = '198.51.100.7'
