@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { until, type TestServer } from '../test/harness.ts'
-import { json, testClock, metricsFixtures } from '../test/metrics.ts'
+import { countOf, json, testClock, metricsFixtures } from '../test/metrics.ts'
 
 const T0 = Date.UTC(2026, 3, 2, 9, 0, 0)
 const { server, ws } = metricsFixtures()
@@ -66,7 +66,7 @@ describe('custom metrics', () => {
       { name: 'error rate', value: 0.012, unit: '%', tags: { service: 'checkout' } },
     ])
     expect(await res.json()).toMatchObject({ stored: 2 })
-    expect(s.store.sqlite.prepare('SELECT count(*) AS n FROM custom_metrics').get()).toEqual({ n: 3 })
+    expect(await countOf(s, 'custom_metrics')).toBe(3)
     const latest = await json(fetch(`${s.url}/api/metrics`))
     expect(latest.metrics).toEqual({
       'deploys today': {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { until, type TestServer } from '../test/harness.ts'
-import { eventually, postBeacon, SITE, testClock, metricsFixtures } from '../test/metrics.ts'
+import { countOf, eventually, postBeacon, SITE, testClock, metricsFixtures } from '../test/metrics.ts'
 import { summarySchema, WINDOWS, type BeaconEvent, type Summary } from '../../contract/metrics.ts'
 import { Presence } from './presence.ts'
 import { Summaries } from './summary.ts'
@@ -94,7 +94,7 @@ describe('site summary', () => {
     expect(v.CLS).toMatchObject({ samples: 1, rating: 'poor', shares: { good: 0, ni: 0, poor: 1 } })
     expect(v.INP).toMatchObject({ samples: 1, rating: 'poor', shares: { good: 0, ni: 0, poor: 1 } })
     expect(Math.abs(v.INP.p75! - 600) / 600).toBeLessThanOrEqual(0.025)
-    expect(s.store.sqlite.prepare('SELECT count(*) AS n FROM site_samples').get()).toEqual({ n: 2 })
+    expect(await countOf(s, 'site_samples')).toBe(2)
   })
 
   it('splits by device class from the viewport width', async () => {
@@ -235,78 +235,82 @@ describe('site summary', () => {
     expect(c.events().length).toBe(settled)
   })
 
-  it('answers every window from its cache exactly as a fresh read of the rollups, round after round', async () => {
-    const clock = testClock(T0)
-    const s = await server({}, { now: clock.now })
-    const summaries = new Summaries(s.store.db, new Presence(clock.now), clock.now)
-    const rolledOf = (x: Summary) => ({
-      from: x.from,
-      pageviews: x.pageviews,
-      vitals: x.vitals,
-      topPages: x.topPages,
-      trend: x.trend,
-    })
-    /** Read inside a transaction: the cache is neither read nor kept there, the window is read whole. */
-    const fresh = (window: Summary['window'], device: 'mobile' | null) =>
-      rolledOf(s.store.sqlite.transaction(() => summaries.summary(SITE, window, device))())
-    const allEqualFresh = async (when: string) => {
-      for (const window of WINDOWS)
-        for (const device of [null, 'mobile'] as const) {
-          const q = `?window=${window}${device ? `&device=${device}` : ''}`
-          expect(rolledOf(await summary(s, q)), `${when} ${q}`).toEqual(fresh(window, device))
+  // The cache is SQLite's (a trigger on its connection): on PostgreSQL every window is read whole (pg-summary.ts).
+  it.skipIf(process.env.RADIATOR_TEST_ENGINE === 'pg')(
+    'answers every window from its cache exactly as a fresh read of the rollups, round after round',
+    async () => {
+      const clock = testClock(T0)
+      const s = await server({}, { now: clock.now })
+      const summaries = new Summaries(s.store.db, new Presence(clock.now), clock.now)
+      const rolledOf = (x: Summary) => ({
+        from: x.from,
+        pageviews: x.pageviews,
+        vitals: x.vitals,
+        topPages: x.topPages,
+        trend: x.trend,
+      })
+      /** Read inside a transaction: the cache is neither read nor kept there, the window is read whole. */
+      const fresh = (window: Summary['window'], device: 'mobile' | null) =>
+        rolledOf(s.store.sqlite.transaction(() => summaries.summary(SITE, window, device))())
+      const allEqualFresh = async (when: string) => {
+        for (const window of WINDOWS)
+          for (const device of [null, 'mobile'] as const) {
+            const q = `?window=${window}${device ? `&device=${device}` : ''}`
+            expect(rolledOf(await summary(s, q)), `${when} ${q}`).toEqual(fresh(window, device))
+          }
+      }
+      /** Every sample stored is rolled up (the job's watermark is past the newest id). */
+      const rolledUp = () => {
+        const q = (sql: string) => Number((s.store.sqlite.prepare(sql).get() as { v: unknown } | undefined)?.v ?? 0)
+        return (
+          q(`SELECT value AS v FROM meta WHERE key = 'metrics_rolled_samples'`) >=
+          q('SELECT max(id) AS v FROM site_samples')
+        )
+      }
+      for (let round = 0; round < 6; round++) {
+        // Each round lands in other periods: the current minute, hour and day change as the clock moves.
+        const events: BeaconEvent[] = [{ type: 'pageview', path: `/p${round % 3}` }]
+        for (let i = 0; i < 5; i++)
+          events.push(lcp(900 + round * 700 + i * 150, `r${round}-${i}`, `/p${(round + i) % 3}`))
+        // An INP reported again is counted in the period it was first reported in: the last
+        // round's, an older period of the minute and hour windows (the rollup job moves it there).
+        const inp = (value: number, id: string): BeaconEvent => ({ type: 'vital', path: '/p1', name: 'INP', value, id })
+        events.push(inp(100 + round * 10, `inp-${round}`))
+        if (round > 0) events.push(inp(900 + round, `inp-${round - 1}`))
+        await postBeacon(s.url, events)
+        await eventually(rolledUp, 'rollup')
+        await allEqualFresh(`round ${round}`)
+        // The same question twice between rollups is answered from the cache.
+        expect(summaries.summary(SITE, '28d', null).trend).toBe(summaries.summary(SITE, '28d', null).trend)
+        clock.advance(round % 2 ? 3 * 3600_000 : 61_000)
+      }
+      // A write before a window's first period leaves that window's answer as it was; the others move.
+      const before5m = summaries.summary(SITE, '5m', null)
+      const before24h = summaries.summary(SITE, '24h', null)
+      await postBeacon(s.url, [{ type: 'vital', path: '/p1', name: 'INP', value: 5000, id: 'inp-5' }]) // first reported 3 h ago
+      await eventually(rolledUp, 'rollup')
+      expect(summaries.summary(SITE, '24h', null).trend).not.toBe(before24h.trend)
+      expect(summaries.summary(SITE, '5m', null).trend).toBe(before5m.trend)
+      await allEqualFresh('after a write 3 h back')
+      // With no rollup since, a window that moved on to a new period is read again.
+      await allEqualFresh('unchanged')
+      clock.advance(61_000)
+      await allEqualFresh('a minute later')
+      clock.advance(86_400_000)
+      await allEqualFresh('a day later')
+      // One period at a time, each window takes out what it leaves (5m after 5 minutes, 24h after
+      // 24 hours, 7d after 7 days) and adds what closed.
+      await postBeacon(s.url, [{ type: 'pageview', path: '/late' }, lcp(3300, 'late-1', '/late')])
+      await eventually(rolledUp, 'rollup')
+      for (const [step, times] of [
+        [60_000, 7],
+        [3600_000, 26],
+        [86_400_000, 9],
+      ] as const)
+        for (let i = 0; i < times; i++) {
+          clock.advance(step)
+          await allEqualFresh(`${i + 1} × ${step} ms on`)
         }
     }
-    /** Every sample stored is rolled up (the job's watermark is past the newest id). */
-    const rolledUp = () => {
-      const q = (sql: string) => Number((s.store.sqlite.prepare(sql).get() as { v: unknown } | undefined)?.v ?? 0)
-      return (
-        q(`SELECT value AS v FROM meta WHERE key = 'metrics_rolled_samples'`) >=
-        q('SELECT max(id) AS v FROM site_samples')
-      )
-    }
-    for (let round = 0; round < 6; round++) {
-      // Each round lands in other periods: the current minute, hour and day change as the clock moves.
-      const events: BeaconEvent[] = [{ type: 'pageview', path: `/p${round % 3}` }]
-      for (let i = 0; i < 5; i++)
-        events.push(lcp(900 + round * 700 + i * 150, `r${round}-${i}`, `/p${(round + i) % 3}`))
-      // An INP reported again is counted in the period it was first reported in: the last
-      // round's, an older period of the minute and hour windows (the rollup job moves it there).
-      const inp = (value: number, id: string): BeaconEvent => ({ type: 'vital', path: '/p1', name: 'INP', value, id })
-      events.push(inp(100 + round * 10, `inp-${round}`))
-      if (round > 0) events.push(inp(900 + round, `inp-${round - 1}`))
-      await postBeacon(s.url, events)
-      await eventually(rolledUp, 'rollup')
-      await allEqualFresh(`round ${round}`)
-      // The same question twice between rollups is answered from the cache.
-      expect(summaries.summary(SITE, '28d', null).trend).toBe(summaries.summary(SITE, '28d', null).trend)
-      clock.advance(round % 2 ? 3 * 3600_000 : 61_000)
-    }
-    // A write before a window's first period leaves that window's answer as it was; the others move.
-    const before5m = summaries.summary(SITE, '5m', null)
-    const before24h = summaries.summary(SITE, '24h', null)
-    await postBeacon(s.url, [{ type: 'vital', path: '/p1', name: 'INP', value: 5000, id: 'inp-5' }]) // first reported 3 h ago
-    await eventually(rolledUp, 'rollup')
-    expect(summaries.summary(SITE, '24h', null).trend).not.toBe(before24h.trend)
-    expect(summaries.summary(SITE, '5m', null).trend).toBe(before5m.trend)
-    await allEqualFresh('after a write 3 h back')
-    // With no rollup since, a window that moved on to a new period is read again.
-    await allEqualFresh('unchanged')
-    clock.advance(61_000)
-    await allEqualFresh('a minute later')
-    clock.advance(86_400_000)
-    await allEqualFresh('a day later')
-    // One period at a time, each window takes out what it leaves (5m after 5 minutes, 24h after
-    // 24 hours, 7d after 7 days) and adds what closed.
-    await postBeacon(s.url, [{ type: 'pageview', path: '/late' }, lcp(3300, 'late-1', '/late')])
-    await eventually(rolledUp, 'rollup')
-    for (const [step, times] of [
-      [60_000, 7],
-      [3600_000, 26],
-      [86_400_000, 9],
-    ] as const)
-      for (let i = 0; i < times; i++) {
-        clock.advance(step)
-        await allEqualFresh(`${i + 1} × ${step} ms on`)
-      }
-  })
+  )
 })

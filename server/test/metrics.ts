@@ -6,6 +6,7 @@ import { afterEach } from 'vitest'
 import type { ConfigVar } from '../config.ts'
 import { startTestServer, tempDir, WsTestClient, type TestServer } from './harness.ts'
 import { createMetricsCapability, type MetricsOptions } from '../metrics/index.ts'
+import type { RunningServer } from '../server.ts'
 import type { BeaconEvent } from '../../contract/metrics.ts'
 
 export const SITE = 'shop.example.com'
@@ -78,6 +79,21 @@ export function postRaw(base: string, body: string, o: PostOptions = {}): Promis
   if (o.ua !== null) headers['user-agent'] = o.ua ?? BROWSER_UA
   if (o.ip) headers['x-forwarded-for'] = o.ip
   return fetch(`${base}/api/collect`, { method: 'POST', body, headers })
+}
+
+/**
+ * Rows of a read on the test server's store, SQLite or PostgreSQL: SQL both dialects read alike
+ * (a count or a 64-bit column as `CAST(… AS INTEGER)`, which PostgreSQL answers as a number).
+ */
+export async function rowsOf<T = Record<string, unknown>>(s: RunningServer, sql: string): Promise<T[]> {
+  const e = s.engine
+  if (e.kind === 'sqlite') return e.store.sqlite.prepare(sql).all() as T[]
+  return (await e.store.pool.query(sql)).rows as T[]
+}
+
+/** Rows in `table` now. */
+export async function countOf(s: RunningServer, table: string): Promise<number> {
+  return (await rowsOf<{ n: number }>(s, `SELECT CAST(count(*) AS INTEGER) AS n FROM ${table}`))[0]!.n
 }
 
 export async function json<T = any>(res: Response | Promise<Response>): Promise<T> {
