@@ -27,7 +27,7 @@ import { Scheduler } from './jobs/scheduler.ts'
 import { RetentionSweep } from './jobs/retention.ts'
 import { backupJob } from './db/backup.ts'
 import { DAY_MS } from './time.ts'
-import { type Engine, sqliteOnly } from './db/engine.ts'
+import type { Engine } from './db/engine.ts'
 import { type Bus, LocalBus } from './cluster/bus.ts'
 import { type ClusterMember, joinCluster } from './cluster/start.ts'
 
@@ -128,17 +128,16 @@ export async function startServer(
     hub = new Hub(store, writer, hubOptions)
   }
   const writer = engine.writer
+  const telemetry = new Telemetry({ version, writer, hub })
+  const access = createAccess(config, engine, hub, bus)
   const closeStore = async () => {
+    access.close()
     if (member) await member.close()
     else if (engine.kind === 'sqlite') {
       await engine.writer.close()
       engine.store.close()
     }
   }
-  const telemetry = new Telemetry({ version, writer, hub })
-  // Access on PostgreSQL is being ported (server/access): until then a cluster refuses to start here.
-  const accessOn = sqliteOnly(engine, 'access control')
-  const access = createAccess(config, accessOn.store, accessOn.writer, hub)
   // A revoked token or session loses its open live connections at once (close code 4401).
   access.credentials.onRevoke((r) => hub.closeWhere((c) => c.principal === r.id, 4401, 'access revoked'))
   const lease = member?.lease
@@ -170,6 +169,8 @@ export async function startServer(
       })
     )
   const caps = capabilities.map((f) => f({ config, engine, bus, hub, log, telemetry, jobs, retention }))
+  // On PostgreSQL the credential mirror loads first (until then every check answers 503).
+  await access.ready
   if (member && !(await hub.startCluster(CLUSTER_CATCH_UP_MS)))
     log.warn('cluster: the live stream has not caught up with the store yet; serving anyway (is a leader relaying?)')
   const app = createApp({
