@@ -37,23 +37,24 @@ import {
 } from './procs.ts'
 
 const LEVELS = (process.env.BENCH_LEVELS ?? '100,1000,5000').split(',').map(Number)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20)
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20)
+export const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const SIDE_CLIENTS = Number(process.env.BENCH_SIDE_CLIENTS ?? 1000)
 const ROUND_TIMEOUT_MS = 30_000
 
 type Kind = 'radiator' | 'ws' | 'ws2' | 'socketio'
 
-interface Variant {
+export interface Variant {
   name: string
   kind: Kind
   transport: 'ws' | 'sse' | 'poll'
-  proc: Proc
+  /** Where the POST goes and whose CPU a round costs (several processes' sum for a cluster). */
+  proc: Pick<Proc, 'url' | 'cpuMs'>
   clients: BenchClient[]
   connect(i: number): BenchClient & { opened: Promise<void> }
 }
 
-interface RoundResult {
+export interface RoundResult {
   /** Time to the build.finished per client (ms). */
   times: number[]
   /** Per client, its build.finished after the round's first one (ms): the fan-out alone, without the commit. */
@@ -127,7 +128,7 @@ function post(
 }
 
 /** One round: publish, wait until every client has the build.finished, check what each got. */
-async function round(v: Variant): Promise<RoundResult> {
+export async function round(v: Variant): Promise<RoundResult> {
   const n = v.clients.length
   const start = v.clients.map((c) => c.messages.length)
   let got = 0
@@ -213,7 +214,7 @@ async function round(v: Variant): Promise<RoundResult> {
   }
 }
 
-interface Row {
+export interface Row {
   level: number
   transport: string
   server: string
@@ -235,7 +236,7 @@ interface Row {
   errors: string[]
 }
 
-function summarize(level: number, v: Variant, rs: RoundResult[]): Row {
+export function summarize(level: number, v: Variant, rs: RoundResult[]): Row {
   const all = rs.flatMap((r) => r.times).sort((a, b) => a - b)
   const answers = rs.map((r) => r.answerMs).sort((a, b) => a - b)
   const last = rs[rs.length - 1]!
@@ -270,7 +271,7 @@ function summarize(level: number, v: Variant, rs: RoundResult[]): Row {
 }
 
 /** Over the whole run: every client's ids strictly increase (snapshot first; nothing twice, nothing back). */
-function orderedIds(clients: BenchClient[]): string[] {
+export function orderedIds(clients: BenchClient[]): string[] {
   const bad: string[] = []
   for (const [i, c] of clients.entries()) {
     let prev = -1

@@ -4,9 +4,11 @@
  *
  * The suite, in order: fanout, storm, ingest, collect, memory, pageweight, queries, endurance
  * (bench/fanout.ts, storm.ts, ingest.ts, collect.ts, memory.ts, pageweight.ts, queries.ts,
- * endurance.ts). Two more run only when named: writer (bench/writer.ts, what answering after COMMIT
- * costs) and summary (collect.ts's in-process summary timing over its own 10 M samples, which
- * `queries` covers from a separate process; it seeds and rolls up 10 M rows again).
+ * endurance.ts). Three more run only when named: writer (bench/writer.ts, what answering after COMMIT
+ * costs), summary (collect.ts's in-process summary timing over its own 10 M samples, which
+ * `queries` covers from a separate process; it seeds and rolls up 10 M rows again) and cluster
+ * (bench/cluster.ts: ingest and time to truth on 1 and 3 instances on PostgreSQL + NATS against
+ * SQLite alone; it needs both services).
  *
  * Each part prints its own tables and checks its own results (a failed check throws or marks the
  * part FAILED); most write .artifacts/bench/<part>.json. At the end: one markdown table of every
@@ -65,6 +67,7 @@ const SUITE: Record<string, Part> = {
 const EXTRA: Record<string, Part> = {
   writer: async () => (await import('./writer.ts')).benchWriter,
   summary: async () => (await import('./collect.ts')).benchSummary,
+  cluster: async () => (await import('./cluster.ts')).benchCluster,
 }
 const PARTS = { ...SUITE, ...EXTRA }
 

@@ -199,6 +199,26 @@ const EXTRACT: Record<string, Extract> = {
       problems: /MISMATCH/.test(text) ? ['row count mismatch'] : [],
     }
   },
+  cluster(d) {
+    const figures: Figure[] = []
+    for (const key of ['pg1', 'pg3']) {
+      const who = key === 'pg1' ? '1 PG instance' : '3 PG instances'
+      const ing = (d?.ingest ?? []).find((r: any) => r.key === key)
+      if (ing)
+        figures.push(
+          { name: `deliveries/s ÷ SQLite, ${who}`, value: num(ing.ratio) },
+          { name: `CPU per delivery ÷ SQLite, ${who}`, value: num(ing.cpuRatio) }
+        )
+      for (const r of (d?.timeToTruth ?? []).filter((r: any) => r.key === key)) {
+        const base = (d.timeToTruth as any[]).find((b) => b.key === 'sqlite' && b.level === r.level)
+        figures.push({
+          name: `round p99 ÷ SQLite, ${r.level} clients, ${who}`,
+          value: num(r.roundP99) / num(base?.roundP99),
+        })
+      }
+    }
+    return { figures, problems: (d?.problems ?? []).slice(0, 3) }
+  },
   // The older in-process summary timing: its time only (queries has the figures).
   summary: () => ({ figures: [], problems: [] }),
 }
