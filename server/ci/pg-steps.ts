@@ -8,7 +8,8 @@
  *   is the only writer; here another instance may merge an update of the same build, or of another
  *   build of the same tile, at the same moment, and without row locks both would merge into the
  *   state they read and the later COMMIT would drop the other's change. The build is read
- *   `FOR UPDATE` first, then its tile: `insertTile` creates-or-locks the tile row, and every read
+ *   `FOR UPDATE` first (its id under a transaction-scoped advisory lock before that, for a build
+ *   not stored yet), then its tile: `insertTile` creates-or-locks the tile row, and every read
  *   of a tile inside the transaction is `FOR UPDATE`. So locks are taken build → tile, and a
  *   transaction that changed a tile's builds holds the tile until it commits: the tile it computes
  *   (and sends in its live event) includes every change committed before it, and the last COMMIT
@@ -39,7 +40,17 @@ export function pgSteps(client: pg.ClientBase, { lock = true }: { lock?: boolean
   const first = <T>(rows: Promise<T[]>) => awaited(rows.then((r) => r[0]))
   const locked = <Q extends { for(strength: 'update'): Q }>(q: Q): Q => (lock ? q.for('update') : q)
   return {
-    build: (id) => first<BuildRow>(locked(db.select().from(builds).where(eq(builds.id, id)).$dynamic())),
+    build: (id) =>
+      awaited(
+        (async () => {
+          // A build that does not exist yet has no row to lock: its id is locked instead, so a job
+          // waiting for the build and the build itself (or the same build twice) are merged one
+          // after the other, never each without the other (a job left waiting, a duplicate key).
+          if (lock) await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [id])
+          const rows = await locked(db.select().from(builds).where(eq(builds.id, id)).$dynamic())
+          return rows[0] as BuildRow | undefined
+        })()
+      ),
     insertBuild: (row) =>
       awaited(
         db
