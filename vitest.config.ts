@@ -1,4 +1,5 @@
-import { defineConfig } from 'vitest/config'
+import { readdirSync, readFileSync } from 'node:fs'
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config'
 
 /**
  * Two tiers, one command: `npm test` runs both (what CI runs); `npm run test:fast` runs the first alone,
@@ -19,23 +20,69 @@ const SLOW = [
   'server/db/backup.test.ts',
 ]
 
+/**
+ * The engine matrix (issue 17): with RADIATOR_TEST_ENGINE=pg (`npm run test:pg`) the run is one project,
+ * `pg`: the server-level tests — every fast test file that starts a Radiator in-process through
+ * server/test/harness.ts (or metrics.ts) — again, each server on a fresh PostgreSQL database and
+ * JetStream stream.
+ * Unit tests, the slow tier and the browsers are engine-blind or SQLite's, so they run once; files that
+ * bring their own PostgreSQL (services.ts) already run on it in the first pass.
+ */
+const STARTS_SERVER = /\b(?:startTestServer|perTest|startMetricsServer|metricsFixtures)\(/
+const OWN_SERVICES = /from '[./]*(?:server\/)?test\/(?:services|cluster)\.ts'|from '\.\/(?:services|cluster)\.ts'/
+
+function serverLevelTests(): string[] {
+  return ['server', 'demo'].flatMap((root) =>
+    readdirSync(root, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => `${root}/${f}`)
+      .filter((f) => {
+        if (SLOW.includes(f)) return false
+        const src = readFileSync(f, 'utf8')
+        return STARTS_SERVER.test(src) && !OWN_SERVICES.test(src)
+      })
+  )
+}
+
+async function pgProject(): Promise<TestProjectInlineConfiguration> {
+  // Probed here so that a laptop without PostgreSQL/NATS skips the whole pass with one loud line
+  // (servicesUp), and CI (RADIATOR_REQUIRE_SERVICES=1) fails instead.
+  const { servicesUp } = await import('./server/test/services.ts')
+  const up = servicesUp('postgres', 'nats')
+  return {
+    extends: true,
+    test: {
+      name: 'pg',
+      include: up ? serverLevelTests() : [],
+      env: { RADIATOR_TEST_ENGINE: 'pg' },
+      setupFiles: ['server/test/pg-setup.ts'],
+    },
+  }
+}
+
+const onPg = process.env.RADIATOR_TEST_ENGINE === 'pg'
+
 export default defineConfig({
   test: {
     // Integration tests start real servers and browsers; a 2-core machine needs generous limits.
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The pg pass without its services has nothing to run, which is not a failure (see pgProject).
+    passWithNoTests: onPg,
     globalSetup: ['server/test/global-setup.ts'],
-    projects: [
-      {
-        extends: true,
-        test: {
-          name: 'fast',
-          include: ['server/**/*.test.ts', 'web/**/*.test.ts', 'bench/**/*.test.ts', 'demo/**/*.test.ts'],
-          exclude: ['**/node_modules/**', ...SLOW],
-        },
-      },
-      { extends: true, test: { name: 'slow', include: SLOW } },
-    ],
+    projects: onPg
+      ? [await pgProject()]
+      : [
+          {
+            extends: true,
+            test: {
+              name: 'fast',
+              include: ['server/**/*.test.ts', 'web/**/*.test.ts', 'bench/**/*.test.ts', 'demo/**/*.test.ts'],
+              exclude: ['**/node_modules/**', ...SLOW],
+            },
+          },
+          { extends: true, test: { name: 'slow', include: SLOW } },
+        ],
   },
 })

@@ -1,6 +1,7 @@
 /**
  * @module Integration-test helpers: a real Radiator on an ephemeral loopback port with a temp SQLite
- * file, and real live clients (ws, SSE over fetch, long polling).
+ * file (or, with RADIATOR_TEST_ENGINE=pg, a fresh PostgreSQL database and JetStream stream), and real
+ * live clients (ws, SSE over fetch, long polling).
  */
 import { afterEach } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -11,9 +12,12 @@ import { configFrom, type ConfigVar } from '../config.ts'
 import { createLogger } from '../log.ts'
 import { startServer, type CapabilityFactory, type RunningServer } from '../server.ts'
 import { capabilities } from '../capabilities.ts'
+import type pg from 'pg'
 import type { Sqlite } from '../db/client.ts'
+import type { Engine } from '../db/engine.ts'
 import type { Hub, LiveEvent } from '../live/hub.ts'
 import type { StreamEvent } from '../../contract/live.ts'
+import { type TestCluster, testCluster } from './cluster.ts'
 
 export interface TestServer extends RunningServer {
   dataDir: string
@@ -28,6 +32,45 @@ export interface TestServer extends RunningServer {
 export const TEST_ADMIN_TOKEN = 'test-admin-token'
 export const adminAuth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
 
+/**
+ * The engine test servers run on: SQLite (the default), or PostgreSQL with NATS JetStream under
+ * RADIATOR_TEST_ENGINE=pg (`npm run test:pg`, the matrix's second pass). A test that passes its own
+ * DATABASE_URL chooses for itself.
+ */
+export const TEST_ENGINE: Engine['kind'] = testEngine(process.env.RADIATOR_TEST_ENGINE)
+
+function testEngine(v: string | undefined): Engine['kind'] {
+  if (v === undefined || v === '' || v === 'sqlite') return 'sqlite'
+  if (v === 'pg') return 'pg'
+  throw new Error(`RADIATOR_TEST_ENGINE=${v}: use sqlite (the default) or pg`)
+}
+
+/**
+ * On PostgreSQL, a data directory's database and stream: a server started again on the same
+ * directory (a restart) finds its data there, as on SQLite; `destroy()` drops them.
+ */
+const clusters = new Map<string, TestCluster>()
+
+async function clusterFor(dataDir: string): Promise<TestCluster> {
+  let c = clusters.get(dataDir)
+  if (!c) {
+    c = await testCluster()
+    clusters.set(dataDir, c)
+  }
+  return c
+}
+
+async function dropCluster(dataDir: string): Promise<void> {
+  const c = clusters.get(dataDir)
+  clusters.delete(dataDir)
+  await c?.drop()
+}
+
+/** Drops the databases and streams of servers a test closed without `destroy()` (the pg pass's setup file). */
+export async function dropTestClusters(): Promise<void> {
+  await Promise.all([...clusters.keys()].map(dropCluster))
+}
+
 export function tempDir(prefix = 'radiator-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
 }
@@ -39,12 +82,15 @@ export async function startTestServer(
   /** Where log lines go (a test reading them); silent unless LOG_LEVEL says otherwise. */
   logTo?: (line: string) => void
 ): Promise<TestServer> {
+  const onPg = TEST_ENGINE === 'pg' && !env.DATABASE_URL
+  const cluster = onPg ? (await clusterFor(dataDir)).env : {}
   const config = configFrom({
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
     PUBLIC_DASHBOARD: 'true',
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    ...cluster,
     ...env,
     DATA_DIR: dataDir,
   })
@@ -53,14 +99,17 @@ export async function startTestServer(
   const s = await startServer(config, createLogger(config.LOG_LEVEL, logTo), caps, {
     version: env.PUBLIC_URL ?? 'test',
   })
-  return {
-    ...s,
-    dataDir,
-    async destroy() {
-      await s.close()
-      rmSync(dataDir, { recursive: true, force: true })
-    },
+  // Copied as descriptors, not spread: `store` and `writer` are getters that throw on PostgreSQL.
+  // Left out of a test's own spread (`{ ...s, url }`) for the same reason.
+  const own = Object.getOwnPropertyDescriptors(s)
+  own.store.enumerable = false
+  own.writer.enumerable = false
+  const destroy = async () => {
+    await s.close()
+    if (onPg) await dropCluster(dataDir)
+    rmSync(dataDir, { recursive: true, force: true })
   }
+  return Object.defineProperties({ dataDir, destroy }, own) as TestServer
 }
 
 type Env = Partial<Record<ConfigVar, string>>
@@ -233,16 +282,21 @@ export class PollTestClient {
  */
 type RawHub = {
   publish(type: string, data: unknown, key?: string): LiveEvent
-  persist(sqlite: Sqlite, type: string, data: unknown): LiveEvent
+  persist(tx: Sqlite | pg.ClientBase, type: string, data: unknown): LiveEvent
 }
 export const publishRaw = (hub: Hub, type: string, data: unknown, key?: string): LiveEvent =>
   (hub as unknown as RawHub).publish(type, data, key)
 
 /** Persists one (opaque) event inside a writer op the test runs. */
-export const persistRaw = (s: RunningServer, sqlite: Sqlite, type: string, data: unknown): LiveEvent =>
-  (s.hub as unknown as RawHub).persist(sqlite, type, data)
+export const persistRaw = (s: RunningServer, tx: Sqlite | pg.ClientBase, type: string, data: unknown): LiveEvent =>
+  (s.hub as unknown as RawHub).persist(tx, type, data)
 
-/** Persists one (opaque) event through the real writer, as a webhook would. */
-export function persistEvent(s: RunningServer, type: string, data: unknown) {
-  return s.writer.write((sqlite) => persistRaw(s, sqlite, type, data))
+/**
+ * Persists one (opaque) event through the real writer, as a webhook would. On PostgreSQL the event's
+ * id is given at COMMIT and becomes the stream's sequence once relayed: the answer's id is then 0.
+ */
+export function persistEvent(s: RunningServer, type: string, data: unknown): Promise<LiveEvent> {
+  const e = s.engine
+  if (e.kind === 'sqlite') return e.writer.write((sqlite) => persistRaw(s, sqlite, type, data))
+  return e.writer.write(async (tx) => persistRaw(s, tx, type, data))
 }
