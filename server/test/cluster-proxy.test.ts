@@ -365,6 +365,11 @@ describe.runIf(up && NGINX)('three instances behind nginx, the leader SIGKILLed 
         await until(async () => (await summary()).pageviews === stored, `rollups complete on :${m.port}`, SLOW_MS)
         expect((await summary()).visitors.last5m).toBe(visitors)
       }
+      // One line for the notes: how much went through and how often the clients had to reconnect.
+      console.info(
+        `cluster-proxy: ${acked.length} acknowledged (${beacons.length} beacons), stream ${tail.seq} events, ` +
+          `client connections ${clients.map((c) => c.connections).join('/')}, leader killed after ${killedAt} acks`
+      )
       const lastVisitors = (c: ResumingClient) =>
         c
           .events()
