@@ -26,10 +26,10 @@ const SLOW = [
  * server/test/harness.ts (or metrics.ts) — again, each server on a fresh PostgreSQL database and
  * JetStream stream.
  * Unit tests, the slow tier and the browsers are engine-blind or SQLite's, so they run once; files that
- * bring their own PostgreSQL (services.ts) already run on it in the first pass.
+ * make their own PostgreSQL databases (testCluster, freshDatabase) already run on it in the first pass.
  */
 const STARTS_SERVER = /\b(?:startTestServer|perTest|startMetricsServer|metricsFixtures)\(/
-const OWN_SERVICES = /from '[./]*(?:server\/)?test\/(?:services|cluster)\.ts'|from '\.\/(?:services|cluster)\.ts'/
+const OWN_SERVICES = /\b(?:testCluster|freshDatabase)\(/
 
 function serverLevelTests(): string[] {
   return ['server', 'demo'].flatMap((root) =>
