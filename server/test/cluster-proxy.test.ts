@@ -20,7 +20,16 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { connect as natsConnect } from '@nats-io/transport-node'
 import { LiveStream, type StreamEvent } from '../cluster/stream.ts'
 import { ROOT } from '../http/web-build.ts'
-import { testCluster, type TestCluster } from './cluster.ts'
+import {
+  GENERIC_TOKEN,
+  GITHUB_SECRET,
+  healthy,
+  type Member,
+  SITE,
+  startMember,
+  testCluster,
+  type TestCluster,
+} from './cluster.ts'
 import { loadFixture } from './fixtures.ts'
 import { adminAuth, TEST_ADMIN_TOKEN, until, type LiveMessage } from './harness.ts'
 import { clusterNginxConfig, freePort, NGINX, type RunningProxy, startProxy } from './proxies.ts'
@@ -29,56 +38,12 @@ import { sign as signGithub } from './sign/github.ts'
 import WebSocket from 'ws'
 
 const up = servicesUp('postgres', 'nats')
-const GITHUB_SECRET = 'cluster-github-secret'
-const GENERIC_TOKEN = 'cluster-generic-token'
-const SITE = 'shop.example.com'
 /** Distinct visitors: the proxy is every request's peer, so they differ by browser. */
 const VISITORS = 5
 const uaOf = (v: number) =>
   `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.${v}.0 Safari/537.36`
 const SLOW_MS = 60_000
 const PERSISTED = /^build\./
-
-interface Member {
-  port: number
-  child: ChildProcess
-  out: string
-  exited: Promise<unknown>
-}
-
-function startMember(cluster: TestCluster, port: number): Member {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...cluster.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      TRUST_PROXY: 'true',
-      ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      PUBLIC_DASHBOARD: 'true',
-      GITHUB_WEBHOOK_SECRET: GITHUB_SECRET,
-      GENERIC_WEBHOOK_TOKEN: GENERIC_TOKEN,
-      SITES: SITE,
-      COLLECT_PER_MINUTE: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const m: Member = { port, child, out: '', exited: new Promise((r) => child.on('exit', (c, s) => r(s ?? c))) }
-  child.stdout!.on('data', (d) => (m.out += d))
-  child.stderr!.on('data', (d) => (m.out += d))
-  return m
-}
-
-const healthy = async (port: number) => {
-  try {
-    return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200
-  } catch {
-    return false
-  }
-}
 
 /**
  * A live client through the proxy that does what the dashboard does: when its connection ends it

@@ -6,7 +6,10 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import { type ChildProcess, spawn } from 'node:child_process'
 import type { ConfigVar } from '../config.ts'
+import { ROOT } from '../http/web-build.ts'
+import { TEST_ADMIN_TOKEN } from './harness.ts'
 import { freshDatabase, NATS_URL, uniqueName } from './services.ts'
 
 export interface TestCluster {
@@ -33,5 +36,56 @@ export async function testCluster(): Promise<TestCluster> {
       }
       await db.drop()
     },
+  }
+}
+
+/** Webhook secrets and the site every member of a test cluster is started with. */
+export const GITHUB_SECRET = 'cluster-github-secret'
+export const GENERIC_TOKEN = 'cluster-generic-token'
+export const SITE = 'shop.example.com'
+
+/**
+ * One member as its own process (`server/main.ts`, as an operator starts it), so a test can SIGKILL
+ * it; `out` collects its output (the leader's log line among it).
+ */
+export interface Member {
+  port: number
+  child: ChildProcess
+  out: string
+  exited: Promise<unknown>
+}
+
+export function startMember(cluster: TestCluster, port: number, env: Record<string, string> = {}): Member {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...cluster.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      TRUST_PROXY: 'true',
+      ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      PUBLIC_DASHBOARD: 'true',
+      GITHUB_WEBHOOK_SECRET: GITHUB_SECRET,
+      GENERIC_WEBHOOK_TOKEN: GENERIC_TOKEN,
+      SITES: SITE,
+      COLLECT_PER_MINUTE: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const m: Member = { port, child, out: '', exited: new Promise((r) => child.on('exit', (c, s) => r(s ?? c))) }
+  child.stdout!.on('data', (d) => (m.out += d))
+  child.stderr!.on('data', (d) => (m.out += d))
+  return m
+}
+
+export const healthy = async (port: number) => {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200
+  } catch {
+    return false
   }
 }
