@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Build } from '../../contract/builds.ts'
+import type { Build, PipelineTile } from '../../contract/builds.ts'
+import { dbOf } from '../db/client.ts'
+import { runAsync, runSync, type Step } from '../db/steps.ts'
 import { adminAuth, startTestServer, type TestServer } from '../test/harness.ts'
-import { Ingest } from './ingest.ts'
+import { DeliveryLogic, deliveryStatements, sqliteDeliverySteps } from './ingest.ts'
 import { type BuildUpdate, emptyUpdate } from './model.ts'
-import { BuildStore } from './store.ts'
+import { pgDeliverySteps, pgSteps } from './pg-steps.ts'
+import { BuildLogic, BuildStore, NO_TILE_CACHE } from './store.ts'
 
 let s: TestServer
 /** Recent: older rows would be the retention sweep's to delete. */
@@ -20,28 +23,38 @@ const SEED: { id: string; project: string; branch: string; status: BuildUpdate['
   { id: '7', project: 'acme/web', branch: 'main', status: 'success', at: T0 + 3 },
 ]
 
+/** The seed, written once for both engines' statements (server/db/steps.ts). */
+function* seed(builds: BuildLogic, log: DeliveryLogic): Step<void> {
+  for (const b of SEED) {
+    const u = { ...emptyUpdate('github', b.id, b.project), pipeline: 'ci', branch: b.branch, status: b.status }
+    yield* builds.apply(u, b.at)
+  }
+  const info = (provider: string, n: number) => ({
+    provider,
+    event: 'push',
+    deliveryId: `d${n}`,
+    receivedAt: T0 + n,
+    size: 100 + n,
+  })
+  yield* log.log(info('github', 1), 'stored', null, 'github:1')
+  yield* log.log(info('gitlab', 2), 'ignored', 'not a pipeline event')
+  yield* log.log(info('github', 3), 'duplicate', 'delivery id already applied')
+  yield* log.log(info('github', 4), 'stored', null, 'github:2')
+  yield* log.log(info('gitlab', 5), 'stored', null)
+}
+
 beforeAll(async () => {
   s = await startTestServer()
-  const store = new BuildStore(s.store.sqlite)
-  const ingest = new Ingest(s.store.sqlite, s.hub)
-  await s.writer.write(() => {
-    for (const b of SEED) {
-      const u = { ...emptyUpdate('github', b.id, b.project), pipeline: 'ci', branch: b.branch, status: b.status }
-      store.apply(u, b.at)
-    }
-    const info = (provider: string, n: number) => ({
-      provider,
-      event: 'push',
-      deliveryId: `d${n}`,
-      receivedAt: T0 + n,
-      size: 100 + n,
+  const e = s.engine
+  if (e.kind === 'sqlite') {
+    const builds = new BuildStore(e.store.sqlite).logic
+    const log = new DeliveryLogic(sqliteDeliverySteps(deliveryStatements(dbOf(e.store.sqlite))), builds)
+    await e.writer.write(() => runSync(seed(builds, log)))
+  } else
+    await e.writer.write((tx) => {
+      const builds = new BuildLogic(pgSteps(tx), NO_TILE_CACHE)
+      return runAsync(seed(builds, new DeliveryLogic(pgDeliverySteps(tx), builds)))
     })
-    ingest.log(info('github', 1), 'stored', null, 'github:1')
-    ingest.log(info('gitlab', 2), 'ignored', 'not a pipeline event')
-    ingest.log(info('github', 3), 'duplicate', 'delivery id already applied')
-    ingest.log(info('github', 4), 'stored', null, 'github:2')
-    ingest.log(info('gitlab', 5), 'stored', null)
-  })
 })
 afterAll(() => s.destroy())
 
@@ -95,13 +108,13 @@ describe('GET /api/builds', () => {
     expect(await ids('status=failure')).toEqual(['github:6', 'github:2'])
     expect(await ids('project=acme/web&branch=main&status=success')).toEqual(['github:7', 'github:1'])
     expect(await ids('provider=gitlab')).toEqual([])
-    expect(await ids(`pipelineId=${tileOf('acme/web', 'dev')}`)).toEqual(['github:3'])
+    expect(await ids(`pipelineId=${await tileOf('acme/web', 'dev')}`)).toEqual(['github:3'])
   })
 })
 
-function tileOf(project: string, branch: string): string {
-  const tile = new BuildStore(s.store.sqlite).tiles().find((t) => t.project === project && t.branch === branch)
-  return tile!.id
+async function tileOf(project: string, branch: string): Promise<string> {
+  const { pipelines } = await get<{ pipelines: PipelineTile[] }>('/api/pipelines')
+  return pipelines.find((t) => t.project === project && t.branch === branch)!.id
 }
 
 describe('GET /api/deliveries', () => {

@@ -15,6 +15,21 @@ import { type DeliveryInfo, DeliveryLogic, type DeliveryRecorder, type Outcome }
 import { pgDeliverySteps, pgSteps } from './pg-steps.ts'
 import { BuildLogic, NO_TILE_CACHE } from './store.ts'
 
+/**
+ * PostgreSQL's text cannot hold NUL (SQLite's can), and a provider may send one in any string: it is
+ * stored as U+FFFD, before the logic runs, so names and the tile ids made from them agree throughout.
+ */
+function withoutNul<T>(v: T): T {
+  if (typeof v === 'string') return (v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v) as T
+  if (Array.isArray(v)) return v.map(withoutNul) as T
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of Object.entries(v)) out[k] = withoutNul(x)
+    return out as T
+  }
+  return v
+}
+
 /** Persists a live event inside the writer op whose connection is `tx` (the hub's, on PostgreSQL). */
 export type PgPersist = <T extends EventType>(tx: pg.ClientBase, type: T, data: EventData<T>) => void
 
@@ -38,12 +53,14 @@ export class PgIngest implements DeliveryRecorder {
   }
 
   log(info: DeliveryInfo, outcome: Outcome, reason: string | null): Promise<number> {
-    return this.writer.write((tx) => runAsync(this.logic(tx).log(info, outcome, reason)))
+    const [i, r] = [withoutNul(info), withoutNul(reason)]
+    return this.writer.write((tx) => runAsync(this.logic(tx).log(i, outcome, r)))
   }
 
   applyBuild(info: DeliveryInfo & { deliveryId: string }, update: BuildUpdate, delivery: Delivery) {
+    const [i, u] = [withoutNul(info), withoutNul(update)]
     return this.writer.write((tx) =>
-      runAsync(this.logic(tx).applyBuild(info, update, delivery, (type, data) => this.persist(tx, type, data)))
+      runAsync(this.logic(tx).applyBuild(i, u, delivery, (type, data) => this.persist(tx, type, data)))
     )
   }
 }
