@@ -30,6 +30,7 @@ import pg from 'pg'
 import { StartupError } from '../../errors.ts'
 import { MIGRATIONS_DIR } from '../client.ts'
 import * as schema from './schema.ts'
+import { withCleanText } from './text.ts'
 
 export type PgDb = NodePgDatabase<typeof schema>
 
@@ -109,6 +110,8 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
   })
   // Without a listener, an idle connection's error (a server restart) would crash the process.
   pool.on('error', (e) => (opts.onIdleError ?? console.warn)(`PostgreSQL ${whereOf(target)}: ${e.message}`))
+  // NULs in text parameters (untrusted text) would fail the query: see text.ts.
+  pool.on('connect', (c) => void withCleanText(c))
   try {
     await migrateUnderLock(pool, target, o.migrateTimeoutMs)
   } catch (e) {

@@ -16,6 +16,7 @@
  * writer's `CommitHooks`, with `durable` called straight after `committed`, since COMMIT is the flush.
  */
 import pg from 'pg'
+import { withCleanText } from './text.ts'
 import { WriterClosedError, type CommitHooks, type WriterObserver } from '../writer.ts'
 
 export type PgOp<T> = (tx: pg.ClientBase) => Promise<T>
@@ -72,7 +73,9 @@ export class PgWriter {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client
-    const c = new pg.Client({ connectionString: this.url, application_name: 'radiator-writer', keepAlive: true })
+    const c = withCleanText(
+      new pg.Client({ connectionString: this.url, application_name: 'radiator-writer', keepAlive: true })
+    )
     c.on('error', () => {
       if (this.client === c) this.client = null
     })
