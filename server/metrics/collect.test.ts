@@ -123,7 +123,7 @@ describe('POST /api/collect', () => {
 
   it('answers 503 with the reason, readable by the page, once writes are refused', async () => {
     const s = await server()
-    await s.writer.close() // what a shutdown does before the database closes
+    await s.engine.writer.close() // what a shutdown does before the database closes
     const res = await postBeacon(s.url, [{ type: 'pageview', path: '/' }])
     expect(res.status).toBe(503)
     expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN)

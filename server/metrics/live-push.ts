@@ -38,7 +38,7 @@ export class LivePush {
     private summaries: SummarySource,
     now: () => number,
     private opts: LivePushOptions,
-    private onError: (e: unknown) => void,
+    onError: (e: unknown) => void,
     /**
      * Whether this instance puts the figures on the live channel. In a cluster every instance keeps
      * the same figures (shared presence, one database) for its own snapshots, but only one publishes
@@ -59,9 +59,9 @@ export class LivePush {
     this.hub.publish('visitors', data, `visitors:${site}`)
   }
 
-  private pushVitals(site: string): void {
+  private pushVitals(site: string): void | Promise<void> {
     const summary = this.summaries.summary(site, LIVE_WINDOW, null)
-    if (summary instanceof Promise) return void summary.then((s) => this.vitalsRead(site, s)).catch(this.onError)
+    if (summary instanceof Promise) return summary.then((s) => this.vitalsRead(site, s))
     this.vitalsRead(site, summary)
   }
 
