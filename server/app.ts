@@ -90,6 +90,9 @@ export function createApp(deps: AppDeps) {
     } catch (e) {
       db = e instanceof Error ? e.message : 'unusable'
     }
+    // In a cluster, an instance that cannot reach the live stream serves screens old data: down too.
+    const live = hub.streamProblem
+    if (db === 'ok' && live) db = live
     const body = {
       status: db === 'ok' ? 'ok' : 'unavailable',
       version,

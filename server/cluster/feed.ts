@@ -24,6 +24,9 @@ export interface StreamView {
   load(tx: pg.ClientBase): Promise<void>
 }
 
+/** The wait before following the stream again after the consumer ended. */
+const REFOLLOW_MS = 500
+
 /** How often the stream's first sequence is re-read (a resume from before it is a reset). */
 const FLOOR_EVERY_MS = 60_000
 
@@ -38,6 +41,15 @@ export class ClusterFeed {
   receivedThrough = 0
   private follower: { stop(): void } | null = null
   private floorAt = 0
+  /** The newest stream sequence handed to the hub: a re-follow starts after it. */
+  private deliveredSeq = 0
+  private stopped = false
+  /**
+   * Whether this instance is connected to NATS. While it is not, the hub sends no heartbeats, so
+   * screens see the silence, say their data is stale and reconnect (through the proxy, likely to an
+   * instance that is connected), and /healthz answers 503.
+   */
+  connected = true
 
   constructor(
     readonly stream: LiveStream,
@@ -67,11 +79,53 @@ export class ClusterFeed {
     }
     this.receivedThrough = tail.through ?? 0
     await this.refreshFloor(true)
-    this.follower = await this.stream.follow(tail.seq, (ev) => {
+    this.deliveredSeq = tail.seq
+    this.watchConnection()
+    await this.follow(deliver)
+    return tail.seq
+  }
+
+  /**
+   * Follows the stream after the last sequence delivered, and again after that, whenever the
+   * consumer ends without being stopped (a NATS error it gave up on): a follower that silently
+   * stopped would leave this instance's screens on old data while its heartbeats say all is well.
+   */
+  private async follow(deliver: (ev: StreamEvent) => void): Promise<void> {
+    const f = await this.stream.follow(this.deliveredSeq, (ev) => {
+      if (ev.id <= this.deliveredSeq) return
+      this.deliveredSeq = ev.id
       this.receivedThrough = Math.max(this.receivedThrough, ev.through)
       deliver(ev)
     })
-    return tail.seq
+    this.follower = f
+    f.done.then(
+      () => this.again(deliver),
+      (e) => {
+        this.onError(e)
+        this.again(deliver)
+      }
+    )
+  }
+
+  private again(deliver: (ev: StreamEvent) => void): void {
+    if (this.stopped) return
+    setTimeout(() => {
+      if (this.stopped) return
+      this.follow(deliver).catch((e) => {
+        this.onError(e)
+        this.again(deliver)
+      })
+    }, REFOLLOW_MS).unref()
+  }
+
+  /** Tracks the NATS connection: while it is down this instance's screens are not getting the stream. */
+  private watchConnection(): void {
+    void (async () => {
+      for await (const s of this.stream.nc.status()) {
+        if (s.type === 'disconnect') this.connected = false
+        else if (s.type === 'reconnect') this.connected = true
+      }
+    })().catch((e) => this.onError(e))
   }
 
   /** Whether the stream has delivered everything the views were loaded with. */
@@ -112,6 +166,7 @@ export class ClusterFeed {
   }
 
   stop(): void {
+    this.stopped = true
     this.follower?.stop()
     this.follower = null
   }

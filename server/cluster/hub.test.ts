@@ -5,6 +5,7 @@
  * replay see. The process-level proof (SIGKILL, proxy) is server/test/cluster-kill.test.ts and
  * cluster-proxy.test.ts.
  */
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { configFrom } from '../config.ts'
@@ -14,7 +15,7 @@ import { Hub } from '../live/hub.ts'
 import type { Frame } from '../live/frame.ts'
 import { until } from '../test/harness.ts'
 import { testCluster, type TestCluster } from '../test/cluster.ts'
-import { servicesUp } from '../test/services.ts'
+import { NATS_URL, servicesUp } from '../test/services.ts'
 import { type ClusterMember, joinCluster } from './start.ts'
 
 const up = servicesUp('postgres', 'nats')
@@ -23,8 +24,12 @@ const up = servicesUp('postgres', 'nats')
 class Recorder implements LiveClient {
   readonly topics = null
   frames: Frame[] = []
+  heartbeats = 0
   send(frame: Frame): void {
     this.frames.push(frame)
+  }
+  tick(): void {
+    this.heartbeats++
   }
   close(): void {}
   get ids(): number[] {
@@ -56,8 +61,9 @@ describe.runIf(up)('the hub in a cluster', () => {
   let cluster: TestCluster
   const members: Member[] = []
 
-  async function member(): Promise<Member> {
-    const m = await joinCluster(configFrom({ ...cluster.env, LOG_LEVEL: 'silent' }), createLogger('silent'))
+  async function member(natsUrl?: string): Promise<Member> {
+    const env = { ...cluster.env, LOG_LEVEL: 'silent' as const, ...(natsUrl ? { LIVE_BUS_URL: natsUrl } : {}) }
+    const m = await joinCluster(configFrom(env), createLogger('silent'))
     const hub = Hub.inCluster(m.feed, opts)
     const view = new CountView()
     hub.addView(view)
@@ -145,5 +151,47 @@ describe.runIf(up)('the hub in a cluster', () => {
     expect(members.map((x) => x.view.n)).toEqual([41, 41, 41])
     // A resume point the stream no longer holds is not resumable (a reset snapshot).
     expect(c.hub.open(c.hub.head + 5).resumeAfter).toBeNull()
+  })
+
+  it('a member cut off from NATS stops its heartbeats and reports it, then catches up without a gap', async () => {
+    // The member's NATS connection goes through a relay this test can cut.
+    const sockets = new Set<Socket>()
+    let open = true
+    const relay = createServer((client) => {
+      if (!open) return client.destroy()
+      const upstream = connect(Number(new URL(NATS_URL).port), new URL(NATS_URL).hostname)
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on('error', () => {})
+        s.on('close', () => sockets.delete(s))
+      }
+      client.pipe(upstream).pipe(client)
+    })
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r))
+    try {
+      const d = await member(`nats://127.0.0.1:${(relay.address() as AddressInfo).port}`)
+      const [a] = members
+      d.hub.tick()
+      expect(d.client.heartbeats).toBe(1)
+      open = false
+      for (const s of sockets) s.destroy()
+      await until(() => !d.m.feed.connected, 'the member to notice')
+      expect(d.hub.streamProblem).toMatch(/NATS/)
+      d.hub.tick()
+      expect(d.client.heartbeats, 'no heartbeat while cut off').toBe(1)
+      // Meanwhile another member commits: the cut-off one must get these once it is back.
+      for (let i = 100; i < 105; i++) await persist(a!, i)
+      open = true
+      await until(() => d.m.feed.connected, 'the member to reconnect', 20_000)
+      await until(() => d.client.ids.at(-1) === a!.hub.head, 'the member to catch up', 20_000)
+      const ids = d.client.ids
+      expect(ids).toEqual(ids.map((_, i) => ids[0]! + i))
+      expect(d.hub.streamProblem).toBeNull()
+      d.hub.tick()
+      expect(d.client.heartbeats).toBe(2)
+    } finally {
+      relay.close()
+      for (const s of sockets) s.destroy()
+    }
   })
 })

@@ -134,17 +134,18 @@ export class LiveStream {
    * consumer: no state on the server to clean up, and a gap makes the client recreate it from the last
    * sequence it delivered.
    */
-  async follow(afterSeq: number, onEvent: (ev: StreamEvent) => void): Promise<{ stop(): void }> {
+  async follow(afterSeq: number, onEvent: (ev: StreamEvent) => void): Promise<{ stop(): void; done: Promise<void> }> {
     const consumer = await this.js.consumers.get(this.opts.name, {
       filter_subjects: this.subject,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: afterSeq + 1,
     })
     const messages = await consumer.consume()
-    void (async () => {
+    // Settles when the consumer ends (stopped, or given up on): the caller decides whether to follow again.
+    const done = (async () => {
       for await (const m of messages) onEvent(decode(m.seq, m.headers, m.data))
     })()
-    return { stop: () => void messages.close() }
+    return { stop: () => void messages.close(), done }
   }
 
   /**

@@ -155,6 +155,11 @@ export class Hub {
     w.resolve()
   }
 
+  /** Null alone or while connected; in a cluster cut off from NATS, why (for /healthz). */
+  get streamProblem(): string | null {
+    return this.cluster && !this.cluster.connected ? 'disconnected from NATS (the live stream)' : null
+  }
+
   /** Adds in-memory state fed by the stream (see LiveView). */
   addView(view: LiveView): void {
     this.views.push(view)
@@ -292,6 +297,8 @@ export class Hub {
 
   /** Sends a heartbeat to every client; the transports also use it to drop dead peers. */
   tick(): void {
+    // Cut off from the cluster's stream: silence, so screens say they are stale (cluster/feed.ts).
+    if (this.cluster && !this.cluster.connected) return
     this.clients.tick(new Heartbeat(this.iso()))
     void this.cluster?.refreshFloor()
   }
