@@ -61,7 +61,12 @@ export class ClusterFeed {
    * Loads the views and starts following the stream after its current tail; returns that tail (the
    * hub's head). `deliver` gets every later event, in order.
    */
-  async start(views: readonly StreamView[], deliver: (ev: StreamEvent) => void): Promise<number> {
+  async start(
+    views: readonly StreamView[],
+    deliver: (ev: StreamEvent) => void,
+    /** Called with the tail before the first event can be delivered (the hub sets its head there). */
+    at: (tailSeq: number) => void
+  ): Promise<number> {
     // Tail first, counter second: every event at or below the tail has `through` ≤ the counter.
     const tail = await this.stream.tail()
     const c = await this.pool.connect()
@@ -80,6 +85,7 @@ export class ClusterFeed {
     this.receivedThrough = tail.through ?? 0
     await this.refreshFloor(true)
     this.deliveredSeq = tail.seq
+    at(tail.seq)
     this.watchConnection()
     await this.follow(deliver)
     return tail.seq

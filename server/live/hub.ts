@@ -121,13 +121,19 @@ export class Hub {
   async startCluster(waitMs: number): Promise<boolean> {
     const feed = this.cluster
     if (!feed) throw new Error('startCluster: this hub is not in a cluster')
-    const head = await feed.start(this.views, (ev) => {
-      const frame = streamFrame(ev)
-      // Views loaded through K already hold every event up to K.
-      if (ev.through > feed.loadedThrough) for (const v of this.views) v.apply(frame.event)
-      this.fanOut(frame)
-    })
-    this.replay = new Replay(this.replay.source, this.opts.replayBuffer, head)
+    await feed.start(
+      this.views,
+      (ev) => {
+        const frame = streamFrame(ev)
+        // Views loaded through K already hold every event up to K.
+        if (ev.through > feed.loadedThrough) for (const v of this.views) v.apply(frame.event)
+        this.fanOut(frame)
+      },
+      // Before the first event arrives: the replay starts at the stream's tail.
+      (head) => {
+        this.replay = new Replay(this.replay.source, this.opts.replayBuffer, head)
+      }
+    )
     const until = Date.now() + waitMs
     while (!feed.caughtUp && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
     return feed.caughtUp
