@@ -8,8 +8,9 @@
  *
  * On 2 cores three instances cannot add throughput: the point is the cost per request and the time
  * to truth across instances, not more requests per second.
- * - Ingest (bench/ingest.ts's load): signed GitHub deliveries per second from wrk, and the CPU each
- *   costs summed over the Radiator processes. PostgreSQL's backends for this database (processes of
+ * - Ingest (bench/ingest.ts's load): signed GitHub deliveries stored per second, wrk's slice and
+ *   the time what it left in flight takes to land, and the CPU each costs summed over the Radiator
+ *   processes. PostgreSQL's backends for this database (processes of
  *   user postgres whose title names it) and nginx are counted apart; PostgreSQL's shared processes
  *   (WAL writer, checkpointer) are not. NATS is one shared server: its whole-process CPU is shown,
  *   and includes anything else using it at the time. Check: every 200 stored, stored counted in the
@@ -23,9 +24,9 @@
  * The machine is shared: every table says the one-minute load before and after, and each row the
  * median load over its own slices or rounds.
  *
- * Env: the sizes of ingest and fanout (BENCH_INGEST_SLICES, BENCH_INGEST_SLICE_SECONDS,
- * BENCH_INGEST_CONNECTIONS, BENCH_INGEST_BODIES, BENCH_ROUNDS, BENCH_WARMUP), and
- * BENCH_CLUSTER_LEVELS (100,1000): WebSocket clients per setup.
+ * Env: the sizes of ingest and fanout (BENCH_INGEST_SLICES, BENCH_INGEST_CONNECTIONS,
+ * BENCH_INGEST_BODIES, BENCH_ROUNDS, BENCH_WARMUP), BENCH_CLUSTER_SLICE_SECONDS (10) and
+ * BENCH_CLUSTER_LEVELS (100,1000: WebSocket clients per setup; 0 skips time to truth).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -40,20 +41,16 @@ import { clusterNginxConfig, NGINX } from '../server/test/proxies.ts'
 import { SERVICES } from '../server/test/services.ts'
 import { type BenchClient, openMany, WsBench } from './clients.ts'
 import { orderedIds, ROUNDS, type RoundResult, round, type Row, summarize, type Variant, WARMUP } from './fanout.ts'
-import {
-  BODIES,
-  CONNECTIONS,
-  loadSigned,
-  SLICE_SECONDS,
-  SLICES,
-  STORED_SQL,
-  storedMismatch,
-  writeBodies,
-} from './ingest.ts'
+import { BODIES, CONNECTIONS, loadSigned, SLICES, STORED_SQL, storedMismatch, writeBodies } from './ingest.ts'
 import { freePort, machine, mdTable, median, ms, type Proc, sleep, startRadiator, writeJson } from './procs.ts'
 import { hasWrk } from './wrk.ts'
 
-const LEVELS = (process.env.BENCH_CLUSTER_LEVELS ?? '100,1000').split(',').map(Number)
+/** Longer than ingest's 2 s: a setup that answers slower must reach its steady state within a slice. */
+const SLICE_SECONDS = Number(process.env.BENCH_CLUSTER_SLICE_SECONDS ?? 10)
+const LEVELS = (process.env.BENCH_CLUSTER_LEVELS ?? '100,1000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0)
 const GENERIC_STORED = `SELECT count(*) AS n FROM deliveries WHERE provider = 'generic' AND outcome = 'stored'`
 
 type Key = 'sqlite' | 'pg1' | 'pg3'
@@ -271,17 +268,21 @@ function readPpid(pid: number): number {
 const load1 = () => Math.round(loadavg()[0]! * 100) / 100
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).trim().split('\n').slice(0, 3).join(' ')
 
-/** Each instance's open live connections, from its /healthz (viewers see the detail; the bench's dashboard is public). */
-async function clientsPerInstance(s: Setup): Promise<number[]> {
-  return Promise.all(
-    s.procs.map(async (p) => {
-      try {
-        return Number(((await (await fetch(`${p.url}/healthz`)).json()) as { liveClients?: number }).liveClients)
-      } catch {
-        return Number.NaN
-      }
-    })
-  )
+interface Health {
+  liveClients?: number
+  writes?: { batches: number; ops: number; failed: number; retried?: number }
+}
+
+/** Each instance's /healthz (viewers see the detail; the bench's dashboard is public). */
+const health = (s: Setup): Promise<Health[]> =>
+  Promise.all(s.procs.map(async (p) => ((await fetch(`${p.url}/healthz`)).json() as Promise<Health>).catch(() => ({}))))
+
+/** The writers' counters summed over the instances: COMMITs, writes, failed, batches retried op by op. */
+async function writes(s: Setup) {
+  const sum = { batches: 0, ops: 0, failed: 0, retried: 0 }
+  for (const h of await health(s))
+    for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += h.writes?.[k] ?? 0
+  return sum
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,9 +293,18 @@ interface IngestRow {
   requests: number
   seconds: number
   ok: number
+  /** Answers per second while wrk ran (ingest's figure). */
   rps: number
+  /**
+   * Deliveries stored per second, counting the time what wrk left in flight took to land: the
+   * headline here, since a setup slower to answer holds up to a connection's worth after wrk stops.
+   */
+  storedRate: number
+  drainSeconds: number
+  /** storedRate ÷ SQLite's. */
   ratio: number
   perTurn: number
+  /** Radiator CPU over the slices and their drain, per delivery stored. */
   cpuUsPerDelivery: number
   cpuRatio: number
   pgUsPerDelivery: number
@@ -309,7 +319,31 @@ interface IngestRow {
   changed: number
   inFlight: number
   mismatches: string[]
+  perSlice: number[]
+  /** Writes per COMMIT (the group commit's batch), batches retried op by op after a conflict, writes failed. */
+  opsPerCommit: number
+  retried: number
+  writeFailed: number
   failed?: string
+}
+
+/**
+ * Waits until what wrk left in flight has landed (the stored count still for 300 ms, at most 30 s),
+ * so a slice's CPU and count include every request it sent. Radiator on SQLite lands them within
+ * ms; a slower setup may hold many, each answered after wrk has gone.
+ */
+async function settled(s: Setup): Promise<number> {
+  const t0 = performance.now()
+  let last = await s.count(STORED_SQL.stored)
+  let landed = t0
+  while (performance.now() < t0 + 30_000) {
+    await sleep(300)
+    const n = await s.count(STORED_SQL.stored)
+    if (n === last) break
+    last = n
+    landed = performance.now()
+  }
+  return (landed - t0) / 1000
 }
 
 async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]> {
@@ -321,6 +355,8 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
         seconds: 0,
         ok: 0,
         rps: [] as number[],
+        storedRate: [] as number[],
+        drainSeconds: 0,
         p50: [] as number[],
         p99: [] as number[],
         load: [] as number[],
@@ -343,17 +379,21 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
     const [stored0, changed0] = [await s.count(STORED_SQL.stored), await s.count(STORED_SQL.changed)]
     const o0 = s.others()
     const cpu0 = s.cpuMs()
-    const r = await loadSigned(s.url, bodiesFile, a.offset, tag, seconds)
+    // wrk's 2 s timeout would count a slow setup's answers as errors instead of timing them.
+    const r = await loadSigned(s.url, bodiesFile, a.offset, tag, seconds, 60)
     a.offset += r.requests + r.errors + CONNECTIONS
-    await sleep(300) // what wrk left in flight lands
+    const drain = await settled(s)
     const cpuMs = s.cpuMs() - cpu0
     const o1 = s.others()
     const stored = (await s.count(STORED_SQL.stored)) - stored0
     const changed = (await s.count(STORED_SQL.changed)) - changed0
-    if (!record) return r.rps
+    const rate = stored / (r.seconds + drain)
+    if (!record) return rate
     const ok = r.statuses[200] ?? 0
     a.requests += r.requests
     a.seconds += r.seconds
+    a.drainSeconds += drain
+    a.storedRate.push(rate)
     a.ok += ok
     a.rps.push(r.rps)
     a.p50.push(r.p50 / 1000)
@@ -369,11 +409,12 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
     a.changed += changed
     a.inFlight += stored - ok
     if (storedMismatch(ok, stored)) a.mismatches.push(`${tag}: ${ok} × 200, ${stored} stored`)
-    return r.rps
+    return rate
   }
   const live = () => setups.filter((s) => !s.error)
   for (const [i, s] of setups.entries())
     await slice(s, 1, `cw${i}`, false).catch((e) => (s.error = `ingest warm-up: ${errText(e)}`))
+  const w0 = new Map(await Promise.all(setups.map(async (s) => [s, await writes(s)] as const)))
   const baseRps: number[] = []
   const perTurn = new Map<Setup, number[]>(setups.map((s) => [s, []]))
   for (let turn = 0; turn < SLICES; turn++) {
@@ -391,12 +432,14 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
     if (base) baseRps.push(base)
     for (const [s, r] of rpsOf) if (base) perTurn.get(s)!.push(r / base)
   }
+  const w1 = new Map(await Promise.all(setups.map(async (s) => [s, await writes(s)] as const)))
   const base = acc.get(setups[0]!)!
-  const baseRate = base.requests / base.seconds
-  const baseCpu = (base.cpuMs * 1000) / base.requests
+  const storedRate = (a: typeof base) => a.stored / (a.seconds + a.drainSeconds)
+  const baseCpu = (base.cpuMs * 1000) / base.stored
   return setups.map((s) => {
     const a = acc.get(s)!
-    const per = (x: number) => (x * 1000) / a.requests
+    const per = (x: number) => (x * 1000) / a.stored
+    const w = (k: keyof Awaited<ReturnType<typeof writes>>) => w1.get(s)![k] - w0.get(s)![k]
     return {
       key: s.key,
       name: s.name,
@@ -404,7 +447,9 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
       seconds: a.seconds,
       ok: a.ok,
       rps: a.requests / a.seconds,
-      ratio: a.requests / a.seconds / baseRate,
+      storedRate: storedRate(a),
+      drainSeconds: a.drainSeconds,
+      ratio: storedRate(a) / storedRate(base),
       perTurn: median(perTurn.get(s)!),
       cpuUsPerDelivery: per(a.cpuMs),
       cpuRatio: per(a.cpuMs) / baseCpu,
@@ -420,6 +465,11 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
       changed: a.changed,
       inFlight: a.inFlight,
       mismatches: a.mismatches,
+      /** Deliveries stored per second of each slice in turn order (the builds table grows as they go). */
+      perSlice: a.storedRate,
+      opsPerCommit: w('ops') / w('batches'),
+      retried: w('retried'),
+      writeFailed: w('failed'),
       ...(s.error ? { failed: s.error } : {}),
     }
   })
@@ -465,7 +515,10 @@ async function timeToTruth(setups: Setup[]): Promise<TruthRow[]> {
         try {
           v.clients.push(...(await openMany(level - v.clients.length, (i) => v.connect(v.clients.length + i))))
           await sleep(200)
-          perInstance.set(s, await clientsPerInstance(s))
+          perInstance.set(
+            s,
+            (await health(s)).map((h) => Number(h.liveClients))
+          )
         } catch (e) {
           s.error = `opening ${level} clients: ${errText(e)}`
         }
@@ -623,11 +676,11 @@ export async function benchCluster(): Promise<string> {
             : 'ORDER',
       ])
     ),
-    `\nCluster, ingest: signed GitHub workflow_run deliveries (${Math.round(avgBytes).toLocaleString('en')} B each) from wrk (bench/ingest.ts's load), ${SLICES} turns of ${SLICE_SECONDS} s slices (${before.cores} cores, load ${loads.ingest?.before ?? '-'} before, ${loads.ingest?.after ?? '-'} after). Radiator CPU is summed over its instances; PostgreSQL's is its backends for this database only (not the WAL writer or checkpointer); NATS's is the whole shared server's`,
+    `\nCluster, ingest: signed GitHub workflow_run deliveries (${Math.round(avgBytes).toLocaleString('en')} B each) from wrk (bench/ingest.ts's load), ${SLICES} turns of ${SLICE_SECONDS} s slices (${before.cores} cores, load ${loads.ingest?.before ?? '-'} before, ${loads.ingest?.after ?? '-'} after). Stored/s counts the time what wrk left in flight took to land after each slice; answered/s and the answer times are wrk's, of the answers within the slice. Radiator CPU, per delivery stored, is summed over its instances; PostgreSQL's is its backends for this database only (not the WAL writer or checkpointer); NATS's is the whole shared server's`,
     mdTable(
       [
         'setup',
-        'deliveries/s',
+        'stored/s',
         '÷ SQLite',
         'per-turn ratio',
         'Radiator CPU µs/delivery',
@@ -635,13 +688,15 @@ export async function benchCluster(): Promise<string> {
         'PostgreSQL µs',
         'nginx µs',
         'NATS µs',
-        'p50/p99 ms',
+        'writes per COMMIT',
+        'answered/s',
+        'answer p50/p99 ms',
         'load',
         'check',
       ],
       ingestRows.map((r) => [
         r.name,
-        r.rps.toFixed(0),
+        r.storedRate.toFixed(1),
         x(r.ratio),
         x(r.perTurn),
         us(r.cpuUsPerDelivery),
@@ -649,6 +704,8 @@ export async function benchCluster(): Promise<string> {
         r.key === 'sqlite' ? '-' : us(r.pgUsPerDelivery),
         us(r.nginxUsPerDelivery),
         r.key === 'sqlite' ? '-' : us(r.natsUsPerDelivery),
+        `${ms(r.opsPerCommit)}${r.retried ? ` (${r.retried} batches retried op by op)` : ''}${r.writeFailed ? ` ${r.writeFailed} failed` : ''}`,
+        r.rps.toFixed(1),
         `${ms(r.p50)}/${ms(r.p99)}`,
         r.load,
         r.failed || r.mismatches.length

@@ -91,8 +91,16 @@ export const STORED_SQL = {
 export const storedMismatch = (ok: number, stored: number) => stored < ok || stored - ok > CONNECTIONS
 
 /** One slice of wrk posting the pre-signed bodies of `bodiesFile` from `offset` on, each with its own delivery id. */
-export function loadSigned(url: string, bodiesFile: string, offset: number, tag: string, seconds: number) {
+export function loadSigned(
+  url: string,
+  bodiesFile: string,
+  offset: number,
+  tag: string,
+  seconds: number,
+  timeoutS?: number
+) {
   return wrkLoad({
+    timeoutS,
     url: `${url}/hooks/github`,
     headers: {
       'content-type': 'application/json',
