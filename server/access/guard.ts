@@ -18,6 +18,7 @@ import type { Bus } from '../cluster/bus.ts'
 import type { Credentials } from './credentials.ts'
 import { allows, type AccessLevel, type Role } from './roles.ts'
 import { credentialFrom, secretIn } from '../http/auth.ts'
+import { hashSecret } from './secrets.ts'
 
 export const SESSION_COOKIE = 'radiator_session'
 
@@ -50,9 +51,15 @@ interface Asking {
   peer(): string
 }
 
+const askingOf = (c: Context): Asking => ({ header: (name) => c.req.header(name), peer: () => clientIp(c, false) })
+const askingOfRequest = (req: IncomingMessage): Asking => ({
+  header: (name) => headerOf(req, name),
+  peer: () => clientIpOf(req, false),
+})
+
 export class AccessControl {
   /** Guessing tokens or replaying dead cookies is cut short per address (429), cluster-wide given the bus. */
-  readonly failures: Pick<RateLimiter, 'take'>
+  readonly failures: Pick<RateLimiter, 'take' | 'available'>
 
   constructor(
     private config: Config,
@@ -71,12 +78,57 @@ export class AccessControl {
 
   /** The principal behind a request; an unusable credential counts as none. */
   principal(c: Context): Principal {
-    return this.principalOf({ header: (name) => c.req.header(name), peer: () => clientIp(c, false) })
+    return this.principalOf(askingOf(c))
   }
 
   /** The same for a request answered on Node's own request and response (http/node-routes.ts). */
   principalOfRequest(req: IncomingMessage): Principal {
-    return this.principalOf({ header: (name) => headerOf(req, name), peer: () => clientIpOf(req, false) })
+    return this.principalOf(askingOfRequest(req))
+  }
+
+  /**
+   * As `principal`, but a credential this instance has not heard of is first looked for in the
+   * database: in a cluster it may have been made on another instance a moment ago (a screen paired
+   * there asks here next), its announcement still on the way. Costs a read only for a failed check
+   * and only while the address has failures left, so a guesser costs nothing more. On SQLite the
+   * check reads the database already, and this answers what `principal` answers.
+   */
+  async principalChecked(c: Context): Promise<Principal> {
+    const p = this.principal(c)
+    return p.failed && this.rechecks ? this.recheck(askingOf(c), () => this.address(c)) : p
+  }
+
+  /** `principalChecked` for a request answered on Node's own (the long poll). */
+  async principalOfRequestChecked(req: IncomingMessage, trustProxy: boolean): Promise<Principal> {
+    const p = this.principalOfRequest(req)
+    return p.failed && this.rechecks ? this.recheck(askingOfRequest(req), () => clientIpOf(req, trustProxy)) : p
+  }
+
+  /** Whether a credential missing from this instance's reads may still be in the database (PostgreSQL). */
+  get rechecks(): boolean {
+    return !!this.credentials.rows.fetchByHash
+  }
+
+  private async recheck(q: Asking, address: () => string): Promise<Principal> {
+    if (!this.failures.available(address())) return FAILED
+    const auth = q.header('authorization')
+    const cookies = q.header('cookie')
+    const secret = auth
+      ? credentialFrom(auth)
+      : cookies
+        ? parseCookies(cookies, SESSION_COOKIE)[SESSION_COOKIE]
+        : undefined
+    // Only what this Radiator could have issued (newSecret's prefixes) is looked for.
+    const table = auth
+      ? secret?.startsWith('rad_')
+        ? 'api_tokens'
+        : null
+      : secret?.startsWith('ras_')
+        ? 'sessions'
+        : null
+    if (!secret || !table) return FAILED
+    await this.credentials.rows.fetchByHash!(table, hashSecret(secret))
+    return this.principalOf(q)
   }
 
   private principalOf(q: Asking): Principal {
@@ -175,7 +227,8 @@ function guard(level: AccessLevel): Guard {
     if (level !== 'public') {
       const ac = c.get('access' as never) as AccessControl | undefined
       if (!ac) throw new Error('access control is not installed (app.ts)')
-      const p = ac.principal(c)
+      let p = ac.principal(c)
+      if (p.failed && ac.rechecks) p = await ac.principalChecked(c)
       const refused = ac.refusal(p, level, () => ac.address(c))
       if (refused) throw refused
       c.set('principal' as never, p as never)

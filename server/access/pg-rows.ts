@@ -72,6 +72,7 @@ export class PgAccessRows implements AccessRows {
   private listeners = new Set<(r: Revocation) => void>()
   /** Per row being re-read: bumped by every newer change, so the read is retried. */
   private inflight = new Map<string, number>()
+  private reading = new Map<string, Promise<void>>()
   /** Rows changed while a reload runs: the reload's older snapshot must not overwrite them. */
   private changedInReload: Set<string> | null = null
   /** When the last good reload began: the mirror holds at least everything committed before. */
@@ -98,7 +99,7 @@ export class PgAccessRows implements AccessRows {
     this.unlisten = bus.listen('access', (data, from) => {
       if (from === bus.instance) return // applied at its COMMIT already
       const a = announcement.safeParse(data)
-      if (a.success) this.refresh(a.data.table, a.data.id)
+      if (a.success) void this.refresh(a.data.table, a.data.id)
     })
     this.ready = this.reload().then(() => this.schedule())
   }
@@ -322,13 +323,13 @@ export class PgAccessRows implements AccessRows {
   }
 
   /** Re-reads one row (another instance changed it), again while newer changes overtake the read. */
-  private refresh(table: Table, id: string): void {
+  private refresh(table: Table, id: string): Promise<void> {
     const key = `${table}:${id}`
-    const running = this.inflight.has(key)
+    const running = this.reading.get(key)
     this.changed(key)
-    if (running) return
+    if (running) return running
     this.inflight.set(key, 0)
-    void (async () => {
+    const reading = (async () => {
       try {
         for (;;) {
           const gen = this.inflight.get(key)
@@ -343,8 +344,25 @@ export class PgAccessRows implements AccessRows {
         this.o.onError(e)
       } finally {
         this.inflight.delete(key)
+        this.reading.delete(key)
       }
     })()
+    this.reading.set(key, reading)
+    return reading
+  }
+
+  /**
+   * Looks up a credential the mirror does not hold: it may have been made on another instance a
+   * moment ago, its announcement still on the way (a screen just paired on one instance asks the next
+   * one for its view). Only on a miss, so only for failed credential checks, which are rate-limited.
+   */
+  async fetchByHash(table: 'api_tokens' | 'sessions', hash: string): Promise<void> {
+    const db = this.store.db
+    const [row] =
+      table === 'api_tokens'
+        ? await db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.hash, hash))
+        : await db.select({ id: sessions.id }).from(sessions).where(eq(sessions.hash, hash))
+    if (row) await this.refresh(table, row.id)
   }
 
   private async read(table: Table, id: string) {

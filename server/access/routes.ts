@@ -116,8 +116,10 @@ export function accessRoutes(deps: { config: Config; credentials: Credentials; c
   })
 
   /** Public, so a page can tell "signed out" from "server down"; says nothing to an anonymous caller. */
-  app.get('/api/me', access.public, (c) => {
-    const p = control.principal(c)
+  app.get('/api/me', access.public, async (c) => {
+    // Checked against the database before a missing session's cookie is deleted (in a cluster it
+    // may have been made on another instance a moment ago).
+    const p = await control.principalChecked(c)
     c.header('cache-control', 'no-store')
     // A session's cookie is renewed whenever the page asks who it is (a TV does daily), so a
     // screen's never runs out while it is on; a dead cookie is removed.

@@ -67,6 +67,13 @@ export interface AccessRows {
   insertScreen(row: ScreenRow): Promise<void>
   updateScreen(id: string, patch: { name?: string; view?: string }, now: number): Promise<boolean>
 
+  /**
+   * Reads a credential the reads above did not find from the database into them (PostgreSQL: a
+   * mirror may not have heard of a credential made elsewhere a moment ago). Absent where the reads
+   * are the database's own (SQLite).
+   */
+  fetchByHash?(table: 'api_tokens' | 'sessions', hash: string): Promise<void>
+
   /** Called once per revoked credential: on SQLite for this process's revocations, on PostgreSQL for every instance's. */
   onRevoke(fn: (r: Revocation) => void): () => void
   /** Resolves once reads answer (the mirror is loaded). */

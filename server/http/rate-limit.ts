@@ -28,6 +28,11 @@ export class RateLimiter {
     return true
   }
 
+  /** Whether `key` has a token left (nothing is taken). */
+  available(key: string): boolean {
+    return this.bucket(key).tokens >= 1
+  }
+
   /** Takes a token spent elsewhere (another instance): the bucket empties, nothing is refused. */
   charge(key: string): void {
     const b = this.bucket(key)
@@ -79,6 +84,10 @@ export class SharedRateLimiter {
 
   get refillSeconds(): number {
     return this.local.refillSeconds
+  }
+
+  available(key: string): boolean {
+    return this.local.available(key)
   }
 
   /** Takes one token for `key` in the cluster's bucket; false when it is empty. */
