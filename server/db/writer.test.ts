@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { openStore, type Store } from './client.ts'
 import { Writer, WriterClosedError, type SyncWal } from './writer.ts'
 import { Hub, type Frame, type LiveClient, type LiveEvent } from '../live/hub.ts'
-import { publishRaw, startTestServer, tempDir } from '../test/harness.ts'
+import { publishRaw, startTestServer, TEST_ENGINE, tempDir } from '../test/harness.ts'
 
 let store: Store
 let dir: string
@@ -65,7 +65,8 @@ describe('group-commit writer', () => {
     expect(store.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000)
   })
 
-  it('sizes the page cache from DB_CACHE_MB (64 MB unless set)', async () => {
+  // DB_CACHE_MB is SQLite's page cache.
+  it.runIf(TEST_ENGINE === 'sqlite')('sizes the page cache from DB_CACHE_MB (64 MB unless set)', async () => {
     for (const [env, kib] of [
       [{}, 65_536],
       [{ DB_CACHE_MB: '8' }, 8192],

@@ -292,11 +292,79 @@ export const persistRaw = (s: RunningServer, tx: Sqlite | pg.ClientBase, type: s
   (s.hub as unknown as RawHub).persist(tx, type, data)
 
 /**
- * Persists one (opaque) event through the real writer, as a webhook would. On PostgreSQL the event's
- * id is given at COMMIT and becomes the stream's sequence once relayed: the answer's id is then 0.
+ * Runs one statement on the server's database, whichever engine it is, outside the writer (a test
+ * reading what was stored, or ageing rows): `?` placeholders, rows as the driver gives them (on
+ * PostgreSQL a count or a bigint is a string: `Number()` it, or CAST(... AS integer) in the SQL).
  */
-export function persistEvent(s: RunningServer, type: string, data: unknown): Promise<LiveEvent> {
+export async function query<T = Record<string, unknown>>(
+  s: RunningServer,
+  sql: string,
+  ...params: unknown[]
+): Promise<T[]> {
+  const e = s.engine
+  if (e.kind === 'sqlite') {
+    const stmt = e.store.sqlite.prepare(sql)
+    if (stmt.reader) return stmt.all(...params) as T[]
+    stmt.run(...params)
+    return []
+  }
+  let n = 0
+  const { rows } = await e.store.pool.query(
+    sql.replace(/\?/g, () => `$${++n}`),
+    params
+  )
+  return rows as T[]
+}
+
+/**
+ * Persists one (opaque) event through the real writer, as a webhook would, and answers it as clients
+ * receive it: on PostgreSQL its id is the stream's sequence, known once it comes back from the stream.
+ */
+export async function persistEvent(s: RunningServer, type: string, data: unknown): Promise<LiveEvent> {
   const e = s.engine
   if (e.kind === 'sqlite') return e.writer.write((sqlite) => persistRaw(s, sqlite, type, data))
-  return e.writer.write(async (tx) => persistRaw(s, tx, type, data))
+  const back = returning(s.hub).next(type, data)
+  back.catch(() => {}) // awaited below unless the write fails
+  await e.writer.write(async (tx) => persistRaw(s, tx, type, data))
+  return back
+}
+
+/** How long an event persisted on PostgreSQL may take to come back through the stream (a leader must relay it). */
+const RETURN_MS = 15_000
+
+/**
+ * Per hub in a cluster, the events a test persisted and waits for, matched by type and data in
+ * order: one view (views are never removed) sees every event as it arrives from the stream.
+ */
+const returns = new WeakMap<Hub, { next(type: string, data: unknown): Promise<LiveEvent> }>()
+
+function returning(hub: Hub) {
+  let r = returns.get(hub)
+  if (r) return r
+  const waiting = new Map<string, ((ev: LiveEvent) => void)[]>()
+  hub.addView({
+    load: async () => {},
+    apply(ev) {
+      const key = `${ev.type} ${JSON.stringify(ev.data)}`
+      const w = waiting.get(key)
+      w?.shift()?.(ev)
+      if (w?.length === 0) waiting.delete(key)
+    },
+  })
+  r = {
+    next(type, data) {
+      const key = `${type} ${JSON.stringify(data)}`
+      return new Promise<LiveEvent>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${key} did not come back through the stream`)), RETURN_MS)
+        const list = waiting.get(key) ?? []
+        list.push((ev) => {
+          clearTimeout(timer)
+          resolve(ev)
+        })
+        waiting.set(key, list)
+      })
+    },
+  }
+  returns.set(hub, r)
+  return r
 }
