@@ -25,7 +25,7 @@ import { PgRoller } from './pg-rollups.ts'
 import { PgSummaries } from './pg-summary.ts'
 import { PgVisitorIds } from './pg-visitor-ids.ts'
 import { registerPgMetricsRetention } from './retention.ts'
-import { loadPresenceFrom, PresenceShare } from './shared-presence.ts'
+import { CATCH_UP_EVERY_MS, loadPresenceFrom, PresenceCatchUp, PresenceShare } from './shared-presence.ts'
 import { Sites } from './sites.ts'
 import { Summaries } from './summary.ts'
 import { VisitorIds } from './visitor-hash.ts'
@@ -168,11 +168,16 @@ function onPg(ctx: Ctx, { store, writer }: PgEngine, opts: MetricsOptions): Capa
   const share = new PresenceShare(presence, bus, (changed) => {
     for (const s of changed) live.visited(s)
   })
+  let catchUp: PresenceCatchUp | null = null
   // The factory is synchronous: the start-up reads run now, and beacons wait for them (ready below).
   let loading: Promise<void> | null = Promise.all([loadPresenceFrom(pool, presence), visitors.load(), custom.load()])
     .then(
-      () => undefined,
-      (e) => log.warn('metrics: loading presence, salts and latest metrics failed', { err: String(e) })
+      ([last]) => void (catchUp = new PresenceCatchUp(pool, presence, last)),
+      (e) => {
+        log.warn('metrics: loading presence, salts and latest metrics failed', { err: String(e) })
+        // The catch-up then reads the last hour itself.
+        catchUp = new PresenceCatchUp(pool, presence, 0)
+      }
     )
     .finally(() => {
       share.start()
@@ -192,6 +197,14 @@ function onPg(ctx: Ctx, { store, writer }: PgEngine, opts: MetricsOptions): Capa
   jobs.add(visitors.rotationJob())
   jobs.add(roller.job(opts.rollEveryMs ?? 1000, (s) => live.rolled(s)))
   jobs.add(live.sweepJob())
+  jobs.add({
+    name: 'presence catch-up',
+    every: CATCH_UP_EVERY_MS,
+    run: async () => {
+      const n = await catchUp?.run()
+      if (n) for (const s of sites.list) live.visited(s)
+    },
+  })
   jobs.add({
     name: 'site figures publisher',
     cluster: 'leader',

@@ -27,7 +27,7 @@ import { PgVisitorIds } from './pg-visitor-ids.ts'
 import { Presence } from './presence.ts'
 import { RawWrites, type RawBeacon } from './raw.ts'
 import { Roller } from './rollups.ts'
-import { PresenceShare } from './shared-presence.ts'
+import { loadPresenceFrom, PresenceCatchUp, PresenceShare } from './shared-presence.ts'
 import { Summaries } from './summary.ts'
 
 const up = servicesUp('postgres')
@@ -240,6 +240,32 @@ describe.skipIf(!up)('site metrics on PostgreSQL', () => {
     expect(await left('site_rollups')).toBe(1)
     expect(await left('custom_metrics')).toBe(1)
     expect(await left('site_salts')).toBe(1) // today's, made by the rotation
+  })
+
+  it('catches presence up from the table: a visitor whose announcement was lost is counted, rows read twice change nothing', async () => {
+    const t = Date.now()
+    const now = () => t
+    const hit = (visitor: string, kind: string, at: number) =>
+      store.pool.query(
+        "INSERT INTO site_hits (site, visitor, kind, path, device, at) VALUES ('c.example', $1, $2, '/', 'mobile', $3)",
+        [visitor, kind, at]
+      )
+    await hit('v1', 'pageview', t - 60_000)
+    const presence = new Presence(now)
+    const catchUp = new PresenceCatchUp(store.pool, presence, await loadPresenceFrom(store.pool, presence))
+    expect(presence.counts('c.example')).toEqual({ live: 0, last5m: 1 })
+    const series = presence.series('c.example')
+    // Written by an instance that died before announcing them.
+    await hit('v2', 'pageview', t - 10_000)
+    await hit('v1', 'heartbeat', t - 5_000)
+    await hit('v2', 'leave', t - 1_000)
+    expect(await catchUp.run()).toBeGreaterThanOrEqual(3)
+    expect(presence.counts('c.example')).toEqual({ live: 1, last5m: 2 })
+    await catchUp.run()
+    expect(presence.counts('c.example')).toEqual({ live: 1, last5m: 2 })
+    // Page views are counted where they were announced (or at start), never by the catch-up.
+    const views = (p: Presence) => p.series('c.example').reduce((n, m) => n + m.pageviews, 0)
+    expect(views(presence)).toBe(series.reduce((n, m) => n + m.pageviews, 0))
   })
 
   it('gives a visitor the same id on every instance, the cluster making one salt per day', async () => {

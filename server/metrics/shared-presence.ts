@@ -6,8 +6,9 @@
  * the beacons had come to it. Presence takes a visitor's newest times (max), so a visitor seen on two
  * instances is one visitor, counted once, wherever the count is taken.
  *
- * At most once: a lost announcement leaves a visitor out of the other instances' counts until their
- * next beacon (within 30 s for a visible page); nothing stored depends on it. An instance starting
+ * At most once: a lost announcement leaves a visitor out of the other instances' counts until the
+ * next catch-up from the table (PresenceCatchUp, every 10 s) or their next beacon; nothing stored
+ * depends on it. An instance starting
  * rebuilds the last hour from site_hits first and takes announcements only after that (those sent
  * before were of rows already committed, so the rebuild has them).
  */
@@ -79,12 +80,50 @@ export class PresenceShare {
   }
 }
 
-/** Rebuilds presence from the hits of the last hour, as loadPresence does on SQLite. */
+/** Rebuilds presence from the hits of the last hour, as loadPresence does on SQLite; returns the newest id read. */
 export async function loadPresenceFrom(pool: pg.Pool, presence: Presence): Promise<number> {
   const { rows } = await pool.query(
-    'SELECT site, visitor, device, kind, at::float8 AS at FROM site_hits WHERE at >= $1 ORDER BY id',
+    'SELECT id::float8 AS id, site, visitor, device, kind, at::float8 AS at FROM site_hits WHERE at >= $1 ORDER BY id',
     [presence.rebuildFrom()]
   )
-  for (const r of rows) presence.record(r.site, r.visitor, r.device, r.kind, r.at)
-  return rows.length
+  let last = 0
+  for (const r of rows) {
+    presence.record(r.site, r.visitor, r.device, r.kind, r.at)
+    last = r.id
+  }
+  return last
+}
+
+/** Ids read again by each catch-up: a row committed a moment after a higher id is not missed. */
+const CATCH_UP_OVERLAP = 2000
+const CATCH_UP_ROWS = 50_000
+export const CATCH_UP_EVERY_MS = 10_000
+
+/**
+ * Presence from the rows themselves, every CATCH_UP_EVERY_MS: what the bus lost (an instance killed
+ * between its COMMIT and its announcement, a NATS hiccup) is counted within seconds, not only at the
+ * visitor's next beacon. Each row is taken as the visitor being seen then (or leaving), which can be
+ * applied any number of times and in any order (presence keeps the newest times), so rows already
+ * announced, or read twice by the overlap, change nothing; page views are not counted again.
+ */
+export class PresenceCatchUp {
+  constructor(
+    private pool: pg.Pool,
+    private presence: Presence,
+    /** Ids up to here were read (loadPresenceFrom's answer at start). */
+    private after: number
+  ) {}
+
+  async run(): Promise<number> {
+    const { rows } = await this.pool.query(
+      `SELECT id::float8 AS id, site, visitor, device, kind, at::float8 AS at FROM site_hits
+        WHERE id > $1 AND at >= $2 ORDER BY id LIMIT ${CATCH_UP_ROWS}`,
+      [Math.max(0, this.after - CATCH_UP_OVERLAP), this.presence.rebuildFrom()]
+    )
+    for (const r of rows) {
+      this.presence.record(r.site, r.visitor, r.device, r.kind === 'leave' ? 'leave' : 'heartbeat', r.at)
+      this.after = Math.max(this.after, r.id)
+    }
+    return rows.length
+  }
 }
