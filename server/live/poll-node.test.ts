@@ -67,7 +67,7 @@ async function nodeOnly(s: TestServer, env: Record<string, string>) {
     hub: s.hub,
     config,
     log: createLogger('silent'),
-    telemetry: new Telemetry({ version: 'test', writer: s.writer, hub: s.hub }),
+    telemetry: new Telemetry({ version: 'test', writer: s.engine.writer, hub: s.hub }),
     access: new AccessControl(config, s.credentials),
   })
   let elsewhere = 0

@@ -9,7 +9,7 @@ import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { z } from 'zod'
 import { customMetricsBody, summarySchema } from '../../contract/metrics.ts'
-import { startTestServer, until, type TestServer } from './harness.ts'
+import { query, startTestServer, until, type TestServer } from './harness.ts'
 
 const SITE = 'shop.example.com'
 const ORIGIN = `https://${SITE}`
@@ -707,16 +707,10 @@ describe('fuzzing the HTTP surface', () => {
     // Enough got through every step to the database for the reads below to mean something.
     expect(accepted).toBeGreaterThan(25 * RUNS)
     // Rolled up, the fuzzed samples (edge values, odd paths) must still summarize.
-    const hits = () => (s.store.sqlite.prepare('SELECT max(id) AS id FROM site_hits').get() as { id: number }).id
-    const rolled = () =>
-      Number(
-        (
-          s.store.sqlite.prepare("SELECT value FROM meta WHERE key = 'metrics_rolled_hits'").get() as
-            | { value: string }
-            | undefined
-        )?.value ?? 0
-      )
-    await until(() => rolled() >= hits(), 'the rollup of the fuzzed beacons', 15_000)
+    const one = async (sql: string) => Number(Object.values((await query(s, sql))[0] ?? {})[0] ?? 0)
+    const hits = () => one('SELECT max(id) AS id FROM site_hits')
+    const rolled = () => one("SELECT value FROM meta WHERE key = 'metrics_rolled_hits'")
+    await until(async () => (await rolled()) >= (await hits()), 'the rollup of the fuzzed beacons', 15_000)
     await expectReadsHealthy()
     expectNoErrorLogs()
   })
