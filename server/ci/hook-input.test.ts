@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { fixtureNames, fixtureProviders, loadFixture } from '../test/fixtures.ts'
 import { startTestServer, type TestServer } from '../test/harness.ts'
 import { buildSchema, pipelineTileSchema } from '../../contract/builds.ts'
-import { BuildStore, type rowToBuild } from './store.ts'
+import { readsFor } from './reads.ts'
 import { buildEvent, buildFinished, buildObject, jobFinished, jobStarted } from '../test/buildkite-bodies.ts'
 import { hookSecrets, SIGNERS } from '../test/sign/index.ts'
 
@@ -92,10 +92,11 @@ async function post(sample: Sample, body: unknown) {
  * access control asks for a credential; never a 5xx).
  */
 async function expectApiAnswers() {
-  const store = new BuildStore(s.store.sqlite)
-  for (const t of store.tiles()) expect(() => pipelineTileSchema.parse(t), t.id).not.toThrow()
-  for (const r of s.store.sqlite.prepare('SELECT * FROM builds').all() as Parameters<typeof rowToBuild>[0][]) {
-    expect(() => buildSchema.parse(store.getBuild(r.id)), r.id).not.toThrow()
+  const store = readsFor(s.engine)
+  for (const t of await store.tiles()) expect(() => pipelineTileSchema.parse(t), t.id).not.toThrow()
+  for (const r of await store.builds({ limit: 1_000_000 })) {
+    const b = await store.build(r.id)
+    expect(() => buildSchema.parse(b), r.id).not.toThrow()
   }
   for (const path of ['/api/builds?limit=200', '/api/pipelines', '/cctray.xml']) {
     const res = await fetch(`${s.url}${path}`)

@@ -11,12 +11,13 @@ import type { Build, PipelineTile } from '../../contract/builds.ts'
 import { dbOf, type Sqlite } from '../db/client.ts'
 import * as pgSchema from '../db/pg/schema.ts'
 import type { PgStore } from '../db/pg/client.ts'
+import type { Engine } from '../db/engine.ts'
 import * as liteSchema from '../db/schema.ts'
 import { literalLimit } from '../db/sqlite.ts'
 import { runAsync } from '../db/steps.ts'
 import type { BuildsQuery, DeliveriesQuery } from './api.ts'
 import { pgSteps } from './pg-steps.ts'
-import { BuildLogic, type BuildRow, type BuildStore, NO_TILE_CACHE } from './store.ts'
+import { BuildLogic, type BuildRow, BuildStore, NO_TILE_CACHE } from './store.ts'
 
 type Maybe<T> = T | Promise<T>
 export type DeliveryRow = typeof liteSchema.deliveries.$inferSelect
@@ -161,4 +162,11 @@ export function pgReads(store: PgStore): CiReads {
       return new Map(rows.map(({ tile, ...r }) => [tile, r]))
     },
   }
+}
+
+/** The reads on an engine (a BuildStore on SQLite shares its connection's tile cache with every other). */
+export function readsFor(engine: Engine): CiReads {
+  return engine.kind === 'sqlite'
+    ? sqliteReads(engine.store.sqlite, new BuildStore(engine.store.sqlite))
+    : pgReads(engine.store)
 }

@@ -8,7 +8,7 @@ import { loadFixture } from '../test/fixtures.ts'
 import { startTestServer, type TestServer } from '../test/harness.ts'
 import * as github from '../test/sign/github.ts'
 import * as gitlab from '../test/sign/gitlab.ts'
-import { BuildStore } from './store.ts'
+import { readsFor } from './reads.ts'
 import { httpDateMs, requiredTime, spanMs, toIso } from './time.ts'
 
 const SECRET = 'tz-secret'
@@ -63,8 +63,8 @@ describe('provider times', () => {
     )
     expect(r.status).toBe(200)
     // Read from the store the API serves (the read API may ask for a credential).
-    const builds = new BuildStore(s.store.sqlite)
-    const b = builds.getBuild('github:7000001')
+    const builds = readsFor(s.engine)
+    const b = await builds.build('github:7000001')
     expect(b).toMatchObject({
       queuedAt: '2024-01-01T10:00:00.000Z',
       startedAt: '2024-01-01T10:00:00.000Z',
@@ -80,7 +80,7 @@ describe('provider times', () => {
     })
     const g = await post('gitlab', p.body, { ...p.headers, 'idempotency-key': 'tz-2' }, () => gitlab.signToken(SECRET))
     expect(g.status).toBe(200)
-    const gb = builds.getBuild('gitlab:7000002')!
+    const gb = (await builds.build('gitlab:7000002'))!
     expect(gb.queuedAt).toBe('2024-01-01T10:00:00.000Z')
     expect(gb.finishedAt).toBe('2024-01-01T10:05:00.000Z')
   })
