@@ -8,25 +8,44 @@
 import { Hono, type Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import * as client from 'openid-client'
+import { z } from 'zod'
 import type { Config } from '../config.ts'
 import { clientIp } from '../http/client-ip.ts'
 import type { Credentials } from './credentials.ts'
 import { access } from './guard.ts'
 import { secureCookies, setSessionCookie } from './routes.ts'
 import type { SessionRole } from './roles.ts'
-import { newId } from './secrets.ts'
 
 const FLOW_COOKIE = 'radiator_oidc'
 /** A sign-in started and not finished within this long starts over. */
 const FLOW_TTL_MS = 10 * 60_000
-const MAX_FLOWS = 10_000
 
-interface Flow {
-  verifier: string
-  state: string
-  nonce: string
-  returnTo: string
-  expiresAt: number
+/**
+ * A sign-in in progress, kept in the browser's own HttpOnly cookie rather than in memory: in a
+ * cluster the IdP's redirect back may reach another instance than the one the sign-in started on.
+ * Nothing in it is a secret from that browser (the PKCE verifier, state and nonce only bind the
+ * callback to the browser that started it), and the server keeps nothing per sign-in, so a flood of
+ * started sign-ins costs no memory.
+ */
+/** Only a path on this Radiator: never an open redirect (checked again when read back from the cookie). */
+const LOCAL_PATH = /^\/(?!\/)[^\s\\]{0,1999}$/
+const flowShape = z.object({
+  verifier: z.string().max(200),
+  state: z.string().max(200),
+  nonce: z.string().max(200),
+  returnTo: z.string().regex(LOCAL_PATH),
+  expiresAt: z.number(),
+})
+type Flow = z.infer<typeof flowShape>
+
+const flowCookie = (f: Flow) => Buffer.from(JSON.stringify(f)).toString('base64url')
+function flowOf(cookie: string | undefined): Flow | undefined {
+  if (!cookie || cookie.length > 4000) return undefined
+  try {
+    return flowShape.parse(JSON.parse(Buffer.from(cookie, 'base64url').toString('utf8')))
+  } catch {
+    return undefined
+  }
 }
 
 /** The role a user's claims give, or why they may not sign in. */
@@ -72,7 +91,6 @@ export function oidcRoutes(deps: { config: Config; credentials: Credentials }) {
         discovered = undefined // try again at the next sign-in
         throw e
       }))
-  const flows = new Map<string, Flow>()
   const base = (c: Context) => config.PUBLIC_URL?.replace(/\/$/, '') ?? new URL(c.req.url).origin
 
   app.get('/auth/oidc/login', access.public, async (c) => {
@@ -86,19 +104,14 @@ export function oidcRoutes(deps: { config: Config; credentials: Credentials }) {
       )
     }
     const now = Date.now()
-    for (const [k, f] of flows) if (f.expiresAt < now) flows.delete(k)
-    if (flows.size >= MAX_FLOWS) return c.html(page('Too many sign-ins at once', 'Try again in a minute.'), 503)
     const flow: Flow = {
       verifier: client.randomPKCECodeVerifier(),
       state: client.randomState(),
       nonce: client.randomNonce(),
-      // Only a path on this Radiator: never an open redirect.
-      returnTo: /^\/(?!\/)[^\s\\]*$/.test(c.req.query('returnTo') ?? '') ? c.req.query('returnTo')! : '/',
+      returnTo: LOCAL_PATH.test(c.req.query('returnTo') ?? '') ? c.req.query('returnTo')! : '/',
       expiresAt: now + FLOW_TTL_MS,
     }
-    const id = newId('flw')
-    flows.set(id, flow)
-    setCookie(c, FLOW_COOKIE, id, {
+    setCookie(c, FLOW_COOKIE, flowCookie(flow), {
       httpOnly: true,
       sameSite: 'Lax',
       secure: secureCookies(c, config),
@@ -118,9 +131,7 @@ export function oidcRoutes(deps: { config: Config; credentials: Credentials }) {
 
   app.get('/auth/oidc/callback', access.public, async (c) => {
     c.header('cache-control', 'no-store')
-    const id = getCookie(c, FLOW_COOKIE)
-    const flow = id ? flows.get(id) : undefined
-    if (id) flows.delete(id)
+    const flow = flowOf(getCookie(c, FLOW_COOKIE))
     deleteCookie(c, FLOW_COOKIE, { path: '/auth/oidc' })
     if (!flow || flow.expiresAt < Date.now())
       return c.html(page('Sign-in expired', 'Start again from the sign-in page.'), 400)
