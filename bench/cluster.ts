@@ -174,10 +174,26 @@ interface Setup {
   /** The other processes' CPU so far: PostgreSQL backends of this database, nginx, the NATS server. */
   others(): { pg: Map<number, number>; nginx: Map<number, number>; nats: Map<number, number> }
   count(sql: string): Promise<number>
+  /** What each instance's writer connection is doing now (PostgreSQL only; see WRITER_STATES). */
+  writerStates(): Promise<string[]>
   /** Why it could not start or stopped taking part. */
   error?: string
   close(): Promise<void>
 }
+
+/**
+ * Where the writers' transactions spend their time, one label per writer connection: waiting for a
+ * lock another instance's transaction holds, waiting for Radiator's next statement (idle in
+ * transaction: the round trip and the JavaScript between statements), PostgreSQL working, waiting
+ * on I/O or WAL (the COMMIT's flush), or no transaction open.
+ */
+const WRITER_STATES = `SELECT CASE
+    WHEN state = 'idle in transaction' THEN 'waiting for Radiator'
+    WHEN wait_event_type = 'Lock' THEN 'lock wait'
+    WHEN state = 'active' AND wait_event_type IN ('IO', 'LWLock', 'IPC') THEN 'I/O, WAL'
+    WHEN state = 'active' THEN 'PostgreSQL working'
+    ELSE 'no transaction' END AS s
+  FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'radiator-writer'`
 
 const none = () => new Map<number, number>()
 
@@ -191,6 +207,7 @@ async function sqliteSetup(dir: string): Promise<Setup> {
     procs: [proc],
     cpuMs: () => proc.cpuMs(),
     others: () => ({ pg: none(), nginx: none(), nats: none() }),
+    writerStates: async () => [],
     async count(sql) {
       const db = new Database(join(dataDir, 'radiator.db'), { readonly: true, fileMustExist: true })
       try {
@@ -209,7 +226,7 @@ async function clusterSetup(key: 'pg1' | 'pg3', dir: string): Promise<Setup> {
   const cluster: TestCluster = await testCluster()
   const procs: Proc[] = []
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null
-  const pool = new pg.Pool({ connectionString: cluster.databaseUrl, max: 1 })
+  const pool = new pg.Pool({ connectionString: cluster.databaseUrl, max: 2 })
   const close = async () => {
     await nginx?.stop()
     await Promise.all(procs.map((p) => p.stop()))
@@ -248,6 +265,7 @@ async function clusterSetup(key: 'pg1' | 'pg3', dir: string): Promise<Setup> {
       async count(sql) {
         return Number((await pool.query<{ n: string }>(sql)).rows[0]!.n)
       },
+      writerStates: async () => (await pool.query<{ s: string }>(WRITER_STATES)).rows.map((r) => r.s),
       close,
     }
   } catch (e) {
@@ -322,6 +340,10 @@ interface IngestRow {
   perSlice: number[]
   /** Writes per COMMIT (the group commit's batch), batches retried op by op after a conflict, writes failed. */
   opsPerCommit: number
+  /** Radiator CPU ms per second with no load, summed over the instances. */
+  idleCpuMsPerS: number
+  /** Share of the samples of the writers' connections in each WRITER_STATES label, during the slices. */
+  writerStates: Record<string, number>
   retried: number
   writeFailed: number
   failed?: string
@@ -346,6 +368,15 @@ async function settled(s: Setup): Promise<number> {
   return (landed - t0) / 1000
 }
 
+const shares = (counts: Record<string, number>) => {
+  const n = Object.values(counts).reduce((a, b) => a + b, 0)
+  return Object.fromEntries(
+    Object.entries(counts)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => [k, v / n])
+  )
+}
+
 async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]> {
   const acc = new Map(
     setups.map((s) => [
@@ -357,6 +388,7 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
         rps: [] as number[],
         storedRate: [] as number[],
         drainSeconds: 0,
+        writerStates: {} as Record<string, number>,
         p50: [] as number[],
         p99: [] as number[],
         load: [] as number[],
@@ -380,7 +412,15 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
     const o0 = s.others()
     const cpu0 = s.cpuMs()
     // wrk's 2 s timeout would count a slow setup's answers as errors instead of timing them.
-    const r = await loadSigned(s.url, bodiesFile, a.offset, tag, seconds, 60)
+    let sampling = record
+    const sampler = (async () => {
+      while (sampling) {
+        for (const st of await s.writerStates()) a.writerStates[st] = (a.writerStates[st] ?? 0) + 1
+        await sleep(50)
+      }
+    })()
+    const r = await loadSigned(s.url, bodiesFile, a.offset, tag, seconds, 60).finally(() => (sampling = false))
+    await sampler
     a.offset += r.requests + r.errors + CONNECTIONS
     const drain = await settled(s)
     const cpuMs = s.cpuMs() - cpu0
@@ -414,6 +454,12 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
   const live = () => setups.filter((s) => !s.error)
   for (const [i, s] of setups.entries())
     await slice(s, 1, `cw${i}`, false).catch((e) => (s.error = `ingest warm-up: ${errText(e)}`))
+  // What each setup costs doing nothing (timers, the leader's jobs, the relay), all idle at once.
+  const idle0 = new Map(setups.map((s) => [s, s.cpuMs()]))
+  const idleT0 = performance.now()
+  await sleep(5000)
+  const idleSeconds = (performance.now() - idleT0) / 1000
+  const idle = new Map(setups.map((s) => [s, (s.cpuMs() - idle0.get(s)!) / idleSeconds]))
   const w0 = new Map(await Promise.all(setups.map(async (s) => [s, await writes(s)] as const)))
   const baseRps: number[] = []
   const perTurn = new Map<Setup, number[]>(setups.map((s) => [s, []]))
@@ -468,6 +514,8 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
       /** Deliveries stored per second of each slice in turn order (the builds table grows as they go). */
       perSlice: a.storedRate,
       opsPerCommit: w('ops') / w('batches'),
+      idleCpuMsPerS: idle.get(s)!,
+      writerStates: shares(a.writerStates),
       retried: w('retried'),
       writeFailed: w('failed'),
       ...(s.error ? { failed: s.error } : {}),
@@ -636,7 +684,7 @@ export async function benchCluster(): Promise<string> {
   })
   const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '-')
   const us = (v: number) => (Number.isFinite(v) && v > 0 ? v.toFixed(0) : '-')
-  const lines = [
+  const truthTable = [
     `\nCluster, time to truth: one generic delivery POSTed (to nginx for 3 instances) → every WebSocket client (through nginx for 3) has the build.finished; ${ROUNDS} rounds after ${WARMUP} warm-up, setups taking turns; ratios of the round p99 (median over rounds of each round's p99) and of the p50 to SQLite alone's (${before.cores} cores, load ${loads.timeToTruth?.before ?? '-'} before, ${loads.timeToTruth?.after ?? '-'} after)`,
     mdTable(
       [
@@ -676,6 +724,9 @@ export async function benchCluster(): Promise<string> {
             : 'ORDER',
       ])
     ),
+  ]
+  const lines = [
+    ...(truth.length ? truthTable : []),
     `\nCluster, ingest: signed GitHub workflow_run deliveries (${Math.round(avgBytes).toLocaleString('en')} B each) from wrk (bench/ingest.ts's load), ${SLICES} turns of ${SLICE_SECONDS} s slices (${before.cores} cores, load ${loads.ingest?.before ?? '-'} before, ${loads.ingest?.after ?? '-'} after). Stored/s counts the time what wrk left in flight took to land after each slice; answered/s and the answer times are wrk's, of the answers within the slice. Radiator CPU, per delivery stored, is summed over its instances; PostgreSQL's is its backends for this database only (not the WAL writer or checkpointer); NATS's is the whole shared server's`,
     mdTable(
       [
@@ -689,6 +740,7 @@ export async function benchCluster(): Promise<string> {
         'nginx µs',
         'NATS µs',
         'writes per COMMIT',
+        'idle CPU ms/s',
         'answered/s',
         'answer p50/p99 ms',
         'load',
@@ -705,6 +757,7 @@ export async function benchCluster(): Promise<string> {
         us(r.nginxUsPerDelivery),
         r.key === 'sqlite' ? '-' : us(r.natsUsPerDelivery),
         `${ms(r.opsPerCommit)}${r.retried ? ` (${r.retried} batches retried op by op)` : ''}${r.writeFailed ? ` ${r.writeFailed} failed` : ''}`,
+        ms(r.idleCpuMsPerS),
         r.rps.toFixed(1),
         `${ms(r.p50)}/${ms(r.p99)}`,
         r.load,
@@ -714,6 +767,14 @@ export async function benchCluster(): Promise<string> {
       ])
     ),
   ]
+  const pct = (v: number) => `${Math.round(v * 100)} %`
+  for (const r of ingestRows)
+    if (Object.keys(r.writerStates).length)
+      lines.push(
+        `${r.name}, its writers' connections during the slices: ${Object.entries(r.writerStates)
+          .map(([k, v]) => `${k} ${pct(v)}`)
+          .join(', ')}`
+      )
   if (Object.keys(startErrors).length)
     lines.push(...Object.entries(startErrors).map(([k, e]) => `${NAMES[k as Key]}: did not start: ${e}`))
   lines.push(`JSON: ${file}`)

@@ -206,7 +206,7 @@ const EXTRACT: Record<string, Extract> = {
       const ing = (d?.ingest ?? []).find((r: any) => r.key === key)
       if (ing)
         figures.push(
-          { name: `deliveries/s ÷ SQLite, ${who}`, value: num(ing.ratio) },
+          { name: `deliveries stored/s ÷ SQLite, ${who}`, value: num(ing.ratio) },
           { name: `CPU per delivery ÷ SQLite, ${who}`, value: num(ing.cpuRatio) }
         )
       for (const r of (d?.timeToTruth ?? []).filter((r: any) => r.key === key)) {
