@@ -77,6 +77,46 @@ describe.skipIf(!up)('access on two servers of a cluster', () => {
     expect((await fetch(`${b.url}/api/pair/approve`, again)).status).toBe(404)
   })
 
+  it('steers a screen connected to A from B, lists it live on B, and holds an action for a screen between connections', async () => {
+    const [a, b] = await two()
+    const { code, device } = await (await fetch(`${a.url}/api/pair`, { method: 'POST' })).json()
+    const waiting = fetch(`${a.url}/api/pair/wait?device=${device}`)
+    await until(async () => (await status(`${b.url}/api/pair/${code}`, admin)) === 200, 'B knows the code')
+    const approved = await fetch(`${b.url}/api/pair/approve`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ code, name: 'hall', view: '/tv' }),
+    })
+    const { screen } = await approved.json()
+    const cookie = (await waiting).headers.get('set-cookie')!.split(';')[0]!
+    const act = (body: object) =>
+      fetch(`${b.url}/api/admin/screens/${screen}`, { method: 'POST', headers: admin, body: JSON.stringify(body) })
+
+    // Between connections: held, and given to its next connection, here a poll on A.
+    expect((await (await act({ action: 'reload' })).json()).reached).toBe(0)
+    const polled = await until(async () => {
+      const r = await (await fetch(`${a.url}/live/poll`, { headers: { cookie } })).json()
+      return r.events?.find((e: { type: string }) => e.type === 'control')
+    }, 'the held reload on A')
+    expect(polled.data).toEqual({ action: 'reload' })
+
+    const messages: { type: string; data?: { action?: string; name?: string } }[] = []
+    const socket = new WebSocket(`${a.url.replace('http', 'ws')}/live`, { headers: { cookie } })
+    t.cleanup(() => socket.close())
+    socket.on('message', (d) => messages.push(JSON.parse(String(d))))
+    await until(() => messages.length, 'connected to A')
+    const list = await (await fetch(`${b.url}/api/admin/screens`, { headers: admin })).json()
+    expect(list.screens.find((x: { id: string }) => x.id === screen)).toMatchObject({
+      live: true,
+      connections: [expect.objectContaining({ transport: 'ws' })],
+    })
+    expect((await (await act({ action: 'identify' })).json()).reached).toBe(1)
+    await until(
+      () => messages.find((m) => m.type === 'control' && m.data?.action === 'identify' && m.data.name === 'hall'),
+      'the identify over A'
+    )
+  })
+
   it('gives an address one allowance of wrong tokens across both servers', async () => {
     const [a, b] = await two()
     const wrong = { authorization: 'Bearer not-a-token' }

@@ -16,6 +16,7 @@ import { accessRoutes } from './routes.ts'
 import { oidcRoutes } from './oidc.ts'
 import { Pairings } from './pairing.ts'
 import { PgAccessRows, type PgAccessOptions } from './pg-rows.ts'
+import { clusterLinks, localLinks } from './screen-links.ts'
 import { screenRoutes } from './screen-routes.ts'
 import { Screens } from './screens.ts'
 import { SqliteAccessRows } from './sqlite-rows.ts'
@@ -50,8 +51,9 @@ function build(config: Config, engine: Engine, hub: Hub, bus: Bus, opts?: PgAcce
   const control = new AccessControl(config, credentials, bus)
   const screens = new Screens(rows)
   const pairings = new Pairings(credentials, bus)
+  const links = engine.kind === 'sqlite' ? localLinks(hub) : clusterLinks(hub, bus)
   const routes = accessRoutes({ config, credentials, control, bus })
-  routes.route('/', screenRoutes({ config, credentials, screens, hub, bus, pairings }))
+  routes.route('/', screenRoutes({ config, credentials, screens, links, bus, pairings }))
   routes.route('/', oidcRoutes({ config, credentials }))
   return {
     credentials,
@@ -61,6 +63,7 @@ function build(config: Config, engine: Engine, hub: Hub, bus: Bus, opts?: PgAcce
     routes,
     ready: rows.ready,
     close() {
+      links.close()
       pairings.close()
       rows.close()
     },

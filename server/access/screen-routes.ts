@@ -13,7 +13,7 @@ import { AppError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { SharedRateLimiter } from '../http/rate-limit.ts'
 import type { Bus } from '../cluster/bus.ts'
-import type { Hub } from '../live/hub.ts'
+import type { ScreenLinks } from './screen-links.ts'
 import type { Credentials } from './credentials.ts'
 import { access, principalOf } from './guard.ts'
 import { CODE_PATTERN, normalizeCode, type Pairings } from './pairing.ts'
@@ -52,11 +52,12 @@ export function screenRoutes(deps: {
   config: Config
   credentials: Credentials
   screens: Screens
-  hub: Hub
+  /** The screens' live connections, on this instance or any (screen-links.ts). */
+  links: ScreenLinks
   bus: Bus
   pairings: Pairings
 }) {
-  const { config, credentials, screens, hub, pairings } = deps
+  const { config, credentials, screens, links, pairings } = deps
   const app = new Hono()
   // One allowance per address for the whole cluster (http/rate-limit.ts).
   const starts = new SharedRateLimiter(deps.bus, 'pairing-starts', PAIRINGS_PER_MINUTE)
@@ -157,9 +158,11 @@ export function screenRoutes(deps: {
     return c.json({ status: 'approved', view: got.view, name: got.name })
   })
 
-  app.get('/api/admin/screens', access.admin, (c) => {
-    const list = screens.list().map((s) => {
-      const conns = hub.connectionsOf(s.sessionId)
+  app.get('/api/admin/screens', access.admin, async (c) => {
+    const rows = screens.list()
+    const connections = await links.connections(rows.map((s) => s.sessionId))
+    const list = rows.map((s) => {
+      const conns = connections.get(s.sessionId) ?? []
       return {
         id: s.id,
         name: s.name,
@@ -190,7 +193,7 @@ export function screenRoutes(deps: {
         : a.action === 'show'
           ? { action: 'show', view: screen.view }
           : { action: 'reload' }
-    const reached = hub.control(s.sessionId, data)
+    const reached = await links.control(s.sessionId, data)
     return c.json({ screen: s.id, action: a.action, reached })
   })
 
