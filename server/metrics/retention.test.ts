@@ -5,7 +5,7 @@ import { openStore } from '../db/client.ts'
 import { Writer } from '../db/writer.ts'
 import { tempDir, type TestServer } from '../test/harness.ts'
 import { RETENTION_BATCH, RetentionSweep } from '../jobs/retention.ts'
-import { eventually, postBeacon, startMetricsServer, testClock } from '../test/metrics.ts'
+import { eventually, postBeacon, rowsOf, startMetricsServer, testClock } from '../test/metrics.ts'
 import { DAY_MS } from '../time.ts'
 import { registerMetricsRetention } from './retention.ts'
 import { VisitorIds } from './visitor-hash.ts'
@@ -24,8 +24,10 @@ describe('retention', () => {
       { now: clock.now }
     )
     cleanups.push(() => s.destroy())
-    const q = (sql: string) => s.store.sqlite.prepare(sql).all()
-    const n = (sql: string) => (s.store.sqlite.prepare(sql).get() as { n: number }).n
+    const q = (sql: string) => rowsOf(s, sql)
+    /** Rows of `FROM …`. */
+    const n = async (from: string) =>
+      (await rowsOf<{ n: number }>(s, `SELECT CAST(count(*) AS INTEGER) AS n ${from}`))[0]!.n
     const beaconAt = async (at: number, id: string) => {
       clock.set(at)
       await postBeacon(s.url, [
@@ -39,7 +41,7 @@ describe('retention', () => {
       })
       expect(res.status).toBe(202)
       await eventually(
-        () => n(`SELECT count(*) AS n FROM site_rollups WHERE period <= ${at} AND period > ${at - DAY_MS}`) > 0,
+        async () => (await n(`FROM site_rollups WHERE period <= ${at} AND period > ${at - DAY_MS}`)) > 0,
         'rollup'
       )
     }
@@ -50,20 +52,22 @@ describe('retention', () => {
     // The server's scheduler runs the sweep hourly by itself (jobs/scheduler.test.ts shows jobs do);
     // here the pass is run at T0 directly.
     await s.jobs.run('retention')
-    expect(n('SELECT count(*) AS n FROM site_hits')).toBe(1)
-    expect(n('SELECT count(*) AS n FROM site_samples')).toBe(1)
-    expect(n('SELECT count(*) AS n FROM custom_metrics')).toBe(2)
-    expect(n(`SELECT count(*) AS n FROM site_rollups WHERE period < ${T0 - 400 * DAY_MS}`)).toBe(0)
-    expect(q('SELECT at FROM site_hits')).toEqual([{ at: T0 }])
-    expect(q('SELECT vid FROM site_samples')).toEqual([{ vid: 'fresh' }])
+    expect(await n('FROM site_hits')).toBe(1)
+    expect(await n('FROM site_samples')).toBe(1)
+    expect(await n('FROM custom_metrics')).toBe(2)
+    expect(await n(`FROM site_rollups WHERE period < ${T0 - 400 * DAY_MS}`)).toBe(0)
+    expect(await q('SELECT CAST(at AS DOUBLE PRECISION) AS at FROM site_hits')).toEqual([{ at: T0 }])
+    expect(await q('SELECT vid FROM site_samples')).toEqual([{ vid: 'fresh' }])
     // Rollups outlive raw data: the 35-day-old page view is still counted, per minute, hour and day.
-    expect(q(`SELECT DISTINCT gran FROM site_rollups WHERE period < ${T0 - 30 * DAY_MS} ORDER BY gran`)).toEqual([
+    expect(await q(`SELECT DISTINCT gran FROM site_rollups WHERE period < ${T0 - 30 * DAY_MS} ORDER BY gran`)).toEqual([
       { gran: 'd' },
       { gran: 'h' },
       { gran: 'm' },
     ])
     // Only today's salt is left: the others are more than 48 h old.
-    expect(q('SELECT day FROM site_salts')).toEqual([{ day: T0 - (T0 % DAY_MS) }])
+    expect(await q('SELECT CAST(day AS DOUBLE PRECISION) AS day FROM site_salts')).toEqual([
+      { day: T0 - (T0 % DAY_MS) },
+    ])
   })
 
   it('deletes in small batches, each its own short write', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { openStore, type Store } from '../db/client.ts'
 import { Writer } from '../db/writer.ts'
 import { tempDir, type TestServer } from '../test/harness.ts'
-import { json, postBeacon, SITE, startMetricsServer, testClock } from '../test/metrics.ts'
+import { json, postBeacon, rowsOf, SITE, startMetricsServer, testClock } from '../test/metrics.ts'
 import { DAY_MS } from '../time.ts'
 import { VisitorIds } from './visitor-hash.ts'
 
@@ -104,7 +104,7 @@ describe('visitors across midnight, through the server', () => {
     expect((await postBeacon(s.url, [{ type: 'heartbeat', path: '/' }])).status).toBe(202)
     const sites = await json(fetch(`${s.url}/api/sites`))
     expect(sites.sites[0]).toEqual({ site: SITE, live: 1, last5m: 1 })
-    const visitors = s.store.sqlite.prepare('SELECT DISTINCT visitor FROM site_hits').all()
+    const visitors = await rowsOf(s, 'SELECT DISTINCT visitor FROM site_hits')
     expect(visitors).toHaveLength(1)
   })
 })

@@ -82,8 +82,9 @@ export function postRaw(base: string, body: string, o: PostOptions = {}): Promis
 }
 
 /**
- * Rows of a read on the test server's store, SQLite or PostgreSQL: SQL both dialects read alike
- * (a count or a 64-bit column as `CAST(… AS INTEGER)`, which PostgreSQL answers as a number).
+ * Rows of a read on the test server's store, SQLite or PostgreSQL: SQL both dialects read alike. A
+ * count as `CAST(… AS INTEGER)` and a 64-bit column (a time in ms) as `CAST(… AS DOUBLE PRECISION)`:
+ * PostgreSQL answers those as numbers (a bigint comes back as a string).
  */
 export async function rowsOf<T = Record<string, unknown>>(s: RunningServer, sql: string): Promise<T[]> {
   const e = s.engine
