@@ -454,7 +454,9 @@ async function ingest(setups: Setup[], bodiesFile: string): Promise<IngestRow[]>
   const live = () => setups.filter((s) => !s.error)
   for (const [i, s] of setups.entries())
     await slice(s, 1, `cw${i}`, false).catch((e) => (s.error = `ingest warm-up: ${errText(e)}`))
-  // What each setup costs doing nothing (timers, the leader's jobs, the relay), all idle at once.
+  // What each setup costs doing nothing (timers, the leader's jobs, the relay), all idle at once,
+  // once the clients of time to truth have gone.
+  await sleep(2000)
   const idle0 = new Map(setups.map((s) => [s, s.cpuMs()]))
   const idleT0 = performance.now()
   await sleep(5000)
