@@ -16,7 +16,7 @@ import * as liteSchema from '../db/schema.ts'
 import { literalLimit } from '../db/sqlite.ts'
 import { runAsync } from '../db/steps.ts'
 import type { BuildsQuery, DeliveriesQuery } from './api.ts'
-import { pgSteps } from './pg-steps.ts'
+import { pgBoardSteps, pgSteps } from './pg-steps.ts'
 import { BuildLogic, type BuildRow, BuildStore, NO_TILE_CACHE } from './store.ts'
 
 type Maybe<T> = T | Promise<T>
@@ -137,7 +137,11 @@ export function pgReads(store: PgStore): CiReads {
         .orderBy(desc(builds.updatedAt), desc(builds.id))
         .limit(q.limit + 1),
     build: (id) => consistent(pool, (c) => runAsync(logic(c).getBuild(id))),
-    tiles: () => consistent(pool, (c) => runAsync(logic(c).tiles())),
+    tiles: () =>
+      consistent(pool, async (c) => {
+        const now = Date.now()
+        return runAsync(new BuildLogic(await pgBoardSteps(c, now), NO_TILE_CACHE).tiles(now))
+      }),
     tile: (id) => consistent(pool, (c) => runAsync(logic(c).getTile(id))),
     deliveries: (q) =>
       db

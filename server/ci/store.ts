@@ -212,7 +212,7 @@ export function buildStatements(db: Db) {
 }
 
 /** The status history a tile reads: the newest RECENT_MAX builds, of which it uses 20 finished and 10 successes. */
-const RECENT_MAX = 40
+export const RECENT_MAX = 40
 /** Enough when these are all finished and 10 of them succeeded with a duration (nearly always): half the row reads. */
 const RECENT_SHORT = 20
 

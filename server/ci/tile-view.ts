@@ -17,7 +17,7 @@ import type pg from 'pg'
 import type { PipelineTile } from '../../contract/builds.ts'
 import type { BuildUpdatedData } from '../../contract/live.ts'
 import { runAsync } from '../db/steps.ts'
-import { pgSteps } from './pg-steps.ts'
+import { pgBoardSteps } from './pg-steps.ts'
 import { BuildLogic, NO_TILE_CACHE, RUNNING_STALE_MS } from './store.ts'
 
 /** At most this many tiles, newest first, as the SQLite snapshot reads them (CiSteps.tiles). */
@@ -31,7 +31,7 @@ export class TileView {
 
   /** Reads every tile, inside the caller's transaction (its snapshot is the point events apply after). */
   async load(tx: pg.ClientBase, now = Date.now()): Promise<void> {
-    const tiles = await runAsync(new BuildLogic(pgSteps(tx, { lock: false }), NO_TILE_CACHE).tiles(now))
+    const tiles = await runAsync(new BuildLogic(await pgBoardSteps(tx, now), NO_TILE_CACHE).tiles(now))
     this.byId = new Map(tiles.map((t) => [t.id, t]))
     this.list = null
   }
