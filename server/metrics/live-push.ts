@@ -28,6 +28,8 @@ export class LivePush {
   private lastVisitors = new Map<string, string>()
   private lastVitals = new Map<string, string>()
   private latestSummary = new Map<string, Summary>()
+  /** Sites whose first summary is being read for the snapshot (PostgreSQL). */
+  private firstReads = new Set<string>()
   private visitors: Coalescer
   private vitals: Coalescer
 
@@ -89,13 +91,18 @@ export class LivePush {
   snapshot(): SiteEntry[] {
     return this.sites.list.map((site) => {
       let summary = this.latestSummary.get(site) ?? null
-      if (!summary) {
+      if (!summary && !this.firstReads.has(site)) {
         try {
           const read = this.summaries.summary(site, LIVE_WINDOW, null)
-          // A snapshot is built synchronously: on PostgreSQL the first one goes out without a
-          // summary and the read fills it in for the next (the sweep keeps it fresh after that).
-          if (read instanceof Promise) void read.then((s) => this.latestSummary.set(site, s)).catch(() => {})
-          else this.latestSummary.set(site, (summary = read))
+          // A snapshot is built synchronously: on PostgreSQL the first ones go out without a
+          // summary while one read fills it in (the sweep keeps it fresh after that).
+          if (read instanceof Promise) {
+            this.firstReads.add(site)
+            void read
+              .then((s) => void (this.latestSummary.has(site) || this.latestSummary.set(site, s)))
+              .catch(() => {})
+              .finally(() => this.firstReads.delete(site))
+          } else this.latestSummary.set(site, (summary = read))
         } catch {
           summary = null
         }
