@@ -8,12 +8,13 @@
  *
  * On 2 cores three instances cannot add throughput: the point is the cost per request and the time
  * to truth across instances, not more requests per second.
- * - Ingest (bench/ingest.ts's load): signed GitHub deliveries stored per second, wrk's slice and
- *   the time what it left in flight takes to land, and the CPU each costs summed over the Radiator
- *   processes. PostgreSQL's backends for this database (processes of
- *   user postgres whose title names it) and nginx are counted apart; PostgreSQL's shared processes
- *   (WAL writer, checkpointer) are not. NATS is one shared server: its whole-process CPU is shown,
- *   and includes anything else using it at the time. Check: every 200 stored, stored counted in the
+ * - Ingest (bench/ingest.ts's load): signed GitHub deliveries stored per second, over wrk's slice
+ *   and the time what it left in flight takes to land, and the CPU each costs summed over the
+ *   Radiator processes. PostgreSQL's backends for this database (processes whose title names it)
+ *   and nginx are counted apart; PostgreSQL's shared processes (WAL writer, checkpointer) are not.
+ *   NATS is one shared server: its whole-process CPU is shown, and includes anything else using it
+ *   at the time. Also each setup's CPU when idle, and where the PostgreSQL writers' transactions
+ *   spend the slices (sampled from pg_stat_activity). Check: every 200 stored, counted in the
  *   setup's own database.
  * - Time to truth (bench/fanout.ts's rounds): a generic delivery POSTed (through nginx for three, so
  *   to any instance) → every WebSocket client has its build.finished; the clients are connected
@@ -42,7 +43,18 @@ import { SERVICES } from '../server/test/services.ts'
 import { type BenchClient, openMany, WsBench } from './clients.ts'
 import { orderedIds, ROUNDS, type RoundResult, round, type Row, summarize, type Variant, WARMUP } from './fanout.ts'
 import { BODIES, CONNECTIONS, loadSigned, SLICES, STORED_SQL, storedMismatch, writeBodies } from './ingest.ts'
-import { freePort, machine, mdTable, median, ms, type Proc, sleep, startRadiator, writeJson } from './procs.ts'
+import {
+  freePort,
+  machine,
+  mdTable,
+  median,
+  ms,
+  type Proc,
+  procCpuMs,
+  sleep,
+  startRadiator,
+  writeJson,
+} from './procs.ts'
 import { hasWrk } from './wrk.ts'
 
 /** Longer than ingest's 2 s: a setup that answers slower must reach its steady state within a slice. */
@@ -61,17 +73,7 @@ const NAMES: Record<Key, string> = {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CPU of the processes that are not ours: read from /proc, as procs.ts reads Radiator's.
-
-function cpuOf(pid: number | string): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100
-  } catch {
-    return Number.NaN
-  }
-}
+// CPU of the processes that are not ours, from /proc as Radiator's.
 
 /** Processes whose command line passes `match`, with their CPU ms so far. */
 function scan(match: (cmdline: string, pid: number) => boolean): Map<number, number> {
@@ -85,7 +87,7 @@ function scan(match: (cmdline: string, pid: number) => boolean): Map<number, num
       continue
     }
     if (match(cmd, Number(name))) {
-      const c = cpuOf(name)
+      const c = procCpuMs(name)
       if (Number.isFinite(c)) out.set(Number(name), c)
     }
   }

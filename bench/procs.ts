@@ -32,7 +32,7 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-function procCpuMs(pid: number | undefined): number {
+export function procCpuMs(pid: number | string | undefined): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
