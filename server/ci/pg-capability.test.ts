@@ -222,6 +222,17 @@ describe.skipIf(!up)('the CI capability on PostgreSQL', () => {
     expect([...view.tiles()].sort((x, y) => x.id.localeCompare(y.id))).toEqual(
       [...pgTiles].sort((x, y) => x.id.localeCompare(y.id))
     )
+    // A view loaded from the store as an instance starting now would load it: the same tiles.
+    const loaded = new TileView()
+    const c = await pg.pool.connect()
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      await loaded.load(c)
+      await c.query('COMMIT')
+    } finally {
+      c.release()
+    }
+    expect(loaded.tiles()).toEqual(pgTiles)
     const retried = writers.reduce((n, w) => n + w.stats.retried, 0)
     console.info(
       `pg-capability: ${all.length} updates on two writers, ${retried} batches retried op by op, ${resent} deliveries refused after deadlocking on every retry and sent again`
