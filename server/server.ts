@@ -129,7 +129,9 @@ export async function startServer(
   }
   const writer = engine.writer
   const telemetry = new Telemetry({ version, writer, hub })
-  const access = createAccess(config, engine, hub, bus)
+  const access = createAccess(config, engine, hub, bus, {
+    onError: (e) => log.warn('access: the credential mirror could not be refreshed', { err: String(e) }),
+  })
   const closeStore = async () => {
     access.close()
     if (member) await member.close()

@@ -48,7 +48,8 @@ export async function pollNodeRoutes(d: PollNodeDeps): Promise<NodeRoutes> {
 
   /** The answer of a poll that is let through; throws the refusals the Hono route throws, in its order. */
   async function poll(req: IncomingMessage): Promise<PollAnswer> {
-    const p = access.principalOfRequest(req)
+    // A credential made on another instance a moment ago is looked for in the database (access/guard.ts).
+    const p = await access.principalOfRequestChecked(req, config.TRUST_PROXY)
     const refused = access.refusal(p, 'viewer', () => clientIpOf(req, config.TRUST_PROXY))
     if (refused) throw refused
     const url = req.url ?? ''
