@@ -1,7 +1,7 @@
 import { request } from 'node:http'
 import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { perTest, type TestServer, until, WsTestClient } from '../test/harness.ts'
+import { liveSnapshot, perTest, type TestServer, until, WsTestClient } from '../test/harness.ts'
 import { acceptsGzip } from './poll.ts'
 
 const TOKEN = 'deflate-test-token'
@@ -27,13 +27,8 @@ async function deliver(url: string, i: number, status = 'success') {
 async function boardOf40(): Promise<TestServer> {
   const s = await t.server()
   for (let i = 0; i < 40; i++) await deliver(s.url, i)
-  // On PostgreSQL the board this instance snapshots follows the stream, a moment behind the 200s.
-  await until(async () => {
-    const res = await fetch(`${s.url}/live/poll?snapshot=1`)
-    return (
-      ((await res.json()) as { events: { data: { pipelines: unknown[] } }[] }).events[0]?.data.pipelines.length === 40
-    )
-  }, 'the 40 tiles in the snapshot')
+  // On PostgreSQL the snapshot follows the stream, a moment behind the 200s.
+  await until(async () => (await liveSnapshot(s)).pipelines?.length === 40, 'the 40 tiles in the snapshot')
   return s
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { type ClientRequest, request } from 'node:http'
 import { constants, crc32, deflateSync, gunzipSync, inflateSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { perTest, SseTestClient, type TestServer, until } from '../test/harness.ts'
+import { liveSnapshot, perTest, SseTestClient, type TestServer, until } from '../test/harness.ts'
 import { Frame } from './frame.ts'
 import { SseClient } from './sse.ts'
 import { adler32, CODINGS, sseCoding } from './sse-encoding.ts'
@@ -30,6 +30,8 @@ async function deliver(url: string, i: number, status = 'success') {
 async function board(): Promise<TestServer> {
   const s = await t.server()
   for (let i = 0; i < 60; i++) await deliver(s.url, i)
+  // A stream opened before the board is in the snapshot would also carry its events (PostgreSQL).
+  await until(async () => (await liveSnapshot(s)).pipelines?.length === 60, 'the 60 tiles in the snapshot')
   return s
 }
 

@@ -16,7 +16,7 @@ import type pg from 'pg'
 import type { Sqlite } from '../db/client.ts'
 import type { Engine } from '../db/engine.ts'
 import type { Hub, LiveEvent } from '../live/hub.ts'
-import type { StreamEvent } from '../../contract/live.ts'
+import type { SnapshotData, StreamEvent } from '../../contract/live.ts'
 import { type TestCluster, testCluster } from './cluster.ts'
 
 export interface TestServer extends RunningServer {
@@ -148,6 +148,19 @@ export function perTest(defaults: Env = {}) {
  * wants the product's shapes parses with the contract's `liveMessage`.
  */
 export type LiveMessage = Partial<Pick<StreamEvent, 'id' | 'at'>> & { type: string; data?: any }
+
+/**
+ * The snapshot a client connecting now would get (a long poll's first answer). On PostgreSQL it
+ * follows the stream, a moment behind the writes' 200s: a test about what comes after a board is
+ * built waits until the snapshot shows it.
+ */
+export async function liveSnapshot(s: RunningServer): Promise<SnapshotData> {
+  const res = await fetch(`${s.url}/live/poll?snapshot=1`, { headers: adminAuth })
+  const { events } = (await res.json()) as { events: StreamEvent[] }
+  const first = events[0]
+  if (first?.type !== 'snapshot') throw new Error(`a long poll with snapshot=1 began with ${first?.type}`)
+  return first.data
+}
 
 /** Waits until `pred` holds, polling every 10 ms; fails with `what` after `ms`. */
 export async function until<T>(
