@@ -79,6 +79,8 @@ export class PgRoller {
   private running: Promise<RollResult> | null = null
   /** The newest horizon known safe; ids up to it may be rolled up. */
   private safe: Horizon = { hits: 0, samples: 0 }
+  /** The watermarks as this roller last wrote or read them: nothing new below the horizon, no transaction. */
+  private rolled: Horizon = { hits: -1, samples: -1 }
 
   constructor(
     private pool: pg.Pool,
@@ -90,7 +92,17 @@ export class PgRoller {
   /** Moves the horizon as far as is safe now, then rolls up one batch below it; concurrent calls share the run. */
   runOnce(): Promise<RollResult> {
     return (this.running ??= this.advance()
-      .then(() => this.writer.write((tx) => this.roll(tx)))
+      .then(() =>
+        // Idle, a batch would still lock the watermark rows and COMMIT (a WAL flush) every second.
+        this.safe.hits <= this.rolled.hits && this.safe.samples <= this.rolled.samples
+          ? { more: false, sites: new Set<string>() }
+          : this.writer
+              .write((tx) => this.roll(tx))
+              .then(({ through, ...r }) => {
+                this.rolled = through
+                return r
+              })
+      )
       .finally(() => (this.running = null)))
   }
 
@@ -123,7 +135,7 @@ export class PgRoller {
   }
 
   /** One batch below the safe horizon, inside a writer op. */
-  private async roll(tx: pg.ClientBase): Promise<RollResult> {
+  private async roll(tx: pg.ClientBase): Promise<RollResult & { through: Horizon }> {
     await tx.query(LOCK_WATERMARKS.ensure)
     const wm = new Map(
       ((await tx.query(LOCK_WATERMARKS.select)).rows as { key: string; value: string }[]).map((r) => [
@@ -177,7 +189,7 @@ export class PgRoller {
     }
     if (h.to > h.from) await tx.query(SET_WATERMARK, [WM_HITS, String(h.to)])
     if (v.to > v.from) await tx.query(SET_WATERMARK, [WM_SAMPLES, String(v.to)])
-    return { more: h.more || v.more, sites: fold.sites }
+    return { more: h.more || v.more, sites: fold.sites, through: { hits: h.to, samples: v.to } }
   }
 
   /** The rollup job, once per cluster: every `everyMs`, rolling batch after batch while behind. */
