@@ -121,6 +121,23 @@ describe.skipIf(!up)('PgWriter', () => {
     expect(await read('after-drop')).toBe('2')
   })
 
+  it('an op that conflicts every time is refused as a 503 with Retry-After, after backing off; its batch-mates commit', async () => {
+    const w = writer()
+    // PostgreSQL's own deadlock error, every time this op runs.
+    let runs = 0
+    const always = w.write(async (tx) => {
+      runs++
+      await tx.query(`DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$`)
+    })
+    const mate = w.write(put('conflict-mate', 7))
+    const err = await always.catch((e) => e)
+    expect(err.status).toBe(503)
+    expect(err.headers?.['retry-after']).toBe('5')
+    expect(runs).toBe(1 + 1 + 8) // in the batch, alone, then 8 reruns
+    expect(await mate).toBe('conflict-mate')
+    expect(await read('conflict-mate')).toBe('7')
+  })
+
   it('appendEvents alone refuses a log without its counter row', async () => {
     const c = await pool.connect()
     try {

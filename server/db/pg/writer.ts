@@ -17,6 +17,7 @@
  */
 import pg from 'pg'
 import { withCleanText } from './text.ts'
+import { AppError } from '../../errors.ts'
 import { WriterClosedError, type CommitHooks, type WriterObserver } from '../writer.ts'
 
 export type PgOp<T> = (tx: pg.ClientBase) => Promise<T>
@@ -41,6 +42,10 @@ interface Pending {
 const STORAGE_STATE = /^(08|53|57P0|58)|^25006$/
 /** Conflicts with another transaction: rerun. */
 const CONFLICT_STATE = /^(40001|40P01)$/
+/** Reruns of one op that conflicted, each after a jittered wait (20 ms, 40 ms, … up to 1 s). */
+const CONFLICT_ATTEMPTS = 8
+/** What a caller is asked to wait when its write conflicted every time. */
+const CONFLICT_RETRY_AFTER_S = 5
 
 const sqlState = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined
 
@@ -158,7 +163,23 @@ export class PgWriter {
           return 'rejected'
         }
         if (!alone) return null
-        if (CONFLICT_STATE.test(sqlState(e) ?? '') && attempt < 3) continue
+        if (CONFLICT_STATE.test(sqlState(e) ?? '')) {
+          // Another instance's batch holds what this op needs (and PostgreSQL took a second to say
+          // so): wait a jittered moment, so two instances do not collide again in step, and rerun.
+          if (attempt < CONFLICT_ATTEMPTS) {
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 20 * 2 ** attempt)))
+            continue
+          }
+          // Still conflicting: the write itself is fine, so the caller is told to retry (a
+          // provider's redelivery is deduplicated), never given a 500.
+          this.stats.failed++
+          batch[0]!.reject(
+            new AppError('UNAVAILABLE', 'the write kept conflicting with other instances’ writes; retry', undefined, {
+              'retry-after': String(CONFLICT_RETRY_AFTER_S),
+            })
+          )
+          return 'rejected'
+        }
         this.stats.failed++
         batch[0]!.reject(e)
         return 'rejected'
