@@ -83,6 +83,8 @@ export async function eventsAfter(db: Queryable, after: number, limit: number): 
  * back op takes its events with it.
  */
 export class PendingEvents implements PgCommitHooks<LoggedEvent[], number> {
+  /** The counter row is locked from its UPDATE to COMMIT: nothing else of the batch may run in between. */
+  readonly last = true
   private pending: NewEvent[] = []
   private appended: LoggedEvent[] = []
 

@@ -138,6 +138,29 @@ describe.skipIf(!up)('PgWriter', () => {
     expect(await read('conflict-mate')).toBe('7')
   })
 
+  it("runs the event log's beforeCommit after every other hook's, though it was added first", async () => {
+    const w = writer()
+    const events = new PendingEvents()
+    w.addHooks(events)
+    const seen: number[] = []
+    w.addHooks<undefined, undefined>({
+      async beforeCommit(tx) {
+        // In the same transaction: had the event log run first, its increment would show here.
+        seen.push(Number((await tx.query(`SELECT value FROM meta WHERE key = 'event_id'`)).rows[0].value))
+      },
+      mark: () => undefined,
+      rollback: () => {},
+      committed: () => undefined,
+      durable: () => {},
+      lost: () => {},
+    })
+    const before = Number((await pool.query(`SELECT value FROM meta WHERE key = 'event_id'`)).rows[0].value)
+    await w.write(async () => events.add({ type: 't', at: 1, data: '"order"' }))
+    expect(seen).toEqual([before])
+    const after = Number((await pool.query(`SELECT value FROM meta WHERE key = 'event_id'`)).rows[0].value)
+    expect(after).toBe(before + 1)
+  })
+
   it('appendEvents alone refuses a log without its counter row', async () => {
     const c = await pool.connect()
     try {

@@ -25,6 +25,11 @@ export type PgOp<T> = (tx: pg.ClientBase) => Promise<T>
 export interface PgCommitHooks<Made = unknown, Mark = unknown> extends CommitHooks<Made, Mark> {
   /** Last statements inside the transaction, after every op of the batch. */
   beforeCommit?(tx: pg.ClientBase): Promise<void>
+  /**
+   * Runs its `beforeCommit` after every other hook's, whatever the order they were added in: the
+   * event log's, whose counter row lock is cluster-wide and must be held for nothing but the COMMIT.
+   */
+  readonly last?: boolean
 }
 
 interface Pending {
@@ -92,6 +97,8 @@ export class PgWriter {
 
   addHooks<Made, Mark>(h: PgCommitHooks<Made, Mark>): void {
     this.hooks.push(h as PgCommitHooks)
+    // Stable: hooks marked `last` after the others, each group in the order added.
+    this.hooks.sort((a, b) => Number(!!a.last) - Number(!!b.last))
   }
 
   write<T>(op: PgOp<T>): Promise<T> {
