@@ -26,7 +26,7 @@
  * median load over its own slices or rounds.
  *
  * Env: the sizes of ingest and fanout (BENCH_INGEST_SLICES, BENCH_INGEST_CONNECTIONS, BENCH_ROUNDS,
- * BENCH_WARMUP), BENCH_CLUSTER_SLICE_SECONDS (4), BENCH_CLUSTER_BODIES (30000) and
+ * BENCH_WARMUP), BENCH_CLUSTER_SLICE_SECONDS (4), BENCH_CLUSTER_BODIES (40000) and
  * BENCH_CLUSTER_LEVELS (100,1000: WebSocket clients per setup; 0 skips time to truth).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -61,10 +61,10 @@ import { hasWrk } from './wrk.ts'
 const SLICE_SECONDS = Number(process.env.BENCH_CLUSTER_SLICE_SECONDS ?? 4)
 /**
  * Every delivery a new build, on SQLite too: a repeat of a used body stores a delivery that changes
- * nothing and costs half as much, which would flatter the baseline. SQLite alone takes up to about
- * 1,300 a second here: 30,000 covers its 5 × 4 s (660 MB of bodies in wrk).
+ * nothing and costs half as much, which would flatter the baseline. SQLite alone took 1,415 a
+ * second at load 2.6 (28,664 in its 5 × 4 s and warm-up): 40,000 leaves room (880 MB of bodies in wrk).
  */
-const BODIES = Number(process.env.BENCH_CLUSTER_BODIES ?? 30_000)
+const BODIES = Number(process.env.BENCH_CLUSTER_BODIES ?? 40_000)
 const LEVELS = (process.env.BENCH_CLUSTER_LEVELS ?? '100,1000')
   .split(',')
   .map(Number)
