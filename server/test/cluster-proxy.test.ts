@@ -1,25 +1,7 @@
-/**
- * Issue 17's proof: three Radiator processes (the real `server/main.ts`) on one PostgreSQL database
- * and one JetStream stream, behind nginx running deploy/cluster/nginx.conf (round robin). Signed
- * webhooks and beacons from several visitors are spread over all three through the proxy, live
- * clients (WebSocket and SSE) are connected through it, and the instance that leads (relays the
- * stream, runs the rollups) is SIGKILLed in the middle of the burst. Then:
- * - every acknowledged delivery and beacon is stored exactly once (a delivery whose answer was lost
- *   is sent again with the same delivery id, as providers do, and deduplicated);
- * - every client, reconnected by the proxy to a survivor with its last id, received every event of
- *   the stream exactly once and in order (ids contiguous: the stream sequence), each equal to the
- *   stream's;
- * - the stream holds each stored event once, in the event log's order;
- * - visitor counts on every instance equal what one instance computes for the same traffic;
- * - the rollups are complete (page views in the summary equal the beacons acknowledged);
- * - the killed instance rejoins on its port and serves the same stream.
- */
-import { type ChildProcess, spawn } from 'node:child_process'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connect as natsConnect } from '@nats-io/transport-node'
 import { LiveStream, type StreamEvent } from '../cluster/stream.ts'
-import { ROOT } from '../http/web-build.ts'
 import {
   GENERIC_TOKEN,
   GITHUB_SECRET,
@@ -28,11 +10,12 @@ import {
   SITE,
   startMember,
   testCluster,
+  threeBehindNginx,
   type TestCluster,
 } from './cluster.ts'
 import { loadFixture } from './fixtures.ts'
-import { adminAuth, TEST_ADMIN_TOKEN, until, type LiveMessage } from './harness.ts'
-import { clusterNginxConfig, freePort, NGINX, type RunningProxy, startProxy } from './proxies.ts'
+import { adminAuth, until, type LiveMessage } from './harness.ts'
+import { NGINX, type RunningProxy } from './proxies.ts'
 import { NATS_URL, servicesUp } from './services.ts'
 import { sign as signGithub } from './sign/github.ts'
 import WebSocket from 'ws'
@@ -203,13 +186,7 @@ describe.runIf(up && NGINX)('three instances behind nginx, the leader SIGKILLed 
     timeout: 240_000,
   }, async () => {
     cluster = await testCluster()
-    const ports = [await freePort(), await freePort(), await freePort()]
-    // One first: it creates the schema and the stream; the others join a cluster that exists.
-    members.push(startMember(cluster, ports[0]!))
-    await until(() => healthy(ports[0]!), `instance 1 up (${members[0]!.out})`, SLOW_MS)
-    members.push(startMember(cluster, ports[1]!), startMember(cluster, ports[2]!))
-    await until(async () => (await Promise.all(ports.map(healthy))).every(Boolean), 'three instances up', SLOW_MS)
-    proxy = await startProxy('nginx', { port: ports[0]! }, { site: (p) => clusterNginxConfig(p, ports) })
+    ;({ proxy } = await threeBehindNginx(cluster, members))
     const base = proxy.url
 
     for (const kind of ['ws', 'sse', 'ws', 'sse', 'ws', 'sse'] as const) clients.push(new ResumingClient(kind, base))

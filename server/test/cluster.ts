@@ -9,7 +9,8 @@ import { connect } from '@nats-io/transport-node'
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { ConfigVar } from '../config.ts'
 import { ROOT } from '../http/web-build.ts'
-import { TEST_ADMIN_TOKEN } from './harness.ts'
+import { TEST_ADMIN_TOKEN, until } from './harness.ts'
+import { clusterNginxConfig, freePort, type RunningProxy, startProxy } from './proxies.ts'
 import { freshDatabase, NATS_URL, uniqueName } from './services.ts'
 
 export interface TestCluster {
@@ -88,4 +89,23 @@ export const healthy = async (port: number) => {
   } catch {
     return false
   }
+}
+
+/**
+ * Three members on `cluster` behind nginx running deploy/cluster/nginx.conf (round robin). The first
+ * starts alone (it creates the schema and the stream), the others join a cluster that exists. Pushes
+ * each member into `members` as it starts, so the caller's clean-up kills them whatever fails.
+ */
+export async function threeBehindNginx(
+  cluster: TestCluster,
+  members: Member[],
+  env: Record<string, string> = {}
+): Promise<{ ports: number[]; proxy: RunningProxy }> {
+  const ports = [await freePort(), await freePort(), await freePort()]
+  members.push(startMember(cluster, ports[0]!, env))
+  await until(() => healthy(ports[0]!), `instance 1 up (${members.at(-1)!.out})`, 60_000)
+  members.push(startMember(cluster, ports[1]!, env), startMember(cluster, ports[2]!, env))
+  await until(async () => (await Promise.all(ports.map(healthy))).every(Boolean), 'three instances up', 60_000)
+  const proxy = await startProxy('nginx', { port: ports[0]! }, { site: (p) => clusterNginxConfig(p, ports) })
+  return { ports, proxy }
 }
