@@ -107,6 +107,8 @@ export async function startServer(
     retentionMs: config.EVENT_RETENTION_DAYS * DAY_MS,
     heartbeatMs: config.LIVE_HEARTBEAT_MS,
     pollTimeoutMs: config.LIVE_POLL_TIMEOUT_MS,
+    onViewError: (e: unknown, ev: { id: number; type: string }) =>
+      log.warn('live: a view could not take an event', { id: ev.id, type: ev.type, err: String(e) }),
   }
   // Alone on SQLite (the default), or one of a cluster on PostgreSQL + NATS JetStream (issue 17).
   let engine: Engine

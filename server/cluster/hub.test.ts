@@ -61,10 +61,19 @@ describe.runIf(up)('the hub in a cluster', () => {
   let cluster: TestCluster
   const members: Member[] = []
 
+  const viewErrors: string[] = []
+
   async function member(natsUrl?: string): Promise<Member> {
     const env = { ...cluster.env, LOG_LEVEL: 'silent' as const, ...(natsUrl ? { LIVE_BUS_URL: natsUrl } : {}) }
     const m = await joinCluster(configFrom(env), createLogger('silent'))
-    const hub = Hub.inCluster(m.feed, opts)
+    const hub = Hub.inCluster(m.feed, { ...opts, onViewError: (e) => viewErrors.push(String(e)) })
+    // A view that cannot take what it is given must not keep the event from the clients.
+    hub.addView({
+      load: async () => {},
+      apply: () => {
+        throw new Error('not my shape')
+      },
+    })
     const view = new CountView()
     hub.addView(view)
     await hub.startCluster(10_000)
@@ -116,6 +125,8 @@ describe.runIf(up)('the hub in a cluster', () => {
     expect(payloads.sort((x, y) => x - y)).toEqual([...Array(40).keys()])
     expect(a.view.n).toBe(40)
     expect(b.view.n).toBe(40)
+    expect(viewErrors.length).toBeGreaterThanOrEqual(80)
+    expect(viewErrors[0]).toContain('not my shape')
     expect(a.hub.head).toBe(a.client.ids.at(-1))
   })
 

@@ -37,6 +37,8 @@ export interface HubOptions {
   heartbeatMs: number
   pollTimeoutMs: number
   now?: () => number
+  /** A view's `apply` threw (the event still goes out to clients). */
+  onViewError?: (e: unknown, event: LiveEvent) => void
 }
 
 export interface Connection {
@@ -126,7 +128,7 @@ export class Hub {
       (ev) => {
         const frame = streamFrame(ev)
         // Views loaded through K already hold every event up to K.
-        if (ev.through > feed.loadedThrough) for (const v of this.views) v.apply(frame.event)
+        if (ev.through > feed.loadedThrough) this.applyViews(frame.event)
         this.fanOut(frame)
       },
       // Before the first event arrives: the replay starts at the stream's tail.
@@ -164,6 +166,19 @@ export class Hub {
   /** Null alone or while connected; in a cluster cut off from NATS, why (for /healthz). */
   get streamProblem(): string | null {
     return this.cluster && !this.cluster.connected ? 'disconnected from NATS (the live stream)' : null
+  }
+
+  /**
+   * A view that cannot take an event (one it did not expect the shape of) must not keep it from the
+   * clients: the stream has moved past it either way. Reported to `onViewError` (the log).
+   */
+  private applyViews(event: LiveEvent): void {
+    for (const v of this.views)
+      try {
+        v.apply(event)
+      } catch (e) {
+        this.opts.onViewError?.(e, event)
+      }
   }
 
   /** Adds in-memory state fed by the stream (see LiveView). */
@@ -239,7 +254,7 @@ export class Hub {
   }
 
   private fanOut(frame: Frame): void {
-    if (!this.cluster) for (const v of this.views) v.apply(frame.event)
+    if (!this.cluster) this.applyViews(frame.event)
     this.replay.sent(frame)
     if (this.reaching.size) for (const w of this.reaching) if (w.at <= frame.event.id) this.release(w)
     this.stats.published++
