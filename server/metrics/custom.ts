@@ -26,6 +26,17 @@ export const toPoint = (r: Row): CustomMetricPoint => ({
 })
 
 /** Thresholds travel with the latest point only: the wall colours the value now, not the history. */
+/** The rows pushed points are stored as (both engines): tags as JSON, none as null. */
+export function rowsOf(items: CustomMetricInput[], at: number): Row[] {
+  return items.map((m) => ({
+    name: m.name,
+    value: m.value,
+    unit: m.unit ?? null,
+    tags: m.tags && Object.keys(m.tags).length ? JSON.stringify(m.tags) : null,
+    at,
+  }))
+}
+
 export function withThresholds(p: CustomMetricPoint, m: CustomMetricInput): CustomMetricPoint {
   if (m.warn !== undefined) p.warn = m.warn
   if (m.crit !== undefined) p.crit = m.crit
@@ -60,14 +71,7 @@ export class CustomMetrics {
   }
 
   async push(items: CustomMetricInput[]): Promise<CustomMetricPoint[]> {
-    const at = this.now()
-    const rows: Row[] = items.map((m) => ({
-      name: m.name,
-      value: m.value,
-      unit: m.unit ?? null,
-      tags: m.tags && Object.keys(m.tags).length ? JSON.stringify(m.tags) : null,
-      at,
-    }))
+    const rows = rowsOf(items, this.now())
     await this.writer.write(() => this.db.insert(customMetrics).values(rows).run())
     const points = rows.map((r, i) => withThresholds(toPoint(r), items[i]!))
     for (const p of points) {

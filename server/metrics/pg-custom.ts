@@ -11,7 +11,7 @@ import type { Bus } from '../cluster/bus.ts'
 import type { PgWriter } from '../db/pg/writer.ts'
 import type { Hub } from '../live/hub.ts'
 import type { CustomMetricInput, CustomMetricPoint } from '../../contract/metrics.ts'
-import { MAX_POINTS, type Row, toPoint, withThresholds } from './custom.ts'
+import { MAX_POINTS, type Row, rowsOf, toPoint, withThresholds } from './custom.ts'
 
 const TOPIC = 'metric-latest'
 const INSERT = `INSERT INTO custom_metrics (name, value, unit, tags, at)
@@ -51,14 +51,7 @@ export class PgCustomMetrics {
   }
 
   async push(items: CustomMetricInput[]): Promise<CustomMetricPoint[]> {
-    const at = this.now()
-    const rows: Row[] = items.map((m) => ({
-      name: m.name,
-      value: m.value,
-      unit: m.unit ?? null,
-      tags: m.tags && Object.keys(m.tags).length ? JSON.stringify(m.tags) : null,
-      at,
-    }))
+    const rows = rowsOf(items, this.now())
     await this.writer.write((tx) =>
       tx.query(INSERT, [
         rows.map((r) => r.name),

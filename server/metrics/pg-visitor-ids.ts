@@ -14,7 +14,7 @@ import type { Job } from '../jobs/scheduler.ts'
 import { DAY_MS, utcDay } from '../time.ts'
 import type { VisitorIdSource } from './pipeline.ts'
 import { sipKey, type SipKey } from './siphash.ts'
-import { hash, KEEP_MS, SALT_BYTES } from './visitor-hash.ts'
+import { KEEP_MS, SALT_BYTES, visitorId } from './visitor-hash.ts'
 
 const TAKE_SALT = `WITH made AS (
     INSERT INTO site_salts (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING RETURNING salt
@@ -76,14 +76,7 @@ export class PgVisitorIds implements VisitorIdSource {
     const day = utcDay(this.now())
     const salt = this.salts.get(day)
     if (!salt) throw new Error('visitor ids: no salt for today yet (await ready() first)')
-    const today = hash(salt, site, ip, ua)
-    if (known(today)) return today
-    const previous = this.salts.get(day - DAY_MS)
-    if (previous) {
-      const carried = hash(previous, site, ip, ua)
-      if (known(carried)) return carried
-    }
-    return today
+    return visitorId(salt, this.salts.get(day - DAY_MS), site, ip, ua, known)
   }
 
   /** Makes sure today's salt exists and deletes salts 48 h old, in memory and (the leader) in the table. */

@@ -58,14 +58,7 @@ export class VisitorIds {
    */
   idFor(site: string, ip: string, ua: string, known: (id: string) => boolean): string {
     const day = utcDay(this.now())
-    const today = hash(this.saltFor(day), site, ip, ua)
-    if (known(today)) return today
-    const previous = this.salts.get(day - DAY_MS)
-    if (previous) {
-      const carried = hash(previous, site, ip, ua)
-      if (known(carried)) return carried
-    }
-    return today
+    return visitorId(this.saltFor(day), this.salts.get(day - DAY_MS), site, ip, ua, known)
   }
 
   /** Makes today's salt and deletes salts 48 h old (at 00:00 UTC, and in the retention sweep). */
@@ -94,6 +87,24 @@ export class VisitorIds {
 }
 
 /** A visitor's id under one day's salt (both engines). */
+/**
+ * The visitor's id under today's salt, unless yesterday's salt gives an id already present (a visit
+ * that spans midnight keeps its visitor): the rule of both engines.
+ */
+export function visitorId(
+  today: SipKey,
+  yesterday: SipKey | undefined,
+  site: string,
+  ip: string,
+  ua: string,
+  known: (id: string) => boolean
+): string {
+  const id = hash(today, site, ip, ua)
+  if (known(id) || !yesterday) return id
+  const carried = hash(yesterday, site, ip, ua)
+  return known(carried) ? carried : id
+}
+
 export function hash(salt: SipKey, site: string, ip: string, ua: string): string {
   // NUL separators: no (site, ip, ua) triple can be shifted into another. 64 bits: a collision
   // between two of a site's visitors on one day is a one-in-billions event even at millions.
