@@ -55,7 +55,7 @@ export function localLinks(hub: Hub): ScreenLinks {
 /** A cluster: every instance's hub, over the bus. */
 export function clusterLinks(hub: Hub, bus: Bus, gatherMs = GATHER_MS): ScreenLinks {
   const gathering = new Map<string, (m: Message) => void>()
-  const unlisten = bus.listen('screens', (data) => {
+  const unlisten = bus.listen('screens', (data, from) => {
     const parsed = message.safeParse(data)
     if (!parsed.success) return
     const m = parsed.data
@@ -63,8 +63,10 @@ export function clusterLinks(hub: Hub, bus: Bus, gatherMs = GATHER_MS): ScreenLi
       // Only where the screen is connected: holding is decided by the asker once nobody reached it.
       const n = hub.connectionsOf(m.session).length ? hub.control(m.session, m.data) : 0
       if (n) bus.announce('screens', { op: 'reached', id: m.id, n })
-    } else if (m.op === 'hold') hub.control(m.session, m.data)
-    else if (m.op === 'ask') {
+    } else if (m.op === 'hold') {
+      // The asker held it itself before answering (below).
+      if (from !== bus.instance) hub.control(m.session, m.data)
+    } else if (m.op === 'ask') {
       const of: Record<string, ClientMeta[]> = {}
       for (const s of m.sessions) {
         const c = hub.connectionsOf(s)
@@ -92,7 +94,12 @@ export function clusterLinks(hub: Hub, bus: Bus, gatherMs = GATHER_MS): ScreenLi
           if (m.op === 'reached') reached += m.n
         }
       )
-      if (reached === 0) bus.announce('screens', { op: 'hold', session, data })
+      if (reached === 0) {
+        // Held here at once, so the screen's next request to this instance (often the next thing
+        // that happens) gets it; the others hold it when the announcement arrives.
+        hub.control(session, data)
+        bus.announce('screens', { op: 'hold', session, data })
+      }
       return reached
     },
     async connections(sessions) {
