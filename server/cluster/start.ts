@@ -6,7 +6,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { Config } from '../config.ts'
 import type { PgEngine } from '../db/engine.ts'
-import { openPgStore, type PgStore } from '../db/pg/client.ts'
+import { openPgStore } from '../db/pg/client.ts'
 import { PgWriter } from '../db/pg/writer.ts'
 import { StartupError } from '../errors.ts'
 import type { Logger } from '../log.ts'
@@ -96,5 +96,3 @@ async function connectNats(url: string): Promise<NatsConnection> {
     )
   }
 }
-
-export type { PgStore }

@@ -3,7 +3,6 @@
  * DATABASE_URL (a cluster: issue 17). A capability receives the engine and chooses its statements by
  * `kind`; the rules themselves are written once (server/db/steps.ts).
  */
-import { StartupError } from '../errors.ts'
 import type { Store } from './client.ts'
 import type { PgStore } from './pg/client.ts'
 import type { PgWriter } from './pg/writer.ts'
@@ -25,12 +24,3 @@ export type Engine = SqliteEngine | PgEngine
 
 /** Stores whose every writer stat is counted the same way (GET /metrics). */
 export type AnyWriter = Writer | PgWriter
-
-/**
- * The SQLite engine, for a part that does not run on PostgreSQL yet: a cluster configured with it
- * refuses to start with one line saying which part, instead of failing on its first request.
- */
-export function sqliteOnly(engine: Engine, what: string): SqliteEngine {
-  if (engine.kind !== 'sqlite') throw new StartupError(`${what} does not run on PostgreSQL (DATABASE_URL) yet`)
-  return engine
-}
